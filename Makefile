@@ -1,0 +1,60 @@
+# go-platform entry points. The two that matter on a fresh machine: `make up`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := venv
+VENV_PY := $(VENV)/bin/python
+STACK ?= local
+
+# Local state (file backend, embedded cluster) lives here, ignored by git.
+STATE_DIR := $(CURDIR)/.state
+export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)/backend
+# The local stack's documented default passphrase; set your own for shared stacks.
+export PULUMI_CONFIG_PASSPHRASE ?= go-platform-local
+
+-include tools/toolchain/toolchain.mk
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --upgrade pip
+	$(VENV_PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
+
+.PHONY: lint
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: format
+format: venv ## Format the Python code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: unit
+unit: venv ## Fast tests: config, components under mocks, policies
+	$(VENV_PY) -m pytest -q -m "not integration"
+
+.PHONY: test
+test: lint venv ## Every test: Python (unit and integration) and the Go services
+	$(VENV_PY) -m pytest -q
+	@for dir in services/*/; do \
+		if [ -f "$$dir/Makefile" ]; then $(MAKE) --no-print-directory -C "$$dir" test || exit 1; fi; \
+	done
+
+.PHONY: preview
+preview: venv ## pulumi preview of STACK (default local)
+	pulumi preview --stack $(STACK) --diff
+
+.PHONY: up
+up: venv ## Deploy STACK (default local) with the policy pack
+	@mkdir -p $(STATE_DIR)/backend
+	pulumi stack select --create $(STACK)
+	pulumi up --yes --stack $(STACK) --policy-pack policies

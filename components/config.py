@@ -1,0 +1,682 @@
+"""Typed, validated stack configuration: the user's interface to go-platform.
+
+Stack files set keys in the `go-platform` config namespace, camelCase. `load_settings`
+turns them into frozen pydantic models in three steps:
+
+1. pick the environment (the `environment` key, else the stack name) and its profile;
+2. lay the profile's defaults under what the stack file says (the stack file wins);
+3. validate shapes and types (pydantic), then the rules that span keys (`_rule_problems`).
+
+Every problem names the key path a user would pass to `pulumi config set --path`
+(`services[0].resources.limits.memory`). All problems are reported at once, as one
+`ConfigError`, before the program registers any resource.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from components.images import parse_image
+from components.units import parse_quantity
+
+CONFIG_NAMESPACE = "go-platform"
+ENVIRONMENTS = ("local", "dev", "staging", "prod")
+Environment = Literal["local", "dev", "staging", "prod"]
+
+# Names the platform derives from a service name ("<name>-canary", "<name>-env-1a2b3c4d")
+# must stay within the 63 characters of a DNS label.
+MAX_SERVICE_NAME = 40
+
+# Environment variables GoServiceStack sets from other keys; a stack file setting them in
+# `env` would silently lose, so it is an error instead.
+RESERVED_ENV = frozenset(
+    {
+        "PORT",
+        "ADMIN_PORT",
+        "GOMEMLIMIT",
+        "SHUTDOWN_DELAY",
+        "SHUTDOWN_TIMEOUT",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "POD_NAME",
+    }
+)
+
+
+# --- value types ---------------------------------------------------------------------
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _scalar_to_str(value: Any) -> Any:
+    """YAML turns `cpu: 1` and `DEBUG: true` into numbers and booleans; keep their text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _cpu(value: str) -> str:
+    if parse_quantity(value) < Decimal("0.001"):
+        raise ValueError(f"{value!r} is below the smallest CPU amount, 1m")
+    return value
+
+
+def _memory(value: str) -> str:
+    amount = parse_quantity(value)
+    if amount < 2**20:
+        raise ValueError(f"{value!r} is below 1Mi (memory is in bytes: write 128Mi, not 128m)")
+    return value
+
+
+def _image(value: str) -> str:
+    parse_image(value)
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a CIDR block ({err})") from None
+    return value
+
+
+DnsLabel = Annotated[
+    str,
+    Field(max_length=63),
+    _matching(r"[a-z]([-a-z0-9]*[a-z0-9])?", "a DNS label (lower-case letters, digits, '-')"),
+]
+ServiceName = Annotated[
+    str,
+    Field(max_length=MAX_SERVICE_NAME),
+    _matching(r"[a-z]([-a-z0-9]*[a-z0-9])?", "a service name (lower-case letters, digits, '-')"),
+]
+DomainName = Annotated[
+    str,
+    Field(max_length=253),
+    _matching(
+        r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*",
+        "a lower-case DNS name",
+    ),
+]
+EnvName = Annotated[
+    str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")
+]
+ConfigKey = Annotated[
+    str,
+    _matching(
+        r"([a-z][-a-z0-9]*:)?[A-Za-z][A-Za-z0-9_.-]*",
+        "a config key (`key`, or `namespace:key` outside go-platform)",
+    ),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Text = Annotated[str, BeforeValidator(_scalar_to_str)]
+CpuQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_cpu)]
+MemoryQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_memory)]
+ImageRef = Annotated[str, AfterValidator(_image)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class _Model(BaseModel):
+    """Stack YAML keys are camelCase; unknown keys are errors, never ignored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+    )
+
+
+# --- the models ----------------------------------------------------------------------
+
+
+class ResourceAmounts(_Model):
+    cpu: CpuQuantity = Field(description="CPU as a Kubernetes quantity (`250m`, `1`).")
+    memory: MemoryQuantity = Field(description="Memory as a Kubernetes quantity (`256Mi`, `1Gi`).")
+
+
+class Resources(_Model):
+    requests: ResourceAmounts = Field(description="What the scheduler reserves for each pod.")
+    limits: ResourceAmounts = Field(
+        description="The ceiling for each pod; `GOMEMLIMIT` is set to 90% of `memory`."
+    )
+
+
+class BuildSettings(_Model):
+    context: str = Field(description="Docker build context, relative to the project directory.")
+    repository: str = Field(
+        description="Repository the built image is pushed to (`registry.example.com/team/app`)."
+    )
+    dockerfile: str = Field("Dockerfile", description="Dockerfile path, relative to `context`.")
+    target: str | None = Field(None, description="Build stage to stop at.")
+    platform: str = Field("linux/amd64", description="Target platform of the image.")
+    tag: str | None = Field(
+        None, description="Tag pushed alongside the digest; the environment name if unset."
+    )
+    args: dict[EnvName, Text] = Field(
+        default_factory=dict,
+        description="Build arguments; `GOPROXY` is set from `moduleProxy.url` unless given.",
+    )
+
+
+class RouteSettings(_Model):
+    host: DomainName = Field(description="Host name served, `domain` or one of its subdomains.")
+    path_prefix: str = Field(
+        "/", pattern=r"^/[^\s`]*$", description="Path prefix routed to the service."
+    )
+    middlewares: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Traefik Middleware names (gateway namespace) applied after the defaults.",
+    )
+
+
+class AutoscalingSettings(_Model):
+    min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
+    max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
+    cpu_utilization: int = Field(
+        75, ge=1, le=100, description="Target average CPU use, percent of requests."
+    )
+
+
+class EgressRule(_Model):
+    service: ServiceName | None = Field(None, description="A service of this stack.")
+    namespace: DnsLabel | None = Field(None, description="Every pod of a namespace.")
+    cidr: Cidr | None = Field(None, description="An IP block (`10.0.0.0/8`, `0.0.0.0/0`).")
+    ports: list[Port] = Field(
+        default_factory=list, description="TCP ports allowed; all ports if empty."
+    )
+
+
+class ServiceSettings(_Model):
+    name: ServiceName = Field(description="Service name; names the Deployment and Service.")
+    image: ImageRef | None = Field(
+        None, description="Pre-built image reference. Exactly one of `image` and `build`."
+    )
+    build: BuildSettings | None = Field(
+        None, description="Build the image from a Docker context; deployed by digest."
+    )
+    port: Port = Field(8080, description="Port of the service's API.")
+    admin_port: Port | None = Field(
+        9090,
+        description="Port of `/healthz`, `/readyz`, `/metrics`; `null` serves them on `port`.",
+    )
+    replicas: int | None = Field(
+        None, ge=1, description="Pod count. Leave unset with `autoscaling`."
+    )
+    resources: Resources = Field(description="Requests and limits of the service container.")
+    env: dict[EnvName, Text] = Field(
+        default_factory=dict, description="Plain environment variables (a ConfigMap)."
+    )
+    secret_env: dict[EnvName, ConfigKey] = Field(
+        default_factory=dict,
+        description="Environment variable -> secret config key (`pulumi config set --secret`).",
+    )
+    route: RouteSettings | None = Field(None, description="Expose through the gateway.")
+    autoscaling: AutoscalingSettings | None = Field(
+        None, description="HorizontalPodAutoscaler on CPU."
+    )
+    egress: list[EgressRule] = Field(
+        default_factory=list, description="Where the service may connect, besides DNS."
+    )
+
+    @property
+    def min_replicas(self) -> int:
+        """Fewest pods the service runs: the autoscaler's floor, else `replicas`."""
+        return self.autoscaling.min_replicas if self.autoscaling else (self.replicas or 1)
+
+
+class GatewaySettings(_Model):
+    namespace: DnsLabel = Field("traefik", description="Namespace of the Traefik pods.")
+    entry_point: str = Field("websecure", description="Traefik entrypoint routes attach to.")
+    cluster_issuer: DnsLabel | None = Field(
+        description="cert-manager ClusterIssuer for route certificates; `null` for none."
+    )
+
+
+class ObservabilitySettings(_Model):
+    enabled: bool = Field(description="Create a ServiceMonitor per service.")
+    namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP endpoint given to services as `OTEL_EXPORTER_OTLP_ENDPOINT`."
+    )
+
+
+class ModuleProxySettings(_Model):
+    url: str | None = Field(
+        None, description="GOPROXY passed to image builds as the `GOPROXY` build argument."
+    )
+
+
+class PlatformSettings(_Model):
+    environment: Environment = Field(description="Which profile supplies the defaults.")
+    domain: DomainName = Field(description="Every route host is this name or below it.")
+    namespace: DnsLabel = Field("apps", description="Namespace the services run in.")
+    gateway: GatewaySettings = Field(description="How services reach and use the gateway.")
+    module_proxy: ModuleProxySettings = Field(
+        default_factory=ModuleProxySettings, description="Go module proxy for builds."
+    )
+    observability: ObservabilitySettings = Field(description="Metrics and traces.")
+    services: list[ServiceSettings] = Field(
+        default_factory=list, description="The Go services to deploy."
+    )
+
+    def callers(self, name: str) -> list[str]:
+        """Services of this stack that declare egress to the service `name`."""
+        return sorted(s.name for s in self.services if any(r.service == name for r in s.egress))
+
+    def secret_refs(self) -> list[tuple[str, str]]:
+        """Every secret config key the settings name, with the key path that names it."""
+        return [
+            (f"services[{i}].secretEnv.{env}", key)
+            for i, service in enumerate(self.services)
+            for env, key in service.secret_env.items()
+        ]
+
+
+# --- environment profiles ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an environment implies: defaults under the stack file, and rules over it."""
+
+    defaults: Mapping[str, Any]
+    service_defaults: Mapping[str, Any]
+    min_replicas: int
+    mutable_tags_allowed: bool
+
+
+_SMALL = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+_PRODUCTION = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
+
+PROFILES: Mapping[str, Profile] = {
+    "local": Profile(
+        defaults={
+            "domain": "go-platform.localhost",
+            "gateway": {"clusterIssuer": "go-platform-ca"},
+            "observability": {"enabled": True},
+        },
+        service_defaults={"replicas": 1, "resources": _SMALL},
+        min_replicas=1,
+        mutable_tags_allowed=True,
+    ),
+    "dev": Profile(
+        defaults={
+            "gateway": {"clusterIssuer": "go-platform-ca"},
+            "observability": {"enabled": True},
+        },
+        service_defaults={"replicas": 1, "resources": _SMALL},
+        min_replicas=1,
+        mutable_tags_allowed=True,
+    ),
+    "staging": Profile(
+        defaults={
+            "gateway": {"clusterIssuer": "letsencrypt-staging"},
+            "observability": {"enabled": True},
+        },
+        service_defaults={"replicas": 2, "resources": _PRODUCTION},
+        min_replicas=1,
+        mutable_tags_allowed=False,
+    ),
+    "prod": Profile(
+        defaults={
+            "gateway": {"clusterIssuer": "letsencrypt"},
+            "observability": {"enabled": True},
+        },
+        service_defaults={"replicas": 3, "resources": _PRODUCTION},
+        min_replicas=2,
+        mutable_tags_allowed=False,
+    ),
+}
+
+
+def merge_defaults(defaults: Mapping[str, Any], given: Any) -> Any:
+    """`given` with `defaults` filled in underneath, recursively; `given` always wins.
+
+    Anything that is not a mapping on both sides is left as given, so a wrong type still
+    reaches validation and is reported there.
+    """
+    if not isinstance(given, Mapping):
+        return given
+    merged = dict(given)
+    for key, default in defaults.items():
+        if key not in merged:
+            merged[key] = default
+        elif isinstance(default, Mapping):
+            merged[key] = merge_defaults(default, merged[key])
+    return merged
+
+
+def _with_profile(raw: Mapping[str, Any], profile: Profile) -> dict[str, Any]:
+    merged = merge_defaults(profile.defaults, raw)
+    services = merged.get("services")
+    if isinstance(services, list):
+        merged["services"] = [_with_service_defaults(s, profile) for s in services]
+    return merged
+
+
+def _with_service_defaults(service: Any, profile: Profile) -> Any:
+    defaults = dict(profile.service_defaults)
+    if isinstance(service, Mapping) and "autoscaling" in service:
+        del defaults["replicas"]  # the autoscaler owns the replica count
+    return merge_defaults(defaults, service)
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack's config as the program receives it: `namespace:key` -> text."""
+
+    values: Mapping[str, str]
+    secret_keys: frozenset[str] = frozenset()
+
+    def namespace(self, namespace: str) -> dict[str, str]:
+        prefix = f"{namespace}:"
+        return {k.removeprefix(prefix): v for k, v in self.values.items() if k.startswith(prefix)}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the stack config: where, and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{CONFIG_NAMESPACE}:{self.path}: {self.message}" if self.path else self.message
+
+
+@dataclass
+class ConfigError(Exception):
+    """The stack config is invalid; `problems` says where and why."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"invalid stack configuration: {self.problems[0]}"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"invalid stack configuration ({len(self.problems)} problems):\n{lines}"
+
+
+def qualified_key(key: str) -> str:
+    """`key` with the go-platform namespace when it names none."""
+    return key if ":" in key else f"{CONFIG_NAMESPACE}:{key}"
+
+
+def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
+    """Validated settings for `stack`, or a ConfigError listing every problem."""
+    ours = config.namespace(CONFIG_NAMESPACE)
+    secret_names = {k for k in ours if qualified_key(k) in config.secret_keys}
+    settings_keys = set(field_aliases(PlatformSettings))
+    problems = [
+        Problem(key, "holds a secret: keep secrets in keys of their own and name them "
+                "from `secretEnv`")
+        for key in sorted(secret_names & settings_keys)
+    ]
+    raw = {k: _decode(v) for k, v in ours.items() if k not in secret_names}
+
+    environment = raw.get("environment", stack)
+    if environment not in PROFILES:
+        allowed = ", ".join(ENVIRONMENTS)
+        if "environment" in raw:
+            reason = f"must be one of {allowed} (got {_shorten(environment)})"
+        else:
+            reason = (f"is not set, and the stack name {stack!r} is none of {allowed}; "
+                      "set `go-platform:environment`")
+        raise ConfigError(problems + [Problem("environment", reason)])
+    raw["environment"] = environment
+    profile = PROFILES[environment]
+
+    try:
+        settings = PlatformSettings.model_validate(_with_profile(raw, profile))
+    except ValidationError as err:
+        raise ConfigError(problems + [_problem(e) for e in err.errors()]) from None
+    problems += _rule_problems(settings, profile, config)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _decode(text: str) -> Any:
+    """Pulumi passes objects and lists as JSON text and scalars as plain text."""
+    if isinstance(text, str) and text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+# --- rules that span keys ------------------------------------------------------------
+
+
+def _rule_problems(
+    settings: PlatformSettings, profile: Profile, config: StackConfig
+) -> list[Problem]:
+    problems: list[Problem] = []
+    names = [s.name for s in settings.services]
+    for i, service in enumerate(settings.services):
+        problems += _service_problems(f"services[{i}]", service, settings, profile, names)
+        if names.index(service.name) != i:
+            first = names.index(service.name)
+            problems.append(
+                Problem(f"services[{i}].name", f"duplicate service name {service.name!r} "
+                        f"(also services[{first}])")
+            )
+    for path, key in settings.secret_refs():
+        qualified = qualified_key(key)
+        if qualified not in config.values:
+            problems.append(
+                Problem(path, f"secret config key {key!r} is not set; run "
+                        f"`pulumi config set --secret {key} <value>`")
+            )
+        elif qualified not in config.secret_keys:
+            problems.append(
+                Problem(path, f"config key {key!r} is not a secret; set it again with "
+                        "`pulumi config set --secret`")
+            )
+    return problems
+
+
+def _service_problems(
+    at: str,
+    service: ServiceSettings,
+    settings: PlatformSettings,
+    profile: Profile,
+    names: list[str],
+) -> list[Problem]:
+    env = settings.environment
+    problems: list[Problem] = []
+    if (service.image is None) == (service.build is None):
+        problems.append(
+            Problem(at, "set exactly one of `image` (a pre-built reference) or `build` "
+                    "(a Docker build context)")
+        )
+    if service.image and not profile.mutable_tags_allowed and parse_image(service.image).is_mutable:
+        problems.append(
+            Problem(f"{at}.image", f"{service.image!r} has no tag or the `latest` tag, which "
+                    f"{env} does not allow; pin a version tag or a digest")
+        )
+    if service.admin_port == service.port:
+        problems.append(Problem(f"{at}.adminPort", f"must differ from `port` ({service.port})"))
+    for resource in ("cpu", "memory"):
+        request = getattr(service.resources.requests, resource)
+        limit = getattr(service.resources.limits, resource)
+        if parse_quantity(request) > parse_quantity(limit):
+            problems.append(
+                Problem(f"{at}.resources.requests.{resource}",
+                        f"{request} is above the limit {limit}")
+            )
+    if service.autoscaling:
+        scaling = service.autoscaling
+        if service.replicas is not None:
+            problems.append(
+                Problem(f"{at}.replicas", "remove it: with `autoscaling`, minReplicas and "
+                        "maxReplicas decide the pod count")
+            )
+        if scaling.min_replicas > scaling.max_replicas:
+            problems.append(
+                Problem(f"{at}.autoscaling.minReplicas",
+                        f"{scaling.min_replicas} is above maxReplicas {scaling.max_replicas}")
+            )
+    if service.min_replicas < profile.min_replicas:
+        key = "autoscaling.minReplicas" if service.autoscaling else "replicas"
+        problems.append(
+            Problem(f"{at}.{key}", f"{env} needs at least {profile.min_replicas} replicas "
+                    f"(got {service.min_replicas})")
+        )
+    for name in sorted(RESERVED_ENV & (service.env.keys() | service.secret_env.keys())):
+        where = "env" if name in service.env else "secretEnv"
+        problems.append(Problem(f"{at}.{where}.{name}", "is set by go-platform; remove it"))
+    for name in sorted(service.env.keys() & service.secret_env.keys()):
+        problems.append(Problem(f"{at}.secretEnv.{name}", "is also set in `env`"))
+    if service.route:
+        host = service.route.host
+        if host != settings.domain and not host.endswith(f".{settings.domain}"):
+            problems.append(
+                Problem(f"{at}.route.host", f"{host!r} is outside the domain {settings.domain!r}")
+            )
+    for j, rule in enumerate(service.egress):
+        targets = [t for t in (rule.service, rule.namespace, rule.cidr) if t is not None]
+        if len(targets) != 1:
+            problems.append(
+                Problem(f"{at}.egress[{j}]", "set exactly one of `service`, `namespace` or `cidr`")
+            )
+        elif rule.service is not None and rule.service not in names:
+            problems.append(
+                Problem(f"{at}.egress[{j}].service", f"no service named {rule.service!r} in "
+                        "this stack")
+            )
+    return problems
+
+
+# --- pydantic errors as key paths ----------------------------------------------------
+
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """`("services", 0, "resources")` -> `services[0].resources`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _problem(error: Mapping[str, Any]) -> Problem:
+    loc = tuple(error["loc"])
+    return Problem(key_path(loc), _message(error, loc))
+
+
+def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = _shorten(error.get("input"))
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return f"unknown key ({hint})"
+    if loc and loc[-1] == "[key]":
+        return f"{error['input']!r} is not a valid name here: {error['msg']}"
+    messages = {
+        "missing": "is required",
+        "value_error": str(ctx.get("error")),
+        "greater_than_equal": f"must be at least {ctx.get('ge')} (got {got})",
+        "less_than_equal": f"must be at most {ctx.get('le')} (got {got})",
+        "literal_error": f"must be one of {ctx.get('expected')} (got {got})",
+        "int_parsing": f"must be a whole number (got {got})",
+        "int_type": f"must be a whole number (got {got})",
+        "int_from_float": f"must be a whole number (got {got})",
+        "bool_parsing": f"must be true or false (got {got})",
+        "bool_type": f"must be true or false (got {got})",
+        "string_type": f"must be text (got {got})",
+        "list_type": f"must be a list (got {got})",
+        "dict_type": f"must be a mapping of keys to values (got {got})",
+        "model_type": f"must be a mapping of keys to values (got {got})",
+        "model_attributes_type": f"must be a mapping of keys to values (got {got})",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters (got {got})",
+        "string_pattern_mismatch": f"must match {ctx.get('pattern')} (got {got})",
+    }
+    return messages.get(kind, error["msg"])
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The camelCase keys of the model at `loc`, for "did you mean" hints."""
+    model: Any = PlatformSettings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        fields = {f.alias or name: f for name, f in model.model_fields.items()}
+        if part not in fields:
+            return []
+        model = _model_in(fields[part].annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return field_aliases(model)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside `X | None`, `list[X]` or `dict[str, X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def field_aliases(model: type[BaseModel]) -> list[str]:
+    """The camelCase keys a stack file uses for `model`'s fields."""
+    return [f.alias or name for name, f in model.model_fields.items()]

@@ -1,0 +1,452 @@
+"""GoServiceStack: one Go service, deployed the way an experienced operator would."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components import kube
+from components.config import Environment, ServiceSettings
+from components.images import parse_image
+
+
+@dataclass(frozen=True)
+class MiddlewareRef:
+    """A Traefik Middleware a route passes through."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class GatewayBinding:
+    """What a service needs from the gateway to be routed."""
+
+    namespace: str
+    """Namespace of the Traefik pods, allowed in by the NetworkPolicy."""
+    entry_point: str = "websecure"
+    """Entrypoint the IngressRoute attaches to."""
+    middlewares: Sequence[MiddlewareRef] = ()
+    """Applied to every route, before the route's own."""
+    cluster_issuer: pulumi.Input[str] | None = None
+    """ClusterIssuer that signs route certificates; Traefik's default certificate if None."""
+
+
+@dataclass(frozen=True)
+class ObservabilityBinding:
+    """What a service needs from the observability stack to be watched."""
+
+    namespace: str
+    """Namespace of Prometheus (allowed to scrape) and of the OTLP receiver."""
+    service_monitor: bool = True
+    """Create a ServiceMonitor for the admin port's /metrics."""
+    otlp_endpoint: pulumi.Input[str] | None = None
+    """Given to the service as OTEL_EXPORTER_OTLP_ENDPOINT; no tracing when None."""
+    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels a Prometheus selects ServiceMonitors by, besides the platform label."""
+
+
+@dataclass(frozen=True)
+class GoServiceStackArgs:
+    """Everything GoServiceStack needs; built by `__main__.py` from validated config."""
+
+    service: ServiceSettings
+    namespace: pulumi.Input[str]
+    environment: Environment
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variable -> secret value (an Output secret), stored in a Secret."""
+    gateway: GatewayBinding | None = None
+    observability: ObservabilityBinding | None = None
+    module_proxy_url: pulumi.Input[str] | None = None
+    """Passed to image builds as the GOPROXY build argument."""
+    callers: Sequence[str] = ()
+    """Services in the namespace allowed to call this one."""
+    track: kube.Track = "stable"
+
+
+class GoServiceStack(pulumi.ComponentResource):
+    """A Go service: ServiceAccount, ConfigMap, Secret, Deployment, Service, and as configured
+    a HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicy, ServiceMonitor,
+    Certificate and IngressRoute; the image is pulled by reference or built and pushed.
+
+    Exposes the Service name, the in-cluster URL, the Deployment name and the image the
+    Deployment runs (by digest when built).
+    """
+
+    service_name: pulumi.Output[str]
+    """Name of the Kubernetes Service."""
+    url: pulumi.Output[str]
+    """In-cluster URL of the service's API."""
+    deployment_name: pulumi.Output[str]
+    """Name of the Deployment."""
+    image: pulumi.Output[str]
+    """Image reference the Deployment runs."""
+
+    def __init__(
+        self, name: str, args: GoServiceStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("go-platform:index:GoServiceStack", name, None, opts)
+        service = args.service
+        child = pulumi.ResourceOptions(parent=self)
+        workload = kube.workload_name(service.name, args.track)
+        selector = kube.selector_labels(service.name, args.track)
+
+        if service.build:
+            image, version = self._build_image(name, args, child)
+        else:
+            image = pulumi.Output.from_input(service.image)
+            version = parse_image(service.image).version
+        labels = kube.standard_labels(service.name, args.track, version, args.environment)
+
+        def metadata(
+            object_name: str | None = None, extra_labels: Mapping[str, str] | None = None
+        ) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=object_name,
+                namespace=args.namespace,
+                labels={**labels, **(extra_labels or {})},
+            )
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=metadata(workload),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        # ConfigMap and Secret are auto-named: pulumi-kubernetes replaces them (new name)
+        # when their data changes, which rolls the pods that reference them.
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-env", metadata=metadata(), data=dict(service.env), opts=child
+        )
+        secret = (
+            k8s.core.v1.Secret(
+                f"{name}-secret",
+                metadata=metadata(),
+                type="Opaque",
+                string_data={key: pulumi.Output.secret(value) for key, value in args.secret_env.items()},
+                opts=child,
+            )
+            if args.secret_env
+            else None
+        )
+
+        admin_port_name = kube.ADMIN_PORT_NAME if service.admin_port else kube.HTTP_PORT_NAME
+        container_ports = [
+            k8s.core.v1.ContainerPortArgs(name=kube.HTTP_PORT_NAME, container_port=service.port)
+        ]
+        if service.admin_port:
+            container_ports.append(
+                k8s.core.v1.ContainerPortArgs(name=kube.ADMIN_PORT_NAME, container_port=service.admin_port)
+            )
+        probes = kube.probes(admin_port_name)
+
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(workload),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # With an autoscaler the field stays unset, so `pulumi up` never fights it.
+                replicas=None if service.autoscaling else service.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations={
+                            kube.CONFIG_CHECKSUM_ANNOTATION: kube.config_checksum(
+                                service.env, args.secret_env.keys()
+                            )
+                        },
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=account.metadata.name,
+                        automount_service_account_token=False,
+                        security_context=kube.pod_security_context(),
+                        termination_grace_period_seconds=kube.TERMINATION_GRACE_SECONDS,
+                        topology_spread_constraints=(
+                            kube.topology_spread(selector) if service.min_replicas > 1 else None
+                        ),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name=service.name,
+                                image=image,
+                                image_pull_policy="IfNotPresent",
+                                ports=container_ports,
+                                env=self._platform_env(args, version, secret),
+                                env_from=[
+                                    k8s.core.v1.EnvFromSourceArgs(
+                                        config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(
+                                            name=config_map.metadata.name
+                                        )
+                                    )
+                                ],
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests=service.resources.requests.model_dump(),
+                                    limits=service.resources.limits.model_dump(),
+                                ),
+                                security_context=kube.container_security_context(),
+                                startup_probe=probes["startupProbe"],
+                                readiness_probe=probes["readinessProbe"],
+                                liveness_probe=probes["livenessProbe"],
+                                volume_mounts=[
+                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")
+                                ],
+                            )
+                        ],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp",
+                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+        service_ports = [
+            k8s.core.v1.ServicePortArgs(
+                name=kube.HTTP_PORT_NAME, port=service.port, target_port=kube.HTTP_PORT_NAME
+            )
+        ]
+        if service.admin_port:
+            service_ports.append(
+                k8s.core.v1.ServicePortArgs(
+                    name=kube.ADMIN_PORT_NAME, port=service.admin_port, target_port=kube.ADMIN_PORT_NAME
+                )
+            )
+        k8s_service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata(workload),
+            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=service_ports),
+            opts=child,
+        )
+
+        if service.autoscaling:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=metadata(workload),
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                    ),
+                    min_replicas=service.autoscaling.min_replicas,
+                    max_replicas=service.autoscaling.max_replicas,
+                    metrics=[
+                        k8s.autoscaling.v2.MetricSpecArgs(
+                            type="Resource",
+                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                                name="cpu",
+                                target=k8s.autoscaling.v2.MetricTargetArgs(
+                                    type="Utilization",
+                                    average_utilization=service.autoscaling.cpu_utilization,
+                                ),
+                            ),
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+
+        if service.min_replicas >= 2:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=metadata(workload),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    # One pod at a time: never blocks a node drain, never takes the service down.
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=child,
+            )
+
+        observability = args.observability
+        monitored = observability is not None and observability.service_monitor
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=metadata(workload),
+            spec=kube.network_policy_spec(
+                selector,
+                gateway_namespace=args.gateway.namespace if args.gateway and service.route else None,
+                monitoring_namespace=observability.namespace if monitored else None,
+                admin_port_name=admin_port_name,
+                callers=args.callers,
+                egress=[rule.model_dump(exclude_none=True) for rule in service.egress],
+                otlp_namespace=(
+                    observability.namespace if observability and observability.otlp_endpoint else None
+                ),
+            ),
+            opts=child,
+        )
+
+        if monitored:
+            k8s.apiextensions.CustomResource(
+                f"{name}-servicemonitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=metadata(
+                    workload,
+                    {kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1], **observability.service_monitor_labels},
+                ),
+                spec={
+                    "selector": {"matchLabels": selector},
+                    "endpoints": [{"port": admin_port_name, "path": "/metrics", "interval": "30s"}],
+                },
+                opts=child,
+            )
+
+        if service.route and args.gateway:
+            self._route(name, args, k8s_service.metadata.name, metadata(workload), child)
+
+        self.service_name = k8s_service.metadata.name
+        self.url = pulumi.Output.concat(
+            "http://", k8s_service.metadata.name, ".", k8s_service.metadata.namespace,
+            f".svc.cluster.local:{service.port}",
+        )
+        self.deployment_name = deployment.metadata.name
+        self.image = image
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "url": self.url,
+                "deployment_name": self.deployment_name,
+                "image": self.image,
+            }
+        )
+
+    def _build_image(
+        self, name: str, args: GoServiceStackArgs, child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], str]:
+        """Build and push the service image; the Deployment runs it by digest."""
+        build = args.service.build
+        assert build is not None
+        tag = build.tag or args.environment
+        build_args: dict[str, pulumi.Input[str]] = dict(build.args)
+        if args.module_proxy_url is not None:
+            build_args.setdefault("GOPROXY", args.module_proxy_url)
+        image = docker.Image(
+            f"{name}-image",
+            image_name=f"{build.repository}:{tag}",
+            build=docker.DockerBuildArgs(
+                context=build.context,
+                dockerfile=f"{build.context}/{build.dockerfile}",
+                target=build.target,
+                platform=build.platform,
+                args=build_args,
+            ),
+            opts=child,
+        )
+        return image.repo_digest, tag
+
+    def _platform_env(
+        self, args: GoServiceStackArgs, version: str, secret: k8s.core.v1.Secret | None
+    ) -> list[k8s.core.v1.EnvVarArgs]:
+        """The variables the Go service contract defines, then the secret ones."""
+        service = args.service
+        plain = {
+            "PORT": str(service.port),
+            "GOMEMLIMIT": kube.go_memory_limit(service.resources.limits.memory),
+            "SHUTDOWN_DELAY": f"{kube.SHUTDOWN_DELAY_SECONDS}s",
+            "SHUTDOWN_TIMEOUT": f"{kube.SHUTDOWN_TIMEOUT_SECONDS}s",
+            "OTEL_SERVICE_NAME": service.name,
+        }
+        if service.admin_port:
+            plain["ADMIN_PORT"] = str(service.admin_port)
+        env = [
+            k8s.core.v1.EnvVarArgs(
+                name="POD_NAME",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")
+                ),
+            ),
+            *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in plain.items()),
+            k8s.core.v1.EnvVarArgs(
+                name="OTEL_RESOURCE_ATTRIBUTES",
+                value=pulumi.Output.concat(
+                    "service.namespace=", args.namespace,
+                    f",service.version={version},deployment.environment.name={args.environment}",
+                    ",k8s.namespace.name=", args.namespace,
+                    f",k8s.pod.name=$(POD_NAME),go-platform.track={args.track}",
+                ),
+            ),
+        ]
+        if args.observability and args.observability.otlp_endpoint is not None:
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name="OTEL_EXPORTER_OTLP_ENDPOINT", value=args.observability.otlp_endpoint
+                )
+            )
+        if secret is not None:
+            env += [
+                k8s.core.v1.EnvVarArgs(
+                    name=key,
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=key)
+                    ),
+                )
+                for key in sorted(args.secret_env)
+            ]
+        return env
+
+    def _route(
+        self,
+        name: str,
+        args: GoServiceStackArgs,
+        service_name: pulumi.Output[str],
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Certificate (when an issuer is given) and IngressRoute for the service's route."""
+        route, gateway = args.service.route, args.gateway
+        assert route is not None and gateway is not None
+        workload = metadata.name
+        tls: dict[str, str] = {}
+        opts = child
+        if gateway.cluster_issuer is not None:
+            secret_name = f"{workload}-tls"
+            certificate = k8s.apiextensions.CustomResource(
+                f"{name}-certificate",
+                api_version="cert-manager.io/v1",
+                kind="Certificate",
+                metadata=metadata,
+                spec={
+                    "secretName": secret_name,
+                    "dnsNames": [route.host],
+                    "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": gateway.cluster_issuer},
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                },
+                opts=child,
+            )
+            tls = {"secretName": secret_name}
+            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[certificate]))
+        middlewares = [*gateway.middlewares, *(MiddlewareRef(m, gateway.namespace) for m in route.middlewares)]
+        k8s.apiextensions.CustomResource(
+            f"{name}-ingressroute",
+            api_version="traefik.io/v1alpha1",
+            kind="IngressRoute",
+            metadata=metadata,
+            spec={
+                "entryPoints": [gateway.entry_point],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": kube.route_match(route.host, route.path_prefix),
+                        "middlewares": [{"name": m.name, "namespace": m.namespace} for m in middlewares],
+                        "services": [
+                            {"kind": "Service", "name": service_name, "port": kube.HTTP_PORT_NAME}
+                        ],
+                    }
+                ],
+                "tls": tls,
+            },
+            opts=opts,
+        )

@@ -1,0 +1,250 @@
+"""Pure helpers that shape Kubernetes objects the way go-platform deploys them.
+
+Plain values in, plain dicts out (camelCase, as the API server reads them), so every
+component shares one definition of "a hardened pod" and tests read them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from components.units import parse_quantity
+
+Track = Literal["stable", "canary"]
+
+NONROOT_UID = 65532
+"""The uid of distroless `nonroot` images, which our Go services run as."""
+
+MONITORING_LABEL = ("go-platform/scrape", "true")
+"""Carried by every ServiceMonitor go-platform creates; Prometheus selects on it."""
+
+CONFIG_CHECKSUM_ANNOTATION = "go-platform/config-checksum"
+
+HTTP_PORT_NAME = "http"
+ADMIN_PORT_NAME = "admin"
+
+SHUTDOWN_DELAY_SECONDS = 5
+SHUTDOWN_TIMEOUT_SECONDS = 20
+# Kubernetes kills the pod after this long; leave room past the service's own shutdown.
+TERMINATION_GRACE_SECONDS = SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 5
+
+GOMEMLIMIT_SHARE = Decimal("0.9")
+"""GOMEMLIMIT as a share of the memory limit: the rest is headroom for non-heap memory."""
+
+_LABEL_VALUE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def workload_name(service: str, track: Track) -> str:
+    """Name of the Deployment and Service of one track of a service."""
+    return service if track == "stable" else f"{service}-{track}"
+
+
+def label_value(text: str) -> str:
+    """`text` made into a valid label value (63 characters, alphanumeric at both ends)."""
+    return _LABEL_VALUE_UNSAFE.sub("-", text)[:63].strip("-_.")
+
+
+def selector_labels(service: str, track: Track) -> dict[str, str]:
+    """The labels a track's Deployment selects on; stable across versions, never changed."""
+    return {
+        "app.kubernetes.io/name": service,
+        "app.kubernetes.io/instance": workload_name(service, track),
+    }
+
+
+def standard_labels(service: str, track: Track, version: str, environment: str) -> dict[str, str]:
+    """Every object of a service carries these: the recommended `app.kubernetes.io/*` set."""
+    return {
+        **selector_labels(service, track),
+        "app.kubernetes.io/version": label_value(version),
+        "app.kubernetes.io/component": "service",
+        "app.kubernetes.io/part-of": "go-platform",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "go-platform/environment": environment,
+        "go-platform/track": track,
+    }
+
+
+def namespace_labels(environment: str) -> dict[str, str]:
+    """A services namespace enforces the restricted Pod Security Standard."""
+    return {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "app.kubernetes.io/part-of": "go-platform",
+        "go-platform/environment": environment,
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    """Pod-level half of the restricted Pod Security Standard."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NONROOT_UID,
+        "runAsGroup": NONROOT_UID,
+        "fsGroup": NONROOT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    """Container-level half of the restricted Pod Security Standard, read-only root."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": NONROOT_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def probes(port_name: str) -> dict[str, dict[str, Any]]:
+    """Startup, readiness and liveness probes on the service's health endpoints.
+
+    Startup allows a minute before liveness starts counting, so a slow start is not a
+    crash loop; readiness reacts within seconds, liveness only to a hang that lasts.
+    """
+
+    def http_get(path: str) -> dict[str, Any]:
+        return {"path": path, "port": port_name}
+
+    return {
+        "startupProbe": {
+            "httpGet": http_get("/healthz"),
+            "periodSeconds": 2,
+            "failureThreshold": 30,
+            "timeoutSeconds": 2,
+        },
+        "readinessProbe": {
+            "httpGet": http_get("/readyz"),
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+            "timeoutSeconds": 2,
+        },
+        "livenessProbe": {
+            "httpGet": http_get("/healthz"),
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+            "timeoutSeconds": 2,
+        },
+    }
+
+
+def topology_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread a Deployment's pods over zones and nodes, preferring but not forcing it.
+
+    `matchLabelKeys` on the pod-template hash keeps a rolling update's new pods from
+    being counted against the old ones.
+    """
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def go_memory_limit(memory_limit: str) -> str:
+    """GOMEMLIMIT for a container limit: a soft target below it, in whole MiB."""
+    mebibytes = int(parse_quantity(memory_limit) * GOMEMLIMIT_SHARE / 2**20)
+    return f"{max(mebibytes, 1)}MiB"
+
+
+def config_checksum(env: Mapping[str, str], secret_env_names: Iterable[str]) -> str:
+    """A digest of what a pod's configuration holds, for the pod-template annotation.
+
+    Secret values are not part of it (they would leak through the digest); their Secret
+    is replaced, and so the pods rolled, when a value changes.
+    """
+    payload = json.dumps({"env": dict(env), "secretEnv": sorted(secret_env_names)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _port_rules(ports: Sequence[int | str]) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def network_policy_spec(
+    selector: Mapping[str, str],
+    *,
+    gateway_namespace: str | None,
+    monitoring_namespace: str | None,
+    admin_port_name: str,
+    callers: Sequence[str],
+    egress: Sequence[Mapping[str, Any]],
+    otlp_namespace: str | None,
+) -> dict[str, Any]:
+    """Default-deny NetworkPolicy for one service, opened only where the config says.
+
+    Ingress: the gateway (when routed) and callers in the namespace reach the API port;
+    Prometheus (when monitored) reaches the admin port. Egress: DNS, the OTLP receiver,
+    and each declared rule (`{"service"|"namespace"|"cidr": ..., "ports": [...]}`).
+    """
+
+    def from_namespace(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    ingress: list[dict[str, Any]] = []
+    if gateway_namespace:
+        ingress.append({"from": [from_namespace(gateway_namespace)], "ports": _port_rules([HTTP_PORT_NAME])})
+    if callers:
+        ingress.append(
+            {
+                "from": [
+                    {
+                        "podSelector": {
+                            "matchExpressions": [
+                                {
+                                    "key": "app.kubernetes.io/name",
+                                    "operator": "In",
+                                    "values": sorted(callers),
+                                }
+                            ]
+                        }
+                    }
+                ],
+                "ports": _port_rules([HTTP_PORT_NAME]),
+            }
+        )
+    if monitoring_namespace:
+        ingress.append({"from": [from_namespace(monitoring_namespace)], "ports": _port_rules([admin_port_name])})
+
+    dns = [{"protocol": proto, "port": 53} for proto in ("UDP", "TCP")]
+    egress_rules: list[dict[str, Any]] = [{"to": [from_namespace("kube-system")], "ports": dns}]
+    if otlp_namespace:
+        egress_rules.append({"to": [from_namespace(otlp_namespace)], "ports": _port_rules([4317, 4318])})
+    for rule in egress:
+        if rule.get("service"):
+            peer = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": rule["service"]}}}
+        elif rule.get("namespace"):
+            peer = from_namespace(rule["namespace"])
+        else:
+            peer = {"ipBlock": {"cidr": rule["cidr"]}}
+        entry: dict[str, Any] = {"to": [peer]}
+        if rule.get("ports"):
+            entry["ports"] = _port_rules(rule["ports"])
+        egress_rules.append(entry)
+
+    return {
+        "podSelector": {"matchLabels": dict(selector)},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": ingress,
+        "egress": egress_rules,
+    }
+
+
+def route_match(host: str, path_prefix: str) -> str:
+    """Traefik rule matching a host and, below "/", a path prefix."""
+    rule = f"Host(`{host}`)"
+    return rule if path_prefix == "/" else f"{rule} && PathPrefix(`{path_prefix}`)"

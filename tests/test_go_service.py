@@ -1,0 +1,381 @@
+"""GoServiceStack under mocks.
+
+Invariants guarded:
+- children: ServiceAccount (no token), ConfigMap, Secret (only with secrets, values kept
+  secret), Deployment, Service, NetworkPolicy always; HPA, PDB, ServiceMonitor,
+  Certificate, IngressRoute only when configured; every child parented to the component
+  and named from the component name, so two services never collide.
+- Deployment: rolling update maxSurge 1 / maxUnavailable 0; startup, readiness (/readyz)
+  and liveness (/healthz) probes on the admin port; requests and limits; the restricted
+  security context with a read-only root and an emptyDir /tmp; topology spread only
+  with more than one replica; a config checksum that changes with env; standard labels;
+  no replica count when an autoscaler owns it; GOMEMLIMIT below the memory limit.
+- NetworkPolicy: ingress only from the gateway (routed services), monitoring (admin
+  port) and declared callers; egress DNS plus declared rules.
+- Built images: pushed to the configured repository with GOPROXY from the module proxy,
+  deployed by digest.
+- Custom resources (IngressRoute, ServiceMonitor, Certificate) pass the upstream CRDs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import load_settings
+from components.go_service import (
+    GatewayBinding,
+    GoServiceStack,
+    GoServiceStackArgs,
+    MiddlewareRef,
+    ObservabilityBinding,
+)
+from tests.conftest import OMIT, service_config, stack_config
+from tests.crd_schemas import validate_custom_resource
+
+GATEWAY = GatewayBinding(
+    namespace="traefik",
+    middlewares=(MiddlewareRef("secure-headers", "traefik"),),
+    cluster_issuer="go-platform-ca",
+)
+OBSERVABILITY = ObservabilityBinding(namespace="monitoring", otlp_endpoint="http://tempo.monitoring:4317")
+
+
+def deploy(pulumi_program, *, environment="local", gateway=GATEWAY, observability=OBSERVABILITY,
+           secrets=None, callers=(), module_proxy_url=None, **service):
+    """Run one GoServiceStack built from a service config (camelCase overrides)."""
+    settings_kwargs = {"services": [service_config(**service)], "environment": environment}
+    if environment != "local":
+        settings_kwargs["domain"] = "example.com"
+    config = stack_config(secrets=secrets, **settings_kwargs)
+    settings = load_settings(config, stack=environment)
+    spec = settings.services[0]
+
+    def program():
+        GoServiceStack(
+            spec.name,
+            GoServiceStackArgs(
+                service=spec,
+                namespace="apps",
+                environment=settings.environment,
+                secret_env={env: (secrets or {})[key] for env, key in spec.secret_env.items()},
+                gateway=gateway,
+                observability=observability,
+                module_proxy_url=module_proxy_url,
+                callers=callers,
+            ),
+        )
+
+    return pulumi_program(program, stack=environment, config=config)
+
+
+def pod_spec(recording, parent="greeter"):
+    return recording.one("Deployment", parent=parent).inputs["spec"]["template"]["spec"]
+
+
+def container(recording, parent="greeter"):
+    return pod_spec(recording, parent)["containers"][0]
+
+
+def env_of(recording, parent="greeter"):
+    return {e["name"]: e for e in container(recording, parent)["env"]}
+
+
+def test_children_are_parented_and_named_from_the_component(pulumi_program):
+    recording = deploy(pulumi_program, name="orders", route={"host": "orders.go-platform.localhost"})
+    component = recording.one("GoServiceStack", name="orders")
+    children = recording.children("orders")
+    assert {c.kind for c in children} == {
+        "ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy",
+        "ServiceMonitor", "Certificate", "IngressRoute",
+    }
+    assert all(c.parent == component.urn for c in children)
+    assert all(c.name.startswith("orders-") for c in children)
+
+
+def test_two_services_never_collide(pulumi_program):
+    config = stack_config(services=[service_config(name="a"), service_config(name="b")])
+    settings = load_settings(config, stack="local")
+
+    def program():
+        for spec in settings.services:
+            GoServiceStack(spec.name, GoServiceStackArgs(service=spec, namespace="apps", environment="local"))
+
+    recording = pulumi_program(program, stack="local", config=config)
+    names = [(r.type, r.name) for r in recording.resources]
+    assert len(names) == len(set(names))
+    assert {r.inputs["metadata"]["name"] for r in recording.of_kind("Deployment")} == {"a", "b"}
+
+
+def test_service_account_never_mounts_a_token(pulumi_program):
+    recording = deploy(pulumi_program)
+    assert recording.one("ServiceAccount").inputs["automountServiceAccountToken"] is False
+    spec = pod_spec(recording)
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == "greeter"
+
+
+def test_env_goes_to_a_config_map_read_by_the_container(pulumi_program):
+    recording = deploy(pulumi_program, env={"LOG_LEVEL": "debug", "FEATURE_X": True})
+    config_map = recording.one("ConfigMap")
+    assert config_map.inputs["data"] == {"LOG_LEVEL": "debug", "FEATURE_X": "true"}
+    # Auto-named (no fixed name) so that a data change replaces it and rolls the pods.
+    assert "name" not in config_map.inputs["metadata"]
+    assert container(recording)["envFrom"] == [{"configMapRef": {"name": "greeter-env-0a1b2c3d"}}]
+
+
+def test_secret_env_is_a_secret_that_stays_secret(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        secretEnv={"DATABASE_URL": "greeterDatabaseUrl"},
+        secrets={"greeterDatabaseUrl": "postgres://u:hunter2@db/app"},
+    )
+    secret = recording.one("Secret")
+    assert secret.inputs["stringData"] == {"DATABASE_URL": "postgres://u:hunter2@db/app"}
+    assert secret.has_secret("stringData")
+    ref = env_of(recording)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref["key"] == "DATABASE_URL"
+    assert ref["name"] == "greeter-secret-0a1b2c3d"
+    # The plain value never appears in the Deployment or the ConfigMap.
+    for kind in ("Deployment", "ConfigMap"):
+        assert "hunter2" not in repr(recording.one(kind).inputs)
+
+
+def test_no_secret_without_secret_env(pulumi_program):
+    assert deploy(pulumi_program).of_kind("Secret") == []
+
+
+def test_deployment_rolls_one_pod_at_a_time_and_never_below_capacity(pulumi_program):
+    spec = deploy(pulumi_program).one("Deployment").inputs["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert spec["replicas"] == 1
+    assert spec["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "greeter",
+        "app.kubernetes.io/instance": "greeter",
+    }
+
+
+def test_probes_hit_the_health_endpoints_on_the_admin_port(pulumi_program):
+    c = container(deploy(pulumi_program, adminPort=9191))
+    assert c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080, "admin": 9191}
+
+
+def test_without_an_admin_port_probes_and_metrics_use_the_api_port(pulumi_program):
+    recording = deploy(pulumi_program, adminPort=None)
+    c = container(recording)
+    assert c["readinessProbe"]["httpGet"]["port"] == "http"
+    assert [p["name"] for p in c["ports"]] == ["http"]
+    assert recording.one("ServiceMonitor").inputs["spec"]["endpoints"][0]["port"] == "http"
+    assert "ADMIN_PORT" not in env_of(recording)
+
+
+def test_requests_and_limits_come_from_config_or_the_profile(pulumi_program):
+    assert container(deploy(pulumi_program))["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    custom = deploy(pulumi_program, resources={"limits": {"memory": "1Gi"}})
+    assert container(custom)["resources"]["limits"] == {"cpu": "500m", "memory": "1Gi"}
+    assert env_of(custom)["GOMEMLIMIT"]["value"] == "921MiB"
+
+
+def test_restricted_security_context(pulumi_program):
+    recording = deploy(pulumi_program)
+    pod = pod_spec(recording)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    ctx = container(recording)["securityContext"]
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert container(recording)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"][0]["emptyDir"] == {"sizeLimit": "64Mi"}
+
+
+def test_topology_spread_only_with_more_than_one_replica(pulumi_program):
+    assert "topologySpreadConstraints" not in pod_spec(deploy(pulumi_program, replicas=1))
+    spread = pod_spec(deploy(pulumi_program, replicas=3))["topologySpreadConstraints"]
+    assert {s["topologyKey"] for s in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    assert all(s["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "greeter" for s in spread)
+
+
+def test_config_checksum_changes_with_env_only(pulumi_program):
+    def checksum(**service):
+        recording = deploy(pulumi_program, **service)
+        return recording.one("Deployment").inputs["spec"]["template"]["metadata"]["annotations"][
+            "go-platform/config-checksum"
+        ]
+
+    base = checksum(env={"A": "1"})
+    assert checksum(env={"A": "1"}) == base
+    assert checksum(env={"A": "2"}) != base
+    assert checksum(env={"A": "1"}, replicas=2) == base
+
+
+def test_standard_labels_on_every_object(pulumi_program):
+    recording = deploy(pulumi_program, image="ghcr.io/acme/greeter:v1.2.3")
+    for resource in recording.children("greeter"):
+        labels = resource.inputs["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "greeter"
+        assert labels["app.kubernetes.io/version"] == "v1.2.3"
+        assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+        assert labels["app.kubernetes.io/part-of"] == "go-platform"
+
+
+def test_platform_env_follows_the_go_service_contract(pulumi_program):
+    env = env_of(deploy(pulumi_program, port=8081, adminPort=9091))
+    assert env["PORT"]["value"] == "8081"
+    assert env["ADMIN_PORT"]["value"] == "9091"
+    assert env["OTEL_SERVICE_NAME"]["value"] == "greeter"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://tempo.monitoring:4317"
+    assert "deployment.environment.name=local" in env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["SHUTDOWN_DELAY"]["value"] == "5s"
+
+
+def test_grace_period_outlasts_the_service_shutdown(pulumi_program):
+    assert pod_spec(deploy(pulumi_program))["terminationGracePeriodSeconds"] > 5 + 20
+
+
+def test_service_exposes_api_and_admin_ports(pulumi_program):
+    service = deploy(pulumi_program).one("Service").inputs
+    assert service["metadata"]["name"] == "greeter"
+    assert service["spec"]["type"] == "ClusterIP"
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        ("http", 8080, "http"),
+        ("admin", 9090, "admin"),
+    ]
+
+
+def test_autoscaler_owns_the_replica_count(pulumi_program):
+    recording = deploy(pulumi_program, autoscaling={"minReplicas": 2, "maxReplicas": 6, "cpuUtilization": 60})
+    hpa = recording.one("HorizontalPodAutoscaler").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "greeter"}
+    assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 60}
+    assert "replicas" not in recording.one("Deployment").inputs["spec"]
+
+
+def test_no_autoscaler_unless_configured(pulumi_program):
+    assert deploy(pulumi_program).of_kind("HorizontalPodAutoscaler") == []
+
+
+@pytest.mark.parametrize(("service", "expected"), [
+    ({"replicas": 1}, False),
+    ({"replicas": 2}, True),
+    ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, False),
+    ({"autoscaling": {"minReplicas": 2, "maxReplicas": 3}}, True),
+])
+def test_pod_disruption_budget_from_two_replicas(pulumi_program, service, expected):
+    budgets = deploy(pulumi_program, **service).of_kind("PodDisruptionBudget")
+    assert bool(budgets) is expected
+    if expected:
+        spec = budgets[0].inputs["spec"]
+        assert spec["maxUnavailable"] == 1  # never blocks every eviction
+        assert spec["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "greeter"
+
+
+def test_network_policy_default_denies_and_opens_only_what_is_configured(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        route={"host": "greeter.go-platform.localhost"},
+        egress=[{"cidr": "10.0.0.0/8", "ports": [5432]}, {"namespace": "payments"}],
+        callers=("orders",),
+    )
+    spec = recording.one("NetworkPolicy").inputs["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    sources = [(rule["from"][0], [p["port"] for p in rule["ports"]]) for rule in spec["ingress"]]
+    assert ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}, ["http"]) in sources
+    assert ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}, ["admin"]) in sources
+    callers = next(rule for rule in spec["ingress"] if "podSelector" in rule["from"][0])
+    assert callers["from"][0]["podSelector"]["matchExpressions"][0]["values"] == ["orders"]
+    egress = spec["egress"]
+    assert egress[0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 5432}]} in egress
+    assert {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "payments"}}}]} in egress
+
+
+def test_unrouted_unmonitored_service_accepts_no_ingress(pulumi_program):
+    recording = deploy(pulumi_program, observability=ObservabilityBinding(namespace="monitoring", service_monitor=False))
+    spec = recording.one("NetworkPolicy").inputs["spec"]
+    assert spec.get("ingress", []) == []
+    assert recording.of_kind("ServiceMonitor") == []
+
+
+def test_service_monitor_carries_the_platform_label_and_scrapes_admin(pulumi_program):
+    monitor = deploy(pulumi_program).one("ServiceMonitor").inputs
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["go-platform/scrape"] == "true"
+    assert monitor["spec"]["endpoints"] == [{"port": "admin", "path": "/metrics", "interval": "30s"}]
+    validate_custom_resource(monitor["apiVersion"], "ServiceMonitor", monitor["spec"])
+
+
+def test_route_gets_a_certificate_and_an_ingress_route(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        route={"host": "greeter.go-platform.localhost", "pathPrefix": "/v1", "middlewares": ["rate-limit"]},
+    )
+    certificate = recording.one("Certificate").inputs
+    assert certificate["spec"]["dnsNames"] == ["greeter.go-platform.localhost"]
+    assert certificate["spec"]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "go-platform-ca"}
+    route = recording.one("IngressRoute").inputs
+    assert route["apiVersion"] == "traefik.io/v1alpha1"
+    assert route["spec"]["entryPoints"] == ["websecure"]
+    rule = route["spec"]["routes"][0]
+    assert rule["match"] == "Host(`greeter.go-platform.localhost`) && PathPrefix(`/v1`)"
+    assert [m["name"] for m in rule["middlewares"]] == ["secure-headers", "rate-limit"]
+    assert rule["services"] == [{"kind": "Service", "name": "greeter", "port": "http"}]
+    assert route["spec"]["tls"] == {"secretName": certificate["spec"]["secretName"]}
+    validate_custom_resource("cert-manager.io/v1", "Certificate", certificate["spec"])
+    validate_custom_resource("traefik.io/v1alpha1", "IngressRoute", route["spec"])
+
+
+def test_crd_validation_catches_a_typo():
+    with pytest.raises(Exception, match="entrypoints"):
+        validate_custom_resource("traefik.io/v1alpha1", "IngressRoute", {"entrypoints": ["web"], "routes": []})
+
+
+def test_no_route_without_route_config(pulumi_program):
+    recording = deploy(pulumi_program)
+    assert recording.of_kind("IngressRoute") == []
+    assert recording.of_kind("Certificate") == []
+
+
+def test_route_without_issuer_uses_the_gateway_default_certificate(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        gateway=GatewayBinding(namespace="traefik"),
+        route={"host": "greeter.go-platform.localhost"},
+    )
+    assert recording.of_kind("Certificate") == []
+    assert recording.one("IngressRoute").inputs["spec"]["tls"] == {}
+
+
+def test_built_image_is_pushed_and_deployed_by_digest(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        environment="dev",
+        image=OMIT,
+        build={"context": "services/greeter", "repository": "registry.example.com/greeter", "args": {"VERSION": "1"}},
+        module_proxy_url="http://athens.proxy:3000",
+    )
+    image = recording.one("Image").inputs
+    assert image["imageName"] == "registry.example.com/greeter:dev"
+    assert image["build"]["args"] == {"VERSION": "1", "GOPROXY": "http://athens.proxy:3000"}
+    assert image["build"]["dockerfile"] == "services/greeter/Dockerfile"
+    assert image["build"]["platform"] == "linux/amd64"
+    assert container(recording)["image"] == f"registry.example.com/greeter@sha256:{'ab' * 32}"
+
+
+def test_explicit_goproxy_build_arg_wins(pulumi_program):
+    recording = deploy(
+        pulumi_program,
+        environment="dev",
+        image=OMIT,
+        build={"context": "svc", "repository": "r.example.com/g", "args": {"GOPROXY": "off"}},
+        module_proxy_url="http://athens.proxy:3000",
+    )
+    assert recording.one("Image").inputs["build"]["args"]["GOPROXY"] == "off"
