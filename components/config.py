@@ -129,9 +129,7 @@ DomainName = Annotated[
         "a lower-case DNS name",
     ),
 ]
-EnvName = Annotated[
-    str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")
-]
+EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 ConfigKey = Annotated[
     str,
     _matching(
@@ -451,21 +449,28 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     secret_names = {k for k in ours if qualified_key(k) in config.secret_keys}
     settings_keys = set(field_aliases(PlatformSettings))
     problems = [
-        Problem(key, "holds a secret: keep secrets in keys of their own and name them "
-                "from `secretEnv`")
+        Problem(
+            key, "holds a secret: keep secrets in keys of their own and name them from `secretEnv`"
+        )
         for key in sorted(secret_names & settings_keys)
     ]
-    raw = {k: _decode(v) for k, v in ours.items() if k not in secret_names}
+    decoded = {k: _decode(v) for k, v in ours.items() if k not in secret_names}
+    # Keys named by `secretEnv` hold values, not settings, even when (wrongly) set in plain
+    # text: that mistake is reported against the reference, not as an unknown key.
+    referenced = _referenced_keys(decoded.get("services"))
+    raw = {k: v for k, v in decoded.items() if k not in referenced or k in settings_keys}
 
     environment = raw.get("environment", stack)
-    if environment not in PROFILES:
+    if not isinstance(environment, str) or environment not in PROFILES:
         allowed = ", ".join(ENVIRONMENTS)
         if "environment" in raw:
             reason = f"must be one of {allowed} (got {_shorten(environment)})"
         else:
-            reason = (f"is not set, and the stack name {stack!r} is none of {allowed}; "
-                      "set `go-platform:environment`")
-        raise ConfigError(problems + [Problem("environment", reason)])
+            reason = (
+                f"is not set, and the stack name {stack!r} is none of {allowed}; "
+                "set `go-platform:environment`"
+            )
+        raise ConfigError([*problems, Problem("environment", reason)])
     raw["environment"] = environment
     profile = PROFILES[environment]
 
@@ -477,6 +482,19 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _referenced_keys(services: Any) -> set[str]:
+    """Config keys the (not yet validated) services name in `secretEnv`."""
+    if not isinstance(services, list):
+        return set()
+    return {
+        key
+        for service in services
+        if isinstance(service, Mapping) and isinstance(service.get("secretEnv"), Mapping)
+        for key in service["secretEnv"].values()
+        if isinstance(key, str)
+    }
 
 
 def _decode(text: str) -> Any:
@@ -502,20 +520,28 @@ def _rule_problems(
         if names.index(service.name) != i:
             first = names.index(service.name)
             problems.append(
-                Problem(f"services[{i}].name", f"duplicate service name {service.name!r} "
-                        f"(also services[{first}])")
+                Problem(
+                    f"services[{i}].name",
+                    f"duplicate service name {service.name!r} (also services[{first}])",
+                )
             )
     for path, key in settings.secret_refs():
         qualified = qualified_key(key)
         if qualified not in config.values:
             problems.append(
-                Problem(path, f"secret config key {key!r} is not set; run "
-                        f"`pulumi config set --secret {key} <value>`")
+                Problem(
+                    path,
+                    f"secret config key {key!r} is not set; run "
+                    f"`pulumi config set --secret {key} <value>`",
+                )
             )
         elif qualified not in config.secret_keys:
             problems.append(
-                Problem(path, f"config key {key!r} is not a secret; set it again with "
-                        "`pulumi config set --secret`")
+                Problem(
+                    path,
+                    f"config key {key!r} is not a secret; set it again with "
+                    "`pulumi config set --secret`",
+                )
             )
     return problems
 
@@ -531,13 +557,19 @@ def _service_problems(
     problems: list[Problem] = []
     if (service.image is None) == (service.build is None):
         problems.append(
-            Problem(at, "set exactly one of `image` (a pre-built reference) or `build` "
-                    "(a Docker build context)")
+            Problem(
+                at,
+                "set exactly one of `image` (a pre-built reference) or `build` "
+                "(a Docker build context)",
+            )
         )
     if service.image and not profile.mutable_tags_allowed and parse_image(service.image).is_mutable:
         problems.append(
-            Problem(f"{at}.image", f"{service.image!r} has no tag or the `latest` tag, which "
-                    f"{env} does not allow; pin a version tag or a digest")
+            Problem(
+                f"{at}.image",
+                f"{service.image!r} has no tag or the `latest` tag, which "
+                f"{env} does not allow; pin a version tag or a digest",
+            )
         )
     if service.admin_port == service.port:
         problems.append(Problem(f"{at}.adminPort", f"must differ from `port` ({service.port})"))
@@ -546,26 +578,35 @@ def _service_problems(
         limit = getattr(service.resources.limits, resource)
         if parse_quantity(request) > parse_quantity(limit):
             problems.append(
-                Problem(f"{at}.resources.requests.{resource}",
-                        f"{request} is above the limit {limit}")
+                Problem(
+                    f"{at}.resources.requests.{resource}", f"{request} is above the limit {limit}"
+                )
             )
     if service.autoscaling:
         scaling = service.autoscaling
         if service.replicas is not None:
             problems.append(
-                Problem(f"{at}.replicas", "remove it: with `autoscaling`, minReplicas and "
-                        "maxReplicas decide the pod count")
+                Problem(
+                    f"{at}.replicas",
+                    "remove it: with `autoscaling`, minReplicas and "
+                    "maxReplicas decide the pod count",
+                )
             )
         if scaling.min_replicas > scaling.max_replicas:
             problems.append(
-                Problem(f"{at}.autoscaling.minReplicas",
-                        f"{scaling.min_replicas} is above maxReplicas {scaling.max_replicas}")
+                Problem(
+                    f"{at}.autoscaling.minReplicas",
+                    f"{scaling.min_replicas} is above maxReplicas {scaling.max_replicas}",
+                )
             )
     if service.min_replicas < profile.min_replicas:
         key = "autoscaling.minReplicas" if service.autoscaling else "replicas"
         problems.append(
-            Problem(f"{at}.{key}", f"{env} needs at least {profile.min_replicas} replicas "
-                    f"(got {service.min_replicas})")
+            Problem(
+                f"{at}.{key}",
+                f"{env} needs at least {profile.min_replicas} replicas "
+                f"(got {service.min_replicas})",
+            )
         )
     for name in sorted(RESERVED_ENV & (service.env.keys() | service.secret_env.keys())):
         where = "env" if name in service.env else "secretEnv"
@@ -586,8 +627,9 @@ def _service_problems(
             )
         elif rule.service is not None and rule.service not in names:
             problems.append(
-                Problem(f"{at}.egress[{j}].service", f"no service named {rule.service!r} in "
-                        "this stack")
+                Problem(
+                    f"{at}.egress[{j}].service", f"no service named {rule.service!r} in this stack"
+                )
             )
     return problems
 
@@ -620,8 +662,6 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
         return f"unknown key ({hint})"
-    if loc and loc[-1] == "[key]":
-        return f"{error['input']!r} is not a valid name here: {error['msg']}"
     messages = {
         "missing": "is required",
         "value_error": str(ctx.get("error")),

@@ -127,7 +127,9 @@ class GoServiceStack(pulumi.ComponentResource):
                 f"{name}-secret",
                 metadata=metadata(),
                 type="Opaque",
-                string_data={key: pulumi.Output.secret(value) for key, value in args.secret_env.items()},
+                string_data={
+                    key: pulumi.Output.secret(value) for key, value in args.secret_env.items()
+                },
                 opts=child,
             )
             if args.secret_env
@@ -140,7 +142,9 @@ class GoServiceStack(pulumi.ComponentResource):
         ]
         if service.admin_port:
             container_ports.append(
-                k8s.core.v1.ContainerPortArgs(name=kube.ADMIN_PORT_NAME, container_port=service.admin_port)
+                k8s.core.v1.ContainerPortArgs(
+                    name=kube.ADMIN_PORT_NAME, container_port=service.admin_port
+                )
             )
         probes = kube.probes(admin_port_name)
 
@@ -154,7 +158,9 @@ class GoServiceStack(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_surge=1, max_unavailable=0
+                    ),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -220,13 +226,17 @@ class GoServiceStack(pulumi.ComponentResource):
         if service.admin_port:
             service_ports.append(
                 k8s.core.v1.ServicePortArgs(
-                    name=kube.ADMIN_PORT_NAME, port=service.admin_port, target_port=kube.ADMIN_PORT_NAME
+                    name=kube.ADMIN_PORT_NAME,
+                    port=service.admin_port,
+                    target_port=kube.ADMIN_PORT_NAME,
                 )
             )
         k8s_service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata(workload),
-            spec=k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=service_ports),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP", selector=selector, ports=service_ports
+            ),
             opts=child,
         )
 
@@ -276,13 +286,17 @@ class GoServiceStack(pulumi.ComponentResource):
             metadata=metadata(workload),
             spec=kube.network_policy_spec(
                 selector,
-                gateway_namespace=args.gateway.namespace if args.gateway and service.route else None,
+                gateway_namespace=args.gateway.namespace
+                if args.gateway and service.route
+                else None,
                 monitoring_namespace=observability.namespace if monitored else None,
                 admin_port_name=admin_port_name,
                 callers=args.callers,
                 egress=[rule.model_dump(exclude_none=True) for rule in service.egress],
                 otlp_namespace=(
-                    observability.namespace if observability and observability.otlp_endpoint else None
+                    observability.namespace
+                    if observability and observability.otlp_endpoint
+                    else None
                 ),
             ),
             opts=child,
@@ -295,7 +309,10 @@ class GoServiceStack(pulumi.ComponentResource):
                 kind="ServiceMonitor",
                 metadata=metadata(
                     workload,
-                    {kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1], **observability.service_monitor_labels},
+                    {
+                        kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1],
+                        **observability.service_monitor_labels,
+                    },
                 ),
                 spec={
                     "selector": {"matchLabels": selector},
@@ -309,7 +326,10 @@ class GoServiceStack(pulumi.ComponentResource):
 
         self.service_name = k8s_service.metadata.name
         self.url = pulumi.Output.concat(
-            "http://", k8s_service.metadata.name, ".", k8s_service.metadata.namespace,
+            "http://",
+            k8s_service.metadata.name,
+            ".",
+            k8s_service.metadata.namespace,
             f".svc.cluster.local:{service.port}",
         )
         self.deployment_name = deployment.metadata.name
@@ -372,9 +392,11 @@ class GoServiceStack(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(
                 name="OTEL_RESOURCE_ATTRIBUTES",
                 value=pulumi.Output.concat(
-                    "service.namespace=", args.namespace,
+                    "service.namespace=",
+                    args.namespace,
                     f",service.version={version},deployment.environment.name={args.environment}",
-                    ",k8s.namespace.name=", args.namespace,
+                    ",k8s.namespace.name=",
+                    args.namespace,
                     f",k8s.pod.name=$(POD_NAME),go-platform.track={args.track}",
                 ),
             ),
@@ -390,7 +412,9 @@ class GoServiceStack(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(
                     name=key,
                     value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=key)
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                            name=secret.metadata.name, key=key
+                        )
                     ),
                 )
                 for key in sorted(args.secret_env)
@@ -407,7 +431,8 @@ class GoServiceStack(pulumi.ComponentResource):
     ) -> None:
         """Certificate (when an issuer is given) and IngressRoute for the service's route."""
         route, gateway = args.service.route, args.gateway
-        assert route is not None and gateway is not None
+        assert route is not None
+        assert gateway is not None
         workload = metadata.name
         tls: dict[str, str] = {}
         opts = child
@@ -421,14 +446,23 @@ class GoServiceStack(pulumi.ComponentResource):
                 spec={
                     "secretName": secret_name,
                     "dnsNames": [route.host],
-                    "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": gateway.cluster_issuer},
+                    "issuerRef": {
+                        "group": "cert-manager.io",
+                        "kind": "ClusterIssuer",
+                        "name": gateway.cluster_issuer,
+                    },
                     "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
                 },
                 opts=child,
             )
             tls = {"secretName": secret_name}
-            opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[certificate]))
-        middlewares = [*gateway.middlewares, *(MiddlewareRef(m, gateway.namespace) for m in route.middlewares)]
+            opts = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[certificate])
+            )
+        middlewares = [
+            *gateway.middlewares,
+            *(MiddlewareRef(m, gateway.namespace) for m in route.middlewares),
+        ]
         k8s.apiextensions.CustomResource(
             f"{name}-ingressroute",
             api_version="traefik.io/v1alpha1",
@@ -440,7 +474,9 @@ class GoServiceStack(pulumi.ComponentResource):
                     {
                         "kind": "Rule",
                         "match": kube.route_match(route.host, route.path_prefix),
-                        "middlewares": [{"name": m.name, "namespace": m.namespace} for m in middlewares],
+                        "middlewares": [
+                            {"name": m.name, "namespace": m.namespace} for m in middlewares
+                        ],
                         "services": [
                             {"kind": "Service", "name": service_name, "port": kube.HTTP_PORT_NAME}
                         ],

@@ -57,7 +57,9 @@ def parse_image(reference: str) -> ImageReference:
     # looks like a host (has a dot or a port, or is localhost), as docker and containerd read it.
     if registry and not ("." in registry or ":" in registry or registry == "localhost"):
         if not re.fullmatch(_COMPONENT, registry):
-            raise ValueError(f"{reference!r} is not an image reference (repository must be lower-case)")
+            raise ValueError(
+                f"{reference!r} is not an image reference (repository must be lower-case)"
+            )
         repository = f"{registry}/{repository}"
         registry = None
     return ImageReference(

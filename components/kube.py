@@ -197,7 +197,9 @@ def network_policy_spec(
 
     ingress: list[dict[str, Any]] = []
     if gateway_namespace:
-        ingress.append({"from": [from_namespace(gateway_namespace)], "ports": _port_rules([HTTP_PORT_NAME])})
+        ingress.append(
+            {"from": [from_namespace(gateway_namespace)], "ports": _port_rules([HTTP_PORT_NAME])}
+        )
     if callers:
         ingress.append(
             {
@@ -218,12 +220,19 @@ def network_policy_spec(
             }
         )
     if monitoring_namespace:
-        ingress.append({"from": [from_namespace(monitoring_namespace)], "ports": _port_rules([admin_port_name])})
+        ingress.append(
+            {
+                "from": [from_namespace(monitoring_namespace)],
+                "ports": _port_rules([admin_port_name]),
+            }
+        )
 
     dns = [{"protocol": proto, "port": 53} for proto in ("UDP", "TCP")]
     egress_rules: list[dict[str, Any]] = [{"to": [from_namespace("kube-system")], "ports": dns}]
     if otlp_namespace:
-        egress_rules.append({"to": [from_namespace(otlp_namespace)], "ports": _port_rules([4317, 4318])})
+        egress_rules.append(
+            {"to": [from_namespace(otlp_namespace)], "ports": _port_rules([4317, 4318])}
+        )
     for rule in egress:
         if rule.get("service"):
             peer = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": rule["service"]}}}

@@ -47,9 +47,7 @@ def parse_quantity(text: str) -> Decimal:
     """
     match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(
-            f"{text!r} is not a Kubernetes quantity (examples: 250m, 0.5, 128Mi, 1Gi)"
-        )
+        raise ValueError(f"{text!r} is not a Kubernetes quantity (examples: 250m, 0.5, 128Mi, 1Gi)")
     number = Decimal(match["number"])
     suffix = match["suffix"] or ""
     if suffix in _BINARY_SUFFIXES:
@@ -80,5 +78,9 @@ def format_duration(seconds: int) -> str:
     """The shortest duration text for `seconds`: 90 -> "1m30s", 3600 -> "1h"."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
     return "".join(parts) or "0s"

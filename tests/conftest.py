@@ -67,9 +67,12 @@ class Recording:
         found = [
             r
             for r in self.of_kind(kind)
-            if (parent is None or self.parent_name(r) == parent) and (name is None or r.name == name)
+            if (parent is None or self.parent_name(r) == parent)
+            and (name is None or r.name == name)
         ]
-        assert len(found) == 1, f"expected one {kind} (parent={parent}, name={name}), found {[r.name for r in found]}"
+        assert len(found) == 1, (
+            f"expected one {kind} (parent={parent}, name={name}), found {[r.name for r in found]}"
+        )
         return found[0]
 
     def parent_name(self, resource: Registration) -> str:
@@ -87,7 +90,9 @@ def _unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             secrets.add(path)
             return _unwrap_secrets(value.get("value"), path, secrets)
-        return {k: _unwrap_secrets(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+        return {
+            k: _unwrap_secrets(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_unwrap_secrets(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
     return value
@@ -146,7 +151,11 @@ def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -
     pulumi.runtime.settings.reset_options(project="go-platform", stack=stack)
     set_stack_config(config)
     pulumi.runtime.set_mocks(
-        _Mocks(), project="go-platform", stack=stack, preview=False, monitor=_RecordingMonitor(recording)
+        _Mocks(),
+        project="go-platform",
+        stack=stack,
+        preview=False,
+        monitor=_RecordingMonitor(recording),
     )
     pulumi.runtime.test(fn)()
     return recording

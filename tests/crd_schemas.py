@@ -39,15 +39,19 @@ def _to_json_schema(node: Any) -> Any:
         return [_to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    converted = {k: _to_json_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    converted = {
+        k: _to_json_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")
+    }
     if node.get("x-kubernetes-int-or-string"):
         converted.pop("type", None)
         converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if node.get("nullable") and "type" in converted:
         converted["type"] = [converted["type"], "null"]
     converted.pop("nullable", None)
-    if "properties" in node and "additionalProperties" not in node and not node.get(
-        "x-kubernetes-preserve-unknown-fields"
+    if (
+        "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
     ):
         converted["additionalProperties"] = False
     return converted

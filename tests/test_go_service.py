@@ -37,11 +37,22 @@ GATEWAY = GatewayBinding(
     middlewares=(MiddlewareRef("secure-headers", "traefik"),),
     cluster_issuer="go-platform-ca",
 )
-OBSERVABILITY = ObservabilityBinding(namespace="monitoring", otlp_endpoint="http://tempo.monitoring:4317")
+OBSERVABILITY = ObservabilityBinding(
+    namespace="monitoring", otlp_endpoint="http://tempo.monitoring:4317"
+)
 
 
-def deploy(pulumi_program, *, environment="local", gateway=GATEWAY, observability=OBSERVABILITY,
-           secrets=None, callers=(), module_proxy_url=None, **service):
+def deploy(
+    pulumi_program,
+    *,
+    environment="local",
+    gateway=GATEWAY,
+    observability=OBSERVABILITY,
+    secrets=None,
+    callers=(),
+    module_proxy_url=None,
+    **service,
+):
     """Run one GoServiceStack built from a service config (camelCase overrides)."""
     settings_kwargs = {"services": [service_config(**service)], "environment": environment}
     if environment != "local":
@@ -81,12 +92,20 @@ def env_of(recording, parent="greeter"):
 
 
 def test_children_are_parented_and_named_from_the_component(pulumi_program):
-    recording = deploy(pulumi_program, name="orders", route={"host": "orders.go-platform.localhost"})
+    recording = deploy(
+        pulumi_program, name="orders", route={"host": "orders.go-platform.localhost"}
+    )
     component = recording.one("GoServiceStack", name="orders")
     children = recording.children("orders")
     assert {c.kind for c in children} == {
-        "ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy",
-        "ServiceMonitor", "Certificate", "IngressRoute",
+        "ServiceAccount",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "Certificate",
+        "IngressRoute",
     }
     assert all(c.parent == component.urn for c in children)
     assert all(c.name.startswith("orders-") for c in children)
@@ -98,7 +117,9 @@ def test_two_services_never_collide(pulumi_program):
 
     def program():
         for spec in settings.services:
-            GoServiceStack(spec.name, GoServiceStackArgs(service=spec, namespace="apps", environment="local"))
+            GoServiceStack(
+                spec.name, GoServiceStackArgs(service=spec, namespace="apps", environment="local")
+            )
 
     recording = pulumi_program(program, stack="local", config=config)
     names = [(r.type, r.name) for r in recording.resources]
@@ -146,7 +167,10 @@ def test_no_secret_without_secret_env(pulumi_program):
 
 def test_deployment_rolls_one_pod_at_a_time_and_never_below_capacity(pulumi_program):
     spec = deploy(pulumi_program).one("Deployment").inputs["spec"]
-    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     assert spec["replicas"] == 1
     assert spec["selector"]["matchLabels"] == {
         "app.kubernetes.io/name": "greeter",
@@ -198,8 +222,13 @@ def test_restricted_security_context(pulumi_program):
 def test_topology_spread_only_with_more_than_one_replica(pulumi_program):
     assert "topologySpreadConstraints" not in pod_spec(deploy(pulumi_program, replicas=1))
     spread = pod_spec(deploy(pulumi_program, replicas=3))["topologySpreadConstraints"]
-    assert {s["topologyKey"] for s in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
-    assert all(s["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "greeter" for s in spread)
+    assert {s["topologyKey"] for s in spread} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
+    assert all(
+        s["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "greeter" for s in spread
+    )
 
 
 def test_config_checksum_changes_with_env_only(pulumi_program):
@@ -251,11 +280,20 @@ def test_service_exposes_api_and_admin_ports(pulumi_program):
 
 
 def test_autoscaler_owns_the_replica_count(pulumi_program):
-    recording = deploy(pulumi_program, autoscaling={"minReplicas": 2, "maxReplicas": 6, "cpuUtilization": 60})
+    recording = deploy(
+        pulumi_program, autoscaling={"minReplicas": 2, "maxReplicas": 6, "cpuUtilization": 60}
+    )
     hpa = recording.one("HorizontalPodAutoscaler").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "greeter"}
-    assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 60}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "greeter",
+    }
+    assert hpa["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 60,
+    }
     assert "replicas" not in recording.one("Deployment").inputs["spec"]
 
 
@@ -263,12 +301,15 @@ def test_no_autoscaler_unless_configured(pulumi_program):
     assert deploy(pulumi_program).of_kind("HorizontalPodAutoscaler") == []
 
 
-@pytest.mark.parametrize(("service", "expected"), [
-    ({"replicas": 1}, False),
-    ({"replicas": 2}, True),
-    ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, False),
-    ({"autoscaling": {"minReplicas": 2, "maxReplicas": 3}}, True),
-])
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ({"replicas": 1}, False),
+        ({"replicas": 2}, True),
+        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, False),
+        ({"autoscaling": {"minReplicas": 2, "maxReplicas": 3}}, True),
+    ],
+)
 def test_pod_disruption_budget_from_two_replicas(pulumi_program, service, expected):
     budgets = deploy(pulumi_program, **service).of_kind("PodDisruptionBudget")
     assert bool(budgets) is expected
@@ -288,18 +329,32 @@ def test_network_policy_default_denies_and_opens_only_what_is_configured(pulumi_
     spec = recording.one("NetworkPolicy").inputs["spec"]
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     sources = [(rule["from"][0], [p["port"] for p in rule["ports"]]) for rule in spec["ingress"]]
-    assert ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}, ["http"]) in sources
-    assert ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}, ["admin"]) in sources
+    assert (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}},
+        ["http"],
+    ) in sources
+    assert (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        ["admin"],
+    ) in sources
     callers = next(rule for rule in spec["ingress"] if "podSelector" in rule["from"][0])
     assert callers["from"][0]["podSelector"]["matchExpressions"][0]["values"] == ["orders"]
     egress = spec["egress"]
     assert egress[0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 5432}]} in egress
-    assert {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "payments"}}}]} in egress
+    assert {
+        "to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+        "ports": [{"protocol": "TCP", "port": 5432}],
+    } in egress
+    assert {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "payments"}}}]
+    } in egress
 
 
 def test_unrouted_unmonitored_service_accepts_no_ingress(pulumi_program):
-    recording = deploy(pulumi_program, observability=ObservabilityBinding(namespace="monitoring", service_monitor=False))
+    recording = deploy(
+        pulumi_program,
+        observability=ObservabilityBinding(namespace="monitoring", service_monitor=False),
+    )
     spec = recording.one("NetworkPolicy").inputs["spec"]
     assert spec.get("ingress", []) == []
     assert recording.of_kind("ServiceMonitor") == []
@@ -309,18 +364,28 @@ def test_service_monitor_carries_the_platform_label_and_scrapes_admin(pulumi_pro
     monitor = deploy(pulumi_program).one("ServiceMonitor").inputs
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["go-platform/scrape"] == "true"
-    assert monitor["spec"]["endpoints"] == [{"port": "admin", "path": "/metrics", "interval": "30s"}]
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "admin", "path": "/metrics", "interval": "30s"}
+    ]
     validate_custom_resource(monitor["apiVersion"], "ServiceMonitor", monitor["spec"])
 
 
 def test_route_gets_a_certificate_and_an_ingress_route(pulumi_program):
     recording = deploy(
         pulumi_program,
-        route={"host": "greeter.go-platform.localhost", "pathPrefix": "/v1", "middlewares": ["rate-limit"]},
+        route={
+            "host": "greeter.go-platform.localhost",
+            "pathPrefix": "/v1",
+            "middlewares": ["rate-limit"],
+        },
     )
     certificate = recording.one("Certificate").inputs
     assert certificate["spec"]["dnsNames"] == ["greeter.go-platform.localhost"]
-    assert certificate["spec"]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "go-platform-ca"}
+    assert certificate["spec"]["issuerRef"] == {
+        "group": "cert-manager.io",
+        "kind": "ClusterIssuer",
+        "name": "go-platform-ca",
+    }
     route = recording.one("IngressRoute").inputs
     assert route["apiVersion"] == "traefik.io/v1alpha1"
     assert route["spec"]["entryPoints"] == ["websecure"]
@@ -335,7 +400,9 @@ def test_route_gets_a_certificate_and_an_ingress_route(pulumi_program):
 
 def test_crd_validation_catches_a_typo():
     with pytest.raises(Exception, match="entrypoints"):
-        validate_custom_resource("traefik.io/v1alpha1", "IngressRoute", {"entrypoints": ["web"], "routes": []})
+        validate_custom_resource(
+            "traefik.io/v1alpha1", "IngressRoute", {"entrypoints": ["web"], "routes": []}
+        )
 
 
 def test_no_route_without_route_config(pulumi_program):
@@ -359,7 +426,11 @@ def test_built_image_is_pushed_and_deployed_by_digest(pulumi_program):
         pulumi_program,
         environment="dev",
         image=OMIT,
-        build={"context": "services/greeter", "repository": "registry.example.com/greeter", "args": {"VERSION": "1"}},
+        build={
+            "context": "services/greeter",
+            "repository": "registry.example.com/greeter",
+            "args": {"VERSION": "1"},
+        },
         module_proxy_url="http://athens.proxy:3000",
     )
     image = recording.one("Image").inputs

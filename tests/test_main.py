@@ -1,0 +1,113 @@
+"""`__main__.py` as the engine runs it, under mocks, for every stack file in the repo.
+
+Invariants guarded:
+- every `Pulumi.<stack>.yaml` in the repo validates and builds: a namespace enforcing the
+  restricted Pod Security Standard and one GoServiceStack per configured service;
+- secrets named by `secretEnv` are read from config as secrets and stay secret;
+- callers declared through egress are let in by the callee's NetworkPolicy;
+- invalid config stops the program with one clean error (`pulumi.RunError`, which the
+  engine prints without a traceback) before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import runpy
+
+import pulumi
+import pytest
+import yaml
+
+from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
+
+MAIN = str(REPO / "__main__.py")
+
+
+def run_main(pulumi_program, *, stack, config):
+    return pulumi_program(
+        lambda: runpy.run_path(MAIN, run_name="__main__"), stack=stack, config=config
+    )
+
+
+def test_the_repo_has_a_stack_file_per_environment():
+    assert [p.name for p in STACK_FILES] == [
+        "Pulumi.dev.yaml",
+        "Pulumi.local.yaml",
+        "Pulumi.prod.yaml",
+        "Pulumi.staging.yaml",
+    ]
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.stem.split(".")[1])
+def test_every_stack_file_builds(pulumi_program, stack_file):
+    stack = stack_file.stem.split(".")[1]
+    recording = run_main(pulumi_program, stack=stack, config=stack_file_config(stack_file))
+
+    namespace = recording.one("Namespace")
+    assert (
+        namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    )
+    configured = [
+        s["name"] for s in yaml.safe_load(stack_file.read_text())["config"]["go-platform:services"]
+    ]
+    assert sorted(r.name for r in recording.of_kind("GoServiceStack")) == sorted(configured)
+    for name in configured:
+        assert (
+            recording.one("Deployment", parent=name).inputs["metadata"]["namespace"]
+            == (namespace.inputs["metadata"]["name"])
+        )
+
+
+def test_secrets_flow_from_config_to_a_kubernetes_secret(pulumi_program):
+    config = stack_config(
+        secrets={"greeterApiKey": "s3cr3t-value"},
+        services=[service_config(secretEnv={"API_KEY": "greeterApiKey"})],
+    )
+    recording = run_main(pulumi_program, stack="local", config=config)
+    secret = recording.one("Secret", parent="greeter")
+    assert secret.inputs["stringData"] == {"API_KEY": "s3cr3t-value"}
+    assert secret.has_secret("stringData")
+
+
+def test_callers_are_let_in(pulumi_program):
+    config = stack_config(
+        services=[
+            service_config(name="api", egress=[{"service": "users", "ports": [8080]}]),
+            service_config(name="users"),
+        ]
+    )
+    recording = run_main(pulumi_program, stack="local", config=config)
+    ingress = recording.one("NetworkPolicy", parent="users").inputs["spec"]["ingress"]
+    selectors = [
+        peer["podSelector"] for rule in ingress for peer in rule["from"] if "podSelector" in peer
+    ]
+    assert selectors == [
+        {
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/name", "operator": "In", "values": ["api"]}
+            ]
+        }
+    ]
+
+
+def test_invalid_config_stops_before_any_resource(pulumi_program):
+    config = stack_config(
+        services=[service_config(replicas=0), service_config(name="b", image="x:1", port=0)]
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        run_main(pulumi_program, stack="local", config=config)
+    assert str(caught.value).splitlines() == [
+        "invalid stack configuration (2 problems):",
+        "  - go-platform:services[0].replicas: must be at least 1 (got 0)",
+        "  - go-platform:services[1].port: must be at least 1 (got 0)",
+    ]
+
+
+def test_nothing_is_registered_when_config_is_invalid(pulumi_program):
+    def program():
+        with pytest.raises(pulumi.RunError, match=r"services\[0\]\.image"):
+            runpy.run_path(MAIN, run_name="__main__")
+
+    config = stack_config(
+        domain="example.com", services=[service_config(image="ghcr.io/acme/greeter:latest")]
+    )
+    assert pulumi_program(program, stack="prod", config=config).resources == []
