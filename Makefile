@@ -58,3 +58,7 @@ up: venv ## Deploy STACK (default local) with the policy pack
 	@mkdir -p $(STATE_DIR)/backend
 	pulumi stack select --create $(STACK)
 	pulumi up --yes --stack $(STACK) --policy-pack policies
+
+.PHONY: docs
+docs: venv ## Regenerate the config reference in README.md from the models
+	$(VENV_PY) -m components.reference --write README.md

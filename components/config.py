@@ -279,7 +279,10 @@ class ModuleProxySettings(_Model):
 
 
 class PlatformSettings(_Model):
-    environment: Environment = Field(description="Which profile supplies the defaults.")
+    environment: Environment = Field(
+        description="Which profile supplies the defaults.",
+        json_schema_extra={"default_text": "the stack name"},
+    )
     domain: DomainName = Field(description="Every route host is this name or below it.")
     namespace: DnsLabel = Field("apps", description="Namespace the services run in.")
     gateway: GatewaySettings = Field(description="How services reach and use the gateway.")
