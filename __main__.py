@@ -6,11 +6,14 @@ is registered.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from components import kube
+from components.canary_route import CanaryRoute, CanaryRouteArgs, canary_service
 from components.config import (
     ConfigError,
     PlatformSettings,
@@ -18,12 +21,8 @@ from components.config import (
     load_settings,
     qualified_key,
 )
-from components.go_service import (
-    GatewayBinding,
-    GoServiceStack,
-    GoServiceStackArgs,
-    ObservabilityBinding,
-)
+from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
+from components.traefik_gateway import DASHBOARD_USER, TraefikGateway, TraefikGatewayArgs
 
 
 def read_stack_config() -> StackConfig:
@@ -47,43 +46,90 @@ def build(settings: PlatformSettings) -> None:
             name=settings.namespace, labels=kube.namespace_labels(settings.environment)
         ),
     )
-    gateway = GatewayBinding(
-        namespace=settings.gateway.namespace,
-        entry_point=settings.gateway.entry_point,
-        cluster_issuer=settings.gateway.cluster_issuer,
-    )
     observability = ObservabilityBinding(
         namespace=settings.observability.namespace,
         service_monitor=settings.observability.enabled,
         otlp_endpoint=settings.observability.otlp_endpoint,
     )
+    dns01 = settings.gateway.tls.dns01
+    gateway = TraefikGateway(
+        "gateway",
+        TraefikGatewayArgs(
+            gateway=settings.gateway,
+            environment=settings.environment,
+            dashboard_host=settings.dashboard_host,
+            routes_namespace=namespace.metadata.name,
+            otlp_endpoint=settings.observability.otlp_endpoint,
+            service_monitor=settings.observability.enabled,
+            dns01_token=secret_value(dns01.api_token_secret)
+            if dns01 and dns01.api_token_secret
+            else None,
+        ),
+    )
+    binding = gateway.binding()
 
-    exported: dict[str, dict[str, pulumi.Input[str]]] = {}
+    exported: dict[str, dict[str, pulumi.Input[Any]]] = {}
     for service in settings.services:
-        stack = GoServiceStack(
-            service.name,
-            GoServiceStackArgs(
-                service=service,
-                namespace=namespace.metadata.name,
-                environment=settings.environment,
-                secret_env={env: secret_value(key) for env, key in service.secret_env.items()},
-                gateway=gateway,
-                observability=observability,
-                module_proxy_url=settings.module_proxy.url,
-                callers=settings.callers(service.name),
-            ),
-        )
-        outputs: dict[str, pulumi.Input[str]] = {
-            "url": stack.url,
-            "deployment": stack.deployment_name,
-            "image": stack.image,
+        tracks = {"stable": service}
+        if service.canary:
+            tracks["canary"] = canary_service(service)
+        stacks = {
+            track: GoServiceStack(
+                kube.workload_name(service.name, track),
+                GoServiceStackArgs(
+                    service=spec,
+                    namespace=namespace.metadata.name,
+                    environment=settings.environment,
+                    secret_env={env: secret_value(key) for env, key in spec.secret_env.items()},
+                    gateway=binding,
+                    observability=observability,
+                    module_proxy_url=settings.module_proxy.url,
+                    callers=settings.callers(service.name),
+                    track=track,
+                    create_route=service.canary is None,
+                ),
+            )
+            for track, spec in tracks.items()
+        }
+        stable = stacks["stable"]
+        outputs: dict[str, pulumi.Input[Any]] = {
+            "url": stable.url,
+            "deployment": stable.deployment_name,
+            "image": stable.image,
         }
         if service.route:
             outputs["route"] = f"https://{service.route.host}{service.route.path_prefix}"
+        if service.canary:
+            canary = CanaryRoute(
+                f"{service.name}-route",
+                CanaryRouteArgs(
+                    service=service,
+                    environment=settings.environment,
+                    namespace=namespace.metadata.name,
+                    stable_service=stable.service_name,
+                    canary_service=stacks["canary"].service_name,
+                    gateway=binding,
+                ),
+            )
+            outputs["canary"] = {
+                "image": stacks["canary"].image,
+                "weight": canary.weight,
+                "plan": canary.plan,
+                "traefikService": canary.traefik_service,
+            }
         exported[service.name] = outputs
 
     pulumi.export("environment", settings.environment)
     pulumi.export("namespace", namespace.metadata.name)
+    pulumi.export(
+        "gateway",
+        {
+            "clusterIssuer": gateway.cluster_issuer,
+            "dashboardUrl": gateway.dashboard_url,
+            "dashboardUser": DASHBOARD_USER if gateway.dashboard_url else None,
+            "dashboardPassword": gateway.dashboard_password,
+        },
+    )
     pulumi.export("services", exported)
 
 

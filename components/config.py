@@ -35,7 +35,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.images import parse_image
-from components.units import parse_quantity
+from components.units import parse_duration, parse_quantity
 
 CONFIG_NAMESPACE = "go-platform"
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
@@ -60,6 +60,32 @@ RESERVED_ENV = frozenset(
         "POD_NAME",
     }
 )
+
+
+# The named middlewares the gateway creates; routes refer to them by these names.
+MIDDLEWARE_NAMES = (
+    "secure-headers",
+    "rate-limit",
+    "in-flight",
+    "circuit-breaker",
+    "retry",
+    "compress",
+    "ip-allow-list",
+    "redirect-https",
+)
+DEFAULT_MIDDLEWARES = (
+    "secure-headers",
+    "rate-limit",
+    "in-flight",
+    "circuit-breaker",
+    "retry",
+    "compress",
+)
+
+_GATEWAY_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
 
 
 # --- value types ---------------------------------------------------------------------
@@ -95,6 +121,11 @@ def _memory(value: str) -> str:
     amount = parse_quantity(value)
     if amount < 2**20:
         raise ValueError(f"{value!r} is below 1Mi (memory is in bytes: write 128Mi, not 128m)")
+    return value
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
     return value
 
 
@@ -142,6 +173,7 @@ Text = Annotated[str, BeforeValidator(_scalar_to_str)]
 CpuQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_cpu)]
 MemoryQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_memory)]
 ImageRef = Annotated[str, AfterValidator(_image)]
+Duration = Annotated[str, AfterValidator(_duration)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
@@ -197,7 +229,13 @@ class RouteSettings(_Model):
     )
     middlewares: list[DnsLabel] = Field(
         default_factory=list,
-        description="Traefik Middleware names (gateway namespace) applied after the defaults.",
+        description="Named gateway middlewares applied after `gateway.defaultMiddlewares`.",
+    )
+    strip_prefix: bool = Field(
+        False, description="Strip `pathPrefix` before the request reaches the service."
+    )
+    protocol: Literal["http", "h2c"] = Field(
+        "http", description="How Traefik talks to the service: `h2c` for gRPC."
     )
 
 
@@ -216,6 +254,49 @@ class EgressRule(_Model):
     ports: list[Port] = Field(
         default_factory=list, description="TCP ports allowed; all ports if empty."
     )
+
+
+class CanaryAnalysisSettings(_Model):
+    success_rate: float = Field(
+        99.0, ge=0, le=100, description="Lowest share of non-5xx canary responses, percent."
+    )
+    max_latency_ms: int = Field(500, ge=1, description="Highest p99 canary latency, ms.")
+
+
+class CanaryHeaderSettings(_Model):
+    name: str = Field(
+        "X-Canary", pattern=r"^[A-Za-z0-9-]+$", description="Header that overrides the weights."
+    )
+    always: str = Field("always", description="Value sending a request to the canary.")
+    never: str = Field("never", description="Value sending a request to stable.")
+
+
+class CanarySettings(_Model):
+    image: ImageRef = Field(description="Image the canary runs.")
+    weight: int = Field(
+        0, ge=0, le=100, description="Percent of traffic on the canary now: 0 or a step."
+    )
+    replicas: int = Field(1, ge=1, description="Canary pods.")
+    steps: list[int] = Field(
+        default_factory=lambda: [10, 25, 50],
+        min_length=1,
+        description="Weights the promotion moves through, strictly increasing.",
+    )
+    max_weight: int = Field(
+        50, ge=1, le=100, description="Weight of the last step, after which the canary is promoted."
+    )
+    interval: Duration = Field("1m", description="Time at each step before its analysis.")
+    threshold: int = Field(3, ge=1, description="Failed analyses before the canary is rolled back.")
+    analysis: CanaryAnalysisSettings = Field(
+        default_factory=CanaryAnalysisSettings, description="What a healthy canary looks like."
+    )
+    header: CanaryHeaderSettings = Field(
+        default_factory=CanaryHeaderSettings, description="Header-based override of the weights."
+    )
+    mirror: int | None = Field(
+        None, ge=1, le=100, description="Percent of traffic also copied to the canary (shadow)."
+    )
+    sticky: bool = Field(False, description="Keep a client on one track with a cookie.")
 
 
 class ServiceSettings(_Model):
@@ -249,6 +330,9 @@ class ServiceSettings(_Model):
     egress: list[EgressRule] = Field(
         default_factory=list, description="Where the service may connect, besides DNS."
     )
+    canary: CanarySettings | None = Field(
+        None, description="Run a canary beside stable, routed by weight and header."
+    )
 
     @property
     def min_replicas(self) -> int:
@@ -256,11 +340,151 @@ class ServiceSettings(_Model):
         return self.autoscaling.min_replicas if self.autoscaling else (self.replicas or 1)
 
 
+class ChartSource(_Model):
+    chart: str = Field(
+        description="Chart name in `repository`, an `oci://` reference, or a local path."
+    )
+    version: str = Field(description="Chart version, pinned.")
+    repository: str | None = Field(
+        None, description="Helm repository URL; `null` for OCI references and local paths."
+    )
+
+
+class RateLimitSettings(_Model):
+    average: int = Field(100, ge=1, description="Requests per `period` allowed on average.")
+    burst: int = Field(200, ge=1, description="Requests allowed above the average at once.")
+    period: Duration = Field("1s", description="The period `average` is counted over.")
+    source_header: str | None = Field(
+        None, description="Count per value of this request header instead of per client IP."
+    )
+    divide_by_replicas: bool = Field(
+        False,
+        description="Limits are kept per Traefik replica; divide them by `replicas` so the "
+        "total matches.",
+    )
+
+
+class CircuitBreakerSettings(_Model):
+    expression: str = Field(
+        "NetworkErrorRatio() > 0.30 || ResponseCodeRatio(500, 600, 0, 600) > 0.25",
+        description="When the breaker opens (Traefik expression).",
+    )
+    check_period: Duration = Field("10s", description="How often the expression is evaluated.")
+    fallback_duration: Duration = Field("10s", description="How long the breaker stays open.")
+    recovery_duration: Duration = Field("10s", description="How long recovery lasts.")
+
+
+class RetrySettings(_Model):
+    attempts: int = Field(3, ge=1, le=10, description="Tries when a backend does not answer.")
+    initial_interval: str = Field(
+        "100ms", pattern=r"^[0-9]+(ms|s)$", description="Back-off before the second try."
+    )
+
+
+class MiddlewareSettings(_Model):
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="`rate-limit`: per client IP."
+    )
+    circuit_breaker: CircuitBreakerSettings = Field(
+        default_factory=CircuitBreakerSettings, description="`circuit-breaker`."
+    )
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="`retry`.")
+    in_flight: int = Field(
+        100, ge=1, description="`in-flight`: simultaneous requests per client IP."
+    )
+    ip_allow_list: list[Cidr] = Field(
+        default_factory=list, description="`ip-allow-list`: created when not empty."
+    )
+    hsts: bool = Field(description="Send Strict-Transport-Security from `secure-headers`.")
+
+
+class Dns01Settings(_Model):
+    provider: Literal["cloudflare", "route53"] = Field(description="DNS provider.")
+    api_token_secret: ConfigKey | None = Field(
+        None, description="cloudflare: secret config key of the API token."
+    )
+    region: str | None = Field(None, description="route53: AWS region.")
+    hosted_zone_id: str | None = Field(None, description="route53: hosted zone id.")
+
+
+class TlsSettings(_Model):
+    issuer: Literal["privateCa", "acmeStaging", "acme", "existing"] = Field(
+        description="Who signs certificates: a private CA, Let's Encrypt (staging or "
+        "production), or a ClusterIssuer the cluster already has."
+    )
+    cluster_issuer: DnsLabel | None = Field(
+        None,
+        description="Name of the ClusterIssuer; required with `existing`, else "
+        "`go-platform-ca`, `letsencrypt-staging` or `letsencrypt`.",
+    )
+    acme_email: str | None = Field(
+        None, pattern=r"^[^@\s]+@[^@\s]+$", description="ACME account email; required for ACME."
+    )
+    dns01: Dns01Settings | None = Field(
+        None, description="Solve ACME challenges by DNS (needed for wildcards); HTTP-01 if unset."
+    )
+
+    @property
+    def cluster_issuer_name(self) -> str:
+        """The ClusterIssuer route certificates name."""
+        defaults = {
+            "privateCa": "go-platform-ca",
+            "acmeStaging": "letsencrypt-staging",
+            "acme": "letsencrypt",
+        }
+        return self.cluster_issuer or defaults.get(self.issuer, "")
+
+
+class CertManagerSettings(_Model):
+    install: bool | None = Field(
+        None, description="Install the cert-manager chart; defaults to `gateway.install`."
+    )
+    namespace: DnsLabel = Field("cert-manager", description="Namespace of cert-manager.")
+    chart: ChartSource = Field(
+        default_factory=lambda: ChartSource(
+            chart="cert-manager", version="v1.21.1", repository="https://charts.jetstack.io"
+        ),
+        description="Where the cert-manager chart comes from.",
+    )
+
+
+class DashboardSettings(_Model):
+    enabled: bool = Field(description="Serve the Traefik dashboard behind BasicAuth.")
+    host: DomainName | None = Field(
+        None, description="Dashboard host; `traefik.<domain>` if unset."
+    )
+    ip_allow_list: list[Cidr] = Field(
+        default_factory=list, description="Only these client networks reach the dashboard."
+    )
+
+
 class GatewaySettings(_Model):
+    install: bool = Field(
+        description="Install the Traefik chart; `false` uses the cluster's Traefik and only "
+        "creates configuration."
+    )
     namespace: DnsLabel = Field("traefik", description="Namespace of the Traefik pods.")
     entry_point: str = Field("websecure", description="Traefik entrypoint routes attach to.")
-    cluster_issuer: DnsLabel | None = Field(
-        description="cert-manager ClusterIssuer for route certificates; `null` for none."
+    replicas: int = Field(ge=1, description="Traefik pods; a PodDisruptionBudget from 2.")
+    chart: ChartSource = Field(
+        default_factory=lambda: ChartSource(
+            chart="traefik", version="41.3.0", repository="https://traefik.github.io/charts"
+        ),
+        description="Where the Traefik chart comes from.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources.model_validate(_GATEWAY_RESOURCES),
+        description="Requests and limits of each Traefik pod.",
+    )
+    cert_manager: CertManagerSettings = Field(
+        default_factory=CertManagerSettings, description="cert-manager, which issues certificates."
+    )
+    tls: TlsSettings = Field(description="Certificates for routes and the dashboard.")
+    dashboard: DashboardSettings = Field(description="The Traefik dashboard.")
+    middlewares: MiddlewareSettings = Field(description="Settings of the named middlewares.")
+    default_middlewares: list[DnsLabel] = Field(
+        default_factory=lambda: list(DEFAULT_MIDDLEWARES),
+        description="Middlewares every service route passes through, in order.",
     )
 
 
@@ -300,11 +524,20 @@ class PlatformSettings(_Model):
 
     def secret_refs(self) -> list[tuple[str, str]]:
         """Every secret config key the settings name, with the key path that names it."""
-        return [
+        refs = [
             (f"services[{i}].secretEnv.{env}", key)
             for i, service in enumerate(self.services)
             for env, key in service.secret_env.items()
         ]
+        dns01 = self.gateway.tls.dns01
+        if dns01 and dns01.api_token_secret:
+            refs.append(("gateway.tls.dns01.apiTokenSecret", dns01.api_token_secret))
+        return refs
+
+    @property
+    def dashboard_host(self) -> str:
+        """Host the Traefik dashboard is served on."""
+        return self.gateway.dashboard.host or f"traefik.{self.domain}"
 
 
 # --- environment profiles ------------------------------------------------------------
@@ -329,11 +562,26 @@ _PRODUCTION = {
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
 
+
+def _gateway_profile(
+    *, install: bool, replicas: int, issuer: str, dashboard: bool, hsts: bool
+) -> dict[str, Any]:
+    return {
+        "install": install,
+        "replicas": replicas,
+        "tls": {"issuer": issuer},
+        "dashboard": {"enabled": dashboard},
+        "middlewares": {"hsts": hsts},
+    }
+
+
 PROFILES: Mapping[str, Profile] = {
     "local": Profile(
         defaults={
             "domain": "go-platform.localhost",
-            "gateway": {"clusterIssuer": "go-platform-ca"},
+            "gateway": _gateway_profile(
+                install=False, replicas=1, issuer="privateCa", dashboard=True, hsts=False
+            ),
             "observability": {"enabled": True},
         },
         service_defaults={"replicas": 1, "resources": _SMALL},
@@ -342,7 +590,9 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "dev": Profile(
         defaults={
-            "gateway": {"clusterIssuer": "go-platform-ca"},
+            "gateway": _gateway_profile(
+                install=True, replicas=1, issuer="privateCa", dashboard=True, hsts=False
+            ),
             "observability": {"enabled": True},
         },
         service_defaults={"replicas": 1, "resources": _SMALL},
@@ -351,7 +601,9 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "staging": Profile(
         defaults={
-            "gateway": {"clusterIssuer": "letsencrypt-staging"},
+            "gateway": _gateway_profile(
+                install=True, replicas=2, issuer="acmeStaging", dashboard=True, hsts=True
+            ),
             "observability": {"enabled": True},
         },
         service_defaults={"replicas": 2, "resources": _PRODUCTION},
@@ -360,7 +612,9 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "prod": Profile(
         defaults={
-            "gateway": {"clusterIssuer": "letsencrypt"},
+            "gateway": _gateway_profile(
+                install=True, replicas=3, issuer="acme", dashboard=False, hsts=True
+            ),
             "observability": {"enabled": True},
         },
         service_defaults={"replicas": 3, "resources": _PRODUCTION},
@@ -516,7 +770,7 @@ def _decode(text: str) -> Any:
 def _rule_problems(
     settings: PlatformSettings, profile: Profile, config: StackConfig
 ) -> list[Problem]:
-    problems: list[Problem] = []
+    problems = _gateway_problems(settings)
     names = [s.name for s in settings.services]
     for i, service in enumerate(settings.services):
         problems += _service_problems(f"services[{i}]", service, settings, profile, names)
@@ -546,6 +800,95 @@ def _rule_problems(
                     "`pulumi config set --secret`",
                 )
             )
+    return problems
+
+
+def _within(host: str, domain: str) -> bool:
+    return host == domain or host.endswith(f".{domain}")
+
+
+def _middleware_problems(at: str, names: list[str], gateway: GatewaySettings) -> list[Problem]:
+    problems = []
+    for j, name in enumerate(names):
+        if name not in MIDDLEWARE_NAMES:
+            problems.append(
+                Problem(
+                    f"{at}[{j}]",
+                    f"no middleware named {name!r}; the gateway has {', '.join(MIDDLEWARE_NAMES)}",
+                )
+            )
+        elif name == "ip-allow-list" and not gateway.middlewares.ip_allow_list:
+            problems.append(
+                Problem(f"{at}[{j}]", "`ip-allow-list` needs `gateway.middlewares.ipAllowList`")
+            )
+    return problems
+
+
+def _gateway_problems(settings: PlatformSettings) -> list[Problem]:
+    gateway = settings.gateway
+    tls = gateway.tls
+    problems = _middleware_problems(
+        "gateway.defaultMiddlewares", gateway.default_middlewares, gateway
+    )
+    if tls.issuer in ("acme", "acmeStaging") and not tls.acme_email:
+        problems.append(Problem("gateway.tls.acmeEmail", f"is required with issuer {tls.issuer!r}"))
+    if tls.issuer == "existing" and not tls.cluster_issuer:
+        problems.append(Problem("gateway.tls.clusterIssuer", "is required with issuer 'existing'"))
+    if tls.dns01 and tls.issuer not in ("acme", "acmeStaging"):
+        problems.append(Problem("gateway.tls.dns01", "applies only to ACME issuers"))
+    if tls.dns01 and tls.dns01.provider == "cloudflare" and not tls.dns01.api_token_secret:
+        problems.append(Problem("gateway.tls.dns01.apiTokenSecret", "is required for cloudflare"))
+    if tls.dns01 and tls.dns01.provider == "route53" and not tls.dns01.region:
+        problems.append(Problem("gateway.tls.dns01.region", "is required for route53"))
+    if gateway.dashboard.host and not _within(gateway.dashboard.host, settings.domain):
+        problems.append(
+            Problem(
+                "gateway.dashboard.host",
+                f"{gateway.dashboard.host!r} is outside the domain {settings.domain!r}",
+            )
+        )
+    return problems
+
+
+def _canary_problems(
+    at: str, service: ServiceSettings, profile: Profile, environment: str
+) -> list[Problem]:
+    canary = service.canary
+    assert canary is not None
+    problems = []
+    if service.route is None:
+        problems.append(Problem(at, "needs `route`: a canary is reached through the gateway"))
+    if not profile.mutable_tags_allowed and parse_image(canary.image).is_mutable:
+        problems.append(
+            Problem(
+                f"{at}.image",
+                f"{canary.image!r} has no tag or the `latest` tag, which "
+                f"{environment} does not allow; pin a version tag or a digest",
+            )
+        )
+    steps = canary.steps
+    for j, step in enumerate(steps):
+        if not 1 <= step <= 100:
+            problems.append(Problem(f"{at}.steps[{j}]", f"must be within 1..100 (got {step})"))
+        elif j and step <= steps[j - 1]:
+            problems.append(
+                Problem(
+                    f"{at}.steps[{j}]",
+                    f"{step} does not increase on the step before ({steps[j - 1]})",
+                )
+            )
+    if steps[-1] != canary.max_weight:
+        problems.append(
+            Problem(
+                f"{at}.steps",
+                f"the last step is {steps[-1]} but maxWeight is "
+                f"{canary.max_weight}: the plan could never promote",
+            )
+        )
+    if canary.weight not in (0, *steps):
+        problems.append(
+            Problem(f"{at}.weight", f"must be 0 or one of the steps {steps} (got {canary.weight})")
+        )
     return problems
 
 
@@ -618,10 +961,15 @@ def _service_problems(
         problems.append(Problem(f"{at}.secretEnv.{name}", "is also set in `env`"))
     if service.route:
         host = service.route.host
-        if host != settings.domain and not host.endswith(f".{settings.domain}"):
+        if not _within(host, settings.domain):
             problems.append(
                 Problem(f"{at}.route.host", f"{host!r} is outside the domain {settings.domain!r}")
             )
+        problems += _middleware_problems(
+            f"{at}.route.middlewares", service.route.middlewares, settings.gateway
+        )
+    if service.canary:
+        problems += _canary_problems(f"{at}.canary", service, profile, env)
     for j, rule in enumerate(service.egress):
         targets = [t for t in (rule.service, rule.namespace, rule.cidr) if t is not None]
         if len(targets) != 1:
@@ -683,6 +1031,9 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         "model_attributes_type": f"must be a mapping of keys to values (got {got})",
         "string_too_long": f"must be at most {ctx.get('max_length')} characters (got {got})",
         "string_pattern_mismatch": f"must match {ctx.get('pattern')} (got {got})",
+        "too_short": f"must have at least {ctx.get('min_length')} item(s) (got {got})",
+        "float_parsing": f"must be a number (got {got})",
+        "float_type": f"must be a number (got {got})",
     }
     return messages.get(kind, error["msg"])
 

@@ -12,28 +12,7 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.config import Environment, ServiceSettings
 from components.images import parse_image
-
-
-@dataclass(frozen=True)
-class MiddlewareRef:
-    """A Traefik Middleware a route passes through."""
-
-    name: str
-    namespace: str
-
-
-@dataclass(frozen=True)
-class GatewayBinding:
-    """What a service needs from the gateway to be routed."""
-
-    namespace: str
-    """Namespace of the Traefik pods, allowed in by the NetworkPolicy."""
-    entry_point: str = "websecure"
-    """Entrypoint the IngressRoute attaches to."""
-    middlewares: Sequence[MiddlewareRef] = ()
-    """Applied to every route, before the route's own."""
-    cluster_issuer: pulumi.Input[str] | None = None
-    """ClusterIssuer that signs route certificates; Traefik's default certificate if None."""
+from components.routing import GatewayBinding, backend, route_parts
 
 
 @dataclass(frozen=True)
@@ -66,6 +45,8 @@ class GoServiceStackArgs:
     callers: Sequence[str] = ()
     """Services in the namespace allowed to call this one."""
     track: kube.Track = "stable"
+    create_route: bool = True
+    """False when a CanaryRoute routes this service instead (the gateway is still let in)."""
 
 
 class GoServiceStack(pulumi.ComponentResource):
@@ -218,9 +199,13 @@ class GoServiceStack(pulumi.ComponentResource):
             opts=child,
         )
 
+        h2c = service.route is not None and service.route.protocol == "h2c"
         service_ports = [
             k8s.core.v1.ServicePortArgs(
-                name=kube.HTTP_PORT_NAME, port=service.port, target_port=kube.HTTP_PORT_NAME
+                name=kube.HTTP_PORT_NAME,
+                port=service.port,
+                target_port=kube.HTTP_PORT_NAME,
+                app_protocol="kubernetes.io/h2c" if h2c else None,
             )
         ]
         if service.admin_port:
@@ -321,8 +306,37 @@ class GoServiceStack(pulumi.ComponentResource):
                 opts=child,
             )
 
-        if service.route and args.gateway:
-            self._route(name, args, k8s_service.metadata.name, metadata(workload), child)
+        if service.route and args.gateway and args.create_route:
+            parts = route_parts(
+                name,
+                route=service.route,
+                gateway=args.gateway,
+                namespace=args.namespace,
+                object_name=workload,
+                labels=labels,
+                parent=self,
+            )
+            k8s.apiextensions.CustomResource(
+                f"{name}-ingressroute",
+                api_version="traefik.io/v1alpha1",
+                kind="IngressRoute",
+                metadata=metadata(workload),
+                spec={
+                    "entryPoints": [args.gateway.entry_point],
+                    "routes": [
+                        {
+                            "kind": "Rule",
+                            "match": kube.route_match(
+                                service.route.host, service.route.path_prefix
+                            ),
+                            "middlewares": parts.middlewares,
+                            "services": [backend(k8s_service.metadata.name, service.route)],
+                        }
+                    ],
+                    "tls": parts.tls,
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=parts.depends_on),
+            )
 
         self.service_name = k8s_service.metadata.name
         self.url = pulumi.Output.concat(
@@ -420,69 +434,3 @@ class GoServiceStack(pulumi.ComponentResource):
                 for key in sorted(args.secret_env)
             ]
         return env
-
-    def _route(
-        self,
-        name: str,
-        args: GoServiceStackArgs,
-        service_name: pulumi.Output[str],
-        metadata: k8s.meta.v1.ObjectMetaArgs,
-        child: pulumi.ResourceOptions,
-    ) -> None:
-        """Certificate (when an issuer is given) and IngressRoute for the service's route."""
-        route, gateway = args.service.route, args.gateway
-        assert route is not None
-        assert gateway is not None
-        workload = metadata.name
-        tls: dict[str, str] = {}
-        opts = child
-        if gateway.cluster_issuer is not None:
-            secret_name = f"{workload}-tls"
-            certificate = k8s.apiextensions.CustomResource(
-                f"{name}-certificate",
-                api_version="cert-manager.io/v1",
-                kind="Certificate",
-                metadata=metadata,
-                spec={
-                    "secretName": secret_name,
-                    "dnsNames": [route.host],
-                    "issuerRef": {
-                        "group": "cert-manager.io",
-                        "kind": "ClusterIssuer",
-                        "name": gateway.cluster_issuer,
-                    },
-                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                },
-                opts=child,
-            )
-            tls = {"secretName": secret_name}
-            opts = pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[certificate])
-            )
-        middlewares = [
-            *gateway.middlewares,
-            *(MiddlewareRef(m, gateway.namespace) for m in route.middlewares),
-        ]
-        k8s.apiextensions.CustomResource(
-            f"{name}-ingressroute",
-            api_version="traefik.io/v1alpha1",
-            kind="IngressRoute",
-            metadata=metadata,
-            spec={
-                "entryPoints": [gateway.entry_point],
-                "routes": [
-                    {
-                        "kind": "Rule",
-                        "match": kube.route_match(route.host, route.path_prefix),
-                        "middlewares": [
-                            {"name": m.name, "namespace": m.namespace} for m in middlewares
-                        ],
-                        "services": [
-                            {"kind": "Service", "name": service_name, "port": kube.HTTP_PORT_NAME}
-                        ],
-                    }
-                ],
-                "tls": tls,
-            },
-            opts=opts,
-        )

@@ -257,3 +257,13 @@ def route_match(host: str, path_prefix: str) -> str:
     """Traefik rule matching a host and, below "/", a path prefix."""
     rule = f"Host(`{host}`)"
     return rule if path_prefix == "/" else f"{rule} && PathPrefix(`{path_prefix}`)"
+
+
+def certificate_spec(secret_name: str, host: str, cluster_issuer: Any) -> dict[str, Any]:
+    """A cert-manager Certificate for one host: ECDSA P-256, key rotated on renewal."""
+    return {
+        "secretName": secret_name,
+        "dnsNames": [host],
+        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": cluster_issuer},
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+    }

@@ -21,7 +21,7 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from components.config import CONFIG_NAMESPACE, StackConfig
+from components.config import CONFIG_NAMESPACE, StackConfig, merge_defaults
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = REPO.parent / "shared" / "upstream"
@@ -111,7 +111,8 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = f"{args.inputs['imageName'].split(':')[0]}@sha256:{'ab' * 32}"
         if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = "x" * args.inputs.get("length", 16)
+            outputs["result"] = "p" * int(args.inputs.get("length", 16))
+            outputs["bcryptHash"] = "$2a$10$" + "h" * 53
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
@@ -181,8 +182,13 @@ def service_config(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not OMIT}
 
 
+BASE_SETTINGS: dict[str, Any] = {"gateway": {"tls": {"acmeEmail": "platform@example.com"}}}
+"""Under every factory config, so that each environment's profile validates."""
+
+
 def stack_config(secrets: Mapping[str, str] | None = None, **settings: Any) -> StackConfig:
     """A StackConfig from go-platform settings (camelCase keys) and secret values."""
+    settings = merge_defaults(BASE_SETTINGS, settings)
     values = {
         f"{CONFIG_NAMESPACE}:{key}": value if isinstance(value, str) else json.dumps(value)
         for key, value in settings.items()

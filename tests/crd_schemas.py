@@ -6,6 +6,7 @@ would fail at apply time on a real API server.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,22 @@ from typing import Any
 import jsonschema
 import yaml
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "shared" / "upstream" / "crds"
+UPSTREAM = Path(
+    os.environ.get(
+        "GO_PLATFORM_UPSTREAM", Path(__file__).resolve().parents[2] / "shared" / "upstream"
+    )
+)
+CRD_DIR = UPSTREAM / "crds"
 
 
 @cache
 def _schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> openAPIV3Schema of every served version of every CRD."""
+    if not CRD_DIR.is_dir():
+        raise FileNotFoundError(
+            f"upstream CRDs not found in {CRD_DIR}: keep shared/ beside the repository, "
+            "or point GO_PLATFORM_UPSTREAM at its upstream/ folder"
+        )
     schemas = {}
     for path in sorted(CRD_DIR.rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):

@@ -81,17 +81,18 @@ def test_profiles_supply_service_defaults(stack, replicas, limits):
     ],
 )
 def test_profiles_pick_the_certificate_issuer(stack, issuer):
-    assert load(stack, domain="example.com").gateway.cluster_issuer == issuer
+    assert load(stack, domain="example.com").gateway.tls.cluster_issuer_name == issuer
 
 
 def test_stack_file_overrides_win_key_by_key():
     service = load(
         "prod",
         domain="example.com",
-        gateway={"clusterIssuer": "corporate-ca"},
+        gateway={"tls": {"issuer": "existing", "clusterIssuer": "corporate-ca"}},
         services=[service_config(replicas=5, resources={"limits": {"memory": "2Gi"}})],
     )
-    assert service.gateway.cluster_issuer == "corporate-ca"
+    assert service.gateway.tls.cluster_issuer_name == "corporate-ca"
+    assert service.gateway.replicas == 3  # untouched gateway keys keep the prod profile
     assert service.services[0].replicas == 5
     assert service.services[0].resources.limits.memory == "2Gi"
     assert service.services[0].resources.limits.cpu == "1"  # the rest of the default stays

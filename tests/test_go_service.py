@@ -22,13 +22,8 @@ from __future__ import annotations
 import pytest
 
 from components.config import load_settings
-from components.go_service import (
-    GatewayBinding,
-    GoServiceStack,
-    GoServiceStackArgs,
-    MiddlewareRef,
-    ObservabilityBinding,
-)
+from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
+from components.routing import GatewayBinding, MiddlewareRef
 from tests.conftest import OMIT, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 

@@ -42,7 +42,7 @@ def test_every_stack_file_builds(pulumi_program, stack_file):
     stack = stack_file.stem.split(".")[1]
     recording = run_main(pulumi_program, stack=stack, config=stack_file_config(stack_file))
 
-    namespace = recording.one("Namespace")
+    namespace = recording.one("Namespace", name="services-namespace")
     assert (
         namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     )

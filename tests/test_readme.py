@@ -22,6 +22,7 @@ def test_reference_lists_every_key():
     section = markdown()
     keys = [key for key, *_ in rows()]
     assert "services[].resources.limits.memory" in keys
-    assert "gateway.clusterIssuer" in keys
+    assert "gateway.tls.clusterIssuer" in keys
+    assert "services[].canary.steps" in keys
     for key in keys:
         assert f"| `{key}` |" in section

@@ -1,0 +1,526 @@
+"""TraefikGateway: the way in for every request, with TLS from cert-manager."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import kube
+from components.config import (
+    ChartSource,
+    Environment,
+    GatewaySettings,
+    MiddlewareSettings,
+)
+from components.routing import GatewayBinding, MiddlewareRef
+
+ACME_SERVERS = {
+    "acmeStaging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+    "acme": "https://acme-v02.api.letsencrypt.org/directory",
+}
+SELF_SIGNED_ISSUER = "go-platform-selfsigned"
+CA_SECRET = "go-platform-ca"
+DASHBOARD_USER = "admin"
+
+# TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are not configurable.
+CIPHER_SUITES = [
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+]
+
+
+# --- pure helpers --------------------------------------------------------------------
+
+
+def otlp_grpc_endpoint(url: str) -> str:
+    """`host:port` as Traefik's OTLP gRPC exporter wants it, from an endpoint URL."""
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+def traefik_values(
+    gateway: GatewaySettings,
+    *,
+    otlp_endpoint: str | None,
+    service_monitor: bool,
+) -> dict[str, Any]:
+    """Values for the Traefik chart: hardened, highly available, observable.
+
+    The chart ships with one replica, no PDB and its dashboard IngressRoute off; we keep
+    the dashboard route off (TraefikGateway creates its own, behind BasicAuth) and turn
+    the rest into production defaults.
+    """
+    selector = {"app.kubernetes.io/name": "traefik"}
+    values: dict[str, Any] = {
+        "deployment": {"replicas": gateway.replicas},
+        "updateStrategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "podDisruptionBudget": {"enabled": gateway.replicas > 1, "maxUnavailable": 1},
+        "topologySpreadConstraints": kube.topology_spread(selector) if gateway.replicas > 1 else [],
+        "resources": gateway.resources.model_dump(),
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": kube.NONROOT_UID,
+            "runAsGroup": kube.NONROOT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "api": {"dashboard": True, "insecure": False},
+        "ingressRoute": {"dashboard": {"enabled": False}},
+        "providers": {
+            "kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
+            # cert-manager answers HTTP-01 challenges through an Ingress.
+            "kubernetesIngress": {"enabled": True},
+        },
+        "ports": {
+            "web": {
+                "http": {
+                    "redirections": {
+                        "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
+                    }
+                }
+            },
+            "websecure": {"http": {"tls": {"enabled": True}}},
+        },
+        "service": {
+            "type": "LoadBalancer",
+            # Nothing consumes the address; never block `pulumi up` on a cloud LB.
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        "log": {"format": "json", "level": "INFO"},
+        "accessLog": {"enabled": True, "format": "json"},
+        "metrics": {
+            "prometheus": {
+                "addServicesLabels": True,
+                "addRoutersLabels": True,
+                "serviceMonitor": {
+                    "enabled": service_monitor,
+                    "additionalLabels": dict([kube.MONITORING_LABEL]),
+                    "interval": "30s",
+                },
+            }
+        },
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+    }
+    if otlp_endpoint:
+        values["tracing"] = {
+            "otlp": {
+                "enabled": True,
+                "grpc": {
+                    "enabled": True,
+                    "endpoint": otlp_grpc_endpoint(otlp_endpoint),
+                    "insecure": True,
+                },
+            }
+        }
+    return values
+
+
+def cert_manager_values(replicas: int, service_monitor: bool) -> dict[str, Any]:
+    """Values for the cert-manager chart: CRDs included, HA with the gateway, scraped."""
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "replicaCount": replicas,
+        "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "webhook": {"replicaCount": replicas},
+        "prometheus": {
+            "enabled": True,
+            "servicemonitor": {"enabled": service_monitor, "labels": dict([kube.MONITORING_LABEL])},
+        },
+    }
+
+
+def middleware_specs(settings: MiddlewareSettings, *, replicas: int) -> dict[str, dict[str, Any]]:
+    """Spec of every named middleware, by name (`ip-allow-list` only when configured)."""
+    rate = settings.rate_limit
+    divisor = replicas if rate.divide_by_replicas else 1
+    source = (
+        {"requestHeaderName": rate.source_header}
+        if rate.source_header
+        else {"ipStrategy": {"depth": 0}}
+    )
+    headers: dict[str, Any] = {
+        "contentTypeNosniff": True,
+        "frameDeny": True,
+        "referrerPolicy": "strict-origin-when-cross-origin",
+        "customResponseHeaders": {"Server": "", "X-Powered-By": ""},
+    }
+    if settings.hsts:
+        headers |= {"stsSeconds": 31536000, "stsIncludeSubdomains": True}
+    breaker = settings.circuit_breaker
+    specs: dict[str, dict[str, Any]] = {
+        "secure-headers": {"headers": headers},
+        "rate-limit": {
+            "rateLimit": {
+                "average": math.ceil(rate.average / divisor),
+                "burst": math.ceil(rate.burst / divisor),
+                "period": rate.period,
+                "sourceCriterion": source,
+            }
+        },
+        "in-flight": {"inFlightReq": {"amount": settings.in_flight, "sourceCriterion": source}},
+        "circuit-breaker": {
+            "circuitBreaker": {
+                "expression": breaker.expression,
+                "checkPeriod": breaker.check_period,
+                "fallbackDuration": breaker.fallback_duration,
+                "recoveryDuration": breaker.recovery_duration,
+            }
+        },
+        "retry": {
+            "retry": {
+                "attempts": settings.retry.attempts,
+                "initialInterval": settings.retry.initial_interval,
+            }
+        },
+        "compress": {"compress": {}},
+        "redirect-https": {"redirectScheme": {"scheme": "https", "permanent": True}},
+    }
+    if settings.ip_allow_list:
+        specs["ip-allow-list"] = {"ipAllowList": {"sourceRange": list(settings.ip_allow_list)}}
+    return specs
+
+
+def tls_option_spec() -> dict[str, Any]:
+    """The default TLSOption: TLS 1.2 at least, strong suites, HTTP/2 offered."""
+    return {
+        "minVersion": "VersionTLS12",
+        "cipherSuites": CIPHER_SUITES,
+        "curvePreferences": ["X25519", "CurveP256", "CurveP384"],
+        "alpnProtocols": ["h2", "http/1.1"],
+        "sniStrict": True,
+    }
+
+
+def acme_issuer_spec(gateway: GatewaySettings, *, dns01_token_secret: str | None) -> dict[str, Any]:
+    """An ACME ClusterIssuer spec: HTTP-01 through Traefik, or DNS-01 when configured."""
+    tls = gateway.tls
+    dns01 = tls.dns01
+    if dns01 is None:
+        solver: dict[str, Any] = {"http01": {"ingress": {"ingressClassName": "traefik"}}}
+    elif dns01.provider == "cloudflare":
+        solver = {
+            "dns01": {
+                "cloudflare": {
+                    "apiTokenSecretRef": {"name": dns01_token_secret, "key": "api-token"}
+                }
+            }
+        }
+    else:
+        route53: dict[str, Any] = {"region": dns01.region}
+        if dns01.hosted_zone_id:
+            route53["hostedZoneID"] = dns01.hosted_zone_id
+        solver = {"dns01": {"route53": route53}}
+    return {
+        "acme": {
+            "server": ACME_SERVERS[tls.issuer],
+            "email": tls.acme_email,
+            "privateKeySecretRef": {"name": f"{tls.cluster_issuer_name}-account-key"},
+            "solvers": [solver],
+        }
+    }
+
+
+def chart_source_args(source: ChartSource) -> dict[str, Any]:
+    """`helm.v4.Chart` arguments for a chart in a repository, an OCI registry or a folder."""
+    args: dict[str, Any] = {"chart": source.chart, "version": source.version}
+    if source.repository:
+        args["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=source.repository)
+    return args
+
+
+def dashboard_match(host: str) -> str:
+    return f"Host(`{host}`) && (PathPrefix(`/dashboard`) || PathPrefix(`/api`))"
+
+
+# --- the component -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraefikGatewayArgs:
+    """What TraefikGateway needs; built by `__main__.py` from validated config."""
+
+    gateway: GatewaySettings
+    environment: Environment
+    dashboard_host: str
+    routes_namespace: pulumi.Input[str]
+    """Where service IngressRoutes live; the shared middlewares are created there, so
+    routes never reference another namespace (Traefik's cross-namespace stays off)."""
+    otlp_endpoint: str | None = None
+    service_monitor: bool = True
+    dns01_token: pulumi.Input[str] | None = None
+    """The DNS provider's API token (a secret) when DNS-01 needs one."""
+
+
+class TraefikGateway(pulumi.ComponentResource):
+    """Traefik v3 and cert-manager (charts, or the cluster's own with `install: false`),
+    the certificate issuers of the environment, the default TLSOption, the named
+    middlewares, and the dashboard behind BasicAuth on `websecure`.
+
+    Exposes what service routes need (`binding()`), the ClusterIssuer, and the dashboard's
+    URL and credentials (the password as a secret).
+    """
+
+    cluster_issuer: pulumi.Output[str]
+    """ClusterIssuer that signs route certificates."""
+    dashboard_url: pulumi.Output[str] | None
+    """URL of the dashboard, when enabled."""
+    dashboard_password: pulumi.Output[str] | None
+    """Dashboard password for `admin` (secret), when enabled."""
+
+    def __init__(
+        self, name: str, args: TraefikGatewayArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("go-platform:index:TraefikGateway", name, None, opts)
+        self._name = name
+        self._args = args
+        self._labels = {
+            "app.kubernetes.io/part-of": "go-platform",
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+        gateway = args.gateway
+        cert_manager = gateway.cert_manager
+        install_cert_manager = (
+            gateway.install if cert_manager.install is None else cert_manager.install
+        )
+        # A namespace the gateway did not install into is the cluster's: kept on destroy.
+        self._traefik_ns = self._namespace("traefik-ns", gateway.namespace, gateway.install)
+        cert_ns = self._namespace("cert-manager-ns", cert_manager.namespace, install_cert_manager)
+
+        charts: list[pulumi.Resource] = []
+        if install_cert_manager:
+            charts.append(
+                k8s.helm.v4.Chart(
+                    f"{name}-cert-manager",
+                    name="cert-manager",
+                    namespace=cert_ns.metadata.name,
+                    values=cert_manager_values(gateway.replicas, args.service_monitor),
+                    **chart_source_args(cert_manager.chart),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        if gateway.install:
+            charts.append(
+                k8s.helm.v4.Chart(
+                    f"{name}-traefik",
+                    name="traefik",
+                    namespace=self._traefik_ns.metadata.name,
+                    values=traefik_values(
+                        gateway,
+                        otlp_endpoint=args.otlp_endpoint,
+                        service_monitor=args.service_monitor,
+                    ),
+                    **chart_source_args(gateway.chart),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        # Custom resources wait for the charts that install their definitions.
+        self._charts = charts
+
+        self.cluster_issuer = self._issuers(cert_ns)
+        self._custom(
+            "tls-option",
+            "TLSOption",
+            {"name": "default", "namespace": self._traefik_ns.metadata.name},
+            tls_option_spec(),
+        )
+        specs = middleware_specs(gateway.middlewares, replicas=gateway.replicas)
+        for middleware, spec in specs.items():
+            self._custom(
+                middleware,
+                "Middleware",
+                {"name": middleware, "namespace": args.routes_namespace},
+                spec,
+            )
+
+        self.dashboard_url = None
+        self.dashboard_password = None
+        if gateway.dashboard.enabled:
+            self._dashboard()
+
+        self.register_outputs(
+            {
+                "cluster_issuer": self.cluster_issuer,
+                "dashboard_url": self.dashboard_url,
+                "dashboard_password": self.dashboard_password,
+            }
+        )
+
+    def binding(self) -> GatewayBinding:
+        """What a GoServiceStack needs to be routed through this gateway."""
+        gateway = self._args.gateway
+        return GatewayBinding(
+            namespace=gateway.namespace,
+            entry_point=gateway.entry_point,
+            middlewares=tuple(
+                MiddlewareRef(m, self._args.routes_namespace) for m in gateway.default_middlewares
+            ),
+            cluster_issuer=self.cluster_issuer,
+            middleware_namespace=self._args.routes_namespace,
+        )
+
+    def _namespace(self, suffix: str, namespace: str, owned: bool) -> k8s.core.v1.Namespace:
+        return k8s.core.v1.Namespace(
+            f"{self._name}-{suffix}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=self._labels),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not owned),
+        )
+
+    def _custom(
+        self,
+        suffix: str,
+        kind: str,
+        metadata: dict[str, Any],
+        spec: dict[str, Any],
+        depends_on: list[pulumi.Resource] | None = None,
+    ) -> k8s.apiextensions.CustomResource:
+        """A traefik.io or cert-manager.io resource, created after the charts."""
+        group = (
+            "cert-manager.io/v1"
+            if kind in ("ClusterIssuer", "Certificate")
+            else "traefik.io/v1alpha1"
+        )
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-{suffix}",
+            api_version=group,
+            kind=kind,
+            metadata={**metadata, "labels": self._labels},
+            spec=spec,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*self._charts, *(depends_on or [])]
+            ),
+        )
+
+    def _issuers(self, cert_ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
+        """The environment's ClusterIssuer(s); returns the name certificates use."""
+        gateway = self._args.gateway
+        tls = gateway.tls
+        if tls.issuer == "existing":
+            return pulumi.Output.from_input(tls.cluster_issuer_name)
+        if tls.issuer == "privateCa":
+            # A self-signed root signs the CA certificate; the CA issuer signs the rest.
+            root = self._custom(
+                "selfsigned-issuer",
+                "ClusterIssuer",
+                {"name": SELF_SIGNED_ISSUER},
+                {"selfSigned": {}},
+            )
+            ca = self._custom(
+                "ca-certificate",
+                "Certificate",
+                {"name": CA_SECRET, "namespace": cert_ns.metadata.name},
+                {
+                    "isCA": True,
+                    "commonName": f"go-platform {self._args.environment} CA",
+                    "secretName": CA_SECRET,
+                    "duration": "87600h",
+                    "privateKey": {"algorithm": "ECDSA", "size": 256},
+                    "issuerRef": {
+                        "group": "cert-manager.io",
+                        "kind": "ClusterIssuer",
+                        "name": SELF_SIGNED_ISSUER,
+                    },
+                },
+                depends_on=[root],
+            )
+            issuer = self._custom(
+                "cluster-issuer",
+                "ClusterIssuer",
+                {"name": tls.cluster_issuer_name},
+                {"ca": {"secretName": CA_SECRET}},
+                depends_on=[ca],
+            )
+            return issuer.metadata["name"]
+        token_secret = None
+        if self._args.dns01_token is not None:
+            token = k8s.core.v1.Secret(
+                f"{self._name}-dns01-token",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    namespace=cert_ns.metadata.name, labels=self._labels
+                ),
+                string_data={"api-token": pulumi.Output.secret(self._args.dns01_token)},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            token_secret = token.metadata.name
+        issuer = self._custom(
+            "cluster-issuer",
+            "ClusterIssuer",
+            {"name": tls.cluster_issuer_name},
+            acme_issuer_spec(gateway, dns01_token_secret=token_secret),
+        )
+        return issuer.metadata["name"]
+
+    def _dashboard(self) -> None:
+        """Dashboard IngressRoute to `api@internal`, behind BasicAuth and an allow list."""
+        gateway = self._args.gateway
+        namespace = self._traefik_ns.metadata.name
+        password = random.RandomPassword(
+            f"{self._name}-dashboard-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        users = k8s.core.v1.Secret(
+            f"{self._name}-dashboard-users",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels=self._labels),
+            type="Opaque",
+            # The provider's bcrypt hash is stable across runs, so `up` stays a no-op.
+            string_data={"users": pulumi.Output.concat(DASHBOARD_USER, ":", password.bcrypt_hash)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        middlewares = [{"name": "dashboard-auth", "namespace": namespace}]
+        self._custom(
+            "dashboard-auth",
+            "Middleware",
+            {"name": "dashboard-auth", "namespace": namespace},
+            {"basicAuth": {"secret": users.metadata.name, "removeHeader": True}},
+        )
+        if gateway.dashboard.ip_allow_list:
+            self._custom(
+                "dashboard-allow",
+                "Middleware",
+                {"name": "dashboard-allow", "namespace": namespace},
+                {"ipAllowList": {"sourceRange": list(gateway.dashboard.ip_allow_list)}},
+            )
+            middlewares.insert(0, {"name": "dashboard-allow", "namespace": namespace})
+        host = self._args.dashboard_host
+        certificate = self._custom(
+            "dashboard-certificate",
+            "Certificate",
+            {"name": "traefik-dashboard", "namespace": namespace},
+            kube.certificate_spec("traefik-dashboard-tls", host, self.cluster_issuer),
+        )
+        self._custom(
+            "dashboard",
+            "IngressRoute",
+            {"name": "traefik-dashboard", "namespace": namespace},
+            {
+                "entryPoints": ["websecure"],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": dashboard_match(host),
+                        "middlewares": middlewares,
+                        "services": [{"kind": "TraefikService", "name": "api@internal"}],
+                    }
+                ],
+                "tls": {"secretName": "traefik-dashboard-tls"},
+            },
+            depends_on=[certificate],
+        )
+        self.dashboard_url = pulumi.Output.from_input(f"https://{host}/dashboard/")
+        self.dashboard_password = pulumi.Output.secret(password.result)
