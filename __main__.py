@@ -21,6 +21,7 @@ from components.config import (
     load_settings,
     qualified_key,
 )
+from components.crds import UpstreamCrds, UpstreamCrdsArgs
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
 from components.traefik_gateway import DASHBOARD_USER, TraefikGateway, TraefikGatewayArgs
 
@@ -51,6 +52,13 @@ def build(settings: PlatformSettings) -> None:
         service_monitor=settings.observability.enabled,
         otlp_endpoint=settings.observability.otlp_endpoint,
     )
+    # Custom resources wait for their definitions: the upstream CRDs where the program
+    # installs them, else the charts the gateway installs.
+    crds = (
+        [UpstreamCrds("crds", UpstreamCrdsArgs(sources=settings.crds.sources))]
+        if settings.crds.install
+        else []
+    )
     dns01 = settings.gateway.tls.dns01
     gateway = TraefikGateway(
         "gateway",
@@ -65,8 +73,10 @@ def build(settings: PlatformSettings) -> None:
             if dns01 and dns01.api_token_secret
             else None,
         ),
+        opts=pulumi.ResourceOptions(depends_on=[namespace, *crds]),
     )
     binding = gateway.binding()
+    after_gateway = pulumi.ResourceOptions(depends_on=[gateway])
 
     exported: dict[str, dict[str, pulumi.Input[Any]]] = {}
     for service in settings.services:
@@ -88,6 +98,7 @@ def build(settings: PlatformSettings) -> None:
                     track=track,
                     create_route=service.canary is None,
                 ),
+                opts=after_gateway,
             )
             for track, spec in tracks.items()
         }
@@ -110,6 +121,7 @@ def build(settings: PlatformSettings) -> None:
                     canary_service=stacks["canary"].service_name,
                     gateway=binding,
                 ),
+                opts=after_gateway,
             )
             outputs["canary"] = {
                 "image": stacks["canary"].image,

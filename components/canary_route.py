@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.config import CanarySettings, Environment, ServiceSettings
 from components.images import parse_image
+from components.resources import child_options
 from components.routing import GatewayBinding, backend, route_parts
 from components.units import format_duration, parse_duration
 
@@ -100,7 +101,7 @@ class CanaryRoute(pulumi.ComponentResource):
         route, canary = service.route, service.canary
         assert route is not None
         assert canary is not None
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         labels = {
             **kube.standard_labels(
                 service.name, "stable", parse_image(canary.image).version, args.environment
@@ -158,7 +159,7 @@ class CanaryRoute(pulumi.ComponentResource):
             namespace=args.namespace,
             object_name=service.name,
             labels=labels,
-            parent=self,
+            opts=child,
         )
         match = kube.route_match(route.host, route.path_prefix)
         # Header routes rank just above the weighted route of the same host and prefix,
@@ -201,7 +202,7 @@ class CanaryRoute(pulumi.ComponentResource):
                 ],
                 "tls": parts.tls,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=parts.depends_on),
+            opts=child_options(self, opts, depends_on=parts.depends_on),
         )
 
         self.plan = pulumi.Output.from_input(canary_plan(canary))

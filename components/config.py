@@ -22,6 +22,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -502,6 +503,18 @@ class ModuleProxySettings(_Model):
     )
 
 
+class CrdSettings(_Model):
+    install: bool = Field(
+        description="Install the CustomResourceDefinitions the program uses (traefik.io, "
+        "cert-manager.io, monitoring.coreos.com) before anything else; off where the "
+        "charts install them."
+    )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Files, globs (relative to the project) or URLs of the definitions.",
+    )
+
+
 class PlatformSettings(_Model):
     environment: Environment = Field(
         description="Which profile supplies the defaults.",
@@ -514,6 +527,7 @@ class PlatformSettings(_Model):
         default_factory=ModuleProxySettings, description="Go module proxy for builds."
     )
     observability: ObservabilitySettings = Field(description="Metrics and traces.")
+    crds: CrdSettings = Field(description="Upstream CustomResourceDefinitions.")
     services: list[ServiceSettings] = Field(
         default_factory=list, description="The Go services to deploy."
     )
@@ -553,6 +567,12 @@ class Profile:
     mutable_tags_allowed: bool
 
 
+# The upstream definitions kept beside the repository (see ../shared/upstream/README.md).
+UPSTREAM_CRD_SOURCES = (
+    "../shared/upstream/crds/traefik.io/*.yaml",
+    "../shared/upstream/crds/cert-manager.io/*.yaml",
+    "../shared/upstream/crds/monitoring.coreos.com/*.yaml",
+)
 _SMALL = {
     "requests": {"cpu": "50m", "memory": "64Mi"},
     "limits": {"cpu": "500m", "memory": "256Mi"},
@@ -579,6 +599,7 @@ PROFILES: Mapping[str, Profile] = {
     "local": Profile(
         defaults={
             "domain": "go-platform.localhost",
+            "crds": {"install": True, "sources": list(UPSTREAM_CRD_SOURCES)},
             "gateway": _gateway_profile(
                 install=False, replicas=1, issuer="privateCa", dashboard=True, hsts=False
             ),
@@ -590,6 +611,7 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "dev": Profile(
         defaults={
+            "crds": {"install": False},
             "gateway": _gateway_profile(
                 install=True, replicas=1, issuer="privateCa", dashboard=True, hsts=False
             ),
@@ -601,6 +623,7 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "staging": Profile(
         defaults={
+            "crds": {"install": False},
             "gateway": _gateway_profile(
                 install=True, replicas=2, issuer="acmeStaging", dashboard=True, hsts=True
             ),
@@ -612,6 +635,7 @@ PROFILES: Mapping[str, Profile] = {
     ),
     "prod": Profile(
         defaults={
+            "crds": {"install": False},
             "gateway": _gateway_profile(
                 install=True, replicas=3, issuer="acme", dashboard=False, hsts=True
             ),
@@ -665,6 +689,8 @@ class StackConfig:
 
     values: Mapping[str, str]
     secret_keys: frozenset[str] = frozenset()
+    project_dir: Path = field(default_factory=Path.cwd)
+    """Where relative paths in the config start (the directory of Pulumi.yaml)."""
 
     def namespace(self, namespace: str) -> dict[str, str]:
         prefix = f"{namespace}:"
@@ -771,6 +797,8 @@ def _rule_problems(
     settings: PlatformSettings, profile: Profile, config: StackConfig
 ) -> list[Problem]:
     problems = _gateway_problems(settings)
+    if settings.crds.install:
+        problems += _crd_problems(settings.crds, config.project_dir)
     names = [s.name for s in settings.services]
     for i, service in enumerate(settings.services):
         problems += _service_problems(f"services[{i}]", service, settings, profile, names)
@@ -820,6 +848,20 @@ def _middleware_problems(at: str, names: list[str], gateway: GatewaySettings) ->
         elif name == "ip-allow-list" and not gateway.middlewares.ip_allow_list:
             problems.append(
                 Problem(f"{at}[{j}]", "`ip-allow-list` needs `gateway.middlewares.ipAllowList`")
+            )
+    return problems
+
+
+def _crd_problems(crds: CrdSettings, project_dir: Path) -> list[Problem]:
+    if crds.install and not crds.sources:
+        return [Problem("crds.sources", "is empty; name the definitions to install")]
+    problems = []
+    for j, source in enumerate(crds.sources):
+        if "://" in source:
+            continue
+        if not list(project_dir.glob(source)) and not (project_dir / source).is_file():
+            problems.append(
+                Problem(f"crds.sources[{j}]", f"{source!r} matches no file under {project_dir}")
             )
     return problems
 

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.config import Environment, ServiceSettings
 from components.images import parse_image
+from components.resources import child_options
 from components.routing import GatewayBinding, backend, route_parts
 
 
@@ -72,7 +73,7 @@ class GoServiceStack(pulumi.ComponentResource):
     ) -> None:
         super().__init__("go-platform:index:GoServiceStack", name, None, opts)
         service = args.service
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         workload = kube.workload_name(service.name, args.track)
         selector = kube.selector_labels(service.name, args.track)
 
@@ -314,7 +315,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 namespace=args.namespace,
                 object_name=workload,
                 labels=labels,
-                parent=self,
+                opts=child,
             )
             k8s.apiextensions.CustomResource(
                 f"{name}-ingressroute",
@@ -335,7 +336,7 @@ class GoServiceStack(pulumi.ComponentResource):
                     ],
                     "tls": parts.tls,
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=parts.depends_on),
+                opts=child_options(self, opts, depends_on=parts.depends_on),
             )
 
         self.service_name = k8s_service.metadata.name

@@ -58,15 +58,15 @@ def route_parts(
     namespace: pulumi.Input[str],
     object_name: str,
     labels: Mapping[str, str],
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
 ) -> RouteParts:
     """Create a route's Certificate (when the gateway has an issuer) and strip-prefix
     Middleware (when asked for); return what its IngressRoute needs.
 
     The chain is the gateway's defaults, then the route's named middlewares, then
-    strip-prefix last, so the service sees paths without the prefix.
+    strip-prefix last, so the service sees paths without the prefix. `opts` are the
+    options of the calling component's children.
     """
-    child = pulumi.ResourceOptions(parent=parent)
     metadata = {"name": object_name, "namespace": namespace, "labels": dict(labels)}
     tls: dict[str, Any] = {}
     depends_on: list[pulumi.Resource] = []
@@ -78,7 +78,7 @@ def route_parts(
             kind="Certificate",
             metadata=metadata,
             spec=kube.certificate_spec(secret_name, route.host, gateway.cluster_issuer),
-            opts=child,
+            opts=opts,
         )
         tls = {"secretName": secret_name}
         depends_on.append(certificate)
@@ -92,7 +92,7 @@ def route_parts(
             kind="Middleware",
             metadata={**metadata, "name": f"{object_name}-strip-prefix"},
             spec={"stripPrefix": {"prefixes": [route.path_prefix]}},
-            opts=child,
+            opts=opts,
         )
         middlewares.append({"name": f"{object_name}-strip-prefix", "namespace": namespace})
         depends_on.append(strip)

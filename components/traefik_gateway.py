@@ -17,6 +17,7 @@ from components.config import (
     GatewaySettings,
     MiddlewareSettings,
 )
+from components.resources import child_options
 from components.routing import GatewayBinding, MiddlewareRef
 
 ACME_SERVERS = {
@@ -288,6 +289,7 @@ class TraefikGateway(pulumi.ComponentResource):
         super().__init__("go-platform:index:TraefikGateway", name, None, opts)
         self._name = name
         self._args = args
+        self._opts = opts
         self._labels = {
             "app.kubernetes.io/part-of": "go-platform",
             "app.kubernetes.io/managed-by": "pulumi",
@@ -310,7 +312,7 @@ class TraefikGateway(pulumi.ComponentResource):
                     namespace=cert_ns.metadata.name,
                     values=cert_manager_values(gateway.replicas, args.service_monitor),
                     **chart_source_args(cert_manager.chart),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=child_options(self, self._opts),
                 )
             )
         if gateway.install:
@@ -325,7 +327,7 @@ class TraefikGateway(pulumi.ComponentResource):
                         service_monitor=args.service_monitor,
                     ),
                     **chart_source_args(gateway.chart),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=child_options(self, self._opts),
                 )
             )
         # Custom resources wait for the charts that install their definitions.
@@ -377,7 +379,7 @@ class TraefikGateway(pulumi.ComponentResource):
         return k8s.core.v1.Namespace(
             f"{self._name}-{suffix}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=self._labels),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not owned),
+            opts=child_options(self, self._opts, retain_on_delete=not owned),
         )
 
     def _custom(
@@ -400,9 +402,7 @@ class TraefikGateway(pulumi.ComponentResource):
             kind=kind,
             metadata={**metadata, "labels": self._labels},
             spec=spec,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*self._charts, *(depends_on or [])]
-            ),
+            opts=child_options(self, self._opts, depends_on=[*self._charts, *(depends_on or [])]),
         )
 
     def _issuers(self, cert_ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
@@ -453,7 +453,7 @@ class TraefikGateway(pulumi.ComponentResource):
                     namespace=cert_ns.metadata.name, labels=self._labels
                 ),
                 string_data={"api-token": pulumi.Output.secret(self._args.dns01_token)},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child_options(self, self._opts),
             )
             token_secret = token.metadata.name
         issuer = self._custom(
@@ -472,7 +472,7 @@ class TraefikGateway(pulumi.ComponentResource):
             f"{self._name}-dashboard-password",
             length=32,
             special=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, self._opts),
         )
         users = k8s.core.v1.Secret(
             f"{self._name}-dashboard-users",
@@ -480,7 +480,7 @@ class TraefikGateway(pulumi.ComponentResource):
             type="Opaque",
             # The provider's bcrypt hash is stable across runs, so `up` stays a no-op.
             string_data={"users": pulumi.Output.concat(DASHBOARD_USER, ":", password.bcrypt_hash)},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, self._opts),
         )
         middlewares = [{"name": "dashboard-auth", "namespace": namespace}]
         self._custom(

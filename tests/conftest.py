@@ -41,6 +41,8 @@ class Registration:
     parent: str
     inputs: dict[str, Any]
     secret_paths: frozenset[str]
+    dependencies: frozenset[str] = frozenset()
+    """URNs this resource waits for (explicit `depends_on`, components expanded)."""
 
     def has_secret(self, prefix: str) -> bool:
         """True when the input at `prefix` (dotted path) or anything under it is secret."""
@@ -137,6 +139,7 @@ class _RecordingMonitor(MockMonitor):
                     parent=request.parent,
                     inputs=inputs,
                     secret_paths=frozenset(secrets),
+                    dependencies=frozenset(request.dependencies),
                 )
             )
         return response
