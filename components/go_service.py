@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -13,7 +14,19 @@ from components import kube
 from components.config import Environment, ServiceSettings
 from components.images import parse_image
 from components.resources import child_options
-from components.routing import GatewayBinding, backend, route_parts
+from components.routing import GatewayBinding, MiddlewareRef, backend, route_parts
+
+
+@dataclass(frozen=True)
+class MountedVolume:
+    """A volume beside `/tmp` and where the service container mounts it."""
+
+    name: str
+    mount_path: str
+    source: dict[str, Any]
+    """The volume source as the API reads it: `{"configMap": {...}}`, `{"secret": {...}}`,
+    `{"persistentVolumeClaim": {...}}`, `{"emptyDir": {...}}`."""
+    read_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,12 @@ class GoServiceStackArgs:
     track: kube.Track = "stable"
     create_route: bool = True
     """False when a CanaryRoute routes this service instead (the gateway is still let in)."""
+    volumes: Sequence[MountedVolume] = ()
+    """Config files, credentials or data the container needs besides `/tmp`."""
+    recreate: bool = False
+    """Replace pods instead of rolling them: a ReadWriteOnce volume has one writer."""
+    route_middlewares: Sequence[MiddlewareRef] = ()
+    """Applied after the gateway's and the route's own middlewares (e.g. BasicAuth)."""
 
 
 class GoServiceStack(pulumi.ComponentResource):
@@ -138,12 +157,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 replicas=None if service.autoscaling else service.replicas,
                 revision_history_limit=5,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                        max_surge=1, max_unavailable=0
-                    ),
-                ),
+                strategy=kube.deployment_strategy(recreate=args.recreate),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=labels,
@@ -184,15 +198,21 @@ class GoServiceStack(pulumi.ComponentResource):
                                 readiness_probe=probes["readinessProbe"],
                                 liveness_probe=probes["livenessProbe"],
                                 volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                    *(
+                                        {
+                                            "name": v.name,
+                                            "mountPath": v.mount_path,
+                                            "readOnly": v.read_only,
+                                        }
+                                        for v in args.volumes
+                                    ),
                                 ],
                             )
                         ],
                         volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp",
-                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
-                            )
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                            *({"name": v.name, **v.source} for v in args.volumes),
                         ],
                     ),
                 ),
@@ -316,6 +336,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 object_name=workload,
                 labels=labels,
                 opts=child,
+                extra_middlewares=args.route_middlewares,
             )
             k8s.apiextensions.CustomResource(
                 f"{name}-ingressroute",

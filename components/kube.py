@@ -137,6 +137,14 @@ def probes(port_name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def deployment_strategy(*, recreate: bool) -> dict[str, Any]:
+    """Roll one extra pod at a time, never below the wanted count; or, for a workload
+    whose ReadWriteOnce volume allows one writer, stop the old pod before the new one."""
+    if recreate:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
 def topology_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
     """Spread a Deployment's pods over zones and nodes, preferring but not forcing it.
 

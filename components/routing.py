@@ -59,12 +59,13 @@ def route_parts(
     object_name: str,
     labels: Mapping[str, str],
     opts: pulumi.ResourceOptions,
+    extra_middlewares: Sequence[MiddlewareRef] = (),
 ) -> RouteParts:
     """Create a route's Certificate (when the gateway has an issuer) and strip-prefix
     Middleware (when asked for); return what its IngressRoute needs.
 
-    The chain is the gateway's defaults, then the route's named middlewares, then
-    strip-prefix last, so the service sees paths without the prefix. `opts` are the
+    The chain is the gateway's defaults, then the route's named middlewares, then the
+    caller's `extra_middlewares`, then strip-prefix last, so the service sees paths without the prefix. `opts` are the
     options of the calling component's children.
     """
     metadata = {"name": object_name, "namespace": namespace, "labels": dict(labels)}
@@ -85,6 +86,7 @@ def route_parts(
     named_in = gateway.middleware_namespace or namespace
     middlewares = [m.as_spec() for m in gateway.middlewares]
     middlewares += [MiddlewareRef(m, named_in).as_spec() for m in route.middlewares]
+    middlewares += [m.as_spec() for m in extra_middlewares]
     if route.strip_prefix and route.path_prefix != "/":
         strip = k8s.apiextensions.CustomResource(
             f"{name}-strip-prefix",

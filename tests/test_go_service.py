@@ -22,7 +22,12 @@ from __future__ import annotations
 import pytest
 
 from components.config import load_settings
-from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
+from components.go_service import (
+    GoServiceStack,
+    GoServiceStackArgs,
+    MountedVolume,
+    ObservabilityBinding,
+)
 from components.routing import GatewayBinding, MiddlewareRef
 from tests.conftest import OMIT, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
@@ -445,3 +450,60 @@ def test_explicit_goproxy_build_arg_wins(pulumi_program):
         module_proxy_url="http://athens.proxy:3000",
     )
     assert recording.one("Image").inputs["build"]["args"]["GOPROXY"] == "off"
+
+
+def deploy_with(pulumi_program, **args):
+    """One GoServiceStack with extra GoServiceStackArgs fields."""
+    config = stack_config(
+        services=[service_config(route={"host": "greeter.go-platform.localhost"})]
+    )
+    spec = load_settings(config, stack="local").services[0]
+
+    def program():
+        GoServiceStack(
+            "greeter",
+            GoServiceStackArgs(
+                service=spec, namespace="apps", environment="local", gateway=GATEWAY, **args
+            ),
+        )
+
+    return pulumi_program(program, stack="local", config=config)
+
+
+def test_extra_volumes_are_mounted(pulumi_program):
+    recording = deploy_with(
+        pulumi_program,
+        volumes=(
+            MountedVolume("config", "/etc/app", {"configMap": {"name": "app-config"}}),
+            MountedVolume(
+                "data",
+                "/var/lib/app",
+                {"persistentVolumeClaim": {"claimName": "app-data"}},
+                read_only=False,
+            ),
+        ),
+    )
+    pod = pod_spec(recording)
+    assert pod["volumes"][1:] == [
+        {"name": "config", "configMap": {"name": "app-config"}},
+        {"name": "data", "persistentVolumeClaim": {"claimName": "app-data"}},
+    ]
+    assert pod["containers"][0]["volumeMounts"][1:] == [
+        {"name": "config", "mountPath": "/etc/app", "readOnly": True},
+        {"name": "data", "mountPath": "/var/lib/app", "readOnly": False},
+    ]
+
+
+def test_recreate_strategy_for_single_writer_volumes(pulumi_program):
+    spec = deploy_with(pulumi_program, recreate=True).one("Deployment").inputs["spec"]
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+def test_route_middlewares_follow_the_gateway_chain(pulumi_program):
+    recording = deploy_with(
+        pulumi_program, route_middlewares=(MiddlewareRef("greeter-auth", "apps"),)
+    )
+    names = [
+        m["name"] for m in recording.one("IngressRoute").inputs["spec"]["routes"][0]["middlewares"]
+    ]
+    assert names == ["secure-headers", "greeter-auth"]
