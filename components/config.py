@@ -489,17 +489,183 @@ class GatewaySettings(_Model):
     )
 
 
-class ObservabilitySettings(_Model):
-    enabled: bool = Field(description="Create a ServiceMonitor per service.")
-    namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus.")
-    otlp_endpoint: str | None = Field(
-        None, description="OTLP endpoint given to services as `OTEL_EXPORTER_OTLP_ENDPOINT`."
+class ObjectStorageSettings(_Model):
+    region: str = Field(description="Region of the buckets.")
+    endpoint: str | None = Field(
+        None, description="S3-compatible endpoint URL (MinIO, Ceph); AWS if unset."
+    )
+    force_path_style: bool = Field(False, description="Address buckets by path, not host.")
+    access_key_id_secret: ConfigKey | None = Field(
+        None,
+        description="Secret config key of the access key id; ambient credentials (IRSA, "
+        "instance role) if unset.",
+    )
+    secret_access_key_secret: ConfigKey | None = Field(
+        None, description="Secret config key of the secret access key."
+    )
+
+
+class ModuleProxyS3Settings(ObjectStorageSettings):
+    bucket: str = Field(description="Bucket holding the module cache.")
+
+
+class ModuleProxyStorageSettings(_Model):
+    type: Literal["disk", "s3"] = Field(description="Where Athens keeps modules.")
+    volume: Literal["persistentVolumeClaim", "emptyDir"] = Field(
+        "persistentVolumeClaim",
+        description="`disk` only: a claim that survives restarts, or scratch space.",
+    )
+    size: MemoryQuantity = Field("10Gi", description="`disk` only: size of the volume.")
+    storage_class: str | None = Field(
+        None, description="`disk` only: StorageClass of the claim; the default if unset."
+    )
+    s3: ModuleProxyS3Settings | None = Field(None, description="`s3` only: the bucket.")
+
+
+class SingleFlightSettings(_Model):
+    type: Literal["memory", "redis", "etcd"] = Field(
+        "memory",
+        description="How replicas agree on who fetches a module: `memory` for one replica.",
+    )
+    endpoint: str | None = Field(
+        None, description="Redis `host:port` or etcd endpoints (comma-separated)."
+    )
+    password_secret: ConfigKey | None = Field(
+        None, description="Secret config key of the Redis password."
+    )
+
+
+class ModuleProxyCredentials(_Model):
+    netrc_secret: ConfigKey | None = Field(
+        None, description="Secret config key holding a netrc file for private repositories."
+    )
+    ssh_key_secret: ConfigKey | None = Field(
+        None, description="Secret config key holding an SSH private key for git."
+    )
+    ssh_known_hosts: str | None = Field(
+        None, description="known_hosts lines for the SSH hosts; required with `sshKeySecret`."
     )
 
 
 class ModuleProxySettings(_Model):
+    enabled: bool = Field(description="Run an Athens module proxy.")
     url: str | None = Field(
-        None, description="GOPROXY passed to image builds as the `GOPROXY` build argument."
+        None,
+        description="GOPROXY for image builds when `enabled` is false; with Athens, its "
+        "in-cluster URL is used.",
+    )
+    namespace: DnsLabel = Field("module-proxy", description="Namespace of Athens.")
+    image: ImageRef = Field("gomods/athens:v0.18.0", description="Athens image.")
+    replicas: int = Field(ge=1, description="Athens pods; more than one needs `s3` storage.")
+    resources: Resources = Field(
+        default_factory=lambda: Resources.model_validate(_GATEWAY_RESOURCES),
+        description="Requests and limits of each Athens pod.",
+    )
+    storage: ModuleProxyStorageSettings = Field(description="The module cache.")
+    single_flight: SingleFlightSettings = Field(
+        default_factory=SingleFlightSettings, description="Coordination between replicas."
+    )
+    private: list[
+        Annotated[str, _matching(r"[a-z0-9.-]+(/[^\s,;]+)*", "a module path pattern")]
+    ] = Field(
+        default_factory=list,
+        description="Private module path patterns (`github.com/acme/*`): fetched by Athens "
+        "from their VCS with `credentials`, never checked against the public checksum "
+        "database.",
+    )
+    public_mode: Literal["sync", "async", "redirect", "async_redirect"] = Field(
+        "sync",
+        description="How Athens serves public modules it does not hold yet (download mode).",
+    )
+    upstream: str | None = Field(
+        None,
+        description="GOPROXY Athens fetches public modules through; straight from their "
+        "VCS if unset.",
+    )
+    credentials: ModuleProxyCredentials = Field(
+        default_factory=ModuleProxyCredentials, description="Git credentials (secrets)."
+    )
+    host: DomainName | None = Field(
+        None, description="External host behind BasicAuth; `goproxy.<domain>` if unset."
+    )
+    allowed_namespaces: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Namespaces whose pods (CI runners, build jobs) may use the in-cluster URL.",
+    )
+
+
+class ObservabilityS3Settings(ObjectStorageSettings):
+    loki_chunks_bucket: str = Field(description="Bucket of Loki's chunks and index.")
+    loki_ruler_bucket: str = Field(description="Bucket of Loki's ruler.")
+    tempo_bucket: str = Field(description="Bucket of Tempo's traces.")
+
+
+class ObservabilityStorageSettings(_Model):
+    type: Literal["filesystem", "s3"] = Field(
+        description="Where Loki and Tempo keep data: volumes, or S3 buckets."
+    )
+    size: MemoryQuantity = Field("10Gi", description="Size of each data volume.")
+    storage_class: str | None = Field(None, description="StorageClass of the data volumes.")
+    s3: ObservabilityS3Settings | None = Field(None, description="`s3` only: the buckets.")
+
+
+class RetentionSettings(_Model):
+    metrics: str = Field(pattern=r"^[0-9]+(h|d|w)$", description="Prometheus retention (`15d`).")
+    logs: str = Field(pattern=r"^[0-9]+h$", description="Loki retention, in hours (`168h`).")
+    traces: str = Field(pattern=r"^[0-9]+h$", description="Tempo retention, in hours (`72h`).")
+
+
+def _chart(chart: str, version: str, repository: str) -> Any:
+    return Field(
+        default_factory=lambda: ChartSource(chart=chart, version=version, repository=repository),
+        description=f"Where the {chart} chart comes from.",
+    )
+
+
+_PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
+_GRAFANA_COMMUNITY_CHARTS = "https://grafana-community.github.io/helm-charts"
+_GRAFANA_CHARTS = "https://grafana.github.io/helm-charts"
+
+
+class ObservabilityCharts(_Model):
+    kube_prometheus_stack: ChartSource = _chart(
+        "kube-prometheus-stack", "88.5.3", _PROMETHEUS_CHARTS
+    )
+    loki: ChartSource = _chart("loki", "18.11.0", _GRAFANA_COMMUNITY_CHARTS)
+    tempo: ChartSource = _chart("tempo", "2.2.4", _GRAFANA_COMMUNITY_CHARTS)
+    grafana: ChartSource = _chart("grafana", "12.11.1", _GRAFANA_COMMUNITY_CHARTS)
+    alloy: ChartSource = _chart("alloy", "1.11.1", _GRAFANA_CHARTS)
+
+
+class ObservabilitySettings(_Model):
+    enabled: bool = Field(
+        description="Wire services to metrics, traces and alerts (ServiceMonitor, OTLP, "
+        "PrometheusRule, dashboard)."
+    )
+    install: bool = Field(
+        description="Install Prometheus, Loki, Tempo, Grafana and Alloy; `false` uses the "
+        "cluster's own and only wires services to them."
+    )
+    namespace: DnsLabel = Field("monitoring", description="Namespace of the stack.")
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP gRPC endpoint for services; Tempo's when installed, else none "
+        "unless given.",
+    )
+    prometheus_url: str | None = Field(
+        None, description="Prometheus query URL; the installed one's when `install`."
+    )
+    prometheus_replicas: int = Field(1, ge=1, description="Prometheus pods.")
+    retention: RetentionSettings = Field(description="How long data is kept.")
+    storage: ObservabilityStorageSettings = Field(description="Loki and Tempo storage.")
+    grafana_host: DomainName | None = Field(
+        None, description="Grafana's host on the gateway; `grafana.<domain>` if unset."
+    )
+    availability_slo: float = Field(
+        99.9, gt=0, lt=100, description="Availability objective of every service, percent."
+    )
+    charts: ObservabilityCharts = Field(
+        default_factory=ObservabilityCharts, description="Where the charts come from."
     )
 
 
@@ -544,9 +710,42 @@ class PlatformSettings(_Model):
             for env, key in service.secret_env.items()
         ]
         dns01 = self.gateway.tls.dns01
-        if dns01 and dns01.api_token_secret:
-            refs.append(("gateway.tls.dns01.apiTokenSecret", dns01.api_token_secret))
-        return refs
+        optional = [("gateway.tls.dns01.apiTokenSecret", dns01 and dns01.api_token_secret)]
+        if self.module_proxy.enabled:
+            proxy = self.module_proxy
+            s3 = proxy.storage.s3 if proxy.storage.type == "s3" else None
+            optional += [
+                ("moduleProxy.credentials.netrcSecret", proxy.credentials.netrc_secret),
+                ("moduleProxy.credentials.sshKeySecret", proxy.credentials.ssh_key_secret),
+                ("moduleProxy.singleFlight.passwordSecret", proxy.single_flight.password_secret),
+                ("moduleProxy.storage.s3.accessKeyIdSecret", s3 and s3.access_key_id_secret),
+                (
+                    "moduleProxy.storage.s3.secretAccessKeySecret",
+                    s3 and s3.secret_access_key_secret,
+                ),
+            ]
+        observability = self.observability
+        if (
+            observability.install
+            and observability.storage.type == "s3"
+            and observability.storage.s3
+        ):
+            s3 = observability.storage.s3
+            optional += [
+                ("observability.storage.s3.accessKeyIdSecret", s3.access_key_id_secret),
+                ("observability.storage.s3.secretAccessKeySecret", s3.secret_access_key_secret),
+            ]
+        return refs + [(path, key) for path, key in optional if key]
+
+    @property
+    def module_proxy_host(self) -> str:
+        """External host of the module proxy."""
+        return self.module_proxy.host or f"goproxy.{self.domain}"
+
+    @property
+    def grafana_host(self) -> str:
+        """Host Grafana is served on."""
+        return self.observability.grafana_host or f"grafana.{self.domain}"
 
     @property
     def dashboard_host(self) -> str:
@@ -595,6 +794,27 @@ def _gateway_profile(
     }
 
 
+def _observability_profile(
+    install: bool, metrics: str, logs: str, traces: str, storage: str
+) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "install": install,
+        "retention": {"metrics": metrics, "logs": logs, "traces": traces},
+        "storage": {"type": storage},
+    }
+
+
+def _module_proxy_profile(
+    replicas: int, storage: str, volume: str = "persistentVolumeClaim"
+) -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "replicas": replicas,
+        "storage": {"type": storage, "volume": volume},
+    }
+
+
 PROFILES: Mapping[str, Profile] = {
     "local": Profile(
         defaults={
@@ -603,7 +823,8 @@ PROFILES: Mapping[str, Profile] = {
             "gateway": _gateway_profile(
                 install=False, replicas=1, issuer="privateCa", dashboard=True, hsts=False
             ),
-            "observability": {"enabled": True},
+            "observability": _observability_profile(False, "3d", "72h", "24h", "filesystem"),
+            "moduleProxy": _module_proxy_profile(1, "disk", volume="emptyDir"),
         },
         service_defaults={"replicas": 1, "resources": _SMALL},
         min_replicas=1,
@@ -615,7 +836,8 @@ PROFILES: Mapping[str, Profile] = {
             "gateway": _gateway_profile(
                 install=True, replicas=1, issuer="privateCa", dashboard=True, hsts=False
             ),
-            "observability": {"enabled": True},
+            "observability": _observability_profile(True, "3d", "72h", "24h", "filesystem"),
+            "moduleProxy": _module_proxy_profile(1, "disk"),
         },
         service_defaults={"replicas": 1, "resources": _SMALL},
         min_replicas=1,
@@ -627,7 +849,8 @@ PROFILES: Mapping[str, Profile] = {
             "gateway": _gateway_profile(
                 install=True, replicas=2, issuer="acmeStaging", dashboard=True, hsts=True
             ),
-            "observability": {"enabled": True},
+            "observability": _observability_profile(True, "7d", "168h", "72h", "filesystem"),
+            "moduleProxy": _module_proxy_profile(2, "s3"),
         },
         service_defaults={"replicas": 2, "resources": _PRODUCTION},
         min_replicas=1,
@@ -639,7 +862,8 @@ PROFILES: Mapping[str, Profile] = {
             "gateway": _gateway_profile(
                 install=True, replicas=3, issuer="acme", dashboard=False, hsts=True
             ),
-            "observability": {"enabled": True},
+            "observability": _observability_profile(True, "30d", "720h", "168h", "s3"),
+            "moduleProxy": _module_proxy_profile(3, "s3"),
         },
         service_defaults={"replicas": 3, "resources": _PRODUCTION},
         min_replicas=2,
@@ -797,6 +1021,8 @@ def _rule_problems(
     settings: PlatformSettings, profile: Profile, config: StackConfig
 ) -> list[Problem]:
     problems = _gateway_problems(settings)
+    problems += _module_proxy_problems(settings)
+    problems += _observability_problems(settings)
     if settings.crds.install:
         problems += _crd_problems(settings.crds, config.project_dir)
     names = [s.name for s in settings.services]
@@ -863,6 +1089,81 @@ def _crd_problems(crds: CrdSettings, project_dir: Path) -> list[Problem]:
             problems.append(
                 Problem(f"crds.sources[{j}]", f"{source!r} matches no file under {project_dir}")
             )
+    return problems
+
+
+def _module_proxy_problems(settings: PlatformSettings) -> list[Problem]:
+    proxy = settings.module_proxy
+    if not proxy.enabled:
+        return []
+    at = "moduleProxy"
+    storage, flight = proxy.storage, proxy.single_flight
+    problems = []
+    if storage.type == "s3" and storage.s3 is None:
+        problems.append(Problem(f"{at}.storage.s3", "is required with storage type 's3'"))
+    if storage.type == "disk" and proxy.replicas > 1:
+        problems.append(
+            Problem(
+                f"{at}.replicas",
+                f"disk storage allows one replica (got {proxy.replicas}); "
+                "use storage type 's3' for more",
+            )
+        )
+    elif proxy.replicas > 1 and flight.type == "memory":
+        problems.append(
+            Problem(
+                f"{at}.singleFlight.type",
+                f"'memory' cannot coordinate {proxy.replicas} replicas; use 'redis' or 'etcd'",
+            )
+        )
+    if flight.type != "memory" and not flight.endpoint:
+        problems.append(Problem(f"{at}.singleFlight.endpoint", f"is required with {flight.type!r}"))
+    if storage.s3:
+        problems += _key_pair_problems(f"{at}.storage.s3", storage.s3)
+    credentials = proxy.credentials
+    if credentials.ssh_key_secret and not credentials.ssh_known_hosts:
+        problems.append(
+            Problem(
+                f"{at}.credentials.sshKnownHosts",
+                "is required with `sshKeySecret`, so git can check the host it talks to",
+            )
+        )
+    if proxy.host and not _within(proxy.host, settings.domain):
+        problems.append(
+            Problem(f"{at}.host", f"{proxy.host!r} is outside the domain {settings.domain!r}")
+        )
+    return problems
+
+
+def _key_pair_problems(at: str, storage: ObjectStorageSettings) -> list[Problem]:
+    if (storage.access_key_id_secret is None) != (storage.secret_access_key_secret is None):
+        return [
+            Problem(
+                at,
+                "set both `accessKeyIdSecret` and `secretAccessKeySecret`, or neither "
+                "for ambient credentials",
+            )
+        ]
+    return []
+
+
+def _observability_problems(settings: PlatformSettings) -> list[Problem]:
+    observability = settings.observability
+    problems = []
+    if observability.install and observability.storage.type == "s3":
+        if observability.storage.s3 is None:
+            problems.append(
+                Problem("observability.storage.s3", "is required with storage type 's3'")
+            )
+        else:
+            problems += _key_pair_problems("observability.storage.s3", observability.storage.s3)
+    host = observability.grafana_host
+    if host and not _within(host, settings.domain):
+        problems.append(
+            Problem(
+                "observability.grafanaHost", f"{host!r} is outside the domain {settings.domain!r}"
+            )
+        )
     return problems
 
 

@@ -185,7 +185,23 @@ def service_config(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not OMIT}
 
 
-BASE_SETTINGS: dict[str, Any] = {"gateway": {"tls": {"acmeEmail": "platform@example.com"}}}
+BASE_SETTINGS: dict[str, Any] = {
+    "gateway": {"tls": {"acmeEmail": "platform@example.com"}},
+    "moduleProxy": {
+        "storage": {"s3": {"bucket": "go-modules", "region": "eu-west-1"}},
+        "singleFlight": {"type": "redis", "endpoint": "redis.module-proxy:6379"},
+    },
+    "observability": {
+        "storage": {
+            "s3": {
+                "region": "eu-west-1",
+                "lokiChunksBucket": "logs-chunks",
+                "lokiRulerBucket": "logs-ruler",
+                "tempoBucket": "traces",
+            }
+        }
+    },
+}
 """Under every factory config, so that each environment's profile validates."""
 
 

@@ -525,10 +525,11 @@ def test_bad_gateway_config_names_its_key(keys, expected):
 
 
 def test_acme_needs_an_email():
-    from components.config import ConfigError, StackConfig
+    from components.config import ConfigError
 
+    config = stack_config(domain="example.com", gateway={"tls": {"acmeEmail": None}})
     with pytest.raises(ConfigError) as caught:
-        load_settings(StackConfig({"go-platform:domain": "example.com"}), stack="prod")
+        load_settings(config, stack="prod")
     assert [str(p) for p in caught.value.problems] == [
         "go-platform:gateway.tls.acmeEmail: is required with issuer 'acme'"
     ]
