@@ -2,6 +2,10 @@
 
 Invalid config stops the program here, with every problem listed, before any resource
 is registered.
+
+Order: namespaces and CRDs; the gateway (it needs the OTLP endpoint, which follows from
+config alone); the observability stack (Grafana routes through the gateway); the module
+proxy; then every service, each wired to all three.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
-from components import kube
+from components import kube, telemetry
 from components.canary_route import CanaryRoute, CanaryRouteArgs, canary_service
 from components.config import (
     ConfigError,
+    ObjectStorageSettings,
     PlatformSettings,
     StackConfig,
     load_settings,
@@ -23,6 +28,8 @@ from components.config import (
 )
 from components.crds import UpstreamCrds, UpstreamCrdsArgs
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
+from components.module_proxy import AUTH_USER, ModuleProxy, ModuleProxyArgs
+from components.observability import GRAFANA_USER, ObservabilityStack, ObservabilityStackArgs
 from components.traefik_gateway import DASHBOARD_USER, TraefikGateway, TraefikGatewayArgs
 
 
@@ -40,44 +47,125 @@ def secret_value(key: str) -> pulumi.Output[str]:
     return pulumi.Config(namespace).require_secret(name)
 
 
+def secret_values(named: dict[str, str | None]) -> dict[str, pulumi.Output[str]]:
+    """`name -> secret config key` for the keys that are set, read as secrets."""
+    return {name: secret_value(key) for name, key in named.items() if key}
+
+
+def aws_keys(storage: ObjectStorageSettings | None) -> dict[str, pulumi.Output[str]]:
+    if storage is None:
+        return {}
+    return secret_values(
+        {
+            "AWS_ACCESS_KEY_ID": storage.access_key_id_secret,
+            "AWS_SECRET_ACCESS_KEY": storage.secret_access_key_secret,
+        }
+    )
+
+
 def build(settings: PlatformSettings) -> None:
-    namespace = k8s.core.v1.Namespace(
-        "services-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=settings.namespace, labels=kube.namespace_labels(settings.environment)
-        ),
-    )
-    observability = ObservabilityBinding(
-        namespace=settings.observability.namespace,
-        service_monitor=settings.observability.enabled,
-        otlp_endpoint=settings.observability.otlp_endpoint,
-    )
-    # Custom resources wait for their definitions: the upstream CRDs where the program
-    # installs them, else the charts the gateway installs.
+    environment = settings.environment
+    observing, proxy_settings = settings.observability, settings.module_proxy
+
+    def namespace(name: str, enforce: str = "restricted") -> k8s.core.v1.Namespace:
+        return k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name, labels=kube.namespace_labels(environment, enforce)
+            ),
+        )
+
+    namespaces = {settings.namespace: namespace(settings.namespace)}
+    if proxy_settings.enabled:
+        namespaces[proxy_settings.namespace] = namespace(proxy_settings.namespace)
+    if observing.install:
+        # Third-party charts meet the baseline standard; warnings still report restricted.
+        namespaces[observing.namespace] = namespace(observing.namespace, enforce="baseline")
     crds = (
         [UpstreamCrds("crds", UpstreamCrdsArgs(sources=settings.crds.sources))]
         if settings.crds.install
         else []
     )
+    first = pulumi.ResourceOptions(depends_on=[*namespaces.values(), *crds])
+    found = telemetry.endpoints(observing)
+
     dns01 = settings.gateway.tls.dns01
     gateway = TraefikGateway(
         "gateway",
         TraefikGatewayArgs(
             gateway=settings.gateway,
-            environment=settings.environment,
+            environment=environment,
             dashboard_host=settings.dashboard_host,
-            routes_namespace=namespace.metadata.name,
-            otlp_endpoint=settings.observability.otlp_endpoint,
-            service_monitor=settings.observability.enabled,
+            routes_namespaces={name: ns.metadata.name for name, ns in namespaces.items()},
+            otlp_endpoint=found.otlp_grpc,
+            service_monitor=observing.enabled,
             dns01_token=secret_value(dns01.api_token_secret)
             if dns01 and dns01.api_token_secret
             else None,
         ),
-        opts=pulumi.ResourceOptions(depends_on=[namespace, *crds]),
+        opts=first,
     )
-    binding = gateway.binding()
-    after_gateway = pulumi.ResourceOptions(depends_on=[gateway])
 
+    observability = ObservabilityStack(
+        "observability",
+        ObservabilityStackArgs(
+            settings=observing,
+            environment=environment,
+            namespace=namespaces[observing.namespace].metadata.name
+            if observing.install
+            else observing.namespace,
+            gateway_namespace=settings.gateway.namespace,
+            gateway_entry_point=settings.gateway.entry_point,
+            grafana_host=settings.grafana_host,
+            gateway=gateway.binding(observing.namespace) if observing.install else None,
+            s3_credentials=aws_keys(observing.storage.s3) if observing.install else {},
+        ),
+        opts=first,
+    )
+    watched = (
+        ObservabilityBinding(
+            namespace=observing.namespace,
+            otlp_endpoint=found.otlp_grpc,
+            availability_slo=observing.availability_slo,
+        )
+        if observing.enabled
+        else None
+    )
+    after_platform = pulumi.ResourceOptions(depends_on=[gateway, observability])
+
+    proxy = None
+    build_goproxy: pulumi.Input[str] | None = proxy_settings.url
+    if proxy_settings.enabled:
+        credentials = proxy_settings.credentials
+        proxy = ModuleProxy(
+            "module-proxy",
+            ModuleProxyArgs(
+                settings=proxy_settings,
+                environment=environment,
+                namespace=namespaces[proxy_settings.namespace].metadata.name,
+                host=settings.module_proxy_host,
+                gateway=gateway.binding(proxy_settings.namespace),
+                observability=watched,
+                credentials=secret_values(
+                    {"netrc": credentials.netrc_secret, "ssh-key": credentials.ssh_key_secret}
+                ),
+                secret_env={
+                    **(
+                        aws_keys(proxy_settings.storage.s3)
+                        if proxy_settings.storage.type == "s3"
+                        else {}
+                    ),
+                    **secret_values(
+                        {"ATHENS_REDIS_PASSWORD": proxy_settings.single_flight.password_secret}
+                    ),
+                },
+            ),
+            opts=after_platform,
+        )
+        build_goproxy = proxy.internal_url
+
+    services_namespace = namespaces[settings.namespace].metadata.name
+    binding = gateway.binding(settings.namespace)
     exported: dict[str, dict[str, pulumi.Input[Any]]] = {}
     for service in settings.services:
         tracks = {"stable": service}
@@ -88,17 +176,17 @@ def build(settings: PlatformSettings) -> None:
                 kube.workload_name(service.name, track),
                 GoServiceStackArgs(
                     service=spec,
-                    namespace=namespace.metadata.name,
-                    environment=settings.environment,
+                    namespace=services_namespace,
+                    environment=environment,
                     secret_env={env: secret_value(key) for env, key in spec.secret_env.items()},
                     gateway=binding,
-                    observability=observability,
-                    module_proxy_url=settings.module_proxy.url,
+                    observability=watched,
+                    module_proxy_url=build_goproxy,
                     callers=settings.callers(service.name),
                     track=track,
                     create_route=service.canary is None,
                 ),
-                opts=after_gateway,
+                opts=after_platform,
             )
             for track, spec in tracks.items()
         }
@@ -115,13 +203,13 @@ def build(settings: PlatformSettings) -> None:
                 f"{service.name}-route",
                 CanaryRouteArgs(
                     service=service,
-                    environment=settings.environment,
-                    namespace=namespace.metadata.name,
+                    environment=environment,
+                    namespace=services_namespace,
                     stable_service=stable.service_name,
                     canary_service=stacks["canary"].service_name,
                     gateway=binding,
                 ),
-                opts=after_gateway,
+                opts=after_platform,
             )
             outputs["canary"] = {
                 "image": stacks["canary"].image,
@@ -131,8 +219,8 @@ def build(settings: PlatformSettings) -> None:
             }
         exported[service.name] = outputs
 
-    pulumi.export("environment", settings.environment)
-    pulumi.export("namespace", namespace.metadata.name)
+    pulumi.export("environment", environment)
+    pulumi.export("namespace", services_namespace)
     pulumi.export(
         "gateway",
         {
@@ -142,6 +230,27 @@ def build(settings: PlatformSettings) -> None:
             "dashboardPassword": gateway.dashboard_password,
         },
     )
+    pulumi.export(
+        "observability",
+        {
+            "otlpEndpoint": observability.otlp_endpoint,
+            "prometheusUrl": observability.prometheus_url,
+            "grafanaUrl": observability.grafana_url,
+            "grafanaUser": GRAFANA_USER if observability.grafana_password else None,
+            "grafanaPassword": observability.grafana_password,
+        },
+    )
+    if proxy is not None:
+        pulumi.export(
+            "moduleProxy",
+            {
+                "internalUrl": proxy.internal_url,
+                "externalUrl": proxy.external_url,
+                "clientEnv": proxy.client_env,
+                "user": AUTH_USER,
+                "password": proxy.password,
+            },
+        )
     pulumi.export("services", exported)
 
 

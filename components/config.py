@@ -58,6 +58,7 @@ RESERVED_ENV = frozenset(
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
         "POD_NAME",
     }
 )
@@ -219,7 +220,8 @@ class BuildSettings(_Model):
     )
     args: dict[EnvName, Text] = Field(
         default_factory=dict,
-        description="Build arguments; `GOPROXY` is set from `moduleProxy.url` unless given.",
+        description="Build arguments; `GOPROXY` (the module proxy) and `VERSION` (the tag) "
+        "are set unless given.",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import kube, telemetry
 from components.config import Environment, ServiceSettings
 from components.images import parse_image
 from components.resources import child_options
@@ -41,6 +42,8 @@ class ObservabilityBinding:
     """Given to the service as OTEL_EXPORTER_OTLP_ENDPOINT; no tracing when None."""
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels a Prometheus selects ServiceMonitors by, besides the platform label."""
+    availability_slo: float = 99.9
+    """Availability objective (percent) the error-budget alerts burn against."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class GoServiceStackArgs:
     """Passed to image builds as the GOPROXY build argument."""
     callers: Sequence[str] = ()
     """Services in the namespace allowed to call this one."""
+    client_namespaces: Sequence[str] = ()
+    """Other namespaces whose pods may call this one (e.g. CI runners of a module proxy)."""
     track: kube.Track = "stable"
     create_route: bool = True
     """False when a CanaryRoute routes this service instead (the gateway is still let in)."""
@@ -72,7 +77,8 @@ class GoServiceStackArgs:
 class GoServiceStack(pulumi.ComponentResource):
     """A Go service: ServiceAccount, ConfigMap, Secret, Deployment, Service, and as configured
     a HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicy, ServiceMonitor,
-    Certificate and IngressRoute; the image is pulled by reference or built and pushed.
+    Certificate and IngressRoute, PrometheusRule and dashboard ConfigMap; the image is pulled
+    by reference or built and pushed.
 
     Exposes the Service name, the in-cluster URL, the Deployment name and the image the
     Deployment runs (by digest when built).
@@ -298,6 +304,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 monitoring_namespace=observability.namespace if monitored else None,
                 admin_port_name=admin_port_name,
                 callers=args.callers,
+                client_namespaces=args.client_namespaces,
                 egress=[rule.model_dump(exclude_none=True) for rule in service.egress],
                 otlp_namespace=(
                     observability.namespace
@@ -323,6 +330,39 @@ class GoServiceStack(pulumi.ComponentResource):
                 spec={
                     "selector": {"matchLabels": selector},
                     "endpoints": [{"port": admin_port_name, "path": "/metrics", "interval": "30s"}],
+                },
+                opts=child,
+            )
+
+        if monitored and args.track == "stable":
+            # One dashboard and one set of alerts per service, covering both tracks.
+            namespace = pulumi.Output.from_input(args.namespace)
+            k8s.apiextensions.CustomResource(
+                f"{name}-alerts",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=metadata(workload, dict([kube.MONITORING_LABEL])),
+                spec=namespace.apply(
+                    lambda ns: telemetry.service_rules(
+                        service.name, ns, observability.availability_slo
+                    )
+                ),
+                opts=child,
+            )
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{workload}-dashboard",
+                    namespace=args.namespace,
+                    labels={**labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
+                    annotations={"grafana_folder": "go-platform"},
+                ),
+                data={
+                    f"{workload}.json": namespace.apply(
+                        lambda ns: json.dumps(
+                            telemetry.service_dashboard(service.name, ns), indent=1
+                        )
+                    )
                 },
                 opts=child,
             )
@@ -389,6 +429,7 @@ class GoServiceStack(pulumi.ComponentResource):
         build_args: dict[str, pulumi.Input[str]] = dict(build.args)
         if args.module_proxy_url is not None:
             build_args.setdefault("GOPROXY", args.module_proxy_url)
+        build_args.setdefault("VERSION", tag)
         image = docker.Image(
             f"{name}-image",
             image_name=f"{build.repository}:{tag}",
@@ -438,11 +479,13 @@ class GoServiceStack(pulumi.ComponentResource):
             ),
         ]
         if args.observability and args.observability.otlp_endpoint is not None:
-            env.append(
+            # Our endpoints are gRPC; the OTLP default protocol is http/protobuf.
+            env += [
                 k8s.core.v1.EnvVarArgs(
                     name="OTEL_EXPORTER_OTLP_ENDPOINT", value=args.observability.otlp_endpoint
-                )
-            )
+                ),
+                k8s.core.v1.EnvVarArgs(name="OTEL_EXPORTER_OTLP_PROTOCOL", value="grpc"),
+            ]
         if secret is not None:
             env += [
                 k8s.core.v1.EnvVarArgs(

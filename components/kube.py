@@ -70,10 +70,11 @@ def standard_labels(service: str, track: Track, version: str, environment: str) 
     }
 
 
-def namespace_labels(environment: str) -> dict[str, str]:
-    """A services namespace enforces the restricted Pod Security Standard."""
+def namespace_labels(environment: str, enforce: str = "restricted") -> dict[str, str]:
+    """Pod Security labels: `enforce` what the namespace's pods can meet (restricted for
+    our services, baseline for third-party charts), warn and audit at restricted."""
     return {
-        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce": enforce,
         "pod-security.kubernetes.io/enforce-version": "latest",
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/audit": "restricted",
@@ -191,11 +192,13 @@ def network_policy_spec(
     admin_port_name: str,
     callers: Sequence[str],
     egress: Sequence[Mapping[str, Any]],
+    client_namespaces: Sequence[str] = (),
     otlp_namespace: str | None,
 ) -> dict[str, Any]:
     """Default-deny NetworkPolicy for one service, opened only where the config says.
 
-    Ingress: the gateway (when routed) and callers in the namespace reach the API port;
+    Ingress: the gateway (when routed), callers in the namespace and client namespaces
+    reach the API port;
     Prometheus (when monitored) reaches the admin port. Egress: DNS, the OTLP receiver,
     and each declared rule (`{"service"|"namespace"|"cidr": ..., "ports": [...]}`).
     """
@@ -226,6 +229,10 @@ def network_policy_spec(
                 ],
                 "ports": _port_rules([HTTP_PORT_NAME]),
             }
+        )
+    for namespace in client_namespaces:
+        ingress.append(
+            {"from": [from_namespace(namespace)], "ports": _port_rules([HTTP_PORT_NAME])}
         )
     if monitoring_namespace:
         ingress.append(

@@ -39,6 +39,8 @@ class GatewayBinding:
     """ClusterIssuer that signs route certificates; Traefik's default certificate if None."""
     middleware_namespace: pulumi.Input[str] | None = None
     """Where the gateway's named middlewares live; the route's own namespace if None."""
+    ready: Sequence[pulumi.Resource] = ()
+    """What a route waits for: the gateway (its CRDs, issuers and middlewares)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,10 @@ def route_parts(
     """
     metadata = {"name": object_name, "namespace": namespace, "labels": dict(labels)}
     tls: dict[str, Any] = {}
-    depends_on: list[pulumi.Resource] = []
+    depends_on: list[pulumi.Resource] = list(gateway.ready)
+    after_gateway = pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(depends_on=depends_on)
+    )
     if gateway.cluster_issuer is not None:
         secret_name = f"{object_name}-tls"
         certificate = k8s.apiextensions.CustomResource(
@@ -79,7 +84,7 @@ def route_parts(
             kind="Certificate",
             metadata=metadata,
             spec=kube.certificate_spec(secret_name, route.host, gateway.cluster_issuer),
-            opts=opts,
+            opts=after_gateway,
         )
         tls = {"secretName": secret_name}
         depends_on.append(certificate)
@@ -101,9 +106,17 @@ def route_parts(
     return RouteParts(tls=tls, middlewares=middlewares, depends_on=depends_on)
 
 
-def backend(service_name: pulumi.Input[str], route: RouteSettings, **extra: Any) -> dict[str, Any]:
-    """An IngressRoute service entry for a Kubernetes Service's API port."""
-    entry: dict[str, Any] = {"kind": "Service", "name": service_name, "port": kube.HTTP_PORT_NAME}
-    if route.protocol == "h2c":
-        entry["scheme"] = "h2c"
+def service_backend(
+    service_name: pulumi.Input[str], port: int | str, *, scheme: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An IngressRoute or TraefikService entry for a Kubernetes Service port."""
+    entry: dict[str, Any] = {"kind": "Service", "name": service_name, "port": port}
+    if scheme:
+        entry["scheme"] = scheme
     return {**entry, **extra}
+
+
+def backend(service_name: pulumi.Input[str], route: RouteSettings, **extra: Any) -> dict[str, Any]:
+    """The entry for a go-platform service's API port, in the route's protocol."""
+    scheme = "h2c" if route.protocol == "h2c" else None
+    return service_backend(service_name, kube.HTTP_PORT_NAME, scheme=scheme, **extra)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,9 +259,10 @@ class TraefikGatewayArgs:
     gateway: GatewaySettings
     environment: Environment
     dashboard_host: str
-    routes_namespace: pulumi.Input[str]
-    """Where service IngressRoutes live; the shared middlewares are created there, so
-    routes never reference another namespace (Traefik's cross-namespace stays off)."""
+    routes_namespaces: Mapping[str, pulumi.Input[str]]
+    """Namespaces holding IngressRoutes (name -> the Namespace's name output). The named
+    middlewares are created in each, so no route references another namespace and
+    Traefik's cross-namespace references stay off."""
     otlp_endpoint: str | None = None
     service_monitor: bool = True
     dns01_token: pulumi.Input[str] | None = None
@@ -341,13 +343,14 @@ class TraefikGateway(pulumi.ComponentResource):
             tls_option_spec(),
         )
         specs = middleware_specs(gateway.middlewares, replicas=gateway.replicas)
-        for middleware, spec in specs.items():
-            self._custom(
-                middleware,
-                "Middleware",
-                {"name": middleware, "namespace": args.routes_namespace},
-                spec,
-            )
+        for namespace, namespace_output in args.routes_namespaces.items():
+            for middleware, spec in specs.items():
+                self._custom(
+                    f"{namespace}-{middleware}",
+                    "Middleware",
+                    {"name": middleware, "namespace": namespace_output},
+                    spec,
+                )
 
         self.dashboard_url = None
         self.dashboard_password = None
@@ -362,17 +365,19 @@ class TraefikGateway(pulumi.ComponentResource):
             }
         )
 
-    def binding(self) -> GatewayBinding:
-        """What a GoServiceStack needs to be routed through this gateway."""
+    def binding(self, namespace: str) -> GatewayBinding:
+        """What a route in `namespace` (one of `routes_namespaces`) needs from the gateway."""
+        if namespace not in self._args.routes_namespaces:
+            raise ValueError(f"the gateway creates no middlewares in namespace {namespace!r}")
         gateway = self._args.gateway
+        in_namespace = self._args.routes_namespaces[namespace]
         return GatewayBinding(
             namespace=gateway.namespace,
             entry_point=gateway.entry_point,
-            middlewares=tuple(
-                MiddlewareRef(m, self._args.routes_namespace) for m in gateway.default_middlewares
-            ),
+            middlewares=tuple(MiddlewareRef(m, in_namespace) for m in gateway.default_middlewares),
             cluster_issuer=self.cluster_issuer,
-            middleware_namespace=self._args.routes_namespace,
+            middleware_namespace=in_namespace,
+            ready=(self,),
         )
 
     def _namespace(self, suffix: str, namespace: str, owned: bool) -> k8s.core.v1.Namespace:

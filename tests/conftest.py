@@ -80,6 +80,10 @@ class Recording:
     def parent_name(self, resource: Registration) -> str:
         return resource.parent.rsplit("::", 1)[-1] if resource.parent else ""
 
+    def top_level(self, kind: str) -> list[Registration]:
+        """Resources of `kind` the program created directly, not inside a component."""
+        return [r for r in self.of_kind(kind) if "::pulumi:pulumi:Stack::" in r.parent]
+
     def children(self, component: str) -> list[Registration]:
         return [r for r in self.resources if self.parent_name(r) == component]
 

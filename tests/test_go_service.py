@@ -19,6 +19,8 @@ Invariants guarded:
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.config import load_settings
@@ -106,6 +108,7 @@ def test_children_are_parented_and_named_from_the_component(pulumi_program):
         "ServiceMonitor",
         "Certificate",
         "IngressRoute",
+        "PrometheusRule",
     }
     assert all(c.parent == component.urn for c in children)
     assert all(c.name.startswith("orders-") for c in children)
@@ -137,7 +140,7 @@ def test_service_account_never_mounts_a_token(pulumi_program):
 
 def test_env_goes_to_a_config_map_read_by_the_container(pulumi_program):
     recording = deploy(pulumi_program, env={"LOG_LEVEL": "debug", "FEATURE_X": True})
-    config_map = recording.one("ConfigMap")
+    config_map = recording.one("ConfigMap", name="greeter-env")
     assert config_map.inputs["data"] == {"LOG_LEVEL": "debug", "FEATURE_X": "true"}
     # Auto-named (no fixed name) so that a data change replaces it and rolls the pods.
     assert "name" not in config_map.inputs["metadata"]
@@ -157,8 +160,9 @@ def test_secret_env_is_a_secret_that_stays_secret(pulumi_program):
     assert ref["key"] == "DATABASE_URL"
     assert ref["name"] == "greeter-secret-0a1b2c3d"
     # The plain value never appears in the Deployment or the ConfigMap.
-    for kind in ("Deployment", "ConfigMap"):
-        assert "hunter2" not in repr(recording.one(kind).inputs)
+    for resource in recording.children("greeter"):
+        if resource.kind != "Secret":
+            assert "hunter2" not in repr(resource.inputs), resource.name
 
 
 def test_no_secret_without_secret_env(pulumi_program):
@@ -260,6 +264,7 @@ def test_platform_env_follows_the_go_service_contract(pulumi_program):
     assert env["ADMIN_PORT"]["value"] == "9091"
     assert env["OTEL_SERVICE_NAME"]["value"] == "greeter"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://tempo.monitoring:4317"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "grpc"
     assert "deployment.environment.name=local" in env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["SHUTDOWN_DELAY"]["value"] == "5s"
@@ -436,6 +441,13 @@ def test_built_image_is_pushed_and_deployed_by_digest(pulumi_program):
     image = recording.one("Image").inputs
     assert image["imageName"] == "registry.example.com/greeter:dev"
     assert image["build"]["args"] == {"VERSION": "1", "GOPROXY": "http://athens.proxy:3000"}
+    tagged = deploy(
+        pulumi_program,
+        environment="dev",
+        image=OMIT,
+        build={"context": "svc", "repository": "r.example.com/g", "tag": "1.4.0"},
+    )
+    assert tagged.one("Image").inputs["build"]["args"] == {"VERSION": "1.4.0"}
     assert image["build"]["dockerfile"] == "services/greeter/Dockerfile"
     assert image["build"]["platform"] == "linux/amd64"
     assert container(recording)["image"] == f"registry.example.com/greeter@sha256:{'ab' * 32}"
@@ -507,3 +519,23 @@ def test_route_middlewares_follow_the_gateway_chain(pulumi_program):
         m["name"] for m in recording.one("IngressRoute").inputs["spec"]["routes"][0]["middlewares"]
     ]
     assert names == ["secure-headers", "greeter-auth"]
+
+
+def test_alerts_and_dashboard_per_service(pulumi_program):
+    recording = deploy(pulumi_program)
+    rule = recording.one("PrometheusRule", parent="greeter").inputs
+    assert rule["metadata"]["labels"]["go-platform/scrape"] == "true"
+    alerts = {
+        r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r
+    }
+    assert alerts == {"ErrorBudgetBurn", "SlowResponses", "ContainerRestarting"}
+    validate_custom_resource("monitoring.coreos.com/v1", "PrometheusRule", rule["spec"])
+    dashboard = recording.one("ConfigMap", name="greeter-dashboard").inputs
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["greeter.json"])["title"] == "greeter (apps)"
+
+
+def test_no_alerts_or_dashboard_without_monitoring(pulumi_program):
+    recording = deploy(pulumi_program, observability=None)
+    assert recording.of_kind("PrometheusRule") == []
+    assert [r.name for r in recording.of_kind("ConfigMap")] == ["greeter-env"]

@@ -42,14 +42,15 @@ def test_every_stack_file_builds(pulumi_program, stack_file):
     stack = stack_file.stem.split(".")[1]
     recording = run_main(pulumi_program, stack=stack, config=stack_file_config(stack_file))
 
-    namespace = recording.one("Namespace", name="services-namespace")
+    namespace = recording.one("Namespace", name="apps-namespace")
     assert (
         namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     )
     configured = [
         s["name"] for s in yaml.safe_load(stack_file.read_text())["config"]["go-platform:services"]
     ]
-    assert sorted(r.name for r in recording.of_kind("GoServiceStack")) == sorted(configured)
+    top_level = [r.name for r in recording.top_level("GoServiceStack")]
+    assert sorted(top_level) == sorted(configured)
     for name in configured:
         assert (
             recording.one("Deployment", parent=name).inputs["metadata"]["namespace"]

@@ -380,7 +380,10 @@ def test_dashboard_behind_basic_auth_on_websecure(pulumi_program):
 
 def test_dashboard_off_in_prod_unless_asked(pulumi_program):
     prod = {"services": [service_config(replicas=2, route={"host": "api.example.com"})]}
-    assert run_program(pulumi_program, "prod", **prod).of_kind("RandomPassword") == []
+    recording = run_program(pulumi_program, "prod", **prod)
+    assert recording.of_kind("IngressRoute") and not [
+        r for r in recording.children("gateway") if r.name.startswith("gateway-dashboard")
+    ]
     asked = run_program(
         pulumi_program,
         "prod",
@@ -403,7 +406,7 @@ def test_dashboard_password_is_a_secret_output(pulumi_program):
                 gateway=settings.gateway,
                 environment="dev",
                 dashboard_host="traefik.dev.example.com",
-                routes_namespace="apps",
+                routes_namespaces={"apps": "apps"},
             ),
         )
 

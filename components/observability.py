@@ -1,0 +1,444 @@
+"""ObservabilityStack: Prometheus, Loki, Tempo, Grafana and a log collector, wired together.
+
+Why kube-prometheus-stack rather than the operator and a hand-written Prometheus: it
+brings the operator, kube-state-metrics (restart alerts need it), the Kubernetes
+recording rules and dashboards, and Alertmanager, each kept current upstream; we only
+choose how Prometheus selects what to scrape. It selects on the platform label that every
+go-platform ServiceMonitor and PrometheusRule carries, so nothing depends on the chart's
+`release` label (the classic reason a ServiceMonitor is silently ignored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import kube, telemetry
+from components.config import Environment, ObservabilitySettings, RouteSettings
+from components.resources import child_options
+from components.routing import GatewayBinding, route_parts, service_backend
+from components.traefik_gateway import chart_source_args
+
+GRAFANA_SECRET = "grafana-admin"
+S3_CREDENTIALS_SECRET = "observability-s3"
+GRAFANA_USER = "admin"
+
+
+def _platform_selector() -> dict[str, Any]:
+    return {"matchLabels": dict([kube.MONITORING_LABEL])}
+
+
+def _volume_claim(settings: ObservabilitySettings) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": settings.storage.size}},
+    }
+    if settings.storage.storage_class:
+        spec["storageClassName"] = settings.storage.storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
+    """kube-prometheus-stack: Prometheus selecting on the platform label, with exemplars
+    and a remote-write receiver (Tempo's span metrics), Alertmanager; no Grafana (we run
+    our own) and no node exporter (it needs host access the restricted standard forbids)."""
+    selector = _platform_selector()
+    spec: dict[str, Any] = {
+        "replicas": settings.prometheus_replicas,
+        "retention": settings.retention.metrics,
+        "enableRemoteWriteReceiver": True,
+        "enableFeatures": ["exemplar-storage"],
+        "storageSpec": _volume_claim(settings),
+    }
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
+        spec[f"{kind}Selector"] = selector
+        spec[f"{kind}SelectorNilUsesHelmValues"] = False
+        spec[f"{kind}NamespaceSelector"] = {}
+    return {
+        "fullnameOverride": telemetry.PROMETHEUS_RELEASE,
+        # The chart's own monitors and rules carry the platform label too.
+        "commonLabels": dict([kube.MONITORING_LABEL]),
+        "grafana": {"enabled": False, "forceDeployDashboards": True},
+        "nodeExporter": {"enabled": False},
+        "alertmanager": {"enabled": True},
+        "prometheus": {"prometheusSpec": spec},
+    }
+
+
+def loki_values(settings: ObservabilitySettings) -> dict[str, Any]:
+    """Loki as one binary: on a volume, or on S3 (credentials from a Secret, expanded from
+    the environment so they never sit in the rendered config)."""
+    storage = settings.storage
+    store = "s3" if storage.type == "s3" else "filesystem"
+    loki: dict[str, Any] = {
+        "auth_enabled": False,
+        "commonConfig": {"replication_factor": 1},
+        "schemaConfig": {
+            "configs": [
+                {
+                    "from": "2024-04-01",
+                    "store": "tsdb",
+                    "object_store": store,
+                    "schema": "v13",
+                    "index": {"prefix": "loki_index_", "period": "24h"},
+                }
+            ]
+        },
+        "limits_config": {"retention_period": settings.retention.logs},
+        "compactor": {
+            "retention_enabled": True,
+            "delete_request_store": store,
+            "working_directory": "/var/loki/compactor",
+        },
+    }
+    defaults: dict[str, Any] = {"extraArgs": ["-config.expand-env=true"]}
+    if storage.type == "s3" and storage.s3:
+        s3: dict[str, Any] = {
+            "region": storage.s3.region,
+            "s3ForcePathStyle": storage.s3.force_path_style,
+        }
+        if storage.s3.endpoint:
+            s3["endpoint"] = storage.s3.endpoint
+        if storage.s3.access_key_id_secret:
+            s3 |= {
+                "accessKeyId": "${AWS_ACCESS_KEY_ID}",
+                "secretAccessKey": "${AWS_SECRET_ACCESS_KEY}",
+            }
+            defaults["extraEnvFrom"] = [{"secretRef": {"name": S3_CREDENTIALS_SECRET}}]
+        loki["storage"] = {
+            "type": "s3",
+            "bucketNames": {
+                "chunks": storage.s3.loki_chunks_bucket,
+                "ruler": storage.s3.loki_ruler_bucket,
+            },
+            "s3": s3,
+        }
+    else:
+        loki["storage"] = {"type": "filesystem"}
+    persistence: dict[str, Any] = {"enabled": True, "size": storage.size}
+    if storage.storage_class:
+        persistence["storageClass"] = storage.storage_class
+    scalable_off = {"replicas": 0}
+    return {
+        "deploymentMode": "Monolithic",
+        "loki": loki,
+        "defaults": defaults,
+        "singleBinary": {"replicas": 1, "persistence": persistence},
+        "read": scalable_off,
+        "write": scalable_off,
+        "backend": scalable_off,
+        "gateway": {"enabled": False},
+        "chunksCache": {"enabled": False},
+        "resultsCache": {"enabled": False},
+        "lokiCanary": {"enabled": False},
+        "test": {"enabled": False},
+        "monitoring": {
+            "serviceMonitor": {"enabled": True, "labels": dict([kube.MONITORING_LABEL])},
+        },
+    }
+
+
+def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[str, Any]:
+    """Tempo with OTLP gRPC and HTTP receivers; span metrics and the service graph
+    written to Prometheus; traces on a volume or in S3."""
+    storage = settings.storage
+    tempo: dict[str, Any] = {
+        "retention": settings.retention.traces,
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": "0.0.0.0:4317"},
+                    "http": {"endpoint": "0.0.0.0:4318"},
+                }
+            }
+        },
+        "metricsGenerator": {
+            "enabled": True,
+            "remoteWriteUrl": f"{prometheus_url}/api/v1/write",
+        },
+        "overrides": {
+            "defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}
+        },
+    }
+    if storage.type == "s3" and storage.s3:
+        s3: dict[str, Any] = {
+            "bucket": storage.s3.tempo_bucket,
+            "region": storage.s3.region,
+            "forcepathstyle": storage.s3.force_path_style,
+        }
+        if storage.s3.endpoint:
+            s3["endpoint"] = storage.s3.endpoint.split("://", 1)[-1]
+            s3["insecure"] = storage.s3.endpoint.startswith("http://")
+        tempo["storage"] = {"trace": {"backend": "s3", "s3": s3}}
+        if storage.s3.access_key_id_secret:
+            tempo["extraEnvFrom"] = [{"secretRef": {"name": S3_CREDENTIALS_SECRET}}]
+    else:
+        tempo["storage"] = {
+            "trace": {
+                "backend": "local",
+                "local": {"path": "/var/tempo/traces"},
+                "wal": {"path": "/var/tempo/wal"},
+            }
+        }
+    persistence: dict[str, Any] = {"enabled": True, "size": storage.size}
+    if storage.storage_class:
+        persistence["storageClassName"] = storage.storage_class
+    return {
+        "tempo": tempo,
+        "persistence": persistence,
+        "serviceMonitor": {"enabled": True, "additionalLabels": dict([kube.MONITORING_LABEL])},
+    }
+
+
+def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
+    """Grafana: admin from a Secret, datasources linked to each other, dashboards from
+    labelled ConfigMaps in every namespace."""
+    return {
+        "admin": {
+            "existingSecret": GRAFANA_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "datasources": {
+            "datasources.yaml": {
+                "apiVersion": 1,
+                "datasources": telemetry.grafana_datasources(found),
+            }
+        },
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": telemetry.DASHBOARD_LABEL[0],
+                "labelValue": telemetry.DASHBOARD_LABEL[1],
+                "searchNamespace": "ALL",
+                "folderAnnotation": "grafana_folder",
+                "provider": {"foldersFromFilesStructure": True},
+            }
+        },
+        "persistence": {"enabled": True, "size": "5Gi"},
+        "serviceMonitor": {"enabled": True, "labels": dict([kube.MONITORING_LABEL])},
+    }
+
+
+def alloy_values(loki_push_url: str) -> dict[str, Any]:
+    """Grafana Alloy on every node, non-root: it reads logs through the API server."""
+    return {
+        "controller": {"type": "daemonset"},
+        "alloy": {
+            "configMap": {"content": telemetry.alloy_config(loki_push_url)},
+            "storagePath": "/tmp/alloy",
+            "mounts": {"varlog": False},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 473,
+                "runAsGroup": 473,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+        },
+        "serviceMonitor": {"enabled": True, "additionalLabels": dict([kube.MONITORING_LABEL])},
+    }
+
+
+@dataclass(frozen=True)
+class ObservabilityStackArgs:
+    """What ObservabilityStack needs; built by `__main__.py` from validated config."""
+
+    settings: ObservabilitySettings
+    environment: Environment
+    namespace: pulumi.Input[str]
+    gateway_namespace: str
+    gateway_entry_point: str
+    grafana_host: str
+    gateway: GatewayBinding | None = None
+    """Routes Grafana through the gateway when given."""
+    s3_credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (secrets) for Loki and Tempo on S3."""
+
+
+class ObservabilityStack(pulumi.ComponentResource):
+    """kube-prometheus-stack, Loki, Tempo, Grafana and Alloy from their charts (or the
+    cluster's own with `install: false`), Grafana's admin Secret and route, and the
+    gateway's alerts and dashboard.
+
+    Exposes the OTLP endpoint services send traces to, the Prometheus query URL (canary
+    analysis reads it), and Grafana's URL and admin password (secret).
+    """
+
+    otlp_endpoint: pulumi.Output[str | None]
+    """OTLP gRPC endpoint for services, or None."""
+    prometheus_url: pulumi.Output[str | None]
+    """Prometheus query URL, or None."""
+    grafana_url: pulumi.Output[str | None]
+    """Grafana's URL, when installed."""
+    grafana_password: pulumi.Output[str] | None
+    """Grafana's admin password (secret), when installed."""
+
+    def __init__(
+        self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("go-platform:index:ObservabilityStack", name, None, opts)
+        settings = args.settings
+        child = child_options(self, opts)
+        found = telemetry.endpoints(settings)
+        labels = {
+            "app.kubernetes.io/part-of": "go-platform",
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+
+        charts: list[pulumi.Resource] = []
+        self.grafana_url = pulumi.Output.from_input(None)
+        self.grafana_password = None
+        if settings.install:
+            assert found.prometheus
+            assert found.loki
+            prerequisites: list[pulumi.Resource] = []
+            if args.s3_credentials:
+                prerequisites.append(
+                    k8s.core.v1.Secret(
+                        f"{name}-s3-credentials",
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=S3_CREDENTIALS_SECRET, namespace=args.namespace, labels=labels
+                        ),
+                        string_data={
+                            k: pulumi.Output.secret(v) for k, v in args.s3_credentials.items()
+                        },
+                        opts=child,
+                    )
+                )
+            password = random.RandomPassword(
+                f"{name}-grafana-password", length=32, special=False, opts=child
+            )
+            prerequisites.append(
+                k8s.core.v1.Secret(
+                    f"{name}-grafana-admin",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=GRAFANA_SECRET, namespace=args.namespace, labels=labels
+                    ),
+                    string_data={"admin-user": GRAFANA_USER, "admin-password": password.result},
+                    opts=child,
+                )
+            )
+            releases = {
+                telemetry.PROMETHEUS_RELEASE: (
+                    settings.charts.kube_prometheus_stack,
+                    prometheus_values(settings),
+                ),
+                telemetry.LOKI_RELEASE: (settings.charts.loki, loki_values(settings)),
+                telemetry.TEMPO_RELEASE: (
+                    settings.charts.tempo,
+                    tempo_values(settings, found.prometheus),
+                ),
+                telemetry.GRAFANA_RELEASE: (settings.charts.grafana, grafana_values(found)),
+                telemetry.ALLOY_RELEASE: (
+                    settings.charts.alloy,
+                    alloy_values(f"{found.loki}/loki/api/v1/push"),
+                ),
+            }
+            for release, (source, values) in releases.items():
+                charts.append(
+                    k8s.helm.v4.Chart(
+                        f"{name}-{release}",
+                        name=release,
+                        namespace=args.namespace,
+                        values=values,
+                        **chart_source_args(source),
+                        opts=child_options(self, opts, depends_on=prerequisites),
+                    )
+                )
+            self.grafana_password = pulumi.Output.secret(password.result)
+            self.grafana_url = pulumi.Output.from_input(found.grafana)
+            if args.gateway is not None:
+                self._grafana_route(
+                    name, args, labels, child_options(self, opts, depends_on=charts)
+                )
+                self.grafana_url = pulumi.Output.from_input(f"https://{args.grafana_host}")
+
+        after_charts = child_options(self, opts, depends_on=charts)
+        k8s.apiextensions.CustomResource(
+            f"{name}-gateway-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": "go-platform-gateway",
+                "namespace": args.namespace,
+                "labels": {**labels, kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1]},
+            },
+            spec=telemetry.gateway_rules(args.gateway_namespace, args.gateway_entry_point),
+            opts=after_charts,
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-gateway-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="go-platform-gateway-dashboard",
+                namespace=args.namespace,
+                labels={**labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
+                annotations={"grafana_folder": "go-platform"},
+            ),
+            data={
+                "gateway.json": json.dumps(
+                    telemetry.gateway_dashboard(args.gateway_entry_point), indent=1
+                )
+            },
+            opts=after_charts,
+        )
+
+        self.otlp_endpoint = pulumi.Output.from_input(found.otlp_grpc)
+        self.prometheus_url = pulumi.Output.from_input(found.prometheus)
+        self.register_outputs(
+            {
+                "otlp_endpoint": self.otlp_endpoint,
+                "prometheus_url": self.prometheus_url,
+                "grafana_url": self.grafana_url,
+                "grafana_password": self.grafana_password,
+            }
+        )
+
+    def _grafana_route(
+        self,
+        name: str,
+        args: ObservabilityStackArgs,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Grafana on the gateway (it has its own login): TLS, the default middlewares."""
+        assert args.gateway is not None
+        route = RouteSettings.model_validate({"host": args.grafana_host})
+        parts = route_parts(
+            f"{name}-grafana",
+            route=route,
+            gateway=args.gateway,
+            namespace=args.namespace,
+            object_name="grafana",
+            labels=labels,
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-grafana-ingressroute",
+            api_version="traefik.io/v1alpha1",
+            kind="IngressRoute",
+            metadata={"name": "grafana", "namespace": args.namespace, "labels": labels},
+            spec={
+                "entryPoints": [args.gateway.entry_point],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": kube.route_match(args.grafana_host, "/"),
+                        "middlewares": parts.middlewares,
+                        "services": [service_backend(telemetry.GRAFANA_RELEASE, 80)],
+                    }
+                ],
+                "tls": parts.tls,
+            },
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=parts.depends_on)
+            ),
+        )
