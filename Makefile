@@ -59,6 +59,12 @@ up: venv ## Deploy STACK (default local) with the policy pack
 	pulumi stack select --create $(STACK)
 	pulumi up --yes --stack $(STACK) --policy-pack policies
 
+.PHONY: policy-config
+policy-config: venv ## Check the committed policy config files
+	@for env in local dev staging prod; do \
+		PYTHONPATH=policies $(VENV_PY) -m go_platform_policies.pack_config policies/config/$$env.json || exit 1; \
+	done
+
 .PHONY: docs
 docs: venv ## Regenerate the config reference in README.md from the models
 	$(VENV_PY) -m components.reference --write README.md

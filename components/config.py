@@ -1363,6 +1363,8 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         "value_error": str(ctx.get("error")),
         "greater_than_equal": f"must be at least {ctx.get('ge')} (got {got})",
         "less_than_equal": f"must be at most {ctx.get('le')} (got {got})",
+        "less_than": f"must be below {ctx.get('lt')} (got {got})",
+        "greater_than": f"must be above {ctx.get('gt')} (got {got})",
         "literal_error": f"must be one of {ctx.get('expected')} (got {got})",
         "int_parsing": f"must be a whole number (got {got})",
         "int_type": f"must be a whole number (got {got})",

@@ -9,7 +9,6 @@ logical name, inputs (secrets unwrapped, their paths listed), parent. Tests quer
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,6 @@ from components.config import CONFIG_NAMESPACE, StackConfig, merge_defaults
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = REPO.parent / "shared" / "upstream"
 STACK_FILES = sorted(REPO.glob("Pulumi.*.yaml"))
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ def _to_json_schema(node: Any) -> Any:
     converted = {
         k: _to_json_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes-")
     }
+    if isinstance(node.get("pattern"), str):
+        converted["pattern"] = _python_pattern(node["pattern"])
     if node.get("x-kubernetes-int-or-string"):
         converted.pop("type", None)
         converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
@@ -66,6 +68,14 @@ def _to_json_schema(node: Any) -> Any:
     ):
         converted["additionalProperties"] = False
     return converted
+
+
+def _python_pattern(pattern: str) -> str:
+    """A Go (RE2) pattern as Python reads it: RE2 allows `^(?i)...`, Python wants the flag
+    first."""
+    if pattern.startswith("^(?i)"):
+        return "(?i)^" + pattern.removeprefix("^(?i)")
+    return pattern
 
 
 def validate_custom_resource(api_version: str, kind: str, spec: dict[str, Any]) -> None:

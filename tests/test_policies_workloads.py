@@ -1,135 +1,274 @@
-"""Workload policies, through real `ResourceValidationArgs`.
+"""Workload best practices, through real `ResourceValidationArgs` with config.
 
 Invariants guarded:
 - every pod-template kind is found (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
-  Job, CronJob), and init and ephemeral containers are checked like the others;
-- `container-resources-required`: a container without cpu or memory requests or limits
-  is a violation naming the container, the field and what is expected; other resource
-  types are not checked.
+  Job, CronJob) and its containers are named by their full field path; init and ephemeral
+  containers are checked like the others wherever Kubernetes allows the field there;
+- `container-resources-required`: cpu and memory requests and limits are present and are
+  quantities; ephemeral containers, which cannot set resources, are not asked to;
+- `container-limits-within-caps`: limits stay within the configured caps;
+- `container-requests-within-limits`: no request above its limit;
+- `container-probes-required`: long-running containers have readiness and liveness
+  probes; Jobs, CronJobs and init containers need none;
+- `container-read-only-root-filesystem`: every container, init and ephemeral included;
+- resources that are not workloads are never reported.
 """
 
 from __future__ import annotations
 
-import copy
-import runpy
-import sys
-
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
-from tests.conftest import REPO, STACK_FILES, stack_file_config
-
-sys.path.insert(0, str(REPO / "policies"))
-from go_platform_policies import POLICIES
-from go_platform_policies.workloads import (
-    POD_SPEC_PATHS,
-    container_resources_required,
-    pod_spec,
+from go_platform_policies.core import POD_SPEC_PATHS, Workload
+from tests.policy_fixtures import (
+    OMIT,
+    POLICIES_BY_NAME,
+    Resource,
+    case,
+    check_resource,
+    deployment,
+    good_container,
+    good_pod_spec,
+    run_case,
+    workload,
 )
 
-GOOD_CONTAINER = {
-    "name": "app",
-    "image": "ghcr.io/acme/app:v1",
-    "resources": {
-        "requests": {"cpu": "50m", "memory": "64Mi"},
-        "limits": {"cpu": "1", "memory": "256Mi"},
-    },
-}
+C0 = "container 'app' (spec.template.spec.containers[0])"
+INIT0 = "container 'migrate' (spec.template.spec.initContainers[0])"
+CRON_INIT0 = "container 'migrate' (spec.jobTemplate.spec.template.spec.initContainers[0])"
+EPHEMERAL0 = "container 'debug' (spec.ephemeralContainers[0])"
 
+MIGRATE = good_container("migrate")
+DEBUG = {"name": "debug", "image": "registry.example.com/tools/debug:1.0"}
 
-def deployment(**container_overrides):
-    container = {**copy.deepcopy(GOOD_CONTAINER), **container_overrides}
-    return {"spec": {"template": {"spec": {"containers": [container]}}}}
-
-
-def violations(policy, resource_type, props, config=None) -> list[str]:
-    args = ResourceValidationArgs(
-        resource_type=resource_type,
-        props=props,
-        urn=f"urn:pulumi:test::go-platform::{resource_type}::fixture",
-        name="fixture",
-        opts=PolicyResourceOptions(
-            protect=False,
-            ignore_changes=[],
-            delete_before_replace=None,
-            aliases=[],
-            custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-            additional_secret_outputs=[],
+CASES = [
+    # container-resources-required
+    case("container-resources-required", "sized container", deployment()),
+    case(
+        "container-resources-required",
+        "no limits",
+        deployment({"containers[0].resources.limits": OMIT}),
+        f"{C0}: resources.limits.cpu is unset; expected a cpu limit",
+        f"{C0}: resources.limits.memory is unset; expected a memory limit",
+    ),
+    case(
+        "container-resources-required",
+        "init container of a CronJob without a memory request",
+        Resource(
+            "kubernetes:batch/v1:CronJob",
+            workload(
+                "kubernetes:batch/v1:CronJob",
+                good_pod_spec(
+                    initContainers=[
+                        {
+                            **MIGRATE,
+                            "resources": {**MIGRATE["resources"], "requests": {"cpu": "10m"}},
+                        }
+                    ]
+                ),
+            ),
         ),
-        provider=None,
-        config=config or {},
-    )
-    found: list[str] = []
-    policy.validate(args, lambda message, urn=None: found.append(message))
-    return found
+        f"{CRON_INIT0}: resources.requests.memory is unset; expected a memory request",
+    ),
+    case(
+        "container-resources-required",
+        "memory written in gigabytes",
+        deployment({"containers[0].resources.limits.memory": "1GB"}),
+        f"{C0}: resources.limits.memory is '1GB'; expected a Kubernetes quantity (250m, 1, 256Mi)",
+    ),
+    case(
+        "container-resources-required",
+        "ephemeral container without resources",
+        Resource(
+            "kubernetes:core/v1:Pod",
+            workload("kubernetes:core/v1:Pod", good_pod_spec(ephemeralContainers=[DEBUG])),
+        ),
+    ),
+    # container-limits-within-caps
+    case(
+        "container-limits-within-caps",
+        "limits below the caps",
+        deployment(),
+        config={"maxCpu": "2", "maxMemory": "1Gi"},
+    ),
+    case(
+        "container-limits-within-caps",
+        "cpu limit above the cap",
+        deployment({"containers[0].resources.limits.cpu": "4"}),
+        f"{C0}: resources.limits.cpu is '4'; expected at most 2 (this environment's cap)",
+        config={"maxCpu": "2", "maxMemory": "1Gi"},
+    ),
+    case(
+        "container-limits-within-caps",
+        "init container memory above the cap, written in bytes",
+        deployment(
+            {"initContainers": [{**MIGRATE, "resources": {"limits": {"memory": 4 * 2**30}}}]}
+        ),
+        f"{INIT0}: resources.limits.memory is 4294967296; expected at most 1Gi (this environment's cap)",
+        config={"maxCpu": "2", "maxMemory": "1Gi"},
+    ),
+    case(
+        "container-limits-within-caps",
+        "defaults cap at 4 cpu",
+        deployment({"containers[0].resources.limits.cpu": "4500m"}),
+        f"{C0}: resources.limits.cpu is '4500m'; expected at most 4 (this environment's cap)",
+    ),
+    # container-requests-within-limits
+    case("container-requests-within-limits", "requests below limits", deployment()),
+    case(
+        "container-requests-within-limits",
+        "no limit to compare with",
+        deployment({"containers[0].resources.limits": OMIT}),
+    ),
+    case(
+        "container-requests-within-limits",
+        "cpu request above the limit",
+        deployment({"containers[0].resources.requests.cpu": "2"}),
+        f"{C0}: resources.requests.cpu is '2'; expected at most the limit '1'",
+    ),
+    case(
+        "container-requests-within-limits",
+        "init container memory request above the limit",
+        deployment(
+            {
+                "initContainers": [
+                    {
+                        **MIGRATE,
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "512Mi"},
+                            "limits": {"cpu": "1", "memory": "256Mi"},
+                        },
+                    }
+                ]
+            }
+        ),
+        f"{INIT0}: resources.requests.memory is '512Mi'; expected at most the limit '256Mi'",
+    ),
+    # container-probes-required
+    case("container-probes-required", "both probes", deployment()),
+    case(
+        "container-probes-required",
+        "a Job needs no probes",
+        Resource(
+            "kubernetes:batch/v1:Job",
+            workload(
+                "kubernetes:batch/v1:Job",
+                good_pod_spec(
+                    containers=[good_container(readinessProbe=OMIT, livenessProbe=OMIT)],
+                ),
+            ),
+        ),
+    ),
+    case(
+        "container-probes-required",
+        "init containers need no probes",
+        deployment(
+            {"initContainers": [{**MIGRATE, "readinessProbe": None, "livenessProbe": None}]}
+        ),
+    ),
+    case(
+        "container-probes-required",
+        "no readiness probe",
+        deployment({"containers[0].readinessProbe": OMIT}),
+        f"{C0}: readinessProbe is unset; expected an httpGet, grpc, tcpSocket or exec probe",
+    ),
+    case(
+        "container-probes-required",
+        "a StatefulSet without probes",
+        Resource(
+            "kubernetes:apps/v1:StatefulSet",
+            workload(
+                "kubernetes:apps/v1:StatefulSet",
+                good_pod_spec(containers=[good_container(readinessProbe=None, livenessProbe=None)]),
+            ),
+        ),
+        f"{C0}: readinessProbe is unset; expected an httpGet, grpc, tcpSocket or exec probe",
+        f"{C0}: livenessProbe is unset; expected an httpGet, grpc, tcpSocket or exec probe",
+    ),
+    # container-read-only-root-filesystem
+    case("container-read-only-root-filesystem", "read-only root", deployment()),
+    case(
+        "container-read-only-root-filesystem",
+        "unset",
+        deployment({"containers[0].securityContext.readOnlyRootFilesystem": OMIT}),
+        f"{C0}: securityContext.readOnlyRootFilesystem is unset; expected true (mount an emptyDir "
+        "where the process must write)",
+    ),
+    case(
+        "container-read-only-root-filesystem",
+        "false in an init container",
+        deployment(
+            {
+                "initContainers": [
+                    {
+                        **MIGRATE,
+                        "securityContext": {
+                            **MIGRATE["securityContext"],
+                            "readOnlyRootFilesystem": False,
+                        },
+                    }
+                ]
+            }
+        ),
+        f"{INIT0}: securityContext.readOnlyRootFilesystem is false; expected true (mount an "
+        "emptyDir where the process must write)",
+    ),
+    case(
+        "container-read-only-root-filesystem",
+        "an ephemeral container of a Pod",
+        Resource(
+            "kubernetes:core/v1:Pod",
+            workload("kubernetes:core/v1:Pod", good_pod_spec(ephemeralContainers=[DEBUG])),
+        ),
+        f"{EPHEMERAL0}: securityContext.readOnlyRootFilesystem is unset; expected true (mount an "
+        "emptyDir where the process must write)",
+    ),
+]
 
 
-def wrap(resource_type: str, spec: dict) -> dict:
-    """Props of `resource_type` whose pod spec is `spec`."""
-    props: dict = {}
-    node = props
-    path = POD_SPEC_PATHS[resource_type]
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = spec
-    return props
+@pytest.mark.parametrize("fixture", CASES, ids=str)
+def test_case(fixture):
+    assert run_case(fixture) == list(fixture.expected)
 
 
 @pytest.mark.parametrize("resource_type", sorted(POD_SPEC_PATHS))
-def test_pod_spec_is_found_in_every_workload_kind(resource_type):
-    spec = {"containers": [GOOD_CONTAINER]}
-    assert pod_spec(resource_type, wrap(resource_type, spec)) == spec
-
-
-def test_resources_pass():
-    assert (
-        violations(container_resources_required, "kubernetes:apps/v1:Deployment", deployment())
-        == []
+def test_every_workload_kind_is_checked(resource_type):
+    bare = good_pod_spec()
+    bare["containers"][0].pop("resources")
+    props = workload(resource_type, bare)
+    found = check_resource(
+        POLICIES_BY_NAME["container-resources-required"], Resource(resource_type, props)
     )
+    spec_path = ".".join(POD_SPEC_PATHS[resource_type])
+    assert len(found) == 4
+    assert all(m.startswith(f"container 'app' ({spec_path}.containers[0]): ") for m in found)
 
 
-def test_missing_limits_fail():
-    props = deployment(resources={"requests": {"cpu": "50m", "memory": "64Mi"}})
-    assert violations(container_resources_required, "kubernetes:apps/v1:Deployment", props) == [
-        "container 'app' (containers[0]): resources.limits has no cpu or memory; expected cpu and memory limits"
+def test_containers_come_in_declaration_order_with_paths():
+    spec = good_pod_spec(initContainers=[MIGRATE], ephemeralContainers=[DEBUG])
+    found = Workload.of("kubernetes:core/v1:Pod", {"spec": spec})
+    assert found is not None
+    assert [(c.name, c.path) for c in found.containers()] == [
+        ("migrate", "spec.initContainers[0]"),
+        ("app", "spec.containers[0]"),
+        ("debug", "spec.ephemeralContainers[0]"),
     ]
 
 
-def test_init_container_without_memory_request_fails():
-    spec = {
-        "initContainers": [
-            {
-                **GOOD_CONTAINER,
-                "name": "migrate",
-                "resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "1", "memory": "64Mi"}},
-            }
-        ],
-        "containers": [GOOD_CONTAINER],
-    }
-    props = wrap("kubernetes:batch/v1:CronJob", spec)
-    assert violations(container_resources_required, "kubernetes:batch/v1:CronJob", props) == [
-        "container 'migrate' (initContainers[0]): resources.requests has no memory; expected cpu and memory requests"
-    ]
+def test_a_workload_without_a_pod_spec_is_not_one():
+    assert Workload.of("kubernetes:apps/v1:Deployment", {"spec": {"replicas": 2}}) is None
+    assert Workload.of("kubernetes:core/v1:ConfigMap", {"data": {}}) is None
 
 
-def test_other_resources_are_not_checked():
-    assert (
-        violations(container_resources_required, "kubernetes:core/v1:ConfigMap", {"data": {}}) == []
-    )
-
-
-@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.stem.split(".")[1])
-def test_every_resource_our_stacks_create_passes(pulumi_program, stack_file):
-    stack = stack_file.stem.split(".")[1]
-    recording = pulumi_program(
-        lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__"),
-        stack=stack,
-        config=stack_file_config(stack_file),
-    )
-    checked = [r for r in recording.resources if r.type in POD_SPEC_PATHS]
-    assert checked, "the stack creates no workload to check"
-    for resource in checked:
-        for policy in POLICIES:
-            assert violations(policy, resource.type, resource.inputs) == [], (
-                f"{policy.name} on {resource.name}"
-            )
+@pytest.mark.parametrize(
+    "name",
+    [
+        "container-resources-required",
+        "container-limits-within-caps",
+        "container-requests-within-limits",
+        "container-probes-required",
+        "container-read-only-root-filesystem",
+    ],
+)
+def test_other_resources_are_not_checked(name):
+    config_map = Resource("kubernetes:core/v1:ConfigMap", {"data": {"image": "x:latest"}})
+    assert check_resource(POLICIES_BY_NAME[name], config_map) == []

@@ -1,0 +1,182 @@
+"""Supply-chain checks on every container image: tag, digest, registry, signature.
+
+Image references are parsed by `components.images.parse_image`, the parser the program's
+config validation uses, so the pack and the program never disagree on what a reference
+means (`team/app` is on Docker Hub; `localhost:5000/app` is not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pulumi_policy import ResourceValidationPolicy, Severity
+
+from go_platform_policies.core import (
+    SUPPLY_CHAIN,
+    Container,
+    Workload,
+    WorkloadCheck,
+    workload_policy,
+)
+from go_platform_policies.settings import PolicySettings, RegistrySettings, SignatureSettings
+from go_platform_policies.shared import ImageReference, parse_image
+from go_platform_policies.signatures import SignatureVerifier, api_repository, signature_tag
+
+
+def images(workload: Workload) -> Iterator[tuple[Container, str | None, ImageReference | None]]:
+    """(container, image text, parsed reference) per container; the reference is None when
+    the image is missing or unparseable."""
+    for container in workload.containers():
+        text = container.spec.get("image")
+        if not isinstance(text, str):
+            yield container, None, None
+            continue
+        try:
+            yield container, text, parse_image(text)
+        except ValueError:
+            yield container, text, None
+
+
+def _unparseable(container: Container, text: str | None) -> str:
+    return container.violation(
+        "image", text, "an image reference [registry/]repository[:tag][@sha256:digest]"
+    )
+
+
+def check_tag(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
+    for container, text, image in images(workload):
+        if image is None:
+            yield _unparseable(container, text)
+        elif image.tag == "latest":
+            yield container.violation("image", text, "a version tag or a digest, never latest")
+        elif image.tag is None and image.digest is None:
+            yield container.violation(
+                "image", text, "a version tag or a digest (no tag means latest)"
+            )
+
+
+def check_digest(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
+    for container, text, image in images(workload):
+        if image is None:
+            yield _unparseable(container, text)
+        elif image.digest is None:
+            yield container.violation(
+                "image", text, "a reference pinned by digest (<image>:<tag>@sha256:<digest>)"
+            )
+
+
+def registry_allowed(image: ImageReference, allowed: list[str]) -> bool:
+    """True when `image` lives in one of `allowed`: a registry host, or a registry/path
+    prefix matched on whole path segments (`ghcr.io/acme` allows `ghcr.io/acme/app`, not
+    `ghcr.io/acme-evil/app`). Docker Hub's official images are `docker.io/library/<name>`."""
+    location = f"{image.registry}/{api_repository(image)}"
+    return any(location == prefix or location.startswith(f"{prefix}/") for prefix in allowed)
+
+
+def check_registry(workload: Workload, settings: RegistrySettings) -> Iterator[str]:
+    expected = (
+        f"an image from {', '.join(settings.allowed_registries)}"
+        if settings.allowed_registries
+        else "an image from an allowed registry (allowedRegistries in the policy config is empty)"
+    )
+    for container, text, image in images(workload):
+        if image is None:
+            yield _unparseable(container, text)
+        elif not registry_allowed(image, settings.allowed_registries):
+            yield container.violation("image", text, expected)
+
+
+def signature_check(verifier: SignatureVerifier) -> WorkloadCheck:
+    """The signature check bound to `verifier`, whose cache lasts as long as it does."""
+
+    def check(workload: Workload, settings: SignatureSettings) -> Iterator[str]:
+        for container, text, image in images(workload):
+            if image is None:
+                yield _unparseable(container, text)
+                continue
+            if image.digest is None:
+                yield container.violation(
+                    "image",
+                    text,
+                    "a reference pinned by digest, whose cosign signature can be verified",
+                )
+                continue
+            if not settings.public_keys:
+                yield container.violation(
+                    "image",
+                    text,
+                    "a cosign signature by a configured key, but publicKeys in the policy "
+                    "config is empty",
+                )
+                continue
+            verdict = verifier.verify(image, settings.public_keys, settings.timeout_seconds)
+            if not verdict.verified:
+                yield (
+                    f"{container.where}: image {text!r} is not "
+                    f"signed as required ({verdict.reason}); expected a cosign signature "
+                    f"(tag {signature_tag(image.digest)}) by one of the "
+                    f"{len(settings.public_keys)} configured public key(s) over this digest"
+                )
+
+    return check
+
+
+def image_signature_policy(verifier: SignatureVerifier | None = None) -> ResourceValidationPolicy:
+    """The signature policy, checking through `verifier` (a fresh one by default)."""
+    return workload_policy(
+        "image-signature-verified",
+        "Images are pinned by digest and carry a cosign signature by a configured key.",
+        signature_check(verifier or SignatureVerifier()),
+        group=SUPPLY_CHAIN,
+        severity=Severity.CRITICAL,
+        settings=SignatureSettings,
+        remediation_steps=(
+            "Sign the image by digest (`cosign sign --key cosign.key <image>@sha256:...`) and "
+            "put the public key (cosign.pub) in publicKeys of policies/config/<env>.json."
+        ),
+    )
+
+
+image_tag_not_latest = workload_policy(
+    "image-tag-not-latest",
+    "Images name a version: no `latest` tag and no missing tag.",
+    check_tag,
+    group=SUPPLY_CHAIN,
+    severity=Severity.HIGH,
+    remediation_steps="Reference a version tag (app:1.4.2) or a digest (app@sha256:...).",
+)
+
+image_digest_pinned = workload_policy(
+    "image-digest-pinned",
+    "Images are pinned by digest, so what runs is what was reviewed.",
+    check_digest,
+    group=SUPPLY_CHAIN,
+    severity=Severity.HIGH,
+    remediation_steps=(
+        "Append the digest: registry/app:1.4.2@sha256:<digest> (`crane digest` or "
+        "`docker buildx imagetools inspect` print it). Images go-platform builds are "
+        "deployed by digest already."
+    ),
+)
+
+image_registry_allowed = workload_policy(
+    "image-registry-allowed",
+    "Images come from an allowed registry.",
+    check_registry,
+    group=SUPPLY_CHAIN,
+    severity=Severity.HIGH,
+    settings=RegistrySettings,
+    remediation_steps=(
+        "Mirror the image into an allowed registry, or add its registry to allowedRegistries "
+        "in policies/config/<env>.json."
+    ),
+)
+
+image_signature_verified = image_signature_policy()
+
+POLICIES = [
+    image_tag_not_latest,
+    image_digest_pinned,
+    image_registry_allowed,
+    image_signature_verified,
+]

@@ -1,0 +1,336 @@
+"""Typed, validated settings of each policy: what `policies/config/<env>.json` may set.
+
+Each policy reads its properties (camelCase, as in the config files) into one frozen
+pydantic model. A bad value never raises out of a policy: `parse_settings` returns a
+`SettingsError` naming the key path (`image-registry-allowed.allowedRegistries[0]`) and
+the reason, which the policy reports as its single violation for the resource.
+
+The same models give the engine a JSON schema per policy (`engine_schema`), so
+`pulumi preview --policy-pack-config` rejects a wrongly typed value before the pack runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pulumi_policy import PolicyConfigSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from go_platform_policies.shared import key_path, parse_quantity
+
+# --- value types ---------------------------------------------------------------------
+
+
+def _cpu(value: str) -> str:
+    if parse_quantity(value) < Decimal("0.001"):
+        raise ValueError(f"{value!r} is below the smallest CPU amount, 1m")
+    return value
+
+
+def _memory(value: str) -> str:
+    if parse_quantity(value) < 2**20:
+        raise ValueError(f"{value!r} is below 1Mi (memory is in bytes: write 512Mi, not 512m)")
+    return value
+
+
+_REGISTRY_PREFIX = re.compile(
+    r"(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?)(?P<path>(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+)
+
+
+def _registry_prefix(value: str) -> str:
+    match = _REGISTRY_PREFIX.fullmatch(value)
+    host = match["host"] if match else ""
+    if not match or not ("." in host or ":" in host or host == "localhost"):
+        raise ValueError(
+            f"{value!r} is not a registry host or registry/path prefix "
+            "(examples: registry.example.com, ghcr.io/acme, 127.0.0.1:5000)"
+        )
+    return value
+
+
+def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    """An ECDSA P-256 public key from PEM text (a `cosign.pub`); ValueError otherwise."""
+    try:
+        key = serialization.load_pem_public_key(pem.strip().encode())
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"is not a PEM public key ({err})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("is not an ECDSA P-256 public key (cosign's default key type)")
+    return key
+
+
+def _public_key(value: str) -> str:
+    load_public_key(value)
+    return value.strip()
+
+
+CpuQuantity = Annotated[str, AfterValidator(_cpu)]
+MemoryQuantity = Annotated[str, AfterValidator(_memory)]
+RegistryPrefix = Annotated[str, AfterValidator(_registry_prefix)]
+PublicKeyPem = Annotated[str, AfterValidator(_public_key)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    """Config keys are camelCase; unknown keys are errors, never ignored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+    )
+
+
+# --- resource matching ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceIdentity:
+    """What a selector in the config can match a resource by."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    labels: Mapping[str, str]
+
+
+class ResourceMatch(_Model):
+    """Selects resources by kind, namespace, name (a glob) and labels; all given must match."""
+
+    kind: str | None = Field(None, description="Kind, e.g. `Deployment`.")
+    namespace: str | None = Field(None, description="Namespace (exact; unset is `default`).")
+    name: str | None = Field(None, description="`metadata.name`, a glob such as `*-exporter`.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels that must all match.")
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> ResourceMatch:
+        if self.kind is None and self.namespace is None and self.name is None and not self.labels:
+            raise ValueError("set at least one of kind, namespace, name or labels")
+        return self
+
+    def matches(self, resource: ResourceIdentity) -> bool:
+        return (
+            (self.kind is None or self.kind == resource.kind)
+            # Unset is `default`, as the API server reads a namespaced resource without one.
+            and (self.namespace is None or self.namespace == (resource.namespace or "default"))
+            and (self.name is None or fnmatch.fnmatchcase(resource.name, self.name))
+            and all(resource.labels.get(k) == v for k, v in self.labels.items())
+        )
+
+
+class Exemption(ResourceMatch):
+    """Resources a policy does not check, and why (the reason is for reviewers)."""
+
+    reason: Text = Field(description="Why these resources may break the policy.")
+
+
+# --- settings per policy -------------------------------------------------------------
+
+
+class PolicySettings(_Model):
+    """What every policy accepts: exemptions."""
+
+    exclude: list[Exemption] = Field(
+        default_factory=list, description="Resources this policy does not check, with a reason."
+    )
+
+    def exempts(self, resource: ResourceIdentity) -> bool:
+        return any(rule.matches(resource) for rule in self.exclude)
+
+
+class ResourceCapsSettings(PolicySettings):
+    max_cpu: CpuQuantity = Field("4", description="Largest CPU limit of one container.")
+    max_memory: MemoryQuantity = Field("8Gi", description="Largest memory limit of one container.")
+
+
+class HostPortSettings(PolicySettings):
+    allowed_host_ports: list[Port] = Field(
+        default_factory=list, description="Host ports containers may bind (none by default)."
+    )
+
+
+class RegistrySettings(PolicySettings):
+    allowed_registries: list[RegistryPrefix] = Field(
+        default_factory=list,
+        description="Registries (`host[:port]`) or registry/path prefixes images may come from.",
+    )
+
+
+class SignatureSettings(PolicySettings):
+    public_keys: list[PublicKeyPem] = Field(
+        default_factory=list,
+        description="PEM ECDSA P-256 public keys (cosign.pub); a signature by any one passes.",
+    )
+    timeout_seconds: float = Field(
+        10, gt=0, le=60, description="Timeout of each request to a registry."
+    )
+
+
+class ReplicaSettings(PolicySettings):
+    min_replicas: int = Field(2, ge=1, description="Fewest replicas a Deployment may run.")
+
+
+class LoadBalancerSettings(PolicySettings):
+    allowed: list[ResourceMatch] = Field(
+        default_factory=lambda: [ResourceMatch(labels={"app.kubernetes.io/name": "traefik"})],
+        description="Services that may be of type LoadBalancer: the gateway's.",
+    )
+
+
+class IngressRouteSettings(PolicySettings):
+    entry_points: list[Text] = Field(
+        default_factory=lambda: ["websecure"],
+        min_length=1,
+        description="Entrypoints routes may attach to.",
+    )
+    require_tls: bool = Field(True, description="Routes must set `tls`.")
+
+
+class EnvSecretSettings(PolicySettings):
+    allowed_names: list[Text] = Field(
+        default_factory=list,
+        description="Variable names that look secret but are not (`CACHE_KEY_PREFIX`).",
+    )
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    """One bad value: where (key path) and why."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class SettingsError:
+    """A policy's config is invalid; the policy reports this instead of checking."""
+
+    policy: str
+    problems: tuple[SettingsProblem, ...]
+
+    def __str__(self) -> str:
+        return "invalid policy config: " + "; ".join(
+            f"{self.policy}.{p}" if p.path else f"{self.policy}: {p.message}" for p in self.problems
+        )
+
+
+def settings_problems(model: type[_Model], config: Mapping[str, Any]) -> list[SettingsProblem]:
+    """Every problem with `config` as properties of `model`, each with its key path."""
+    try:
+        model.model_validate(dict(config))
+    except ValidationError as err:
+        return [_problem(model, error) for error in err.errors()]
+    return []
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+_CACHE: dict[tuple[str, type, str], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def parse_settings(
+    policy: str, model: type[SettingsT], config: Mapping[str, Any]
+) -> SettingsT | SettingsError:
+    """`config` as `model`, or the SettingsError to report; parsed once per distinct config."""
+    text = json.dumps(config, sort_keys=True, default=str) if config else ""
+    key = (policy, model, text)
+    found = _CACHE.get(key)
+    if found is None:
+        try:
+            found = model.model_validate(dict(config))
+        except ValidationError as err:
+            found = SettingsError(policy, tuple(_problem(model, e) for e in err.errors()))
+        with _CACHE_LOCK:
+            _CACHE[key] = found
+    return found
+
+
+def _problem(model: type[BaseModel], error: Mapping[str, Any]) -> SettingsProblem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return SettingsProblem(key_path(loc), f"unknown key ({hint})")
+    if kind == "missing":
+        return SettingsProblem(key_path(loc), "is required")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind != "value_error":
+        message = f"{message[:1].lower()}{message[1:]} (got {_shorten(error.get('input'))})"
+    return SettingsProblem(key_path(loc), message)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The camelCase keys of the model found at `loc` inside `model`."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        inner = _model_in(fields[part].annotation) if part in fields else None
+        if inner is None:
+            return []
+        current = inner
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- the engine's view ---------------------------------------------------------------
+
+
+@functools.cache
+def engine_schema(model: type[_Model]) -> PolicyConfigSchema:
+    """The JSON schema of `model`'s properties, self-contained (the engine resolves no refs)."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items() if k != "title"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    properties = {name: inline(prop) for name, prop in schema["properties"].items()}
+    return PolicyConfigSchema(properties=properties, required=schema.get("required") or None)

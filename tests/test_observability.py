@@ -1,0 +1,324 @@
+"""ObservabilityStack under mocks, and its chart values.
+
+Invariants guarded:
+- installed (dev/staging/prod): five pinned charts (kube-prometheus-stack, Loki, Tempo,
+  Grafana, Alloy), after the Secrets they read; bring-your-own (local): no chart, but the
+  gateway's alerts and dashboard, and services still wired to the configured endpoints;
+- Prometheus selects ServiceMonitors, PodMonitors and rules by the platform label that
+  every ServiceMonitor and PrometheusRule the program creates carries (no `release`
+  label trap), in every namespace; exemplars and remote write on;
+- retention and storage per environment; Loki single binary on a volume, or S3 in prod
+  with credentials from a Secret (never in values); Tempo OTLP gRPC and HTTP receivers,
+  S3 in prod;
+- Grafana: admin password from pulumi_random in a Secret (secret output), datasources
+  linked, dashboards from labelled ConfigMaps anywhere, a TLS route on the gateway;
+- Alloy reads logs through the API as a non-root user;
+- services get OTEL_EXPORTER_OTLP_ENDPOINT of Tempo and a NetworkPolicy egress to it.
+"""
+
+from __future__ import annotations
+
+import runpy
+
+import pytest
+
+from components.config import ConfigError, load_settings
+from components.observability import alloy_values, loki_values, prometheus_values, tempo_values
+from tests.conftest import REPO, service_config, stack_config
+from tests.crd_schemas import validate_custom_resource
+
+DOMAIN = "example.com"
+
+
+def settings_for(stack, secrets=None, **observability):
+    config = stack_config(secrets=secrets, domain=DOMAIN, observability=observability)
+    return load_settings(config, stack=stack).observability
+
+
+def run(pulumi_program, stack="dev", secrets=None, **observability):
+    return pulumi_program(
+        lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__"),
+        stack=stack,
+        config=stack_config(
+            secrets=secrets,
+            domain=DOMAIN,
+            observability=observability,
+            moduleProxy={"enabled": False},
+            services=[service_config(replicas=2, route={"host": f"greeter.{DOMAIN}"})],
+        ),
+    )
+
+
+def charts(recording):
+    return {r.inputs["name"]: r.inputs for r in recording.by_type("kubernetes:helm.sh/v4:Chart")}
+
+
+def test_installs_five_pinned_charts_after_their_secrets(pulumi_program):
+    recording = run(pulumi_program)
+    installed = {n: c for n, c in charts(recording).items() if n not in ("traefik", "cert-manager")}
+    assert {n: (c["chart"], c["version"]) for n, c in installed.items()} == {
+        "kps": ("kube-prometheus-stack", "88.5.3"),
+        "loki": ("loki", "18.11.0"),
+        "tempo": ("tempo", "2.2.4"),
+        "grafana": ("grafana", "12.11.1"),
+        "alloy": ("alloy", "1.11.1"),
+    }
+    assert (
+        installed["loki"]["repositoryOpts"]["repo"]
+        == "https://grafana-community.github.io/helm-charts"
+    )
+    assert all(c["namespace"] == "monitoring" for c in installed.values())
+    grafana_secret = recording.one("Secret", name="observability-grafana-admin")
+    for chart in recording.by_type("kubernetes:helm.sh/v4:Chart"):
+        if chart.inputs["name"] in installed:
+            assert grafana_secret.urn in chart.dependencies
+
+
+def test_bring_your_own_installs_nothing_but_wires_services(pulumi_program):
+    recording = run(pulumi_program, "local", otlpEndpoint="http://collector.obs:4317")
+    assert [c for c in charts(recording) if c not in ("traefik", "cert-manager")] == []
+    assert recording.one("PrometheusRule", name="observability-gateway-alerts")
+    env = {
+        e["name"]: e.get("value")
+        for e in recording.one("Deployment", parent="greeter").inputs["spec"]["template"]["spec"][
+            "containers"
+        ][0]["env"]
+    }
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector.obs:4317"
+
+
+def test_prometheus_selects_the_platform_label_everywhere():
+    spec = prometheus_values(settings_for("dev"))["prometheus"]["prometheusSpec"]
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
+        assert spec[f"{kind}Selector"] == {"matchLabels": {"go-platform/scrape": "true"}}
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+        assert spec[f"{kind}NamespaceSelector"] == {}
+    assert spec["enableFeatures"] == ["exemplar-storage"]
+    assert spec["enableRemoteWriteReceiver"] is True
+
+
+def test_every_monitor_and_rule_the_program_creates_is_selected(pulumi_program):
+    recording = run(pulumi_program)
+    selector = prometheus_values(settings_for("dev"))["prometheus"]["prometheusSpec"][
+        "serviceMonitorSelector"
+    ]
+    wanted = selector["matchLabels"].items()
+    monitored = recording.of_kind("ServiceMonitor") + recording.of_kind("PrometheusRule")
+    assert len(monitored) >= 3
+    for resource in monitored:
+        assert wanted <= resource.inputs["metadata"]["labels"].items(), resource.name
+    values = charts(recording)
+    assert values["traefik"]["values"]["metrics"]["prometheus"]["serviceMonitor"][
+        "additionalLabels"
+    ] == {"go-platform/scrape": "true"}
+    assert values["kps"]["values"]["commonLabels"] == {"go-platform/scrape": "true"}
+    assert values["loki"]["values"]["monitoring"]["serviceMonitor"]["labels"] == {
+        "go-platform/scrape": "true"
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "metrics", "logs", "traces"),
+    [
+        ("dev", "3d", "72h", "24h"),
+        ("staging", "7d", "168h", "72h"),
+        ("prod", "30d", "720h", "168h"),
+    ],
+)
+def test_retention_per_environment(stack, metrics, logs, traces):
+    settings = settings_for(stack)
+    assert prometheus_values(settings)["prometheus"]["prometheusSpec"]["retention"] == metrics
+    assert loki_values(settings)["loki"]["limits_config"]["retention_period"] == logs
+    assert tempo_values(settings, "http://prom:9090")["tempo"]["retention"] == traces
+
+
+def test_loki_single_binary_on_a_volume():
+    values = loki_values(settings_for("dev"))
+    assert values["deploymentMode"] == "Monolithic"
+    assert values["singleBinary"]["replicas"] == 1
+    assert values["singleBinary"]["persistence"] == {"enabled": True, "size": "10Gi"}
+    assert (values["read"], values["write"], values["backend"]) == ({"replicas": 0},) * 3
+    assert values["loki"]["storage"] == {"type": "filesystem"}
+    assert values["loki"]["schemaConfig"]["configs"][0]["object_store"] == "filesystem"
+    assert values["loki"]["compactor"]["delete_request_store"] == "filesystem"
+    assert values["loki"]["auth_enabled"] is False
+
+
+def test_loki_and_tempo_on_s3_in_prod_with_credentials_from_a_secret(pulumi_program):
+    keys = {"obsKey": "AKIA-obs", "obsSecret": "very-secret"}
+    settings = settings_for(
+        "prod",
+        keys,
+        storage={"s3": {"accessKeyIdSecret": "obsKey", "secretAccessKeySecret": "obsSecret"}},
+    )
+    loki = loki_values(settings)
+    assert loki["loki"]["storage"]["bucketNames"] == {
+        "chunks": "logs-chunks",
+        "ruler": "logs-ruler",
+    }
+    assert loki["loki"]["storage"]["s3"]["accessKeyId"] == "${AWS_ACCESS_KEY_ID}"
+    assert loki["defaults"]["extraEnvFrom"] == [{"secretRef": {"name": "observability-s3"}}]
+    assert "-config.expand-env=true" in loki["defaults"]["extraArgs"]
+    tempo = tempo_values(settings, "http://prom:9090")["tempo"]
+    assert tempo["storage"]["trace"]["backend"] == "s3"
+    assert tempo["storage"]["trace"]["s3"]["bucket"] == "traces"
+
+    recording = run(
+        pulumi_program,
+        "prod",
+        secrets={"obsKey": "AKIA-obs", "obsSecret": "very-secret"},
+        storage={"s3": {"accessKeyIdSecret": "obsKey", "secretAccessKeySecret": "obsSecret"}},
+    )
+    secret = recording.one("Secret", name="observability-s3-credentials")
+    assert secret.inputs["stringData"] == {
+        "AWS_ACCESS_KEY_ID": "AKIA-obs",
+        "AWS_SECRET_ACCESS_KEY": "very-secret",
+    }
+    assert secret.has_secret("stringData")
+    for chart in recording.by_type("kubernetes:helm.sh/v4:Chart"):
+        assert "very-secret" not in repr(chart.inputs)
+
+
+def test_tempo_receives_otlp_and_writes_span_metrics():
+    tempo = tempo_values(
+        settings_for("dev"), "http://kps-prometheus.monitoring.svc.cluster.local:9090"
+    )["tempo"]
+    protocols = tempo["receivers"]["otlp"]["protocols"]
+    assert protocols == {"grpc": {"endpoint": "0.0.0.0:4317"}, "http": {"endpoint": "0.0.0.0:4318"}}
+    assert (
+        tempo["metricsGenerator"]["remoteWriteUrl"]
+        == "http://kps-prometheus.monitoring.svc.cluster.local:9090/api/v1/write"
+    )
+    assert tempo["storage"]["trace"]["backend"] == "local"
+
+
+def test_alloy_runs_without_host_access():
+    values = alloy_values("http://loki:3100/loki/api/v1/push")["alloy"]
+    assert values["mounts"]["varlog"] is False
+    assert values["securityContext"]["runAsNonRoot"] is True
+    assert values["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_grafana_admin_datasources_dashboards_and_route(pulumi_program):
+    recording = run(pulumi_program)
+    grafana = charts(recording)["grafana"]["values"]
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert [d["uid"] for d in grafana["datasources"]["datasources.yaml"]["datasources"]] == [
+        "prometheus",
+        "loki",
+        "tempo",
+    ]
+    assert grafana["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+    admin = recording.one("Secret", name="observability-grafana-admin")
+    assert admin.inputs["stringData"]["admin-user"] == "admin"
+    assert admin.has_secret("stringData.admin-password") or admin.has_secret("stringData")
+    route = recording.one("IngressRoute", name="observability-grafana-ingressroute").inputs
+    assert route["spec"]["routes"][0]["match"] == "Host(`grafana.example.com`)"
+    assert route["spec"]["routes"][0]["services"] == [
+        {"kind": "Service", "name": "grafana", "port": 80}
+    ]
+    assert route["spec"]["tls"] == {"secretName": "grafana-tls"}
+    assert all(m["namespace"] == "monitoring" for m in route["spec"]["routes"][0]["middlewares"])
+    validate_custom_resource("traefik.io/v1alpha1", "IngressRoute", route["spec"])
+    dashboards = [
+        r
+        for r in recording.of_kind("ConfigMap")
+        if r.inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    assert {r.inputs["metadata"]["name"] for r in dashboards} == {
+        "greeter-dashboard",
+        "go-platform-gateway-dashboard",
+    }
+
+
+def test_gateway_alerts_pass_the_crd(pulumi_program):
+    rule = run(pulumi_program).one("PrometheusRule", name="observability-gateway-alerts").inputs
+    validate_custom_resource("monitoring.coreos.com/v1", "PrometheusRule", rule["spec"])
+    assert {r["alert"] for r in rule["spec"]["groups"][0]["rules"]} == {
+        "GatewayDown",
+        "GatewayErrors",
+    }
+
+
+def test_services_send_traces_to_tempo(pulumi_program):
+    recording = run(pulumi_program)
+    container = recording.one("Deployment", parent="greeter").inputs["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://tempo.monitoring.svc.cluster.local:4317"
+    egress = recording.one("NetworkPolicy", parent="greeter").inputs["spec"]["egress"]
+    assert {
+        "to": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+        "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+    } in egress
+
+
+def test_grafana_password_is_a_secret_output(pulumi_program):
+    from components.observability import ObservabilityStack, ObservabilityStackArgs
+
+    settings = settings_for("dev")
+    seen = {}
+
+    def program():
+        stack = ObservabilityStack(
+            "obs",
+            ObservabilityStackArgs(
+                settings=settings,
+                environment="dev",
+                namespace="monitoring",
+                gateway_namespace="traefik",
+                gateway_entry_point="websecure",
+                grafana_host="grafana.example.com",
+            ),
+        )
+
+        async def check():
+            seen["secret"] = await stack.grafana_password.is_secret()
+            seen["prometheus"] = await stack.prometheus_url.future()
+
+        return check()
+
+    pulumi_program(program, stack="dev", config=stack_config(domain=DOMAIN))
+    assert seen == {
+        "secret": True,
+        "prometheus": "http://kps-prometheus.monitoring.svc.cluster.local:9090",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "observability", "expected"),
+    [
+        (
+            "prod",
+            {"storage": {"s3": None}},
+            "go-platform:observability.storage.s3: is required with storage type 's3'",
+        ),
+        (
+            "dev",
+            {"retention": {"logs": "7d"}},
+            "go-platform:observability.retention.logs: must match ^[0-9]+h$ (got '7d')",
+        ),
+        (
+            "dev",
+            {"availabilitySlo": 100},
+            "go-platform:observability.availabilitySlo: must be below 100.0 (got 100)",
+        ),
+        (
+            "dev",
+            {"grafanaHost": "grafana.other.org"},
+            "go-platform:observability.grafanaHost: 'grafana.other.org' is outside the domain 'example.com'",
+        ),
+        (
+            "dev",
+            {"storage": {"type": "gcs"}},
+            "go-platform:observability.storage.type: must be one of 'filesystem' or 's3' (got 'gcs')",
+        ),
+    ],
+)
+def test_bad_observability_config_names_its_key(stack, observability, expected):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(stack_config(domain=DOMAIN, observability=observability), stack=stack)
+    assert [str(p) for p in caught.value.problems] == [expected]

@@ -1,0 +1,417 @@
+"""The pack's configuration: per-policy settings, the committed files, the environment.
+
+Invariants guarded:
+- a bad setting is never a traceback: the policy reports one violation naming the key path
+  (`<policy>.<key path>`) and the reason, for resource and stack policies alike; the
+  table below pins the exact path and message of each kind of mistake;
+- a bad config file is one `PolicyConfigError` listing every problem with its key path:
+  unknown policies (with a suggestion), bad enforcement levels, `remediate` on a policy
+  that cannot, settings problems, unreadable JSON; the command-line check exits 1 on it;
+- the committed files are valid, name every policy of the pack, and enforce as decided:
+  Pod Security baseline and the Traefik dashboard mandatory everywhere; every policy
+  mandatory in staging and prod; best practices, restricted, supply chain and the other
+  security checks advisory in local and dev, except TLS routes (mandatory outside local)
+  and seccomp (remediated in local and dev);
+- the environment comes from the stack's `go-platform:environment`, else its name, else
+  the strictest (prod); the initial config has enforcement levels as the SDK's enums;
+- each policy gives the engine a self-contained JSON schema that accepts the committed
+  settings and rejects a wrongly typed one, so `--policy-pack-config` fails early too.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+from go_platform_policies import POLICIES
+from go_platform_policies.core import (
+    BEST_PRACTICE,
+    GROUPS,
+    POD_SECURITY_BASELINE,
+    POD_SECURITY_RESTRICTED,
+    SECURITY,
+    SETTINGS_MODELS,
+    SUPPLY_CHAIN,
+)
+from go_platform_policies.pack_config import (
+    CONFIG_DIR,
+    PolicyConfigError,
+    config_problems,
+    environment_of,
+    initial_config,
+    load_config,
+    main,
+)
+from go_platform_policies.settings import settings_problems
+from tests.fake_registry import KEY, public_pem
+from tests.policy_fixtures import POLICIES_BY_NAME, check_resource, check_stack, deployment
+
+ENVIRONMENTS = ("local", "dev", "staging", "prod")
+RSA_PEM = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+# --- settings: (policy, config, key path, message) ------------------------------------
+
+BAD_SETTINGS = [
+    (
+        "container-limits-within-caps",
+        {"maxMemory": "1GB"},
+        "maxMemory",
+        "'1GB' is not a Kubernetes quantity (examples: 250m, 0.5, 128Mi, 1Gi)",
+    ),
+    (
+        "container-limits-within-caps",
+        {"maxCpu": "0"},
+        "maxCpu",
+        "'0' is below the smallest CPU amount, 1m",
+    ),
+    (
+        "container-limits-within-caps",
+        {"maxMemory": "512m"},
+        "maxMemory",
+        "'512m' is below 1Mi (memory is in bytes: write 512Mi, not 512m)",
+    ),
+    (
+        "container-limits-within-caps",
+        {"maxMemory": 512},
+        "maxMemory",
+        "input should be a valid string (got 512)",
+    ),
+    (
+        "container-limits-within-caps",
+        {"maxMem": "1Gi"},
+        "maxMem",
+        "unknown key (did you mean 'maxMemory'?)",
+    ),
+    (
+        "image-registry-allowed",
+        {"allowedRegistries": ["https://ghcr.io"]},
+        "allowedRegistries[0]",
+        "'https://ghcr.io' is not a registry host or registry/path prefix (examples: "
+        "registry.example.com, ghcr.io/acme, 127.0.0.1:5000)",
+    ),
+    (
+        "image-registry-allowed",
+        {"allowedRegistries": "ghcr.io"},
+        "allowedRegistries",
+        "input should be a valid list (got 'ghcr.io')",
+    ),
+    (
+        "image-signature-verified",
+        {"publicKeys": [RSA_PEM]},
+        "publicKeys[0]",
+        "is not an ECDSA P-256 public key (cosign's default key type)",
+    ),
+    (
+        "image-signature-verified",
+        {"publicKeys": [public_pem(KEY)], "timeoutSeconds": 0},
+        "timeoutSeconds",
+        "input should be greater than 0 (got 0)",
+    ),
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"kind": "DaemonSet"}]},
+        "exclude[0].reason",
+        "is required",
+    ),
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"reason": "everything, please"}]},
+        "exclude[0]",
+        "set at least one of kind, namespace, name or labels",
+    ),
+    (
+        "namespace-network-policy",
+        {"exclude": [{"nmae": "x", "reason": "typo"}]},
+        "exclude[0].nmae",
+        "unknown key (did you mean 'name'?)",
+    ),
+    (
+        "service-load-balancer-restricted",
+        {"allowed": [{"labels": {"app": 1}}]},
+        "allowed[0].labels.app",
+        "input should be a valid string (got 1)",
+    ),
+    (
+        "deployment-replicas-minimum",
+        {"minReplicas": 0},
+        "minReplicas",
+        "input should be greater than or equal to 1 (got 0)",
+    ),
+    (
+        "ingressroute-tls-required",
+        {"entryPoints": []},
+        "entryPoints",
+        "list should have at least 1 item after validation, not 0 (got [])",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "config", "path", "message"),
+    BAD_SETTINGS,
+    ids=[f"{b[0]}.{b[2]}" for b in BAD_SETTINGS],
+)
+def test_bad_settings_name_their_key_path(policy, config, path, message):
+    problems = settings_problems(SETTINGS_MODELS[policy], config)
+    assert [(p.path, p.message) for p in problems] == [(path, message)]
+
+
+def test_a_resource_policy_reports_bad_settings_once_instead_of_checking():
+    policy = POLICIES_BY_NAME["container-limits-within-caps"]
+    oversized = deployment({"containers[0].resources.limits.cpu": "64"})
+    assert check_resource(policy, oversized, {"maxCpu": "lots"}) == [
+        "invalid policy config: container-limits-within-caps.maxCpu: 'lots' is not a Kubernetes "
+        "quantity (examples: 250m, 0.5, 128Mi, 1Gi)"
+    ]
+
+
+def test_a_stack_policy_reports_bad_settings_once_instead_of_checking():
+    policy = POLICIES_BY_NAME["deployment-replicas-minimum"]
+    assert check_stack(policy, [deployment()], {"minReplicas": "two", "extra": 1}) == [
+        "invalid policy config: deployment-replicas-minimum.minReplicas: input should be a valid "
+        "integer, unable to parse string as an integer (got 'two'); "
+        "deployment-replicas-minimum.extra: unknown key (known keys: exclude, minReplicas)"
+    ]
+
+
+def test_settings_defaults_are_usable_without_any_config():
+    for name, model in SETTINGS_MODELS.items():
+        assert settings_problems(model, {}) == [], name
+
+
+# --- config files ------------------------------------------------------------------------
+
+
+def problems_of(document) -> list[tuple[str, str]]:
+    return [(p.path, p.message) for p in config_problems(document)]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            ["mandatory"],
+            [("", "must be a JSON object: policy name -> enforcement level or settings")],
+        ),
+        (
+            {"container-probes": "mandatory"},
+            [
+                (
+                    "container-probes",
+                    "no such policy in the pack (did you mean 'container-probes-required'?)",
+                )
+            ],
+        ),
+        (
+            {"image-digest-pinned": "enforced"},
+            [
+                (
+                    "image-digest-pinned",
+                    "must be one of advisory, mandatory, remediate, disabled (got 'enforced')",
+                )
+            ],
+        ),
+        (
+            {"image-digest-pinned": {"enforcementLevel": "remediate"}},
+            [
+                (
+                    "image-digest-pinned.enforcementLevel",
+                    "this policy has no remediation; use mandatory",
+                )
+            ],
+        ),
+        (
+            {"image-digest-pinned": 1},
+            [("image-digest-pinned", "must be an enforcement level or an object (got 1)")],
+        ),
+        (
+            {"all": {"enforcementLevel": "mandatory", "maxCpu": "1"}},
+            [("all.maxCpu", "`all` takes only enforcementLevel")],
+        ),
+        (
+            {
+                "pod-seccomp-profile-required": "remediate",
+                "all": "advisory",
+                "container-limits-within-caps": {
+                    "enforcementLevel": "mandatory",
+                    "maxMemory": "1GB",
+                },
+            },
+            [
+                (
+                    "container-limits-within-caps.maxMemory",
+                    "'1GB' is not a Kubernetes quantity (examples: 250m, 0.5, 128Mi, 1Gi)",
+                )
+            ],
+        ),
+    ],
+    ids=["not an object", "unknown policy", "bad level", "remediate", "bad value", "all", "nested"],
+)
+def test_config_documents_name_each_problems_key_path(document, expected):
+    assert problems_of(document) == expected
+
+
+def test_unreadable_json_is_one_clear_error(tmp_path):
+    path = tmp_path / "prod.json"
+    path.write_text('{"image-digest-pinned": "mandatory",\n}')
+    with pytest.raises(PolicyConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"invalid policy config {path}: is not JSON (line 2, column 1: Expecting property name "
+        "enclosed in double quotes)"
+    )
+
+
+def test_the_command_line_check_reports_and_fails(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"image-digest-pinned": "enforced", "nope": "advisory"}))
+    assert main([str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"invalid policy config {bad} (2 problems):",
+        "  - image-digest-pinned: must be one of advisory, mandatory, remediate, disabled "
+        "(got 'enforced')",
+        "  - nope: no such policy in the pack (see docs/policies.md)",
+    ]
+    assert main([]) == 0
+    assert capsys.readouterr().out.count(": ok") == 4
+
+
+# --- the committed files -----------------------------------------------------------------
+
+
+def committed(environment: str) -> dict:
+    return load_config(CONFIG_DIR / f"{environment}.json")
+
+
+def level(environment: str, policy: str) -> str:
+    entry = committed(environment)[policy]
+    return entry if isinstance(entry, str) else entry["enforcementLevel"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_committed_files_configure_every_policy(environment):
+    assert set(committed(environment)) == {p.name for p in POLICIES}
+
+
+def test_policies_belong_to_exactly_one_known_group():
+    for policy in POLICIES:
+        assert len(policy.tags) == 1, policy.name
+        assert policy.tags[0] in GROUPS, policy.name
+
+
+def expected_level(policy, environment: str) -> str:
+    group = policy.tags[0]
+    if environment in ("staging", "prod") or group == POD_SECURITY_BASELINE:
+        return "mandatory"
+    if policy.name == "traefik-dashboard-not-insecure":
+        return "mandatory"
+    if policy.name == "ingressroute-tls-required":
+        return "advisory" if environment == "local" else "mandatory"
+    if policy.name == "pod-seccomp-profile-required":
+        return "remediate"
+    assert group in (POD_SECURITY_RESTRICTED, SECURITY, SUPPLY_CHAIN, BEST_PRACTICE)
+    return "advisory"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_enforcement_per_environment(environment):
+    assert {p.name: level(environment, p.name) for p in POLICIES} == {
+        p.name: expected_level(p, environment) for p in POLICIES
+    }
+
+
+def test_production_caps_and_minimums_are_stricter_where_they_should_be():
+    assert committed("prod")["deployment-replicas-minimum"]["minReplicas"] == 2
+    assert committed("local")["deployment-replicas-minimum"]["minReplicas"] == 1
+    assert committed("prod")["image-registry-allowed"]["allowedRegistries"] == [
+        "registry.example.com"
+    ]
+
+
+# --- the environment and the initial config ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"PULUMI_CONFIG": '{"go-platform:environment": "dev"}', "PULUMI_STACK": "prod"}, "dev"),
+        ({"PULUMI_CONFIG": "{}", "PULUMI_STACK": "staging"}, "staging"),
+        ({"PULUMI_CONFIG": "not json", "PULUMI_STACK": "local"}, "local"),
+        ({"PULUMI_CONFIG": '{"go-platform:environment": "qa"}', "PULUMI_STACK": "qa"}, "prod"),
+        ({}, "prod"),
+    ],
+)
+def test_environment_of_the_stack(environ, expected):
+    assert environment_of(environ) == expected
+
+
+def test_initial_config_is_the_environments_file_with_enum_levels():
+    config = initial_config({"PULUMI_STACK": "dev"})
+    assert config["pod-seccomp-profile-required"] is EnforcementLevel.REMEDIATE
+    assert config["container-limits-within-caps"] == {
+        "enforcementLevel": EnforcementLevel.ADVISORY,
+        "maxCpu": "2",
+        "maxMemory": "2Gi",
+    }
+    assert set(config) == {p.name for p in POLICIES}
+
+
+# --- the engine's schema -------------------------------------------------------------------
+
+
+def test_engine_schemas_are_self_contained():
+    for policy in POLICIES:
+        schema = policy.config_schema
+        assert schema is not None, policy.name
+        assert "exclude" in schema.properties, policy.name
+        assert "$ref" not in json.dumps(schema.properties), policy.name
+
+
+def engine_validates(policy, properties) -> None:
+    """Validate as the engine does: an object schema made of the policy's properties."""
+    schema = {"type": "object", "properties": policy.config_schema.properties}
+    jsonschema.validate(properties, schema)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_engine_schemas_accept_the_committed_settings(environment):
+    for name, entry in committed(environment).items():
+        if isinstance(entry, dict):
+            properties = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+            engine_validates(POLICIES_BY_NAME[name], properties)
+
+
+@pytest.mark.parametrize(
+    ("policy", "properties"),
+    [
+        ("container-limits-within-caps", {"maxCpu": 2}),
+        ("image-signature-verified", {"publicKeys": "one key"}),
+        ("service-load-balancer-restricted", {"allowed": [{"labels": {"a": 1}}]}),
+        ("pod-host-namespaces-disallowed", {"exclude": [{"kind": "Pod"}]}),
+    ],
+)
+def test_engine_schemas_reject_wrong_types(policy, properties):
+    with pytest.raises(jsonschema.ValidationError):
+        engine_validates(POLICIES_BY_NAME[policy], properties)
+
+
+def test_only_remediating_policies_may_be_set_to_remediate():
+    remediating = {
+        p.name for p in POLICIES if isinstance(p, ResourceValidationPolicy) and p.has_remediation()
+    }
+    assert remediating == {"pod-seccomp-profile-required"}
+    for environment in ENVIRONMENTS:
+        for name in committed(environment):
+            if level(environment, name) == "remediate":
+                assert name in remediating
