@@ -28,6 +28,10 @@ $(VENV)/.installed: requirements.txt
 .PHONY: venv
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 
+.PHONY: system-deps
+system-deps: ## Install the Debian packages the tests use (promtool, docker-registry)
+	bash tools/system-packages.sh
+
 .PHONY: lint
 lint: venv ## ruff lint and format check
 	$(VENV)/bin/ruff check .
