@@ -179,8 +179,9 @@ Duration = Annotated[str, AfterValidator(_duration)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
-class _Model(BaseModel):
-    """Stack YAML keys are camelCase; unknown keys are errors, never ignored."""
+class CamelModel(BaseModel):
+    """Stack YAML keys (and policy config keys) are camelCase; unknown keys are errors,
+    never ignored."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -195,19 +196,19 @@ class _Model(BaseModel):
 # --- the models ----------------------------------------------------------------------
 
 
-class ResourceAmounts(_Model):
+class ResourceAmounts(CamelModel):
     cpu: CpuQuantity = Field(description="CPU as a Kubernetes quantity (`250m`, `1`).")
     memory: MemoryQuantity = Field(description="Memory as a Kubernetes quantity (`256Mi`, `1Gi`).")
 
 
-class Resources(_Model):
+class Resources(CamelModel):
     requests: ResourceAmounts = Field(description="What the scheduler reserves for each pod.")
     limits: ResourceAmounts = Field(
         description="The ceiling for each pod; `GOMEMLIMIT` is set to 90% of `memory`."
     )
 
 
-class BuildSettings(_Model):
+class BuildSettings(CamelModel):
     context: str = Field(description="Docker build context, relative to the project directory.")
     repository: str = Field(
         description="Repository the built image is pushed to (`registry.example.com/team/app`)."
@@ -225,7 +226,7 @@ class BuildSettings(_Model):
     )
 
 
-class RouteSettings(_Model):
+class RouteSettings(CamelModel):
     host: DomainName = Field(description="Host name served, `domain` or one of its subdomains.")
     path_prefix: str = Field(
         "/", pattern=r"^/[^\s`]*$", description="Path prefix routed to the service."
@@ -242,7 +243,7 @@ class RouteSettings(_Model):
     )
 
 
-class AutoscalingSettings(_Model):
+class AutoscalingSettings(CamelModel):
     min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
     max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
     cpu_utilization: int = Field(
@@ -250,7 +251,7 @@ class AutoscalingSettings(_Model):
     )
 
 
-class EgressRule(_Model):
+class EgressRule(CamelModel):
     service: ServiceName | None = Field(None, description="A service of this stack.")
     namespace: DnsLabel | None = Field(None, description="Every pod of a namespace.")
     cidr: Cidr | None = Field(None, description="An IP block (`10.0.0.0/8`, `0.0.0.0/0`).")
@@ -259,14 +260,14 @@ class EgressRule(_Model):
     )
 
 
-class CanaryAnalysisSettings(_Model):
+class CanaryAnalysisSettings(CamelModel):
     success_rate: float = Field(
         99.0, ge=0, le=100, description="Lowest share of non-5xx canary responses, percent."
     )
     max_latency_ms: int = Field(500, ge=1, description="Highest p99 canary latency, ms.")
 
 
-class CanaryHeaderSettings(_Model):
+class CanaryHeaderSettings(CamelModel):
     name: str = Field(
         "X-Canary", pattern=r"^[A-Za-z0-9-]+$", description="Header that overrides the weights."
     )
@@ -274,7 +275,7 @@ class CanaryHeaderSettings(_Model):
     never: str = Field("never", description="Value sending a request to stable.")
 
 
-class CanarySettings(_Model):
+class CanarySettings(CamelModel):
     image: ImageRef = Field(description="Image the canary runs.")
     weight: int = Field(
         0, ge=0, le=100, description="Percent of traffic on the canary now: 0 or a step."
@@ -302,7 +303,7 @@ class CanarySettings(_Model):
     sticky: bool = Field(False, description="Keep a client on one track with a cookie.")
 
 
-class ServiceSettings(_Model):
+class ServiceSettings(CamelModel):
     name: ServiceName = Field(description="Service name; names the Deployment and Service.")
     image: ImageRef | None = Field(
         None, description="Pre-built image reference. Exactly one of `image` and `build`."
@@ -343,7 +344,7 @@ class ServiceSettings(_Model):
         return self.autoscaling.min_replicas if self.autoscaling else (self.replicas or 1)
 
 
-class ChartSource(_Model):
+class ChartSource(CamelModel):
     chart: str = Field(
         description="Chart name in `repository`, an `oci://` reference, or a local path."
     )
@@ -353,7 +354,7 @@ class ChartSource(_Model):
     )
 
 
-class RateLimitSettings(_Model):
+class RateLimitSettings(CamelModel):
     average: int = Field(100, ge=1, description="Requests per `period` allowed on average.")
     burst: int = Field(200, ge=1, description="Requests allowed above the average at once.")
     period: Duration = Field("1s", description="The period `average` is counted over.")
@@ -367,7 +368,7 @@ class RateLimitSettings(_Model):
     )
 
 
-class CircuitBreakerSettings(_Model):
+class CircuitBreakerSettings(CamelModel):
     expression: str = Field(
         "NetworkErrorRatio() > 0.30 || ResponseCodeRatio(500, 600, 0, 600) > 0.25",
         description="When the breaker opens (Traefik expression).",
@@ -377,14 +378,14 @@ class CircuitBreakerSettings(_Model):
     recovery_duration: Duration = Field("10s", description="How long recovery lasts.")
 
 
-class RetrySettings(_Model):
+class RetrySettings(CamelModel):
     attempts: int = Field(3, ge=1, le=10, description="Tries when a backend does not answer.")
     initial_interval: str = Field(
         "100ms", pattern=r"^[0-9]+(ms|s)$", description="Back-off before the second try."
     )
 
 
-class MiddlewareSettings(_Model):
+class MiddlewareSettings(CamelModel):
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="`rate-limit`: per client IP."
     )
@@ -401,7 +402,7 @@ class MiddlewareSettings(_Model):
     hsts: bool = Field(description="Send Strict-Transport-Security from `secure-headers`.")
 
 
-class Dns01Settings(_Model):
+class Dns01Settings(CamelModel):
     provider: Literal["cloudflare", "route53"] = Field(description="DNS provider.")
     api_token_secret: ConfigKey | None = Field(
         None, description="cloudflare: secret config key of the API token."
@@ -410,7 +411,7 @@ class Dns01Settings(_Model):
     hosted_zone_id: str | None = Field(None, description="route53: hosted zone id.")
 
 
-class TlsSettings(_Model):
+class TlsSettings(CamelModel):
     issuer: Literal["privateCa", "acmeStaging", "acme", "existing"] = Field(
         description="Who signs certificates: a private CA, Let's Encrypt (staging or "
         "production), or a ClusterIssuer the cluster already has."
@@ -438,7 +439,7 @@ class TlsSettings(_Model):
         return self.cluster_issuer or defaults.get(self.issuer, "")
 
 
-class CertManagerSettings(_Model):
+class CertManagerSettings(CamelModel):
     install: bool | None = Field(
         None, description="Install the cert-manager chart; defaults to `gateway.install`."
     )
@@ -451,7 +452,7 @@ class CertManagerSettings(_Model):
     )
 
 
-class DashboardSettings(_Model):
+class DashboardSettings(CamelModel):
     enabled: bool = Field(description="Serve the Traefik dashboard behind BasicAuth.")
     host: DomainName | None = Field(
         None, description="Dashboard host; `traefik.<domain>` if unset."
@@ -461,7 +462,7 @@ class DashboardSettings(_Model):
     )
 
 
-class GatewaySettings(_Model):
+class GatewaySettings(CamelModel):
     install: bool = Field(
         description="Install the Traefik chart; `false` uses the cluster's Traefik and only "
         "creates configuration."
@@ -491,7 +492,7 @@ class GatewaySettings(_Model):
     )
 
 
-class ObjectStorageSettings(_Model):
+class ObjectStorageSettings(CamelModel):
     region: str = Field(description="Region of the buckets.")
     endpoint: str | None = Field(
         None, description="S3-compatible endpoint URL (MinIO, Ceph); AWS if unset."
@@ -511,7 +512,7 @@ class ModuleProxyS3Settings(ObjectStorageSettings):
     bucket: str = Field(description="Bucket holding the module cache.")
 
 
-class ModuleProxyStorageSettings(_Model):
+class ModuleProxyStorageSettings(CamelModel):
     type: Literal["disk", "s3"] = Field(description="Where Athens keeps modules.")
     volume: Literal["persistentVolumeClaim", "emptyDir"] = Field(
         "persistentVolumeClaim",
@@ -524,7 +525,7 @@ class ModuleProxyStorageSettings(_Model):
     s3: ModuleProxyS3Settings | None = Field(None, description="`s3` only: the bucket.")
 
 
-class SingleFlightSettings(_Model):
+class SingleFlightSettings(CamelModel):
     type: Literal["memory", "redis", "etcd"] = Field(
         "memory",
         description="How replicas agree on who fetches a module: `memory` for one replica.",
@@ -537,7 +538,7 @@ class SingleFlightSettings(_Model):
     )
 
 
-class ModuleProxyCredentials(_Model):
+class ModuleProxyCredentials(CamelModel):
     netrc_secret: ConfigKey | None = Field(
         None, description="Secret config key holding a netrc file for private repositories."
     )
@@ -549,7 +550,7 @@ class ModuleProxyCredentials(_Model):
     )
 
 
-class ModuleProxySettings(_Model):
+class ModuleProxySettings(CamelModel):
     enabled: bool = Field(description="Run an Athens module proxy.")
     url: str | None = Field(
         None,
@@ -602,7 +603,7 @@ class ObservabilityS3Settings(ObjectStorageSettings):
     tempo_bucket: str = Field(description="Bucket of Tempo's traces.")
 
 
-class ObservabilityStorageSettings(_Model):
+class ObservabilityStorageSettings(CamelModel):
     type: Literal["filesystem", "s3"] = Field(
         description="Where Loki and Tempo keep data: volumes, or S3 buckets."
     )
@@ -611,7 +612,7 @@ class ObservabilityStorageSettings(_Model):
     s3: ObservabilityS3Settings | None = Field(None, description="`s3` only: the buckets.")
 
 
-class RetentionSettings(_Model):
+class RetentionSettings(CamelModel):
     metrics: str = Field(pattern=r"^[0-9]+(h|d|w)$", description="Prometheus retention (`15d`).")
     logs: str = Field(pattern=r"^[0-9]+h$", description="Loki retention, in hours (`168h`).")
     traces: str = Field(pattern=r"^[0-9]+h$", description="Tempo retention, in hours (`72h`).")
@@ -629,7 +630,7 @@ _GRAFANA_COMMUNITY_CHARTS = "https://grafana-community.github.io/helm-charts"
 _GRAFANA_CHARTS = "https://grafana.github.io/helm-charts"
 
 
-class ObservabilityCharts(_Model):
+class ObservabilityCharts(CamelModel):
     kube_prometheus_stack: ChartSource = _chart(
         "kube-prometheus-stack", "88.5.3", _PROMETHEUS_CHARTS
     )
@@ -639,7 +640,7 @@ class ObservabilityCharts(_Model):
     alloy: ChartSource = _chart("alloy", "1.11.1", _GRAFANA_CHARTS)
 
 
-class ObservabilitySettings(_Model):
+class ObservabilitySettings(CamelModel):
     enabled: bool = Field(
         description="Wire services to metrics, traces and alerts (ServiceMonitor, OTLP, "
         "PrometheusRule, dashboard)."
@@ -671,7 +672,7 @@ class ObservabilitySettings(_Model):
     )
 
 
-class CrdSettings(_Model):
+class CrdSettings(CamelModel):
     install: bool = Field(
         description="Install the CustomResourceDefinitions the program uses (traefik.io, "
         "cert-manager.io, monitoring.coreos.com) before anything else; off where the "
@@ -683,7 +684,7 @@ class CrdSettings(_Model):
     )
 
 
-class PlatformSettings(_Model):
+class PlatformSettings(CamelModel):
     environment: Environment = Field(
         description="Which profile supplies the defaults.",
         json_schema_extra={"default_text": "the stack name"},
@@ -1401,18 +1402,18 @@ def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
         fields = {f.alias or name: f for name, f in model.model_fields.items()}
         if part not in fields:
             return []
-        model = _model_in(fields[part].annotation)
+        model = model_in(fields[part].annotation)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return field_aliases(model)
     return []
 
 
-def _model_in(annotation: Any) -> Any:
+def model_in(annotation: Any) -> Any:
     """The pydantic model inside `X | None`, `list[X]` or `dict[str, X]`, if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None

@@ -382,9 +382,7 @@ def test_dashboard_off_in_prod_unless_asked(pulumi_program):
     prod = {"services": [service_config(replicas=2, route={"host": "api.example.com"})]}
     recording = run_program(pulumi_program, "prod", **prod)
     assert recording.of_kind("IngressRoute")
-    assert not [
-        r for r in recording.children("gateway") if r.name.startswith("gateway-dashboard")
-    ]
+    assert not [r for r in recording.children("gateway") if r.name.startswith("gateway-dashboard")]
     asked = run_program(
         pulumi_program,
         "prod",

@@ -25,10 +25,9 @@ from typing import Annotated, Any, TypeVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi_policy import PolicyConfigSchema
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-from go_platform_policies.shared import key_path, parse_quantity
+from go_platform_policies.shared import CamelModel, key_path, parse_quantity
 
 # --- value types ---------------------------------------------------------------------
 
@@ -85,19 +84,6 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Text = Annotated[str, Field(min_length=1)]
 
 
-class _Model(BaseModel):
-    """Config keys are camelCase; unknown keys are errors, never ignored."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        validate_by_alias=True,
-        validate_by_name=False,
-        serialize_by_alias=True,
-    )
-
-
 # --- resource matching ---------------------------------------------------------------
 
 
@@ -111,7 +97,7 @@ class ResourceIdentity:
     labels: Mapping[str, str]
 
 
-class ResourceMatch(_Model):
+class ResourceMatch(CamelModel):
     """Selects resources by kind, namespace, name (a glob) and labels; all given must match."""
 
     kind: str | None = Field(None, description="Kind, e.g. `Deployment`.")
@@ -144,7 +130,7 @@ class Exemption(ResourceMatch):
 # --- settings per policy -------------------------------------------------------------
 
 
-class PolicySettings(_Model):
+class PolicySettings(CamelModel):
     """What every policy accepts: exemptions."""
 
     exclude: list[Exemption] = Field(
@@ -237,7 +223,7 @@ class SettingsError:
         )
 
 
-def settings_problems(model: type[_Model], config: Mapping[str, Any]) -> list[SettingsProblem]:
+def settings_problems(model: type[CamelModel], config: Mapping[str, Any]) -> list[SettingsProblem]:
     """Every problem with `config` as properties of `model`, each with its key path."""
     try:
         model.model_validate(dict(config))
@@ -318,7 +304,7 @@ def _shorten(value: Any, limit: int = 60) -> str:
 
 
 @functools.cache
-def engine_schema(model: type[_Model]) -> PolicyConfigSchema:
+def engine_schema(model: type[CamelModel]) -> PolicyConfigSchema:
     """The JSON schema of `model`'s properties, self-contained (the engine resolves no refs)."""
     schema = model.model_json_schema(by_alias=True)
     definitions = schema.get("$defs", {})

@@ -19,13 +19,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("components") is None:
     sys.path.append(str(PROJECT_ROOT))
 
-from components.config import ENVIRONMENTS, key_path  # noqa: E402
+from components.config import ENVIRONMENTS, CamelModel, key_path  # noqa: E402
 from components.images import ImageReference, parse_image  # noqa: E402
 from components.units import parse_quantity  # noqa: E402
 
 __all__ = [
     "ENVIRONMENTS",
     "PROJECT_ROOT",
+    "CamelModel",
     "ImageReference",
     "key_path",
     "parse_image",
