@@ -1,0 +1,1 @@
+"""The embedded control plane behind tools/cluster/cluster.py (standard library only)."""
