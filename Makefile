@@ -13,11 +13,18 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)/backend
 # The local stack's documented default passphrase; set your own for shared stacks.
 export PULUMI_CONFIG_PASSPHRASE ?= go-platform-local
 
--include tools/toolchain/toolchain.mk
+include tools/toolchain/toolchain.mk
+include tools/cluster/cluster.mk
+
+# The local stack talks to the embedded cluster only (Pulumi.local.yaml names its context).
+STACK_ENV = $(if $(filter local,$(STACK)),KUBECONFIG=$(CLUSTER_KUBECONFIG))
+PULUMI = $(STACK_ENV) $(TOOLCHAIN_RUN) pulumi
+# The local stack brings its own cluster; other stacks use your kubeconfig's.
+STACK_CLUSTER = $(if $(filter local,$(STACK)),cluster-start)
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
@@ -53,15 +60,31 @@ test: lint venv ## Every test: Python (unit and integration) and the Go services
 		if [ -f "$$dir/Makefile" ]; then $(MAKE) --no-print-directory -C "$$dir" test || exit 1; fi; \
 	done
 
+.PHONY: stack
+stack: venv toolchain $(STACK_CLUSTER)
+	@mkdir -p $(STATE_DIR)/backend
+	@$(PULUMI) stack select --create $(STACK) >/dev/null
+
 .PHONY: preview
-preview: venv ## pulumi preview of STACK (default local)
-	pulumi preview --stack $(STACK) --diff
+preview: stack ## pulumi preview of STACK (default local) with the policy pack
+	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policies
 
 .PHONY: up
-up: venv ## Deploy STACK (default local) with the policy pack
-	@mkdir -p $(STATE_DIR)/backend
-	pulumi stack select --create $(STACK)
-	pulumi up --yes --stack $(STACK) --policy-pack policies
+up: stack ## Deploy STACK (default local: starts the embedded cluster) with the policy pack
+	$(PULUMI) up --yes --stack $(STACK) --policy-pack policies
+
+.PHONY: down
+down: ## Destroy STACK (default local) and, for local, stop the embedded cluster
+	@if [ -f $(CLUSTER_KUBECONFIG) ] || [ "$(STACK)" != local ]; then \
+		$(PULUMI) destroy --yes --stack $(STACK); \
+	fi
+	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-stop; fi
+
+.PHONY: status
+status: ## Where STACK stands: the cluster (local), the stack's resources and outputs
+	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-status; fi
+	@$(PULUMI) stack --stack $(STACK) 2>/dev/null || echo "stack $(STACK): not created yet (make up)"
+	@$(PULUMI) stack output --stack $(STACK) 2>/dev/null || true
 
 .PHONY: policy-config
 policy-config: venv ## Check the committed policy config files

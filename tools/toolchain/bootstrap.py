@@ -1,0 +1,1510 @@
+#!/usr/bin/env python3
+"""Build the Pulumi toolchain go-platform runs against, from Go modules.
+
+The Pulumi CLI, the Python language host and the resource plugins are Go programs. This
+script builds them with the local Go toolchain from modules fetched through GOPROXY, at the
+versions pinned in toolchain.toml, into a versioned cache outside the repository:
+
+    ${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}/toolchain/
+        pulumi-v<version>/bin/      pulumi, pulumi-language-python and its executor scripts
+        providers/<name>-v<version>/ pulumi-resource-<name> as built, with its build stamp
+        home/                       PULUMI_HOME: the plugins, installed with `pulumi plugin install --file`
+        work/<component>-v<version>/ generated wrapper module, build.log
+        last-build.json             timings of the last `build`
+
+Subcommands:
+    build [--only NAMES]   build what is missing (seconds when everything is present)
+    doctor [--registry]    what is present, at which version, what is missing
+    env [--format sh|json] the environment that points Pulumi at this toolchain
+    run -- COMMAND...      run COMMAND in that environment
+
+Expected failures (a module the proxy refuses, a failing go command, a missing pin) are
+reported as one line naming the step, with the log and the command to rerun; exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+TOOLCHAIN_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TOOLCHAIN_DIR.parents[1]
+DEFAULT_MANIFEST = TOOLCHAIN_DIR / "toolchain.toml"
+SHIMS_DIR = TOOLCHAIN_DIR / "modules"
+
+# Bump when a recipe changes how a component is built: stamps from older recipes then no
+# longer count as present and the component is rebuilt.
+RECIPE_REVISION = 1
+
+PULUMI_PKG = "github.com/pulumi/pulumi/pkg/v3"
+PULUMI_SDK = "github.com/pulumi/pulumi/sdk/v3"
+PULUMI_CLI_PACKAGE = f"{PULUMI_PKG}/cmd/pulumi"
+PYTHON_LANGUAGE_HOST = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
+PULUMI_VERSION_VARIABLE = f"{PULUMI_SDK}/go/common/version.Version"
+# The build tags upstream's release builds use (pure-Go os/user; grpc without x/net/trace).
+PULUMI_BUILD_TAGS = "osusergo,grpcnotrace"
+# Scripts the language host expects beside itself, as they sit in the sdk/v3 module.
+PYTHON_HOST_SCRIPTS = (
+    "python/cmd/pulumi-language-python-exec",
+    "python/dist/pulumi-resource-pulumi-python",
+)
+
+# Environment that points the Pulumi CLI at this toolchain and keeps it off the network:
+# a missing plugin must fail loudly, not try (and hang) to download one.
+PULUMI_OFFLINE_ENV = {
+    "PULUMI_SKIP_UPDATE_CHECK": "true",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+}
+
+# Go settings for every build: static binaries, no workspace file from a parent directory,
+# no silent toolchain download, wrapper go.mod files completed by the go command itself.
+GO_BUILD_ENV = {
+    "CGO_ENABLED": "0",
+    "GOWORK": "off",
+    "GOTOOLCHAIN": "local",
+    "GOFLAGS": "-mod=mod -buildvcs=false",
+}
+
+HEARTBEAT_SECONDS = 30.0
+LOG_TAIL_LINES = 25
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ToolchainError(Exception):
+    """An expected failure: reported as a short message, never as a traceback."""
+
+
+class StepError(ToolchainError):
+    """A command of a build step exited non-zero."""
+
+    def __init__(self, step: str, command: str, log: Path | None, detail: str) -> None:
+        self.step = step
+        self.command = command
+        self.log = log
+        self.detail = detail
+        super().__init__(f"step '{step}' failed: {detail}")
+
+
+class ModuleUnavailableError(ToolchainError):
+    """The module proxy (or the checksum database) has no copy of a module version."""
+
+
+# --- manifest --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginPin:
+    """One resource plugin: its release version and the provider module's pseudo-version."""
+
+    name: str
+    version: str
+    module_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """The versions to build, as read from toolchain.toml."""
+
+    path: Path
+    pulumi_version: str
+    language_host_module_version: str
+    plugins: tuple[PluginPin, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ToolchainError(f"toolchain manifest not found: {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ToolchainError(f"toolchain manifest {path} is not valid TOML: {err}") from None
+
+        def text(table: Mapping[str, Any], key: str, where: str) -> str:
+            value = table.get(key)
+            if not isinstance(value, str):
+                raise ToolchainError(f"{path}: [{where}].{key} must be a string")
+            return value.strip()
+
+        pulumi = data.get("pulumi")
+        if not isinstance(pulumi, dict):
+            raise ToolchainError(f"{path}: missing [pulumi] table")
+        plugins_table = data.get("plugins", {})
+        if not isinstance(plugins_table, dict):
+            raise ToolchainError(f"{path}: [plugins] must be a table of tables")
+        plugins = []
+        for name, table in plugins_table.items():
+            if name not in PROVIDER_RECIPES:
+                known = ", ".join(sorted(PROVIDER_RECIPES))
+                raise ToolchainError(
+                    f"{path}: no build recipe for plugin '{name}' (known: {known})"
+                )
+            where = f"plugins.{name}"
+            plugins.append(
+                PluginPin(
+                    name=name,
+                    version=_plain_version(text(table, "version", where), f"{path}: [{where}]"),
+                    module_version=text(table, "module_version", where),
+                )
+            )
+        return cls(
+            path=path,
+            pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
+            language_host_module_version=text(pulumi, "language_host_module_version", "pulumi"),
+            plugins=tuple(plugins),
+        )
+
+
+def _plain_version(value: str, where: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+        raise ToolchainError(f"{where}: version must look like 1.2.3, got '{value}'")
+    return value
+
+
+def manifest_path() -> Path:
+    override = os.environ.get("GO_PLATFORM_TOOLCHAIN_MANIFEST")
+    return Path(override).resolve() if override else DEFAULT_MANIFEST
+
+
+# --- layout --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where everything lives in the cache. Versions are part of every path."""
+
+    root: Path
+
+    @classmethod
+    def from_environment(cls) -> Layout:
+        base = os.environ.get("GO_PLATFORM_CACHE")
+        if base:
+            cache = Path(base)
+        else:
+            xdg = os.environ.get("XDG_CACHE_HOME")
+            cache = (Path(xdg) if xdg else Path.home() / ".cache") / "go-platform"
+        root = cache.expanduser().resolve() / "toolchain"
+        if root == REPO_ROOT or REPO_ROOT in root.parents:
+            raise ToolchainError(
+                f"the toolchain cache {root} is inside the repository; "
+                "point GO_PLATFORM_CACHE somewhere else"
+            )
+        return cls(root)
+
+    def pulumi_prefix(self, version: str) -> Path:
+        return self.root / f"pulumi-v{version}"
+
+    def bin_dir(self, version: str) -> Path:
+        return self.pulumi_prefix(version) / "bin"
+
+    def provider_dir(self, name: str, version: str) -> Path:
+        return self.root / "providers" / f"{name}-v{version}"
+
+    @property
+    def pulumi_home(self) -> Path:
+        return self.root / "home"
+
+    def work_dir(self, component: str, version: str) -> Path:
+        return self.root / "work" / f"{component}-v{version}"
+
+    @property
+    def last_build(self) -> Path:
+        return self.root / "last-build.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+
+def toolchain_env(layout: Layout) -> dict[str, str]:
+    """The variables (besides PATH) that point the Pulumi CLI at this toolchain."""
+    return {"PULUMI_HOME": str(layout.pulumi_home), **PULUMI_OFFLINE_ENV}
+
+
+def environment_with_toolchain(manifest: Manifest, layout: Layout) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(toolchain_env(layout))
+    env["PATH"] = os.pathsep.join(
+        [str(layout.bin_dir(manifest.pulumi_version)), env.get("PATH", "")]
+    )
+    return env
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+class Progress:
+    """Human progress on stderr: which component, which step, how long."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+
+    def say(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        self.say(f"    {description} ...")
+        started = time.monotonic()
+        yield
+        self.say(f"    {description}: done in {_duration(time.monotonic() - started)}")
+
+    def elapsed(self) -> str:
+        return _duration(time.monotonic() - self.started)
+
+
+# --- running commands ----------------------------------------------------------------------
+
+
+def _command_line(argv: Sequence[str], cwd: Path, extra_env: Mapping[str, str]) -> str:
+    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in extra_env.items())
+    command = shlex.join(argv)
+    return f"cd {shlex.quote(str(cwd))} && {assignments + ' ' if assignments else ''}{command}"
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    return "\n".join(content[-lines:])
+
+
+class Runner:
+    """Runs go and pulumi commands with logs, heartbeats and rerunnable error messages."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def capture(
+        self,
+        step: str,
+        argv: Sequence[str],
+        cwd: Path,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a short command and return its output."""
+        extra = dict(extra_env or {})
+        try:
+            result = subprocess.run(
+                list(argv),
+                cwd=cwd,
+                env={**os.environ, **extra},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ToolchainError(f"step '{step}': command not found: {argv[0]}") from None
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise StepError(
+                step,
+                _command_line(argv, cwd, extra),
+                None,
+                detail[-1] if detail else f"exit status {result.returncode}",
+            )
+        return result
+
+    def logged(
+        self,
+        step: str,
+        argv: Sequence[str],
+        cwd: Path,
+        log: Path,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Run a long command, appending its output to `log`, with a heartbeat on stderr."""
+        extra = dict(extra_env or {})
+        command = _command_line(argv, cwd, extra)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as sink:
+            sink.write(f"\n$ {command}\n")
+            sink.flush()
+            started = time.monotonic()
+            try:
+                process = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env={**os.environ, **extra},
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except FileNotFoundError:
+                raise ToolchainError(f"step '{step}': command not found: {argv[0]}") from None
+            try:
+                while True:
+                    try:
+                        returncode = process.wait(timeout=HEARTBEAT_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        self.progress.say(
+                            f"      still running: {step} ({_duration(time.monotonic() - started)},"
+                            f" {_count_lines(log)} log lines)"
+                        )
+            except BaseException:
+                # Interrupted: take the whole process group (go spawns compilers) with us.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+                raise
+        if returncode != 0:
+            tail = _tail(log)
+            if tail:
+                self.progress.say(f"      last lines of {log}:")
+                for line in tail.splitlines():
+                    self.progress.say(f"      | {line}")
+            raise StepError(step, command, log, f"exit status {returncode}")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except FileNotFoundError:
+        return 0
+
+
+# --- go ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Module:
+    """A module version as the go command reports it."""
+
+    path: str
+    version: str
+    dir: Path
+    go_mod: Path
+    sum: str
+    go_mod_sum: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Replace:
+    old_path: str
+    old_version: str
+    new_path: str
+    new_version: str
+
+    @property
+    def is_local(self) -> bool:
+        return not self.new_version
+
+    def directive(self) -> str:
+        old = f"{self.old_path} {self.old_version}".strip()
+        new = f"{self.new_path} {self.new_version}".strip()
+        return f"{old} => {new}"
+
+
+@dataclasses.dataclass(frozen=True)
+class GoMod:
+    """The parts of a go.mod file the wrapper modules need."""
+
+    module: str
+    go: str
+    requires: dict[str, str]
+    replaces: tuple[Replace, ...]
+
+
+_PROXY_STATUS = re.compile(r"\b(\d{3} [A-Za-z][A-Za-z ]*)")
+_SERVER_RESPONSE = re.compile(r"server response:\s*(.+)", re.DOTALL)
+
+
+def _module_error(path: str, version: str, error: str) -> ModuleUnavailableError:
+    """One line out of the go command's multi-line download error."""
+    status = _PROXY_STATUS.search(error)
+    response = _SERVER_RESPONSE.search(error)
+    reason = status.group(1).strip() if status else ""
+    if response:
+        reason = f"{reason}: {' '.join(response.group(1).split())}" if reason else response.group(1)
+    if "sumdb" in error or "verifying" in error:
+        return ModuleUnavailableError(
+            f"{path}@{version}: the checksum database has no record of it"
+            f" ({reason or 'verification failed'}); see docs/toolchain.md#checksums"
+        )
+    if reason:
+        return ModuleUnavailableError(f"{path}@{version} is not available from GOPROXY ({reason})")
+    return ModuleUnavailableError(f"{path}@{version}: {' '.join(error.split())}")
+
+
+class Go:
+    """The go command, as used by the recipes."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self._env_cache: dict[str, str] | None = None
+
+    def env(self) -> dict[str, str]:
+        if self._env_cache is None:
+            result = self.runner.capture("go env", ["go", "env", "-json"], Path.cwd())
+            self._env_cache = json.loads(result.stdout)
+        return self._env_cache
+
+    def version(self) -> str:
+        return self.env().get("GOVERSION", "unknown")
+
+    def download(self, path: str, version: str, cwd: Path) -> Module:
+        """Fetch a module version into the module cache (or find it there)."""
+        result = self.runner.capture(
+            f"download {path}@{version}",
+            ["go", "mod", "download", "-json", f"{path}@{version}"],
+            cwd,
+            {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
+            check=False,
+        )
+        try:
+            info = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            detail = (result.stderr or result.stdout).strip()
+            raise _module_error(path, version, detail or "no output from go mod download") from None
+        if info.get("Error") or result.returncode != 0:
+            raise _module_error(path, version, info.get("Error") or result.stderr)
+        return Module(
+            path=path,
+            version=info["Version"],
+            dir=Path(info["Dir"]),
+            go_mod=Path(info["GoMod"]),
+            sum=info.get("Sum", ""),
+            go_mod_sum=info.get("GoModSum", ""),
+        )
+
+    def read_go_mod(self, go_mod: Path) -> GoMod:
+        result = self.runner.capture(
+            f"read {go_mod.name}", ["go", "mod", "edit", "-json", str(go_mod)], go_mod.parent
+        )
+        data = json.loads(result.stdout)
+        replaces = tuple(
+            Replace(
+                old_path=item["Old"]["Path"],
+                old_version=item["Old"].get("Version", ""),
+                new_path=item["New"]["Path"],
+                new_version=item["New"].get("Version", ""),
+            )
+            for item in data.get("Replace") or []
+        )
+        return GoMod(
+            module=data["Module"]["Path"],
+            go=data.get("Go", ""),
+            requires={item["Path"]: item["Version"] for item in data.get("Require") or []},
+            replaces=replaces,
+        )
+
+    def selected_versions(self, work: Path, paths: Sequence[str]) -> dict[str, str]:
+        """The versions minimal version selection picked for `paths` in the wrapper module."""
+        result = self.runner.capture(
+            "list selected modules",
+            ["go", "list", "-m", "-f", "{{.Path}} {{.Version}}", *paths],
+            work,
+            GO_BUILD_ENV,
+        )
+        selected = {}
+        for line in result.stdout.splitlines():
+            path, _, version = line.partition(" ")
+            selected[path] = version
+        return selected
+
+
+# --- wrapper modules -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class WrapperModule:
+    """A throwaway main module that requires what a component is built from.
+
+    Upstream modules carry `replace` directives, which the go command ignores in
+    dependencies, so `go install module@version` refuses them. The wrapper requires the
+    modules at the released versions instead, repeats the replaces that point at other
+    modules, and satisfies the ones that point at local directories with the sibling modules
+    of the same release (or, where upstream never published one, a shim from this repo).
+
+    There is no `go mod tidy`: it would also resolve the test dependencies of every
+    dependency, which a build does not need and a partial mirror may not have. Builds run
+    with `-mod=mod`, so the go command records in go.mod and go.sum just what they use.
+    """
+
+    name: str
+    directory: Path
+    go: str = "1.21"
+    requires: dict[str, str] = dataclasses.field(default_factory=dict)
+    replaces: dict[str, Replace] = dataclasses.field(default_factory=dict)
+    sums: set[str] = dataclasses.field(default_factory=set)
+
+    def require(self, module: Module) -> None:
+        self.requires[module.path] = module.version
+        self.add_sums_of(module)
+
+    def add_sums_of(self, module: Module) -> None:
+        """Seed go.sum with what upstream recorded, so its hashes are the ones verified."""
+        if module.sum:
+            self.sums.add(f"{module.path} {module.version} {module.sum}")
+        if module.go_mod_sum:
+            self.sums.add(f"{module.path} {module.version}/go.mod {module.go_mod_sum}")
+        go_sum = module.dir / "go.sum"
+        if go_sum.is_file():
+            self.sums.update(
+                line.strip()
+                for line in go_sum.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            )
+
+    def raise_go(self, version: str) -> None:
+        if version and _version_key(version) > _version_key(self.go):
+            self.go = version
+
+    def carry_replace(self, replace: Replace, origin: str) -> None:
+        existing = self.replaces.get(replace.old_path)
+        if existing is not None and existing != replace:
+            raise ToolchainError(
+                f"{origin} replaces {replace.old_path} with {replace.new_path}"
+                f" {replace.new_version}, which conflicts with {existing.directive()}"
+            )
+        self.replaces[replace.old_path] = replace
+
+    def write(self) -> None:
+        lines = [
+            f"// Generated by tools/toolchain/bootstrap.py to build {self.name}. Do not edit.",
+            f"module go-platform.invalid/toolchain/{self.name}",
+            "",
+            f"go {self.go}",
+            "",
+        ]
+        if self.requires:
+            lines.append("require (")
+            lines.extend(f"\t{path} {version}" for path, version in sorted(self.requires.items()))
+            lines.extend([")", ""])
+        if self.replaces:
+            lines.append("replace (")
+            lines.extend(f"\t{r.directive()}" for _, r in sorted(self.replaces.items()))
+            lines.extend([")", ""])
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "go.mod").write_text("\n".join(lines), encoding="utf-8")
+        (self.directory / "go.sum").write_text(
+            "".join(f"{s}\n" for s in sorted(self.sums)), encoding="utf-8"
+        )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
+# --- components ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BuildContext:
+    manifest: Manifest
+    layout: Layout
+    runner: Runner
+    go: Go
+    progress: Progress
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fresh_directory(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def _install(source: Path, destination: Path, *, keep_source: bool = False) -> None:
+    """Put a file in place atomically, executable; build outputs are moved, not copied."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f".{destination.name}.partial")
+    if keep_source:
+        shutil.copyfile(source, staging)
+    else:
+        shutil.move(source, staging)
+    staging.chmod(0o755)
+    os.replace(staging, destination)
+
+
+class Component(ABC):
+    """One thing the toolchain provides, built by a recipe into a versioned directory."""
+
+    name: str
+    version: str
+    requires_cli = False
+
+    @abstractmethod
+    def outputs(self) -> list[Path]:
+        """Files that must exist for the component to count as present."""
+
+    @abstractmethod
+    def pins(self) -> dict[str, str]:
+        """What the build depends on; a change makes the component stale."""
+
+    @property
+    @abstractmethod
+    def stamp(self) -> Path:
+        """The build record, written last."""
+
+    @abstractmethod
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        """Build and install; return the module versions the build used."""
+
+    def unpinned(self) -> str | None:
+        """Why the component cannot be built from the manifest as it stands, if it cannot."""
+        return None
+
+    def read_stamp(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.stamp.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def status(self) -> str:
+        """`present`, `missing` or `stale` (built from other pins or an older recipe)."""
+        record = self.read_stamp()
+        if record is None:
+            return "missing"
+        if record.get("recipe") != RECIPE_REVISION or record.get("pins") != self.pins():
+            return "stale"
+        if not all(path.exists() for path in self.outputs()):
+            return "missing"
+        return "present"
+
+    def write_stamp(self, ctx: BuildContext, modules: dict[str, str], seconds: float) -> None:
+        record = {
+            "component": self.name,
+            "version": self.version,
+            "recipe": RECIPE_REVISION,
+            "pins": self.pins(),
+            "modules": modules,
+            "go": ctx.go.version(),
+            "build_seconds": round(seconds, 1),
+            "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "files": {str(path): _sha256(path) for path in self.outputs() if path.is_file()},
+        }
+        self.stamp.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.stamp.with_name(f".{self.stamp.name}.partial")
+        staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(staging, self.stamp)
+
+
+def _check_selected(ctx: BuildContext, work: Path, expected: Mapping[str, str]) -> dict[str, str]:
+    """Fail if minimal version selection moved a pinned module off its release."""
+    selected = ctx.go.selected_versions(work, list(expected))
+    for path, version in expected.items():
+        if selected.get(path) != version:
+            raise ToolchainError(
+                f"{path}: the build selected {selected.get(path)} instead of the pinned {version};"
+                f" another requirement in {work / 'go.mod'} needs a newer version"
+            )
+    return selected
+
+
+def _local_replaces_outside(go_mod: GoMod, origin: str, provided: Sequence[str]) -> None:
+    for replace in go_mod.replaces:
+        if replace.is_local and replace.old_path not in provided:
+            raise ToolchainError(
+                f"{origin} replaces {replace.old_path} with the local directory {replace.new_path};"
+                " the bootstrap has no recipe for that module"
+            )
+
+
+class PulumiCli(Component):
+    """The `pulumi` CLI from github.com/pulumi/pulumi/pkg/v3, version stamped."""
+
+    name = "cli"
+
+    def __init__(self, manifest: Manifest, layout: Layout) -> None:
+        self.version = manifest.pulumi_version
+        self.layout = layout
+
+    @property
+    def binary(self) -> Path:
+        return self.layout.bin_dir(self.version) / "pulumi"
+
+    def outputs(self) -> list[Path]:
+        return [self.binary]
+
+    def pins(self) -> dict[str, str]:
+        return {PULUMI_PKG: f"v{self.version}", PULUMI_SDK: f"v{self.version}"}
+
+    @property
+    def stamp(self) -> Path:
+        return self.layout.pulumi_prefix(self.version) / "cli.stamp.json"
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        release = f"v{self.version}"
+        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        log = work / "build.log"
+        wrapper = WrapperModule(self.name, work)
+        with ctx.progress.step(f"resolve {PULUMI_PKG}@{release} and {PULUMI_SDK}@{release}"):
+            pkg = ctx.go.download(PULUMI_PKG, release, work)
+            sdk = ctx.go.download(PULUMI_SDK, release, work)
+            pkg_mod = ctx.go.read_go_mod(pkg.go_mod)
+            _local_replaces_outside(pkg_mod, f"{PULUMI_PKG}@{release}", [PULUMI_SDK])
+            wrapper.require(pkg)
+            wrapper.require(sdk)
+            wrapper.raise_go(pkg_mod.go)
+            for replace in pkg_mod.replaces:
+                if not replace.is_local:
+                    wrapper.carry_replace(replace, f"{PULUMI_PKG}@{release}")
+            wrapper.write()
+            selected = _check_selected(ctx, work, {PULUMI_PKG: release, PULUMI_SDK: release})
+        out = work / "out"
+        with ctx.progress.step(f"go build {PULUMI_CLI_PACKAGE}"):
+            ctx.runner.logged(
+                "go build pulumi",
+                [
+                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
+                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
+                    "-o", str(out / "pulumi"), PULUMI_CLI_PACKAGE,
+                ],
+                work, log, GO_BUILD_ENV,
+            )  # fmt: skip
+        reported = ctx.runner.capture(
+            "pulumi version", [str(out / "pulumi"), "version"], work, PULUMI_OFFLINE_ENV
+        )
+        if reported.stdout.strip() != release:
+            raise ToolchainError(
+                f"the built CLI reports {reported.stdout.strip()!r}, expected {release}"
+            )
+        _install(out / "pulumi", self.binary)
+        return selected
+
+
+class PythonLanguageHost(Component):
+    """`pulumi-language-python` and the scripts it runs, installed beside the CLI."""
+
+    name = "language-python"
+
+    def __init__(self, manifest: Manifest, layout: Layout) -> None:
+        self.version = manifest.pulumi_version
+        self.module_version = manifest.language_host_module_version
+        self.manifest_path = manifest.path
+        self.layout = layout
+
+    @property
+    def binary(self) -> Path:
+        return self.layout.bin_dir(self.version) / "pulumi-language-python"
+
+    def outputs(self) -> list[Path]:
+        scripts = [self.layout.bin_dir(self.version) / Path(s).name for s in PYTHON_HOST_SCRIPTS]
+        return [self.binary, *scripts]
+
+    def pins(self) -> dict[str, str]:
+        return {
+            PYTHON_LANGUAGE_HOST: self.module_version,
+            PULUMI_PKG: f"v{self.version}",
+            PULUMI_SDK: f"v{self.version}",
+        }
+
+    @property
+    def stamp(self) -> Path:
+        return self.layout.pulumi_prefix(self.version) / "language-python.stamp.json"
+
+    def unpinned(self) -> str | None:
+        if self.module_version:
+            return None
+        return (
+            f"[pulumi].language_host_module_version is empty in {self.manifest_path}: pin the"
+            f" pseudo-version of the commit tagged v{self.version} (docs/toolchain.md#pinning)"
+        )
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        release = f"v{self.version}"
+        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        log = work / "build.log"
+        wrapper = WrapperModule(self.name, work)
+        with ctx.progress.step(f"resolve {PYTHON_LANGUAGE_HOST}@{self.module_version}"):
+            host = ctx.go.download(PYTHON_LANGUAGE_HOST, self.module_version, work)
+            pkg = ctx.go.download(PULUMI_PKG, release, work)
+            sdk = ctx.go.download(PULUMI_SDK, release, work)
+            host_mod = ctx.go.read_go_mod(host.go_mod)
+            pkg_mod = ctx.go.read_go_mod(pkg.go_mod)
+            origin = f"{PYTHON_LANGUAGE_HOST}@{self.module_version}"
+            # Upstream builds the host inside its repository, against pkg and sdk of the same commit.
+            _local_replaces_outside(host_mod, origin, [PULUMI_PKG, PULUMI_SDK])
+            for module in (host, pkg, sdk):
+                wrapper.require(module)
+            for go_mod, where in ((host_mod, origin), (pkg_mod, f"{PULUMI_PKG}@{release}")):
+                wrapper.raise_go(go_mod.go)
+                for replace in go_mod.replaces:
+                    if not replace.is_local:
+                        wrapper.carry_replace(replace, where)
+            wrapper.write()
+            selected = _check_selected(
+                ctx,
+                work,
+                {
+                    PYTHON_LANGUAGE_HOST: self.module_version,
+                    PULUMI_PKG: release,
+                    PULUMI_SDK: release,
+                },
+            )
+        out = work / "out"
+        with ctx.progress.step(f"go build {PYTHON_LANGUAGE_HOST}"):
+            ctx.runner.logged(
+                "go build pulumi-language-python",
+                [
+                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
+                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
+                    "-o", str(out / "pulumi-language-python"), PYTHON_LANGUAGE_HOST,
+                ],
+                work, log, GO_BUILD_ENV,
+            )  # fmt: skip
+        bin_dir = self.layout.bin_dir(self.version)
+        for script in PYTHON_HOST_SCRIPTS:
+            source = sdk.dir / script
+            if not source.is_file():
+                raise ToolchainError(
+                    f"{PULUMI_SDK}@{release} has no {script}; the language host needs it"
+                )
+            _install(source, bin_dir / source.name, keep_source=True)
+        _install(out / "pulumi-language-python", self.binary)
+        return selected
+
+
+@dataclasses.dataclass(frozen=True)
+class ShimSpec:
+    """A module upstream keeps as a local directory and never publishes; we provide it."""
+
+    source: str
+    requires: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderRecipe:
+    """How one provider module is laid out upstream."""
+
+    module: str
+    version_variable: str
+    # Local replaces satisfied by the tagged sibling module of the same release.
+    siblings: tuple[str, ...] = ()
+    shims: Mapping[str, ShimSpec] = dataclasses.field(default_factory=dict)
+
+
+PROVIDER_RECIPES: dict[str, ProviderRecipe] = {
+    "kubernetes": ProviderRecipe(
+        module="github.com/pulumi/pulumi-kubernetes/provider/v4",
+        version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version",
+        siblings=("github.com/pulumi/pulumi-kubernetes/sdk/v4",),
+    ),
+    "random": ProviderRecipe(
+        module="github.com/pulumi/pulumi-random/provider/v4",
+        version_variable="github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version",
+        shims={
+            "github.com/terraform-providers/terraform-provider-random/shim": ShimSpec(
+                source="random-shim",
+                requires=(
+                    "github.com/hashicorp/terraform-plugin-framework",
+                    "github.com/terraform-providers/terraform-provider-random",
+                ),
+            )
+        },
+    ),
+}
+
+
+class ResourcePlugin(Component):
+    """A resource provider built from its provider module and installed into PULUMI_HOME.
+
+    Provider repositories commit `cmd/pulumi-resource-<name>/schema.json` but not the
+    `schema-embed.json` the binary embeds: upstream generates it with the `go:generate`
+    program beside main.go, which stamps the release version into the schema. The recipe
+    copies that package out of the module, runs the same generator, then builds it.
+    """
+
+    requires_cli = True
+
+    def __init__(self, pin: PluginPin, manifest: Manifest, layout: Layout) -> None:
+        self.name = pin.name
+        self.version = pin.version
+        self.module_version = pin.module_version
+        self.recipe = PROVIDER_RECIPES[pin.name]
+        self.manifest = manifest
+        self.layout = layout
+
+    @property
+    def executable(self) -> str:
+        return f"pulumi-resource-{self.name}"
+
+    @property
+    def built(self) -> Path:
+        return self.layout.provider_dir(self.name, self.version) / self.executable
+
+    @property
+    def installed(self) -> Path:
+        return (
+            self.layout.pulumi_home
+            / "plugins"
+            / f"resource-{self.name}-v{self.version}"
+            / self.executable
+        )
+
+    def outputs(self) -> list[Path]:
+        return [self.built, self.installed]
+
+    def pins(self) -> dict[str, str]:
+        return {self.recipe.module: self.module_version, "version": self.version}
+
+    @property
+    def stamp(self) -> Path:
+        return self.layout.provider_dir(self.name, self.version) / "stamp.json"
+
+    def status(self) -> str:
+        status = super().status()
+        partial = self.installed.parent.with_name(self.installed.parent.name + ".partial")
+        return "missing" if status == "present" and partial.exists() else status
+
+    def unpinned(self) -> str | None:
+        if self.module_version:
+            return None
+        return (
+            f"[plugins.{self.name}].module_version is empty in {self.manifest.path}: pin the"
+            f" pseudo-version of {self.recipe.module} at the commit tagged v{self.version}"
+            " (docs/toolchain.md#pinning)"
+        )
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        record = self.read_stamp()
+        binary_is_current = (
+            record is not None
+            and record.get("recipe") == RECIPE_REVISION
+            and record.get("pins") == self.pins()
+            and self.built.is_file()
+            and record.get("files", {}).get(str(self.built)) == _sha256(self.built)
+        )
+        modules = record.get("modules", {}) if record and binary_is_current else self._compile(ctx)
+        with ctx.progress.step(f"install into {self.layout.pulumi_home}"):
+            self._install_plugin(ctx)
+        return modules
+
+    def _compile(self, ctx: BuildContext) -> dict[str, str]:
+        recipe = self.recipe
+        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        log = work / "build.log"
+        wrapper = WrapperModule(self.name, work)
+        origin = f"{recipe.module}@{self.module_version}"
+        expected = {recipe.module: self.module_version}
+        with ctx.progress.step(f"resolve {origin}"):
+            provider = ctx.go.download(recipe.module, self.module_version, work)
+            provider_mod = ctx.go.read_go_mod(provider.go_mod)
+            wrapper.require(provider)
+            wrapper.raise_go(provider_mod.go)
+            for replace in provider_mod.replaces:
+                if not replace.is_local:
+                    wrapper.carry_replace(replace, origin)
+                elif replace.old_path in recipe.siblings:
+                    sibling = ctx.go.download(replace.old_path, f"v{self.version}", work)
+                    wrapper.require(sibling)
+                    expected[sibling.path] = sibling.version
+                elif replace.old_path in recipe.shims:
+                    self._add_shim(
+                        wrapper, replace.old_path, recipe.shims[replace.old_path], provider_mod
+                    )
+                else:
+                    raise ToolchainError(
+                        f"{origin} replaces {replace.old_path} with the local directory"
+                        f" {replace.new_path}; the bootstrap has no recipe for that module"
+                    )
+            wrapper.write()
+        package_dir = Path("cmd") / self.executable
+        with ctx.progress.step(f"copy {package_dir} out of the module"):
+            target = work / package_dir
+            target.mkdir(parents=True)
+            for source in sorted((provider.dir / package_dir).iterdir()):
+                if source.is_file():
+                    shutil.copyfile(source, target / source.name)
+            selected = _check_selected(ctx, work, expected)
+        with ctx.progress.step(f"generate the schema embed files (VERSION={self.version})"):
+            ctx.runner.logged(
+                "go generate",
+                ["go", "generate", f"./{package_dir.as_posix()}"],
+                work,
+                log,
+                {**GO_BUILD_ENV, "VERSION": self.version},
+            )
+        out = work / "out" / self.executable
+        with ctx.progress.step(f"go build {recipe.module}/{package_dir.as_posix()}"):
+            ctx.runner.logged(
+                f"go build {self.executable}",
+                [
+                    "go", "build", "-v", "-trimpath",
+                    "-ldflags", f"-s -w -X {recipe.version_variable}={self.version}",
+                    "-o", str(out), f"./{package_dir.as_posix()}",
+                ],
+                work, log, GO_BUILD_ENV,
+            )  # fmt: skip
+        _install(out, self.built)
+        # Record the binary now, so that reinstalling into a wiped PULUMI_HOME needs no rebuild.
+        self.write_stamp(ctx, selected, 0.0)
+        return selected
+
+    def _add_shim(
+        self, wrapper: WrapperModule, path: str, shim: ShimSpec, provider_mod: GoMod
+    ) -> None:
+        directory = wrapper.directory / "shims" / shim.source
+        directory.mkdir(parents=True)
+        lines = [f"module {path}", "", f"go {provider_mod.go or wrapper.go}", "", "require ("]
+        for required in shim.requires:
+            version = provider_mod.requires.get(required)
+            if version is None:
+                raise ToolchainError(
+                    f"{self.recipe.module} no longer requires {required}; update the {shim.source} shim"
+                )
+            lines.append(f"\t{required} {version}")
+        lines.extend([")", ""])
+        (directory / "go.mod").write_text("\n".join(lines), encoding="utf-8")
+        for source in sorted((SHIMS_DIR / shim.source).glob("*.go")):
+            shutil.copyfile(source, directory / source.name)
+        wrapper.requires[path] = "v0.0.0"
+        wrapper.replaces[path] = Replace(path, "", f"./shims/{shim.source}", "")
+
+    def _install_plugin(self, ctx: BuildContext) -> None:
+        cli = ctx.layout.bin_dir(ctx.manifest.pulumi_version) / "pulumi"
+        env = toolchain_env(ctx.layout)
+        ctx.runner.capture(
+            f"install plugin {self.name}",
+            [
+                str(cli), "plugin", "install", "resource", self.name, self.version,
+                "--file", str(self.built), "--reinstall",
+            ],
+            self.layout.root,
+            env,
+        )  # fmt: skip
+        listed = ctx.runner.capture(
+            "pulumi plugin ls", [str(cli), "plugin", "ls", "--json"], self.layout.root, env
+        )
+        if not any(
+            p.get("name") == self.name
+            and p.get("kind") == "resource"
+            and p.get("version") == self.version
+            for p in json.loads(listed.stdout or "[]")
+        ):
+            raise ToolchainError(
+                f"`pulumi plugin ls` does not list resource plugin {self.name} {self.version}"
+            )
+
+
+def components(manifest: Manifest, layout: Layout) -> list[Component]:
+    """Every component, in build order (plugins are installed with the CLI)."""
+    found: list[Component] = [PulumiCli(manifest, layout), PythonLanguageHost(manifest, layout)]
+    found.extend(ResourcePlugin(pin, manifest, layout) for pin in manifest.plugins)
+    return found
+
+
+# --- subcommands ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _exclusive(layout: Layout, progress: Progress) -> Iterator[None]:
+    """One build at a time per cache (CI and a developer may share a machine)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with layout.lock_file.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress.say(f"toolchain: waiting for another build to release {layout.lock_file}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _select(all_components: list[Component], only: str | None) -> list[Component]:
+    if not only:
+        return all_components
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    known = {c.name: c for c in all_components}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ToolchainError(
+            f"unknown component(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    chosen = set(names)
+    if any(known[name].requires_cli for name in names):
+        chosen.add(PulumiCli.name)  # plugins are installed with the CLI
+    return [c for c in all_components if c.name in chosen]
+
+
+def command_build(args: argparse.Namespace) -> int:
+    manifest = Manifest.load(manifest_path())
+    layout = Layout.from_environment()
+    progress = Progress()
+    runner = Runner(progress)
+    go = Go(runner)
+    ctx = BuildContext(manifest, layout, runner, go, progress)
+    selected = _select(components(manifest, layout), args.only)
+    progress.say(f"toolchain: {layout.root} ({go.version()}, manifest {manifest.path})")
+    report: list[dict[str, Any]] = []
+    failures: list[str] = []
+    with _exclusive(layout, progress):
+        for component in selected:
+            outcome = _build_one(ctx, component, cli_failed=PulumiCli.name in failures)
+            report.append(outcome)
+            if outcome["status"] in {"failed", "skipped"}:
+                failures.append(component.name)
+        total = time.monotonic() - progress.started
+        summary = {
+            "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "total_seconds": round(total, 1),
+            "go": go.version(),
+            "cpus": os.cpu_count(),
+            "components": report,
+        }
+        layout.last_build.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    progress.say(f"toolchain: finished in {_duration(total)}")
+    for line in report:
+        took = f" in {_duration(line['seconds'])}" if "seconds" in line else ""
+        reason = f": {line['reason']}" if "reason" in line else ""
+        progress.say(
+            f"  {line['component']:<16} v{line['version']:<10} {line['status']}{took}{reason}"
+        )
+    if failures:
+        raise ToolchainError(
+            f"{len(failures)} of {len(selected)} components not built ({', '.join(failures)}); "
+            "see above"
+        )
+    return 0
+
+
+def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> dict[str, Any]:
+    """Build one component if it is not present; never raises for expected failures."""
+    progress = ctx.progress
+    label = f"{component.name} v{component.version}"
+    outcome: dict[str, Any] = {"component": component.name, "version": component.version}
+    status = component.status()
+    if status == "present":
+        progress.say(f"==> {label}: present")
+        record = component.read_stamp() or {}
+        built = {key: record[key] for key in ("build_seconds", "built_at") if key in record}
+        return {**outcome, "status": "present", **built}
+    reason = component.unpinned()
+    if reason is None and component.requires_cli and cli_failed:
+        reason = "needs the pulumi CLI, which was not built"
+    if reason:
+        progress.say(f"==> {label}: skipped: {reason}")
+        return {**outcome, "status": "skipped", "reason": reason}
+    progress.say(f"==> {label}: {status}, building (elapsed {progress.elapsed()})")
+    started = time.monotonic()
+    try:
+        modules = component.build(ctx)
+    except StepError as failure:
+        _report_failure(progress, label, component, failure)
+        return {**outcome, "status": "failed", "reason": str(failure)}
+    except ToolchainError as error:
+        progress.say(f"<== {label}: failed: {error}")
+        return {**outcome, "status": "failed", "reason": str(error)}
+    seconds = time.monotonic() - started
+    component.write_stamp(ctx, modules, seconds)
+    progress.say(f"<== {label}: built in {_duration(seconds)}")
+    return {**outcome, "status": "built", "seconds": round(seconds, 1)}
+
+
+def _report_failure(
+    progress: Progress, label: str, component: Component, failure: StepError
+) -> None:
+    progress.say(f"toolchain: {label}: step '{failure.step}' failed ({failure.detail})")
+    if failure.log:
+        progress.say(f"  log:   {failure.log}")
+    progress.say(f"  rerun: {failure.command}")
+    progress.say(f"  or:    {sys.executable} {Path(__file__)} build --only {component.name}")
+
+
+@dataclasses.dataclass
+class Finding:
+    """One line of the doctor's report."""
+
+    section: str  # "toolchain", "consistency" or "registry"
+    component: str
+    version: str
+    status: str
+    detail: str
+
+
+def _requirements_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s#;]+)", line)
+            if match:
+                pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def _manifest_mismatches(manifest: Manifest) -> list[str]:
+    """Differences between the toolchain versions and requirements.txt's Python pins."""
+    pins = _requirements_pins(REPO_ROOT / "requirements.txt")
+    if not pins:
+        return []
+    wanted = {"pulumi": manifest.pulumi_version}
+    wanted.update({f"pulumi-{plugin.name}": plugin.version for plugin in manifest.plugins})
+    return [
+        f"{package}: toolchain {version}, requirements.txt {pins[package]}"
+        for package, version in wanted.items()
+        if package in pins and pins[package] != version
+    ]
+
+
+def _directory_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_size
+    return total
+
+
+def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
+    """Ask GOPROXY for every pinned module version (metadata only, no build)."""
+    release = f"v{manifest.pulumi_version}"
+    wanted: list[tuple[str, str, str]] = [
+        ("cli", PULUMI_PKG, release),
+        ("cli", PULUMI_SDK, release),
+        ("language-python", PYTHON_LANGUAGE_HOST, manifest.language_host_module_version),
+    ]
+    for plugin in manifest.plugins:
+        recipe = PROVIDER_RECIPES[plugin.name]
+        wanted.append((plugin.name, recipe.module, plugin.module_version))
+        wanted.extend((plugin.name, sibling, f"v{plugin.version}") for sibling in recipe.siblings)
+    findings = []
+    for component, path, version in wanted:
+        if not version:
+            findings.append(
+                Finding("registry", component, "", "unpinned", f"{path}: no version pinned")
+            )
+            continue
+        result = go.runner.capture(
+            f"query {path}@{version}",
+            ["go", "list", "-m", "-json", f"{path}@{version}"],
+            cwd,
+            {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
+            check=False,
+        )
+        if result.returncode == 0:
+            findings.append(Finding("registry", component, version, "available", path))
+        else:
+            error = _module_error(path, version, result.stderr or result.stdout)
+            findings.append(Finding("registry", component, version, "unavailable", str(error)))
+    return findings
+
+
+def command_doctor(args: argparse.Namespace) -> int:
+    manifest = Manifest.load(manifest_path())
+    layout = Layout.from_environment()
+    runner = Runner(Progress())
+    go = Go(runner)
+    findings: list[Finding] = []
+
+    go_path = shutil.which("go")
+    if go_path is None:
+        findings.append(Finding("toolchain", "go", "", "missing", "the go command is not on PATH"))
+    else:
+        env = go.env()
+        findings.append(
+            Finding(
+                "toolchain",
+                "go",
+                env.get("GOVERSION", ""),
+                "present",
+                f"{go_path}; GOMODCACHE={env.get('GOMODCACHE')} GOCACHE={env.get('GOCACHE')}",
+            )
+        )
+
+    all_components = components(manifest, layout)
+    for component in all_components:
+        status = component.status()
+        if status != "present" and component.unpinned():
+            status = "unpinned"
+        absent = [path for path in component.outputs() if not path.exists()]
+        detail = str(absent[0] if absent and status == "missing" else component.outputs()[0])
+        if status == "unpinned":
+            detail = component.unpinned() or detail
+        findings.append(Finding("toolchain", component.name, component.version, status, detail))
+
+    cli = layout.bin_dir(manifest.pulumi_version) / "pulumi"
+    env = toolchain_env(layout)
+    if cli.is_file():
+        reported = runner.capture(
+            "pulumi version", [str(cli), "version"], layout.root, env, check=False
+        )
+        version = reported.stdout.strip()
+        if version != f"v{manifest.pulumi_version}":
+            findings.append(
+                Finding(
+                    "consistency", "cli", version, "wrong-version", f"{cli} reports {version!r}"
+                )
+            )
+        listed = runner.capture(
+            "pulumi plugin ls", [str(cli), "plugin", "ls", "--json"], layout.root, env, check=False
+        )
+        if listed.returncode == 0:
+            seen = {(p.get("name"), p.get("version")) for p in json.loads(listed.stdout or "[]")}
+            for plugin in manifest.plugins:
+                if (plugin.name, plugin.version) not in seen:
+                    findings.append(
+                        Finding(
+                            "consistency",
+                            plugin.name,
+                            plugin.version,
+                            "not-installed",
+                            f"not listed by `pulumi plugin ls` (PULUMI_HOME={layout.pulumi_home})",
+                        )
+                    )
+
+    for mismatch in _manifest_mismatches(manifest):
+        findings.append(Finding("consistency", "requirements", "", "mismatch", mismatch))
+
+    if args.registry and go_path is not None:
+        findings.extend(
+            _registry_findings(manifest, go, layout.root if layout.root.is_dir() else Path.cwd())
+        )
+
+    missing = [c.name for c in all_components if c.status() != "present"]
+    problems = [f for f in findings if f.status not in {"present", "available"}]
+    disk = _directory_bytes(layout.root) if layout.root.is_dir() else 0
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "manifest": str(manifest.path),
+                    "root": str(layout.root),
+                    "bin_dir": str(layout.bin_dir(manifest.pulumi_version)),
+                    "pulumi_home": str(layout.pulumi_home),
+                    "pulumi_version": manifest.pulumi_version,
+                    "plugins": {p.name: p.version for p in manifest.plugins},
+                    "components": {c.name: c.status() for c in all_components},
+                    "missing": missing,
+                    "disk_bytes": disk,
+                    "findings": [dataclasses.asdict(f) for f in findings],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"toolchain {layout.root} ({disk / 1e6:.0f} MB), manifest {manifest.path}")
+        headings = {
+            "toolchain": "components:",
+            "consistency": "consistency:",
+            "registry": "GOPROXY (pinned module versions):",
+        }
+        for section, heading in headings.items():
+            rows = [f for f in findings if f.section == section]
+            if rows:
+                print(heading)
+            for finding in rows:
+                version = finding.version
+                if version[:1].isdigit():
+                    version = f"v{version}"
+                print(
+                    f"  {finding.component:<16} {version:<12} {finding.status:<13} {finding.detail}"
+                )
+        if missing:
+            print(f"missing: {', '.join(missing)}; run `make toolchain`")
+        elif not problems:
+            print("all components present")
+    return 1 if problems else 0
+
+
+def command_env(args: argparse.Namespace) -> int:
+    manifest = Manifest.load(manifest_path())
+    layout = Layout.from_environment()
+    variables = toolchain_env(layout)
+    bin_dir = str(layout.bin_dir(manifest.pulumi_version))
+    if args.format == "json":
+        print(json.dumps({"path": [bin_dir], "variables": variables}, indent=2))
+    else:
+        print(f'export PATH={shlex.quote(bin_dir)}:"$PATH"')
+        for key, value in variables.items():
+            print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise ToolchainError("run needs a command: bootstrap.py run -- pulumi version")
+    manifest = Manifest.load(manifest_path())
+    layout = Layout.from_environment()
+    env = environment_with_toolchain(manifest, layout)
+    executable = shutil.which(command[0], path=env["PATH"])
+    if executable is None:
+        raise ToolchainError(
+            f"command not found: {command[0]} (toolchain bin {layout.bin_dir(manifest.pulumi_version)};"
+            " run `make toolchain`)"
+        )
+    os.execve(executable, command, env)
+    return 0  # not reached
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bootstrap.py", description="Build and inspect go-platform's Pulumi toolchain."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build every missing component")
+    build.add_argument(
+        "--only", help="comma-separated components (cli, language-python, kubernetes, random)"
+    )
+    build.set_defaults(handler=command_build)
+    doctor = commands.add_parser(
+        "doctor", help="report what is present, at which version, what is missing"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable report")
+    doctor.add_argument(
+        "--registry", action="store_true", help="also ask GOPROXY for every pinned module"
+    )
+    doctor.set_defaults(handler=command_doctor)
+    env = commands.add_parser("env", help="print the environment that selects this toolchain")
+    env.add_argument("--format", choices=["sh", "json"], default="sh")
+    env.set_defaults(handler=command_env)
+    run = commands.add_parser("run", help="run a command with the toolchain environment")
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=command_run)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ToolchainError as error:
+        print(f"toolchain: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("toolchain: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
