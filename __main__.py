@@ -114,8 +114,6 @@ def build(settings: PlatformSettings) -> None:
             namespace=namespaces[observing.namespace].metadata.name
             if observing.install
             else observing.namespace,
-            gateway_namespace=settings.gateway.namespace,
-            gateway_entry_point=settings.gateway.entry_point,
             grafana_host=settings.grafana_host,
             gateway=gateway.binding(observing.namespace) if observing.install else None,
             s3_credentials=aws_keys(observing.storage.s3) if observing.install else {},

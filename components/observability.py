@@ -10,7 +10,6 @@ go-platform ServiceMonitor and PrometheusRule carries, so nothing depends on the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -255,8 +254,6 @@ class ObservabilityStackArgs:
     settings: ObservabilitySettings
     environment: Environment
     namespace: pulumi.Input[str]
-    gateway_namespace: str
-    gateway_entry_point: str
     grafana_host: str
     gateway: GatewayBinding | None = None
     """Routes Grafana through the gateway when given."""
@@ -266,8 +263,7 @@ class ObservabilityStackArgs:
 
 class ObservabilityStack(pulumi.ComponentResource):
     """kube-prometheus-stack, Loki, Tempo, Grafana and Alloy from their charts (or the
-    cluster's own with `install: false`), Grafana's admin Secret and route, and the
-    gateway's alerts and dashboard.
+    cluster's own with `install: false`), Grafana's admin Secret and route.
 
     Exposes the OTLP endpoint services send traces to, the Prometheus query URL (canary
     analysis reads it), and Grafana's URL and admin password (secret).
@@ -361,35 +357,6 @@ class ObservabilityStack(pulumi.ComponentResource):
                     name, args, labels, child_options(self, opts, depends_on=charts)
                 )
                 self.grafana_url = pulumi.Output.from_input(f"https://{args.grafana_host}")
-
-        after_charts = child_options(self, opts, depends_on=charts)
-        k8s.apiextensions.CustomResource(
-            f"{name}-gateway-alerts",
-            api_version="monitoring.coreos.com/v1",
-            kind="PrometheusRule",
-            metadata={
-                "name": "go-platform-gateway",
-                "namespace": args.namespace,
-                "labels": {**labels, kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1]},
-            },
-            spec=telemetry.gateway_rules(args.gateway_namespace, args.gateway_entry_point),
-            opts=after_charts,
-        )
-        k8s.core.v1.ConfigMap(
-            f"{name}-gateway-dashboard",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="go-platform-gateway-dashboard",
-                namespace=args.namespace,
-                labels={**labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
-                annotations={"grafana_folder": "go-platform"},
-            ),
-            data={
-                "gateway.json": json.dumps(
-                    telemetry.gateway_dashboard(args.gateway_entry_point), indent=1
-                )
-            },
-            opts=after_charts,
-        )
 
         self.otlp_endpoint = pulumi.Output.from_input(found.otlp_grpc)
         self.prometheus_url = pulumi.Output.from_input(found.prometheus)

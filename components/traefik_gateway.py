@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube
+from components import kube, telemetry
 from components.config import (
     ChartSource,
     Environment,
@@ -272,7 +273,8 @@ class TraefikGatewayArgs:
 class TraefikGateway(pulumi.ComponentResource):
     """Traefik v3 and cert-manager (charts, or the cluster's own with `install: false`),
     the certificate issuers of the environment, the default TLSOption, the named
-    middlewares, and the dashboard behind BasicAuth on `websecure`.
+    middlewares, the dashboard behind BasicAuth on `websecure`, and (when monitored) the
+    gateway's alerts and Grafana dashboard.
 
     Exposes what service routes need (`binding()`), the ClusterIssuer, and the dashboard's
     URL and credentials (the password as a secret).
@@ -356,6 +358,8 @@ class TraefikGateway(pulumi.ComponentResource):
         self.dashboard_password = None
         if gateway.dashboard.enabled:
             self._dashboard()
+        if args.service_monitor:
+            self._alerts_and_dashboard()
 
         self.register_outputs(
             {
@@ -378,6 +382,35 @@ class TraefikGateway(pulumi.ComponentResource):
             cluster_issuer=self.cluster_issuer,
             middleware_namespace=in_namespace,
             ready=(self,),
+        )
+
+    def _alerts_and_dashboard(self) -> None:
+        """The gateway's PrometheusRule and Grafana dashboard, beside Traefik: Prometheus
+        and Grafana find them in any namespace by their labels."""
+        entry_point = self._args.gateway.entry_point
+        namespace = self._traefik_ns.metadata.name
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": "go-platform-gateway",
+                "namespace": namespace,
+                "labels": {**self._labels, kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1]},
+            },
+            spec=namespace.apply(lambda ns: telemetry.gateway_rules(ns, entry_point)),
+            opts=child_options(self, self._opts, depends_on=self._charts),
+        )
+        k8s.core.v1.ConfigMap(
+            f"{self._name}-grafana-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="go-platform-gateway-dashboard",
+                namespace=namespace,
+                labels={**self._labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
+                annotations={"grafana_folder": "go-platform"},
+            ),
+            data={"gateway.json": json.dumps(telemetry.gateway_dashboard(entry_point), indent=1)},
+            opts=child_options(self, self._opts),
         )
 
     def _namespace(self, suffix: str, namespace: str, owned: bool) -> k8s.core.v1.Namespace:

@@ -535,3 +535,24 @@ def test_acme_needs_an_email():
     assert [str(p) for p in caught.value.problems] == [
         "go-platform:gateway.tls.acmeEmail: is required with issuer 'acme'"
     ]
+
+
+def test_gateway_alerts_and_dashboard_beside_traefik(pulumi_program):
+    recording = run_program(pulumi_program, "dev")
+    rule = recording.one("PrometheusRule", name="gateway-alerts").inputs
+    assert rule["metadata"]["namespace"] == "traefik"
+    assert rule["metadata"]["labels"]["go-platform/scrape"] == "true"
+    assert {r["alert"] for r in rule["spec"]["groups"][0]["rules"]} == {
+        "GatewayDown",
+        "GatewayErrors",
+    }
+    assert 'absent(up{namespace="traefik"} == 1)' in rule["spec"]["groups"][0]["rules"][0]["expr"]
+    validate_custom_resource("monitoring.coreos.com/v1", "PrometheusRule", rule["spec"])
+    dashboard = recording.one("ConfigMap", name="gateway-grafana-dashboard").inputs
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["gateway.json"])["uid"] == "go-platform-gateway"
+
+
+def test_no_gateway_alerts_without_monitoring(pulumi_program):
+    recording = run_program(pulumi_program, "dev", observability={"enabled": False})
+    assert [r for r in recording.of_kind("PrometheusRule") if r.name == "gateway-alerts"] == []
