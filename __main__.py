@@ -99,6 +99,7 @@ def build(settings: PlatformSettings) -> None:
             routes_namespaces={name: ns.metadata.name for name, ns in namespaces.items()},
             otlp_endpoint=found.otlp_grpc,
             service_monitor=observing.enabled,
+            monitor_labels=observing.monitor_labels,
             dns01_token=secret_value(dns01.api_token_secret)
             if dns01 and dns01.api_token_secret
             else None,
@@ -125,6 +126,7 @@ def build(settings: PlatformSettings) -> None:
             namespace=observing.namespace,
             otlp_endpoint=found.otlp_grpc,
             availability_slo=observing.availability_slo,
+            monitor_labels=observing.monitor_labels,
         )
         if observing.enabled
         else None

@@ -659,6 +659,11 @@ class ObservabilitySettings(CamelModel):
         None, description="Prometheus query URL; the installed one's when `install`."
     )
     prometheus_replicas: int = Field(1, ge=1, description="Prometheus pods.")
+    monitor_labels: dict[str, Text] = Field(
+        default_factory=dict,
+        description="Labels added to every ServiceMonitor and PrometheusRule, for a "
+        "Prometheus of the cluster's own that selects by others (`release: ...`).",
+    )
     retention: RetentionSettings = Field(description="How long data is kept.")
     storage: ObservabilityStorageSettings = Field(description="Loki and Tempo storage.")
     grafana_host: DomainName | None = Field(

@@ -40,8 +40,8 @@ class ObservabilityBinding:
     """Create a ServiceMonitor for the admin port's /metrics."""
     otlp_endpoint: pulumi.Input[str] | None = None
     """Given to the service as OTEL_EXPORTER_OTLP_ENDPOINT; no tracing when None."""
-    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
-    """Extra labels a Prometheus selects ServiceMonitors by, besides the platform label."""
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels a Prometheus selects monitors and rules by, besides the platform label."""
     availability_slo: float = 99.9
     """Availability objective (percent) the error-budget alerts burn against."""
 
@@ -320,13 +320,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 f"{name}-servicemonitor",
                 api_version="monitoring.coreos.com/v1",
                 kind="ServiceMonitor",
-                metadata=metadata(
-                    workload,
-                    {
-                        kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1],
-                        **observability.service_monitor_labels,
-                    },
-                ),
+                metadata=metadata(workload, kube.monitoring_labels(observability.monitor_labels)),
                 spec={
                     "selector": {"matchLabels": selector},
                     "endpoints": [{"port": admin_port_name, "path": "/metrics", "interval": "30s"}],
@@ -341,7 +335,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 f"{name}-alerts",
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
-                metadata=metadata(workload, dict([kube.MONITORING_LABEL])),
+                metadata=metadata(workload, kube.monitoring_labels(observability.monitor_labels)),
                 spec=namespace.apply(
                     lambda ns: telemetry.service_rules(
                         service.name, ns, observability.availability_slo

@@ -23,6 +23,13 @@ NONROOT_UID = 65532
 MONITORING_LABEL = ("go-platform/scrape", "true")
 """Carried by every ServiceMonitor go-platform creates; Prometheus selects on it."""
 
+
+def monitoring_labels(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels of a ServiceMonitor or PrometheusRule: the platform label Prometheus selects
+    on, plus any a Prometheus of the cluster's own selects by (`release: ...`)."""
+    return {MONITORING_LABEL[0]: MONITORING_LABEL[1], **(extra or {})}
+
+
 CONFIG_CHECKSUM_ANNOTATION = "go-platform/config-checksum"
 
 HTTP_PORT_NAME = "http"

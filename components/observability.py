@@ -30,7 +30,7 @@ GRAFANA_USER = "admin"
 
 
 def _platform_selector() -> dict[str, Any]:
-    return {"matchLabels": dict([kube.MONITORING_LABEL])}
+    return {"matchLabels": kube.monitoring_labels()}
 
 
 def _volume_claim(settings: ObservabilitySettings) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
     return {
         "fullnameOverride": telemetry.PROMETHEUS_RELEASE,
         # The chart's own monitors and rules carry the platform label too.
-        "commonLabels": dict([kube.MONITORING_LABEL]),
+        "commonLabels": kube.monitoring_labels(),
         "grafana": {"enabled": False, "forceDeployDashboards": True},
         "nodeExporter": {"enabled": False},
         "alertmanager": {"enabled": True},
@@ -138,7 +138,7 @@ def loki_values(settings: ObservabilitySettings) -> dict[str, Any]:
         "lokiCanary": {"enabled": False},
         "test": {"enabled": False},
         "monitoring": {
-            "serviceMonitor": {"enabled": True, "labels": dict([kube.MONITORING_LABEL])},
+            "serviceMonitor": {"enabled": True, "labels": kube.monitoring_labels()},
         },
     }
 
@@ -191,7 +191,7 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
     return {
         "tempo": tempo,
         "persistence": persistence,
-        "serviceMonitor": {"enabled": True, "additionalLabels": dict([kube.MONITORING_LABEL])},
+        "serviceMonitor": {"enabled": True, "additionalLabels": kube.monitoring_labels()},
     }
 
 
@@ -221,7 +221,7 @@ def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
             }
         },
         "persistence": {"enabled": True, "size": "5Gi"},
-        "serviceMonitor": {"enabled": True, "labels": dict([kube.MONITORING_LABEL])},
+        "serviceMonitor": {"enabled": True, "labels": kube.monitoring_labels()},
     }
 
 
@@ -243,7 +243,7 @@ def alloy_values(loki_push_url: str) -> dict[str, Any]:
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
         },
-        "serviceMonitor": {"enabled": True, "additionalLabels": dict([kube.MONITORING_LABEL])},
+        "serviceMonitor": {"enabled": True, "additionalLabels": kube.monitoring_labels()},
     }
 
 

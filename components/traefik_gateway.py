@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -54,6 +54,7 @@ def traefik_values(
     *,
     otlp_endpoint: str | None,
     service_monitor: bool,
+    monitor_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Values for the Traefik chart: hardened, highly available, observable.
 
@@ -112,7 +113,7 @@ def traefik_values(
                 "addRoutersLabels": True,
                 "serviceMonitor": {
                     "enabled": service_monitor,
-                    "additionalLabels": dict([kube.MONITORING_LABEL]),
+                    "additionalLabels": kube.monitoring_labels(monitor_labels),
                     "interval": "30s",
                 },
             }
@@ -133,7 +134,9 @@ def traefik_values(
     return values
 
 
-def cert_manager_values(replicas: int, service_monitor: bool) -> dict[str, Any]:
+def cert_manager_values(
+    replicas: int, service_monitor: bool, monitor_labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Values for the cert-manager chart: CRDs included, HA with the gateway, scraped."""
     return {
         "crds": {"enabled": True, "keep": True},
@@ -142,7 +145,10 @@ def cert_manager_values(replicas: int, service_monitor: bool) -> dict[str, Any]:
         "webhook": {"replicaCount": replicas},
         "prometheus": {
             "enabled": True,
-            "servicemonitor": {"enabled": service_monitor, "labels": dict([kube.MONITORING_LABEL])},
+            "servicemonitor": {
+                "enabled": service_monitor,
+                "labels": kube.monitoring_labels(monitor_labels),
+            },
         },
     }
 
@@ -266,6 +272,8 @@ class TraefikGatewayArgs:
     Traefik's cross-namespace references stay off."""
     otlp_endpoint: str | None = None
     service_monitor: bool = True
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels a Prometheus of the cluster's own selects monitors and rules by."""
     dns01_token: pulumi.Input[str] | None = None
     """The DNS provider's API token (a secret) when DNS-01 needs one."""
 
@@ -314,7 +322,9 @@ class TraefikGateway(pulumi.ComponentResource):
                     f"{name}-cert-manager",
                     name="cert-manager",
                     namespace=cert_ns.metadata.name,
-                    values=cert_manager_values(gateway.replicas, args.service_monitor),
+                    values=cert_manager_values(
+                        gateway.replicas, args.service_monitor, args.monitor_labels
+                    ),
                     **chart_source_args(cert_manager.chart),
                     opts=child_options(self, self._opts),
                 )
@@ -329,6 +339,7 @@ class TraefikGateway(pulumi.ComponentResource):
                         gateway,
                         otlp_endpoint=args.otlp_endpoint,
                         service_monitor=args.service_monitor,
+                        monitor_labels=args.monitor_labels,
                     ),
                     **chart_source_args(gateway.chart),
                     opts=child_options(self, self._opts),
@@ -396,7 +407,7 @@ class TraefikGateway(pulumi.ComponentResource):
             metadata={
                 "name": "go-platform-gateway",
                 "namespace": namespace,
-                "labels": {**self._labels, kube.MONITORING_LABEL[0]: kube.MONITORING_LABEL[1]},
+                "labels": {**self._labels, **kube.monitoring_labels(self._args.monitor_labels)},
             },
             spec=namespace.apply(lambda ns: telemetry.gateway_rules(ns, entry_point)),
             opts=child_options(self, self._opts, depends_on=self._charts),

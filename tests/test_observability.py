@@ -315,3 +315,19 @@ def test_bad_observability_config_names_its_key(stack, observability, expected):
     with pytest.raises(ConfigError) as caught:
         load_settings(stack_config(domain=DOMAIN, observability=observability), stack=stack)
     assert [str(p) for p in caught.value.problems] == [expected]
+
+
+def test_a_prometheus_of_your_own_finds_every_monitor_and_rule(pulumi_program):
+    """Bring-your-own kube-prometheus-stack selects by its `release` label: with
+    `monitorLabels`, every ServiceMonitor and PrometheusRule carries it too."""
+    recording = run(pulumi_program, "local", monitorLabels={"release": "kube-prometheus-stack"})
+    monitored = recording.of_kind("ServiceMonitor") + recording.of_kind("PrometheusRule")
+    assert {r.name for r in monitored} >= {
+        "greeter-servicemonitor",
+        "greeter-alerts",
+        "gateway-alerts",
+    }
+    for resource in monitored:
+        labels = resource.inputs["metadata"]["labels"]
+        assert labels["release"] == "kube-prometheus-stack", resource.name
+        assert labels["go-platform/scrape"] == "true", resource.name

@@ -556,3 +556,21 @@ def test_gateway_alerts_and_dashboard_beside_traefik(pulumi_program):
 def test_no_gateway_alerts_without_monitoring(pulumi_program):
     recording = run_program(pulumi_program, "dev", observability={"enabled": False})
     assert [r for r in recording.of_kind("PrometheusRule") if r.name == "gateway-alerts"] == []
+
+
+def test_monitor_labels_reach_the_charts():
+    gateway = settings_for("dev").gateway
+    values = traefik_values(
+        gateway, otlp_endpoint=None, service_monitor=True, monitor_labels={"release": "kps"}
+    )
+    jsonschema.validate(values, VALUES_SCHEMA)
+    assert values["metrics"]["prometheus"]["serviceMonitor"]["additionalLabels"] == {
+        "go-platform/scrape": "true",
+        "release": "kps",
+    }
+    assert (
+        cert_manager_values(1, True, {"release": "kps"})["prometheus"]["servicemonitor"]["labels"][
+            "release"
+        ]
+        == "kps"
+    )
