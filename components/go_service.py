@@ -97,53 +97,89 @@ class GoServiceStack(pulumi.ComponentResource):
         self, name: str, args: GoServiceStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("go-platform:index:GoServiceStack", name, None, opts)
+        self._name, self._args, self._opts = name, args, opts
+        self._child = child_options(self, opts)
         service = args.service
-        child = child_options(self, opts)
-        workload = kube.workload_name(service.name, args.track)
-        selector = kube.selector_labels(service.name, args.track)
+        self._workload = kube.workload_name(service.name, args.track)
+        self._selector = kube.selector_labels(service.name, args.track)
+        self._admin_port_name = kube.ADMIN_PORT_NAME if service.admin_port else kube.HTTP_PORT_NAME
+        observability = args.observability
+        self._monitored = observability is not None and observability.service_monitor
 
         if service.build:
-            image, version = self._build_image(name, args, child)
+            image, version = self._build_image(name, args, self._child)
         else:
             image = pulumi.Output.from_input(service.image)
             version = parse_image(service.image).version
-        labels = kube.standard_labels(service.name, args.track, version, args.environment)
+        self._labels = kube.standard_labels(service.name, args.track, version, args.environment)
 
-        def metadata(
-            object_name: str | None = None, extra_labels: Mapping[str, str] | None = None
-        ) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(
-                name=object_name,
-                namespace=args.namespace,
-                labels={**labels, **(extra_labels or {})},
-            )
+        deployment = self._deployment(image, version)
+        k8s_service = self._service()
+        self._scaling(deployment)
+        self._network_policy()
+        if self._monitored:
+            self._monitoring()
+        if service.route and args.gateway and args.create_route:
+            self._route(k8s_service)
 
+        self.service_name = k8s_service.metadata.name
+        self.url = pulumi.Output.concat(
+            "http://",
+            k8s_service.metadata.name,
+            ".",
+            k8s_service.metadata.namespace,
+            f".svc.cluster.local:{service.port}",
+        )
+        self.deployment_name = deployment.metadata.name
+        self.image = image
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "url": self.url,
+                "deployment_name": self.deployment_name,
+                "image": self.image,
+            }
+        )
+
+    def _metadata(
+        self, object_name: str | None = None, extra_labels: Mapping[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        """Metadata of a child: the standard labels, in the service's namespace; auto-named
+        when `object_name` is None."""
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name,
+            namespace=self._args.namespace,
+            labels={**self._labels, **(extra_labels or {})},
+        )
+
+    def _deployment(self, image: pulumi.Input[str], version: str) -> k8s.apps.v1.Deployment:
+        """ServiceAccount, ConfigMap, Secret and the Deployment that uses them."""
+        args, service, name = self._args, self._args.service, self._name
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
-            metadata=metadata(workload),
+            metadata=self._metadata(self._workload),
             automount_service_account_token=False,
-            opts=child,
+            opts=self._child,
         )
         # ConfigMap and Secret are auto-named: pulumi-kubernetes replaces them (new name)
         # when their data changes, which rolls the pods that reference them.
         config_map = k8s.core.v1.ConfigMap(
-            f"{name}-env", metadata=metadata(), data=dict(service.env), opts=child
+            f"{name}-env", metadata=self._metadata(), data=dict(service.env), opts=self._child
         )
         secret = (
             k8s.core.v1.Secret(
                 f"{name}-secret",
-                metadata=metadata(),
+                metadata=self._metadata(),
                 type="Opaque",
                 string_data={
                     key: pulumi.Output.secret(value) for key, value in args.secret_env.items()
                 },
-                opts=child,
+                opts=self._child,
             )
             if args.secret_env
             else None
         )
 
-        admin_port_name = kube.ADMIN_PORT_NAME if service.admin_port else kube.HTTP_PORT_NAME
         container_ports = [
             k8s.core.v1.ContainerPortArgs(name=kube.HTTP_PORT_NAME, container_port=service.port)
         ]
@@ -153,20 +189,46 @@ class GoServiceStack(pulumi.ComponentResource):
                     name=kube.ADMIN_PORT_NAME, container_port=service.admin_port
                 )
             )
-        probes = kube.probes(admin_port_name)
-
-        deployment = k8s.apps.v1.Deployment(
+        probes = kube.probes(self._admin_port_name)
+        container = k8s.core.v1.ContainerArgs(
+            name=service.name,
+            image=image,
+            image_pull_policy="IfNotPresent",
+            ports=container_ports,
+            env=self._platform_env(args, version, secret),
+            env_from=[
+                k8s.core.v1.EnvFromSourceArgs(
+                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=config_map.metadata.name)
+                )
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests=service.resources.requests.model_dump(),
+                limits=service.resources.limits.model_dump(),
+            ),
+            security_context=kube.container_security_context(),
+            startup_probe=probes["startupProbe"],
+            readiness_probe=probes["readinessProbe"],
+            liveness_probe=probes["livenessProbe"],
+            volume_mounts=[
+                {"name": "tmp", "mountPath": "/tmp"},
+                *(
+                    {"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only}
+                    for v in args.volumes
+                ),
+            ],
+        )
+        return k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata(workload),
+            metadata=self._metadata(self._workload),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # With an autoscaler the field stays unset, so `pulumi up` never fights it.
                 replicas=None if service.autoscaling else service.replicas,
                 revision_history_limit=5,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
                 strategy=kube.deployment_strategy(recreate=args.recreate),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels,
+                        labels=self._labels,
                         annotations={
                             kube.CONFIG_CHECKSUM_ANNOTATION: kube.config_checksum(
                                 service.env, args.secret_env.keys()
@@ -179,43 +241,11 @@ class GoServiceStack(pulumi.ComponentResource):
                         security_context=kube.pod_security_context(),
                         termination_grace_period_seconds=kube.TERMINATION_GRACE_SECONDS,
                         topology_spread_constraints=(
-                            kube.topology_spread(selector) if service.min_replicas > 1 else None
+                            kube.topology_spread(self._selector)
+                            if service.min_replicas > 1
+                            else None
                         ),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name=service.name,
-                                image=image,
-                                image_pull_policy="IfNotPresent",
-                                ports=container_ports,
-                                env=self._platform_env(args, version, secret),
-                                env_from=[
-                                    k8s.core.v1.EnvFromSourceArgs(
-                                        config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(
-                                            name=config_map.metadata.name
-                                        )
-                                    )
-                                ],
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests=service.resources.requests.model_dump(),
-                                    limits=service.resources.limits.model_dump(),
-                                ),
-                                security_context=kube.container_security_context(),
-                                startup_probe=probes["startupProbe"],
-                                readiness_probe=probes["readinessProbe"],
-                                liveness_probe=probes["livenessProbe"],
-                                volume_mounts=[
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                    *(
-                                        {
-                                            "name": v.name,
-                                            "mountPath": v.mount_path,
-                                            "readOnly": v.read_only,
-                                        }
-                                        for v in args.volumes
-                                    ),
-                                ],
-                            )
-                        ],
+                        containers=[container],
                         volumes=[
                             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
                             *({"name": v.name, **v.source} for v in args.volumes),
@@ -223,11 +253,14 @@ class GoServiceStack(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child,
+            opts=self._child,
         )
 
+    def _service(self) -> k8s.core.v1.Service:
+        """The ClusterIP Service: the API port, and the admin port for Prometheus."""
+        service = self._args.service
         h2c = service.route is not None and service.route.protocol == "h2c"
-        service_ports = [
+        ports = [
             k8s.core.v1.ServicePortArgs(
                 name=kube.HTTP_PORT_NAME,
                 port=service.port,
@@ -236,26 +269,29 @@ class GoServiceStack(pulumi.ComponentResource):
             )
         ]
         if service.admin_port:
-            service_ports.append(
+            ports.append(
                 k8s.core.v1.ServicePortArgs(
                     name=kube.ADMIN_PORT_NAME,
                     port=service.admin_port,
                     target_port=kube.ADMIN_PORT_NAME,
                 )
             )
-        k8s_service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=metadata(workload),
+        return k8s.core.v1.Service(
+            f"{self._name}-service",
+            metadata=self._metadata(self._workload),
             spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP", selector=selector, ports=service_ports
+                type="ClusterIP", selector=self._selector, ports=ports
             ),
-            opts=child,
+            opts=self._child,
         )
 
+    def _scaling(self, deployment: k8s.apps.v1.Deployment) -> None:
+        """The autoscaler (when configured) and the disruption budget (from two pods)."""
+        service = self._args.service
         if service.autoscaling:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa",
-                metadata=metadata(workload),
+                f"{self._name}-hpa",
+                metadata=self._metadata(self._workload),
                 spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                     scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                         api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
@@ -275,34 +311,34 @@ class GoServiceStack(pulumi.ComponentResource):
                         )
                     ],
                 ),
-                opts=child,
+                opts=self._child,
             )
-
         if service.min_replicas >= 2:
             k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata=metadata(workload),
+                f"{self._name}-pdb",
+                metadata=self._metadata(self._workload),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     # One pod at a time: never blocks a node drain, never takes the service down.
                     max_unavailable=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
                     unhealthy_pod_eviction_policy="AlwaysAllow",
                 ),
-                opts=child,
+                opts=self._child,
             )
 
-        observability = args.observability
-        monitored = observability is not None and observability.service_monitor
+    def _network_policy(self) -> None:
+        """Default deny, opened for the gateway, Prometheus, callers and declared egress."""
+        args, service, observability = self._args, self._args.service, self._args.observability
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=metadata(workload),
+            f"{self._name}-netpol",
+            metadata=self._metadata(self._workload),
             spec=kube.network_policy_spec(
-                selector,
+                self._selector,
                 gateway_namespace=args.gateway.namespace
                 if args.gateway and service.route
                 else None,
-                monitoring_namespace=observability.namespace if monitored else None,
-                admin_port_name=admin_port_name,
+                monitoring_namespace=observability.namespace if self._monitored else None,
+                admin_port_name=self._admin_port_name,
                 callers=args.callers,
                 client_namespaces=args.client_namespaces,
                 egress=[rule.model_dump(exclude_none=True) for rule in service.egress],
@@ -312,105 +348,90 @@ class GoServiceStack(pulumi.ComponentResource):
                     else None
                 ),
             ),
-            opts=child,
+            opts=self._child,
         )
 
-        if monitored:
-            k8s.apiextensions.CustomResource(
-                f"{name}-servicemonitor",
-                api_version="monitoring.coreos.com/v1",
-                kind="ServiceMonitor",
-                metadata=metadata(workload, kube.monitoring_labels(observability.monitor_labels)),
-                spec={
-                    "selector": {"matchLabels": selector},
-                    "endpoints": [{"port": admin_port_name, "path": "/metrics", "interval": "30s"}],
-                },
-                opts=child,
-            )
-
-        if monitored and args.track == "stable":
-            # One dashboard and one set of alerts per service, covering both tracks.
-            namespace = pulumi.Output.from_input(args.namespace)
-            k8s.apiextensions.CustomResource(
-                f"{name}-alerts",
-                api_version="monitoring.coreos.com/v1",
-                kind="PrometheusRule",
-                metadata=metadata(workload, kube.monitoring_labels(observability.monitor_labels)),
-                spec=namespace.apply(
-                    lambda ns: telemetry.service_rules(
-                        service.name, ns, observability.availability_slo
-                    )
-                ),
-                opts=child,
-            )
-            k8s.core.v1.ConfigMap(
-                f"{name}-dashboard",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"{workload}-dashboard",
-                    namespace=args.namespace,
-                    labels={**labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
-                    annotations={"grafana_folder": "go-platform"},
-                ),
-                data={
-                    f"{workload}.json": namespace.apply(
-                        lambda ns: json.dumps(
-                            telemetry.service_dashboard(service.name, ns), indent=1
-                        )
-                    )
-                },
-                opts=child,
-            )
-
-        if service.route and args.gateway and args.create_route:
-            parts = route_parts(
-                name,
-                route=service.route,
-                gateway=args.gateway,
+    def _monitoring(self) -> None:
+        """ServiceMonitor per track; one dashboard and one set of alerts per service (the
+        stable track's), covering both tracks."""
+        args, service, observability = self._args, self._args.service, self._args.observability
+        assert observability is not None
+        monitor_labels = kube.monitoring_labels(observability.monitor_labels)
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=self._metadata(self._workload, monitor_labels),
+            spec={
+                "selector": {"matchLabels": self._selector},
+                "endpoints": [
+                    {"port": self._admin_port_name, "path": "/metrics", "interval": "30s"}
+                ],
+            },
+            opts=self._child,
+        )
+        if args.track != "stable":
+            return
+        namespace = pulumi.Output.from_input(args.namespace)
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=self._metadata(self._workload, monitor_labels),
+            spec=namespace.apply(
+                lambda ns: telemetry.service_rules(service.name, ns, observability.availability_slo)
+            ),
+            opts=self._child,
+        )
+        k8s.core.v1.ConfigMap(
+            f"{self._name}-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{self._workload}-dashboard",
                 namespace=args.namespace,
-                object_name=workload,
-                labels=labels,
-                opts=child,
-                extra_middlewares=args.route_middlewares,
-            )
-            k8s.apiextensions.CustomResource(
-                f"{name}-ingressroute",
-                api_version="traefik.io/v1alpha1",
-                kind="IngressRoute",
-                metadata=metadata(workload),
-                spec={
-                    "entryPoints": [args.gateway.entry_point],
-                    "routes": [
-                        {
-                            "kind": "Rule",
-                            "match": kube.route_match(
-                                service.route.host, service.route.path_prefix
-                            ),
-                            "middlewares": parts.middlewares,
-                            "services": [backend(k8s_service.metadata.name, service.route)],
-                        }
-                    ],
-                    "tls": parts.tls,
-                },
-                opts=child_options(self, opts, depends_on=parts.depends_on),
-            )
-
-        self.service_name = k8s_service.metadata.name
-        self.url = pulumi.Output.concat(
-            "http://",
-            k8s_service.metadata.name,
-            ".",
-            k8s_service.metadata.namespace,
-            f".svc.cluster.local:{service.port}",
+                labels={**self._labels, telemetry.DASHBOARD_LABEL[0]: telemetry.DASHBOARD_LABEL[1]},
+                annotations={"grafana_folder": "go-platform"},
+            ),
+            data={
+                f"{self._workload}.json": namespace.apply(
+                    lambda ns: json.dumps(telemetry.service_dashboard(service.name, ns), indent=1)
+                )
+            },
+            opts=self._child,
         )
-        self.deployment_name = deployment.metadata.name
-        self.image = image
-        self.register_outputs(
-            {
-                "service_name": self.service_name,
-                "url": self.url,
-                "deployment_name": self.deployment_name,
-                "image": self.image,
-            }
+
+    def _route(self, k8s_service: k8s.core.v1.Service) -> None:
+        """The route's Certificate and middlewares, and its IngressRoute."""
+        args, route = self._args, self._args.service.route
+        assert route is not None
+        assert args.gateway is not None
+        parts = route_parts(
+            self._name,
+            route=route,
+            gateway=args.gateway,
+            namespace=args.namespace,
+            object_name=self._workload,
+            labels=self._labels,
+            opts=self._child,
+            extra_middlewares=args.route_middlewares,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-ingressroute",
+            api_version="traefik.io/v1alpha1",
+            kind="IngressRoute",
+            metadata=self._metadata(self._workload),
+            spec={
+                "entryPoints": [args.gateway.entry_point],
+                "routes": [
+                    {
+                        "kind": "Rule",
+                        "match": kube.route_match(route.host, route.path_prefix),
+                        "middlewares": parts.middlewares,
+                        "services": [backend(k8s_service.metadata.name, route)],
+                    }
+                ],
+                "tls": parts.tls,
+            },
+            opts=child_options(self, self._opts, depends_on=parts.depends_on),
         )
 
     def _build_image(
