@@ -77,6 +77,19 @@ def error_ratio(selector: str, window: str) -> str:
     )
 
 
+def success_ratio(selector: str, window: str) -> str:
+    """Share of non-5xx responses among all responses over `window`.
+
+    Not `1 - error_ratio`: a service that never answered 5xx has no 5xx series at all, so
+    the non-5xx series are counted. Empty when the service has no request series (a missing
+    metric), NaN when it had no requests in the window.
+    """
+    return (
+        f'(sum(rate({TRAEFIK_REQUESTS}{{{selector},code!~"5.."}}[{window}])) or vector(0))'
+        f" / sum(rate({TRAEFIK_REQUESTS}{{{selector}}}[{window}]))"
+    )
+
+
 def latency_quantile(selector: str, quantile: float, window: str = "5m") -> str:
     return (
         f"histogram_quantile({quantile}, sum by (le) "

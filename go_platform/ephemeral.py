@@ -1,0 +1,62 @@
+"""Short-lived stacks, one per pull request: created from a base stack's config, destroyed
+and removed after.
+
+Names are checked before anything happens: lower-case letters, digits and `-`, starting
+with a letter (they become Kubernetes names), and never an environment's name, so
+`ephemeral down` can never reach `prod`. The stack is tagged with its base; `down`
+refuses a stack without that tag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from components.config import CONFIG_NAMESPACE, ENVIRONMENTS
+from go_platform.exit_codes import usage_error
+
+NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+MAX_NAME = 40
+BASE_TAG = "go-platform:ephemeral-base"
+"""Stack tag naming the base stack an ephemeral stack was created from."""
+ENVIRONMENT_KEY = f"{CONFIG_NAMESPACE}:environment"
+
+
+def check_name(name: str, *, base: str) -> str:
+    """`name` when it can name an ephemeral stack; else one usage error saying why."""
+    rule = (
+        "lower-case letters, digits and '-', starting with a letter and ending with a "
+        f"letter or digit, at most {MAX_NAME} characters (e.g. pr-123)"
+    )
+    if not NAME.fullmatch(name) or len(name) > MAX_NAME:
+        raise usage_error(f"ephemeral stack name {name!r} is invalid: use {rule}")
+    if name in ENVIRONMENTS:
+        raise usage_error(
+            f"ephemeral stack name {name!r} is an environment's stack; give the ephemeral "
+            "stack a name of its own (e.g. pr-123)"
+        )
+    if name == base:
+        raise usage_error(f"ephemeral stack name {name!r} is the base stack's name")
+    return name
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`--config key=value` options as a mapping; keys without a namespace are go-platform's."""
+    overrides = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise usage_error(
+                f"--config {pair!r}: write KEY=VALUE (e.g. go-platform:namespace=pr-123)"
+            )
+        key = key.strip()
+        overrides[key if ":" in key else f"{CONFIG_NAMESPACE}:{key}"] = value
+    return overrides
+
+
+def added_config(base_config: Mapping[str, object], base: str) -> dict[str, str]:
+    """Plain keys an ephemeral stack needs beyond a copy of the base's config: the base's
+    environment, which a stack named after its environment leaves implicit."""
+    if ENVIRONMENT_KEY in base_config or base not in ENVIRONMENTS:
+        return {}
+    return {ENVIRONMENT_KEY: base}

@@ -1,0 +1,89 @@
+"""Prometheus instant queries, and the two the canary analysis asks about a Traefik service.
+
+Traefik (v3) labels its service metrics with `service="<namespace>-<service>-<port>@kubernetescrd"`
+(`components.telemetry.traefik_service`): the canary track is its own leaf of the weighted
+TraefikService, so its requests and latencies are measured apart from stable's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from components.telemetry import latency_quantile, success_ratio
+
+
+class PrometheusError(Exception):
+    """A query failed; the message is one line."""
+
+
+def success_rate_query(traefik_service: str, window: str) -> str:
+    """Percent of non-5xx responses of one Traefik service over `window` (see
+    `components.telemetry.success_ratio` for what empty and NaN mean)."""
+    selector = f'service="{traefik_service}"'
+    return f"100 * {success_ratio(selector, window)}"
+
+
+def latency_p99_query(traefik_service: str, window: str) -> str:
+    """p99 response time of one Traefik service over `window`, in milliseconds."""
+    selector = f'service="{traefik_service}"'
+    return f"1000 * {latency_quantile(selector, 0.99, window)}"
+
+
+def instant_value(document: Mapping[str, Any]) -> float | None:
+    """The single value of an instant query's answer; None when the answer is empty.
+
+    A vector with several series is an error: the analysis queries aggregate to one.
+    """
+    if document.get("status") != "success":
+        raise PrometheusError(f"query failed: {document.get('error', 'unknown error')}")
+    data = document.get("data") or {}
+    result = data.get("result")
+    if data.get("resultType") == "scalar":
+        return float(result[1])
+    if not result:
+        return None
+    if len(result) > 1:
+        raise PrometheusError(f"query returned {len(result)} series where one was expected")
+    return float(result[0]["value"][1])
+
+
+def is_number(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+class Prometheus:
+    """A Prometheus server's HTTP API (`/api/v1/query`)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def query(self, promql: str) -> float | None:
+        """Evaluate `promql` now; its single value, or None when it has none."""
+        body = urllib.parse.urlencode({"query": promql}).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/api/v1/query",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                document = json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            try:
+                detail = json.loads(error.read()).get("error", error.reason)
+            except (json.JSONDecodeError, AttributeError):
+                detail = error.reason
+            raise PrometheusError(f"{self.base_url} answered {error.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise PrometheusError(f"cannot reach {self.base_url}: {reason}") from None
+        except json.JSONDecodeError:
+            raise PrometheusError(f"{self.base_url} did not answer with JSON") from None
+        return instant_value(document)

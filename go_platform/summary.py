@@ -1,0 +1,118 @@
+"""The machine summary `--json PATH` writes: one JSON document per command, for CI
+annotations. Its shape is `summary.schema.json` (JSON Schema), which the tests check
+every summary against; `schemaVersion` changes when a field changes meaning.
+
+Secrets never reach it: outputs come from the engine's masked view (`[secret]`), policy
+messages and errors are the engine's own text, which never holds secret values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from go_platform.exit_codes import RESULTS, ExitCode
+from go_platform.progress import PolicyViolation, ProgressTracker
+
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema every summary satisfies."""
+    text = resources.files("go_platform").joinpath("summary.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@dataclass
+class RunSummary:
+    """Everything one command did, as the JSON summary reports it."""
+
+    command: str
+    stack: str | None = None
+    project: str | None = None
+    backend: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    duration_seconds: float = 0.0
+    exit_code: ExitCode = ExitCode.OK
+    operations: dict[str, int] = field(default_factory=dict)
+    resources_done: int = 0
+    resources_total: int = 0
+    failed_resources: list[str] = field(default_factory=list)
+    policy_violations: list[PolicyViolation] = field(default_factory=list)
+    policy_packs: dict[str, str] = field(default_factory=dict)
+    """Packs the engine ran: name -> version."""
+    outputs: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    preflight: list[dict[str, Any]] = field(default_factory=list)
+    canary: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """Engine operations a command ran (canary promotion runs several `up`s)."""
+
+    def absorb(self, operation: str, tracker: ProgressTracker) -> None:
+        """Add what one engine operation reported."""
+        for op, count in (tracker.operations or {}).items():
+            self.operations[op] = self.operations.get(op, 0) + count
+        self.resources_done += tracker.done
+        self.resources_total += tracker.total
+        self.failed_resources += [step.urn for step in tracker.failed]
+        self.policy_violations += [v for v in tracker.violations if v not in self.policy_violations]
+        self.policy_packs.update(tracker.policy_packs)
+        self.errors += [e for e in tracker.errors if e not in self.errors]
+        self.warnings += [w for w in tracker.warnings if w not in self.warnings]
+        self.steps.append(
+            {
+                "operation": operation,
+                "operations": dict(tracker.operations or {}),
+                "durationSeconds": round(tracker.elapsed, 3),
+            }
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "command": self.command,
+            "stack": self.stack,
+            "project": self.project,
+            "backend": self.backend,
+            "result": RESULTS[self.exit_code],
+            "exitCode": int(self.exit_code),
+            "startedAt": self.started_at.isoformat(timespec="seconds"),
+            "durationSeconds": round(self.duration_seconds, 3),
+            "operations": dict(sorted(self.operations.items())),
+            "resources": {
+                "done": self.resources_done,
+                "total": self.resources_total,
+                "failed": list(self.failed_resources),
+            },
+            "policyViolations": [v.as_json() for v in self.policy_violations],
+            "policyPacks": dict(sorted(self.policy_packs.items())),
+            "outputs": self.outputs,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "drift": list(self.drift),
+            "preflight": list(self.preflight),
+            "canary": self.canary,
+            "steps": list(self.steps),
+        }
+
+
+def write_summary(summary: RunSummary, path: Path) -> None:
+    """Write the summary to `path` atomically (a reader never sees half a document)."""
+    text = json.dumps(summary.as_json(), indent=2, sort_keys=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

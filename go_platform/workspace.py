@@ -1,0 +1,432 @@
+"""Where the driver's stacks live and how it reaches them: the project directory, the
+state backend, the secrets provider, the Pulumi CLI, and a LocalWorkspace over them.
+
+Backends: a local file backend by default (`file://<project>/.state/backend`, ignored by
+git) or S3 (`s3://bucket?region=...&endpoint=...`), from `--backend`, else
+`PULUMI_BACKEND_URL`. Secrets: the passphrase provider unless `--secrets-provider`
+names a KMS URL; the passphrase comes from `PULUMI_CONFIG_PASSPHRASE(_FILE)`, and on a
+file backend defaults to the documented local one. The CLI is `pulumi` on PATH, else the
+one `tools/toolchain/bootstrap.py` built (with the environment `bootstrap.py env` gives).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pulumi import automation as auto
+from semver import VersionInfo
+
+from components.config import StackConfig
+from go_platform.exit_codes import DriverError, ExitCode, usage_error
+
+DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
+"""The passphrase of stacks on a local file backend unless PULUMI_CONFIG_PASSPHRASE is set."""
+PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+KMS_SCHEMES = ("awskms", "gcpkms", "azurekeyvault", "hashivault")
+REPO = Path(__file__).resolve().parents[1]
+"""The go-platform checkout this package was installed from (editable install)."""
+
+# Engine settings every run wants unless the caller set them: no update check against the
+# network, and a missing plugin fails at once, naming it, instead of a download attempt.
+ENGINE_DEFAULTS = {
+    "PULUMI_SKIP_UPDATE_CHECK": "true",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+}
+
+
+# --- pure resolution -----------------------------------------------------------------
+
+
+def find_project_dir(start: Path) -> Path:
+    """The nearest directory at or above `start` holding a Pulumi.yaml."""
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise usage_error(
+        f"no Pulumi.yaml in {start} or above it: run from the project, or pass --project-dir"
+    )
+
+
+def project_name(project_dir: Path) -> str:
+    """The `name` of the project's Pulumi.yaml."""
+    path = project_dir / "Pulumi.yaml"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise usage_error(f"{path}: cannot be read ({error})") from None
+    name = document.get("name") if isinstance(document, dict) else None
+    if not isinstance(name, str) or not name:
+        raise usage_error(f"{path}: has no project `name`")
+    return name
+
+
+def default_backend(project_dir: Path) -> str:
+    return f"file://{project_dir / '.state' / 'backend'}"
+
+
+def check_backend(url: str) -> str:
+    """`url` if it names a backend the driver supports; a usage error saying why not."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        path = url[len("file://") :].split("?", 1)[0]
+        if not (path.startswith("/") or path.startswith("~")):
+            raise usage_error(
+                f"backend {url!r}: a file backend needs an absolute path (file:///srv/state)"
+            )
+        return url
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise usage_error(f"backend {url!r}: name the bucket (s3://bucket?region=eu-west-1)")
+        return url
+    raise usage_error(
+        f"backend {url!r} is not supported: use file://<absolute path> or "
+        "s3://<bucket>?region=<region>[&endpoint=<host:port>&s3ForcePathStyle=true]"
+    )
+
+
+def resolve_backend(option: str | None, env: Mapping[str, str], project_dir: Path) -> str:
+    """The backend: `--backend`, else PULUMI_BACKEND_URL, else the project's local state."""
+    return check_backend(option or env.get("PULUMI_BACKEND_URL") or default_backend(project_dir))
+
+
+def check_secrets_provider(provider: str) -> str:
+    if provider == "passphrase":
+        return provider
+    scheme = provider.split("://", 1)[0] if "://" in provider else ""
+    if scheme in KMS_SCHEMES:
+        return provider
+    raise usage_error(
+        f"secrets provider {provider!r} is not supported: use passphrase or a KMS URL "
+        f"({', '.join(f'{s}://...' for s in KMS_SCHEMES)})"
+    )
+
+
+def stack_secrets_provider(project_dir: Path, stack: str) -> str | None:
+    """The secrets provider a stack's Pulumi.<stack>.yaml records, if it records one."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    if document.get("secretsprovider"):
+        return str(document["secretsprovider"])
+    return "passphrase" if document.get("encryptionsalt") else None
+
+
+def passphrase_environment(provider: str, backend: str, env: Mapping[str, str]) -> dict[str, str]:
+    """What to add to the environment so the passphrase provider has its passphrase."""
+    if provider != "passphrase" or any(env.get(name) for name in PASSPHRASE_VARIABLES):
+        return {}
+    if backend.startswith("file://"):
+        return {"PULUMI_CONFIG_PASSPHRASE": DEFAULT_LOCAL_PASSPHRASE}
+    raise usage_error(
+        "the passphrase secrets provider needs PULUMI_CONFIG_PASSPHRASE (or "
+        "PULUMI_CONFIG_PASSPHRASE_FILE) for a shared backend; or pass "
+        "--secrets-provider awskms://..."
+    )
+
+
+def parse_exports(text: str, env: Mapping[str, str]) -> dict[str, str]:
+    """`export NAME=value` lines (as `bootstrap.py env` prints them) as a mapping, with
+    `$NAME` references expanded from `env`."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) != 2 or words[0] != "export" or "=" not in words[1]:
+            continue
+        name, _, value = words[1].partition("=")
+        found[name] = Template(value).safe_substitute(env).rstrip(os.pathsep)
+    return found
+
+
+# --- the embedded cluster ------------------------------------------------------------
+
+EMBEDDED_ENVIRONMENT = "local"
+
+
+def embedded_kubeconfig(project_dir: Path, env: Mapping[str, str]) -> Path | None:
+    """The embedded control plane's kubeconfig path, as `tools/cluster/cluster.py
+    kubeconfig` prints it (it honours GO_PLATFORM_CLUSTER_DIR); None without that tool."""
+    tool = project_dir / "tools" / "cluster" / "cluster.py"
+    if not tool.is_file():
+        return None
+    result = subprocess.run(
+        [sys.executable, str(tool), "kubeconfig"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=dict(env),
+        cwd=project_dir,
+    )
+    path = result.stdout.strip()
+    return Path(path) if result.returncode == 0 and path else None
+
+
+def kubeconfig_override(
+    environment: str, config: Mapping[str, str], locate: Callable[[], Path | None]
+) -> Path | None:
+    """The kubeconfig a stack must use whatever KUBECONFIG says: the `local` environment
+    talks to the embedded cluster only (as `make up` does), unless its config names a
+    kubeconfig itself."""
+    if environment != EMBEDDED_ENVIRONMENT or config.get("kubernetes:kubeconfig"):
+        return None
+    return locate()
+
+
+# --- the CLI -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cli:
+    """The Pulumi CLI to run, and the environment it needs."""
+
+    root: Path
+    """Directory holding `bin/pulumi`."""
+    env: dict[str, str]
+
+
+def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
+    """`pulumi` on PATH, else the toolchain build; a clear error when there is neither."""
+    found = shutil.which("pulumi", path=env.get("PATH"))
+    if found:
+        return Cli(root=Path(found).parent.parent, env={})
+    for checkout in dict.fromkeys((project_dir, REPO)):
+        bootstrap = checkout / "tools" / "toolchain" / "bootstrap.py"
+        if not bootstrap.is_file():
+            continue
+        result = subprocess.run(
+            [sys.executable, str(bootstrap), "env"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        exports = parse_exports(result.stdout, env) if result.returncode == 0 else {}
+        found = shutil.which("pulumi", path=exports.get("PATH"))
+        if found:
+            added = {k: v for k, v in exports.items() if k == "PATH" or not env.get(k)}
+            return Cli(root=Path(found).parent.parent, env=added)
+    raise DriverError(
+        ExitCode.FAILED,
+        "the pulumi CLI was not found: put it on PATH, or build it with `make toolchain` "
+        "(docs/toolchain.md)",
+    )
+
+
+def pulumi_command(cli: Cli) -> auto.PulumiCommand:
+    """The CLI as the Automation API runs it, checked to be at least the SDK's version."""
+    try:
+        return auto.PulumiCommand(
+            root=str(cli.root), version=VersionInfo.parse(metadata.version("pulumi"))
+        )
+    except auto.InvalidVersionError as error:
+        raise DriverError(ExitCode.FAILED, f"pulumi CLI in {cli.root}: {error}") from None
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise DriverError(
+            ExitCode.FAILED, f"pulumi CLI in {cli.root} does not run: {error}"
+        ) from None
+
+
+# --- command errors ------------------------------------------------------------------
+
+
+def command_error_lines(error: BaseException, limit: int = 12) -> list[str]:
+    """The lines of a failed CLI command worth showing: its `error:` lines, else the tail
+    of its stderr (of its stdout when stderr is empty)."""
+    text = str(error)
+    stdout, stderr = "", text
+    if "\n stderr:" in text:
+        head, stderr = text.split("\n stderr:", 1)
+        stdout = head.split("\n stdout:", 1)[1] if "\n stdout:" in head else ""
+
+    def lines(part: str) -> list[str]:
+        return [line.strip() for line in part.splitlines() if line.strip()]
+
+    errors = [line for line in lines(stderr) + lines(stdout) if line.startswith("error:")]
+    chosen = errors or (lines(stderr) or lines(stdout))[-limit:]
+    return list(dict.fromkeys(chosen))[:limit]
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    text = str(error)
+    return isinstance(error, auto.ConcurrentUpdateError) or (
+        "currently locked" in text or "Another update is currently in progress" in text
+    )
+
+
+def lock_error(stack: str, error: BaseException) -> DriverError:
+    detail = next((line for line in command_error_lines(error) if "lock" in line), "")
+    return DriverError(
+        ExitCode.LOCKED,
+        f"stack {stack!r} is locked by another update; nothing was changed. Wait for it to "
+        "finish (or, if it died, remove its lock with `pulumi cancel`).",
+        *([detail] if detail else []),
+    )
+
+
+# --- the workspace -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stack of one project, and where its state and secrets live."""
+
+    project_dir: Path
+    stack: str
+    backend: str
+    secrets_provider: str | None = None
+    """Provider for stacks the driver creates; None: passphrase."""
+
+    @property
+    def project(self) -> str:
+        return project_name(self.project_dir)
+
+
+class Session:
+    """A LocalWorkspace on the target's project with the backend, secrets and CLI set."""
+
+    def __init__(self, target: Target, env: Mapping[str, str] | None = None) -> None:
+        self.target = target
+        env = dict(os.environ if env is None else env)
+        provider = check_secrets_provider(
+            target.secrets_provider
+            or stack_secrets_provider(target.project_dir, target.stack)
+            or "passphrase"
+        )
+        cli = locate_cli(env, target.project_dir)
+        if target.backend.startswith("file://"):
+            state_dir = Path(os.path.expanduser(target.backend[len("file://") :].split("?")[0]))
+            state_dir.mkdir(parents=True, exist_ok=True)
+        self.env_vars = {
+            **{k: v for k, v in ENGINE_DEFAULTS.items() if not env.get(k)},
+            **cli.env,
+            **passphrase_environment(provider, target.backend, env),
+            "PULUMI_BACKEND_URL": target.backend,
+        }
+        self.pulumi_home = self.env_vars.get("PULUMI_HOME") or env.get("PULUMI_HOME")
+        self.workspace = auto.LocalWorkspace(
+            work_dir=str(target.project_dir),
+            pulumi_home=self.pulumi_home,
+            env_vars=self.env_vars,
+            secrets_provider=target.secrets_provider or "passphrase",
+            pulumi_command=pulumi_command(cli),
+        )
+
+    def set_env(self, name: str, value: str) -> None:
+        """Set a variable for every later CLI run (and so for the program and providers)."""
+        self.env_vars[name] = value
+        self.workspace.env_vars = self.env_vars
+
+    # --- stacks --------------------------------------------------------------------
+
+    def stack_exists(self, name: str) -> bool:
+        return any(summary.name == name for summary in self._stacks())
+
+    def _stacks(self) -> list[auto.StackSummary]:
+        try:
+            return self.workspace.list_stacks()
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED,
+                f"cannot list the stacks of backend {self.target.backend}",
+                *command_error_lines(error),
+            ) from None
+
+    def select(self, name: str | None = None) -> auto.Stack:
+        """The existing stack `name` (default: the target's)."""
+        name = name or self.target.stack
+        try:
+            return auto.Stack.select(name, self.workspace)
+        except auto.StackNotFoundError:
+            raise usage_error(f"no stack named {name!r} in backend {self.target.backend}") from None
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED, f"cannot select stack {name!r}", *command_error_lines(error)
+            ) from None
+
+    def select_or_create_declared(self) -> auto.Stack:
+        """The target's stack, created on first use when the project declares it with a
+        Pulumi.<stack>.yaml (a typo in --stack never creates a stack)."""
+        name = self.target.stack
+        if self.stack_exists(name):
+            return self.select(name)
+        if not (self.target.project_dir / f"Pulumi.{name}.yaml").is_file():
+            raise usage_error(
+                f"no stack named {name!r} in backend {self.target.backend}, and the project "
+                f"has no Pulumi.{name}.yaml declaring it"
+            )
+        return self.create(name)
+
+    def create(self, name: str) -> auto.Stack:
+        try:
+            return auto.Stack.create(name, self.workspace)
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED, f"cannot create stack {name!r}", *command_error_lines(error)
+            ) from None
+
+    def remove_stack(self, name: str) -> None:
+        """Remove a stack with no resources left, and its history."""
+        try:
+            self.workspace.remove_stack(name)
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED, f"cannot remove stack {name!r}", *command_error_lines(error)
+            ) from None
+
+    # --- config and outputs --------------------------------------------------------
+
+    def stack_config(self, stack: auto.Stack) -> StackConfig:
+        """The stack's config as the program will see it (secrets decrypted)."""
+        try:
+            values = stack.get_all_config()
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED,
+                f"cannot read the config of stack {stack.name!r} (is the passphrase or KMS "
+                "key right?)",
+                *command_error_lines(error),
+            ) from None
+        return StackConfig(
+            values={key: value.value for key, value in values.items()},
+            secret_keys=frozenset(key for key, value in values.items() if value.secret),
+            project_dir=self.target.project_dir,
+        )
+
+    def masked_outputs(self, stack: auto.Stack) -> dict[str, Any]:
+        """Stack outputs with every secret value, nested ones too, shown as `[secret]`."""
+        result = self.run_cli("stack", "output", "--json", "--stack", stack.name)
+        document = json.loads(result.stdout or "{}")
+        return document if isinstance(document, dict) else {}
+
+    def run_cli(self, *args: str) -> auto.CommandResult:
+        """Run `pulumi <args>` in the workspace's directory and environment."""
+        env = dict(self.env_vars)
+        if self.pulumi_home:
+            env["PULUMI_HOME"] = self.pulumi_home
+        try:
+            return self.workspace.pulumi_command.run(
+                list(args), cwd=str(self.target.project_dir), additional_env=env
+            )
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED,
+                f"`pulumi {' '.join(args[:3])}` failed",
+                *command_error_lines(error),
+            ) from None

@@ -1,0 +1,734 @@
+"""The `go-platform` command line without the engine: arguments, exit codes, human output
+and the JSON summary, with the Session (the Automation API workspace) replaced by a fake
+whose stacks replay engine events and raise the Automation API's own errors.
+
+Invariants guarded:
+- exit codes: 0 ok, 1 failure, 2 drift, 3 mandatory policy violation, 4 preflight
+  failure, 5 canary rolled back, 6 stack locked, 64 bad arguments or invalid stack
+  config (click's own usage errors too, never its 2);
+- bad arguments and invalid stack config fail before any engine operation, with one line
+  per problem (the ConfigError's lines with their key paths), never a traceback;
+- a mandatory violation is listed with policy, resource and message; advisory ones do not
+  fail; a lock conflict says the stack is locked and that nothing changed;
+- a preflight failure deploys nothing; `--skip-preflight` skips it;
+- drift exits 2 and names each drifted resource;
+- every command's `--json` summary satisfies the published schema, also on failure, and
+  holds only masked outputs; `--json -` writes it to stdout and the human output to stderr;
+- the canary commands write the weight, image and state keys through the config and
+  deploy with the policy pack; a canary failing its checks exits 5;
+- the console script and `python -m go_platform` run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jsonschema
+import pytest
+from pulumi.automation import CommandResult, ConcurrentUpdateError, ConfigValue, EngineEvent
+from pulumi.automation.errors import CommandError
+from rich.console import Console
+
+from go_platform import driver as driver_module
+from go_platform.canary import Measurement, state_key
+from go_platform.cli import main
+from go_platform.exit_codes import ExitCode
+from go_platform.summary import schema
+from tests.conftest import REPO, service_config, stack_config
+
+URN = "urn:pulumi:dev::go-platform::kubernetes:apps/v1:Deployment::greeter"
+PET = "urn:pulumi:dev::go-platform::random:index/randomPet:RandomPet::pet"
+
+
+def engine_event(kind: str, body: dict) -> EngineEvent:
+    return EngineEvent.from_json({"sequence": 0, "timestamp": 0, kind: body})
+
+
+def step(urn: str, op: str, **extra: Any) -> list[EngineEvent]:
+    meta = {"op": op, "urn": urn, "type": urn.split("::")[2], "provider": "", **extra}
+    return [
+        engine_event("resourcePreEvent", {"metadata": meta}),
+        engine_event("resOutputsEvent", {"metadata": meta}),
+    ]
+
+
+def summary_event(**changes: int) -> EngineEvent:
+    return engine_event(
+        "summaryEvent", {"maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": changes}
+    )
+
+
+def mandatory(message: str = "container `app` runs privileged") -> EngineEvent:
+    return engine_event(
+        "policyEvent",
+        {
+            "message": message,
+            "color": "never",
+            "policyName": "container-privileged-disallowed",
+            "policyPackName": "go-platform",
+            "policyPackVersion": "0.1.0",
+            "policyPackVersionTag": "0.1.0",
+            "enforcementLevel": "mandatory",
+            "resourceUrn": URN,
+        },
+    )
+
+
+def command_error(stderr: str, kind: type[CommandError] = CommandError) -> CommandError:
+    return kind(CommandResult(stdout="", stderr=stderr, code=255))
+
+
+@dataclass
+class Script:
+    """What a fake engine operation does: emit events, then maybe raise."""
+
+    events: list[EngineEvent] = field(default_factory=list)
+    error: Exception | None = None
+
+
+@dataclass
+class FakeStack:
+    name: str
+    config: dict[str, ConfigValue]
+    scripts: dict[str, Script] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    config_writes: list[dict[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
+        self.calls.append((operation, kwargs))
+        script = self.scripts.get(operation, Script([summary_event(same=1)]))
+        for item in script.events:
+            on_event(item)
+        if script.error is not None:
+            raise script.error
+
+    def preview(self, on_event, **kwargs):
+        self._operate("preview", on_event, **kwargs)
+
+    def up(self, on_event, **kwargs):
+        self._operate("up", on_event, **kwargs)
+
+    def destroy(self, on_event, **kwargs):
+        self._operate("destroy", on_event, **kwargs)
+
+    def refresh(self, on_event, **kwargs):
+        self._operate("refresh", on_event, **kwargs)
+
+    def preview_refresh(self, on_event, **kwargs):
+        self._operate("drift", on_event, **kwargs)
+
+    def info(self, show_secrets=True):
+        return None
+
+    def outputs(self):
+        return {}
+
+    def set_all_config(self, values, path=False):
+        self.config_writes.append({k: v.value for k, v in values.items()})
+        for key, value in values.items():
+            if not path or "[" not in key:
+                self.config[key] = value
+
+    def remove_config(self, key, path=False):
+        self.removed.append(key)
+
+    def remove_all_config(self, keys, path=False):
+        self.removed += keys
+
+    def set_tag(self, key, value):
+        self.tags[key] = value
+
+    def list_tags(self):
+        return dict(self.tags)
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+class FakeSession:
+    """Stands in for workspace.Session; the test sets `stacks` before running a command."""
+
+    stacks: ClassVar[dict[str, FakeStack]] = {}
+    outputs: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, target, env) -> None:
+        self.target = target
+
+    def stack_exists(self, name):
+        return name in self.stacks
+
+    def select(self, name=None):
+        from go_platform.exit_codes import usage_error
+
+        name = name or self.target.stack
+        if name not in self.stacks:
+            raise usage_error(f"no stack named {name!r} in backend {self.target.backend}")
+        return self.stacks[name]
+
+    def select_or_create_declared(self):
+        return self.select()
+
+    def create(self, name):
+        self.stacks[name] = FakeStack(name, {})
+        return self.stacks[name]
+
+    def stack_config(self, stack):
+        from components.config import StackConfig
+
+        return StackConfig(
+            values={k: v.value for k, v in stack.config.items()},
+            secret_keys=frozenset(k for k, v in stack.config.items() if v.secret),
+            project_dir=self.target.project_dir,
+        )
+
+    def masked_outputs(self, stack):
+        return dict(self.outputs)
+
+    def run_cli(self, *args):
+        if args[:2] == ("config", "cp"):
+            source = self.stacks[args[args.index("--stack") + 1]]
+            self.stacks[args[args.index("--dest") + 1]].config.update(source.config)
+        return CommandResult("", "", 0)
+
+    def remove_stack(self, name):
+        del self.stacks[name]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A go-platform project directory with a policy pack, and the fake Session."""
+    (tmp_path / "Pulumi.yaml").write_text("name: go-platform\nruntime: python\n")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    monkeypatch.setattr(driver_module, "Session", FakeSession)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    FakeSession.stacks = {}
+    FakeSession.outputs = {}
+    return tmp_path
+
+
+def valid_config(**settings: Any) -> dict[str, ConfigValue]:
+    """Stack config of a valid dev stack whose cluster brings its own add-ons."""
+    config = stack_config(environment="dev", domain="example.com", **settings)
+    return {k: ConfigValue(v, secret=k in config.secret_keys) for k, v in config.values.items()}
+
+
+def a_stack(name: str = "dev", **scripts: Script) -> FakeStack:
+    stack = FakeStack(name, valid_config(), scripts=dict(scripts))
+    FakeSession.stacks[name] = stack
+    return stack
+
+
+def run_cli(*argv: str, json_path: Path | None = None) -> tuple[int, dict[str, Any] | None]:
+    args = list(argv) + (["--json", str(json_path)] if json_path else [])
+    code = main(args)
+    summary = json.loads(json_path.read_text()) if json_path and json_path.exists() else None
+    if summary is not None:
+        jsonschema.validate(summary, schema())
+    return code, summary
+
+
+# --- arguments -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["up"], "Missing option '--stack'"),
+        (["up", "--stack", "dev", "--bogus"], "No such option"),
+        (["frobnicate"], "No such command"),
+        (["up", "--stack", "dev!"], "is not a stack name"),
+        (["up", "--stack", "dev", "--backend", "gs://x"], "is not supported"),
+        (["up", "--stack", "dev", "--secrets-provider", "rot13"], "is not supported"),
+        (["destroy", "--stack", "dev"], "pass --yes"),
+        (["ephemeral", "up", "--name", "PR_123"], "ephemeral stack name 'PR_123' is invalid"),
+        (["ephemeral", "up", "--name", "prod"], "is an environment's stack"),
+        (["ephemeral", "up", "--name", "pr-1", "--config", "novalue"], "write KEY=VALUE"),
+        (["ephemeral", "down", "--name", "-x"], "is invalid"),
+    ],
+)
+def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
+    a_stack()
+
+    code = main(argv)
+
+    captured = capsys.readouterr()
+    assert code == ExitCode.USAGE == 64
+    assert says in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
+    assert all(stack.calls == [] for stack in FakeSession.stacks.values())
+
+
+def test_an_invalid_stack_config_lists_its_problems_and_runs_nothing(project, capsys, tmp_path):
+    stack = a_stack()
+    stack.config["go-platform:services"] = ConfigValue(
+        json.dumps([service_config(replicsa=2), service_config(name="Bad_Name")])
+    )
+
+    code, summary = run_cli("up", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == 64
+    assert "invalid stack configuration (2 problems):" in out
+    assert "go-platform:services[0].replicsa: unknown key (did you mean 'replicas'?)" in out
+    assert "go-platform:services[1].name" in out
+    assert stack.calls == []
+    assert summary["result"] == "usage-error"
+    assert any("replicsa" in line for line in summary["errors"])
+
+
+def test_no_policy_pack_is_a_usage_error(project, capsys):
+    shutil.rmtree(project / "policies")
+    a_stack()
+
+    assert main(["preview", "--stack", "dev"]) == 64
+    assert "no policy pack" in capsys.readouterr().out
+
+
+# --- engine outcomes -----------------------------------------------------------------
+
+
+def test_up_succeeds_with_the_pack_attached_and_a_valid_summary(project, tmp_path, capsys):
+    stack = a_stack(
+        up=Script([*step(PET, "create"), *step(URN, "create"), summary_event(create=2)])
+    )
+    FakeSession.outputs = {"environment": "dev", "gateway": {"dashboardPassword": "[secret]"}}
+
+    code, summary = run_cli(
+        "up", "--stack", "dev", "--skip-preflight", json_path=tmp_path / "s.json"
+    )
+
+    assert code == 0
+    assert stack.operations == ["up"]
+    assert stack.calls[0][1]["policy_packs"] == [str(project / "policies")]
+    assert summary["result"] == "succeeded"
+    assert summary["operations"] == {"create": 2}
+    assert summary["resources"] == {"done": 2, "total": 2, "failed": []}
+    assert summary["outputs"]["gateway"]["dashboardPassword"] == "[secret]"
+    assert "[2/2] created" in capsys.readouterr().out
+
+
+def test_a_given_policy_config_is_passed_and_a_missing_one_refused(project, tmp_path):
+    stack = a_stack()
+    config = tmp_path / "policy.json"
+    config.write_text("{}")
+
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", str(config)]) == 0
+    assert stack.calls[0][1]["policy_pack_configs"] == [str(config)]
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", "nope.json"]) == 64
+
+
+def test_a_mandatory_violation_exits_3_and_lists_policy_resource_and_message(
+    project, tmp_path, capsys
+):
+    a_stack(
+        preview=Script([mandatory(), summary_event()], command_error("error: preview failed\n"))
+    )
+
+    code, summary = run_cli("preview", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.POLICY == 3
+    assert (
+        "mandatory: container-privileged-disallowed on Deployment greeter: container `app` "
+        "runs privileged" in out
+    )
+    assert summary["result"] == "policy-violation"
+    assert summary["policyViolations"] == [
+        {
+            "policy": "container-privileged-disallowed",
+            "pack": "go-platform",
+            "enforcementLevel": "mandatory",
+            "resource": URN,
+            "message": "container `app` runs privileged",
+        }
+    ]
+
+
+def test_advisory_violations_are_shown_but_do_not_fail(project, capsys):
+    advisory = mandatory("no readiness probe")
+    advisory.policy_event.enforcement_level = "advisory"
+    a_stack(preview=Script([advisory, summary_event(same=3)]))
+
+    assert main(["preview", "--stack", "dev"]) == 0
+    assert "advisory: container-privileged-disallowed" in capsys.readouterr().out
+
+
+def test_a_locked_stack_exits_6_saying_nothing_changed(project, tmp_path, capsys):
+    locked = command_error(
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other "
+        "process(es) to end or delete the lock file with `pulumi cancel`.\n",
+        ConcurrentUpdateError,
+    )
+    a_stack(up=Script([], locked))
+
+    code, summary = run_cli(
+        "up", "--stack", "dev", "--skip-preflight", json_path=tmp_path / "s.json"
+    )
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.LOCKED == 6
+    assert "stack 'dev' is locked by another update; nothing was changed" in out
+    assert summary["result"] == "locked"
+
+
+def test_an_engine_failure_exits_1_with_the_engines_errors(project, tmp_path, capsys):
+    diagnostic = engine_event(
+        "diagnosticEvent",
+        {"message": "error: quota exceeded\n", "color": "never", "severity": "error", "urn": URN},
+    )
+    a_stack(up=Script([diagnostic, summary_event()], command_error("error: update failed\n")))
+
+    code, summary = run_cli(
+        "up", "--stack", "dev", "--skip-preflight", json_path=tmp_path / "s.json"
+    )
+
+    assert code == 1
+    assert "Deployment greeter: error: quota exceeded" in capsys.readouterr().out
+    assert "Deployment greeter: error: quota exceeded" in summary["errors"]
+
+
+def test_a_failed_preflight_exits_4_and_deploys_nothing(project, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    stack = a_stack()
+
+    code, summary = run_cli("up", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.PREFLIGHT == 4
+    assert "preflight failed (1 problem(s)); nothing was deployed:" in out
+    assert "cluster: KUBECONFIG names no file that exists" in out
+    assert stack.calls == []
+    assert summary["preflight"][0] == {
+        "check": "cluster",
+        "ok": False,
+        "message": f"cluster: KUBECONFIG names no file that exists ({tmp_path / 'missing-kubeconfig'})",
+    }
+
+
+def test_drift_exits_2_and_names_each_drifted_resource(project, tmp_path, capsys):
+    drifted = step(URN, "update", diffs=["spec"])
+    a_stack(
+        drift=Script([*drifted, summary_event(update=1, same=4)], command_error("error: changes\n"))
+    )
+
+    code, summary = run_cli("drift", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.DRIFT == 2
+    assert "~ Deployment greeter: spec changed outside Pulumi" in out
+    assert summary["drift"] == [
+        {
+            "urn": URN,
+            "type": "kubernetes:apps/v1:Deployment",
+            "name": "greeter",
+            "change": "update",
+            "paths": ["spec"],
+        }
+    ]
+
+
+def test_no_drift_exits_0(project):
+    stack = a_stack(drift=Script([*step(URN, "refresh"), summary_event(same=5)]))
+
+    assert main(["drift", "--stack", "dev"]) == 0
+    assert stack.calls[0][1]["expect_no_changes"] is True
+
+
+def test_a_missing_stack_is_a_usage_error(project, capsys):
+    assert main(["refresh", "--stack", "qa"]) == 64
+    assert "no stack named 'qa'" in capsys.readouterr().out
+
+
+def test_json_to_stdout_sends_human_output_to_stderr(project, capsys):
+    a_stack(preview=Script([*step(PET, "create"), summary_event(create=1)]))
+
+    assert main(["preview", "--stack", "dev", "--json", "-"]) == 0
+
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    jsonschema.validate(document, schema())
+    assert document["command"] == "preview"
+    assert "preview dev" in captured.err
+
+
+def test_outputs_prints_masked_json(project, capsys):
+    a_stack()
+    FakeSession.outputs = {"moduleProxy": {"password": "[secret]", "user": "go"}}
+
+    assert main(["outputs", "--stack", "dev"]) == 0
+    assert json.loads(capsys.readouterr().out) == FakeSession.outputs
+
+
+# --- ephemeral -----------------------------------------------------------------------
+
+
+def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp_path):
+    base = a_stack("dev")
+    base.config[state_key("greeter")] = ConfigValue("{}")
+
+    code, summary = run_cli(
+        "ephemeral",
+        "up",
+        "--name",
+        "pr-7",
+        "--config",
+        "namespace=pr-7",
+        "--skip-preflight",
+        json_path=tmp_path / "up.json",
+    )
+
+    pr = FakeSession.stacks["pr-7"]
+    assert code == 0, summary["errors"]
+    assert pr.tags == {"go-platform:ephemeral-base": "dev"}
+    assert pr.removed == [state_key("greeter")]
+    assert {"go-platform:namespace": "pr-7"} in pr.config_writes
+    assert pr.operations == ["up"]
+    assert base.calls == []
+
+    code, summary = run_cli("ephemeral", "down", "--name", "pr-7", json_path=tmp_path / "down.json")
+
+    assert code == 0, summary["errors"]
+    assert pr.operations == ["up", "destroy"]
+    assert "pr-7" not in FakeSession.stacks
+
+
+def test_ephemeral_down_refuses_a_stack_it_did_not_create(project, capsys):
+    a_stack("qa-1")
+
+    assert main(["ephemeral", "down", "--name", "qa-1"]) == 64
+    assert "--force" in capsys.readouterr().out
+
+
+def test_ephemeral_down_of_a_missing_stack_does_nothing(project, capsys):
+    assert main(["ephemeral", "down", "--name", "pr-404"]) == 0
+    assert "nothing to destroy" in capsys.readouterr().out
+
+
+# --- canary --------------------------------------------------------------------------
+
+
+class InstantClock:
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.moment = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self):
+        return self.moment
+
+    def sleep(self, seconds):
+        from datetime import timedelta
+
+        self.moment += timedelta(seconds=seconds)
+
+
+class Constant:
+    def __init__(self, measurement: Measurement) -> None:
+        self.measurement = measurement
+
+    def measure(self, window_seconds: int) -> Measurement:
+        return self.measurement
+
+
+def canary_stack(**service: Any) -> FakeStack:
+    canary = {
+        "image": "ghcr.io/acme/greeter:v2.0.0",
+        "steps": [20, 50],
+        "maxWeight": 50,
+        "interval": "30s",
+        "threshold": 1,
+    }
+    stack = FakeStack(
+        "dev",
+        valid_config(
+            gateway={"install": False},
+            services=[
+                service_config(route={"host": "greeter.example.com"}, canary=canary, **service)
+            ],
+        ),
+    )
+    FakeSession.stacks["dev"] = stack
+    return stack
+
+
+def promote(project: Path, measurement: Measurement, tmp_path: Path):
+    from go_platform.summary import RunSummary
+
+    driver = driver_module.Driver(
+        driver_module.StackOptions(stack="dev"),
+        console=Console(file=io.StringIO()),
+        summary=RunSummary(command="canary promote"),
+    )
+    return driver, lambda: driver.canary_promote(
+        "greeter",
+        prometheus_url="http://127.0.0.1:9",
+        dry_run=False,
+        restart=False,
+        skip_preflight=True,
+        clock=InstantClock(),
+        metrics=Constant(measurement),
+    )
+
+
+def test_a_healthy_promotion_writes_weights_image_and_state_then_deploys(project, tmp_path):
+    stack = canary_stack(
+        build={"context": "services/greeter", "repository": "registry.example.com/greeter"},
+        image=None,
+    )
+    driver, run = promote(project, Measurement(100.0, 50.0), tmp_path)
+
+    run()
+
+    weights = [w.get("go-platform:services[0].canary.weight") for w in stack.config_writes]
+    assert [w for w in weights if w is not None] == ["20", "50", "0"]
+    assert {"go-platform:services[0].image": "ghcr.io/acme/greeter:v2.0.0"}.items() <= next(
+        w for w in stack.config_writes if "go-platform:services[0].image" in w
+    ).items()
+    assert stack.removed == ["go-platform:services[0].build"]
+    assert all(state_key("greeter") in write for write in stack.config_writes)
+    assert stack.operations == ["up", "up", "up", "up"]
+    assert all(call[1]["policy_packs"] for call in stack.calls)
+    assert json.loads(stack.config[state_key("greeter")].value)["phase"] == "promoted"
+    canary = driver.summary.as_json()["canary"]
+    jsonschema.validate(driver.summary.as_json(), schema())
+    assert canary["decision"] == "promoted"
+    assert [c["decision"] for c in canary["checks"]] == ["advance", "promote"]
+
+
+def test_an_unhealthy_canary_exits_5_after_rolling_back(project, tmp_path):
+    from go_platform.exit_codes import DriverError
+
+    stack = canary_stack()
+    driver, run = promote(project, Measurement(80.0, 50.0), tmp_path)
+
+    with pytest.raises(DriverError) as raised:
+        run()
+
+    assert raised.value.code == ExitCode.ROLLED_BACK == 5
+    weights = [
+        w["go-platform:services[0].canary.weight"]
+        for w in stack.config_writes
+        if "go-platform:services[0].canary.weight" in w
+    ]
+    assert weights == ["20", "0"]
+    assert driver.summary.canary["decision"] == "rolled-back"
+    assert driver.summary.canary["checks"][0]["reasons"] == ["success rate 80.00% is below 99%"]
+
+
+def test_canary_plan_and_dry_run_change_nothing(project, capsys, tmp_path):
+    stack = canary_stack()
+
+    code, summary = run_cli(
+        "canary", "plan", "--stack", "dev", "--service", "greeter", json_path=tmp_path / "p.json"
+    )
+    assert code == 0
+    assert summary["canary"]["plan"]["steps"][0] == {
+        "step": 1,
+        "weight": 20,
+        "analysisAfter": "30s",
+    }
+    code, summary = run_cli(
+        "canary",
+        "promote",
+        "--stack",
+        "dev",
+        "--service",
+        "greeter",
+        "--dry-run",
+        "--prometheus-url",
+        "http://127.0.0.1:9",
+        json_path=tmp_path / "d.json",
+    )
+    assert code == 0
+    assert summary["canary"]["dryRun"] is True
+    assert stack.calls == []
+    assert stack.config_writes == []
+    assert "dry run: would start at step 1" in capsys.readouterr().out
+
+
+def test_canary_of_an_unknown_service_or_one_without_canary_is_a_usage_error(project, capsys):
+    a_stack()
+    FakeSession.stacks["dev"].config["go-platform:services"] = ConfigValue(
+        json.dumps([service_config()])
+    )
+
+    assert main(["canary", "plan", "--stack", "dev", "--service", "nope"]) == 64
+    assert main(["canary", "plan", "--stack", "dev", "--service", "greeter"]) == 64
+    out = capsys.readouterr().out
+    assert "no service 'nope'" in out
+    assert "has no canary block" in out
+
+
+# --- entry points --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[str(Path(sys.executable).parent / "go-platform")], [sys.executable, "-m", "go_platform"]],
+)
+def test_the_console_script_and_the_module_run(command):
+    result = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, cwd=REPO, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "canary" in result.stdout
+    assert "64 bad arguments" in " ".join(result.stdout.split())
+
+
+def test_the_exit_codes_are_a_stable_interface():
+    assert {code.name: int(code) for code in ExitCode} == {
+        "OK": 0,
+        "FAILED": 1,
+        "DRIFT": 2,
+        "POLICY": 3,
+        "PREFLIGHT": 4,
+        "ROLLED_BACK": 5,
+        "LOCKED": 6,
+        "USAGE": 64,
+    }
+
+
+def test_a_drift_check_that_fails_for_another_reason_exits_1(project, capsys):
+    diagnostic = engine_event(
+        "diagnosticEvent",
+        {"message": "error: cluster unreachable\n", "color": "never", "severity": "error"},
+    )
+    a_stack(drift=Script([diagnostic], command_error("error: refresh failed\n")))
+
+    assert main(["drift", "--stack", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert "drift check failed:" in out
+    assert "error: cluster unreachable" in out
+    assert "drift: none" not in out
+
+
+def test_a_failed_cli_call_outside_an_operation_is_exit_1_not_a_traceback(
+    project, capsys, monkeypatch
+):
+    a_stack("dev")
+
+    def refuse(self, key, value):
+        raise command_error("error: tags are not supported by this backend\n")
+
+    monkeypatch.setattr(FakeStack, "set_tag", refuse)
+
+    code = main(["ephemeral", "up", "--name", "pr-9", "--skip-preflight"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error: pulumi failed:" in out
+    assert "tags are not supported by this backend" in out
+    assert "Traceback" not in out

@@ -1,0 +1,313 @@
+"""Engine events -> progress, policy violations, errors and counts; and drift from a
+refresh's events. Events are built from the JSON the engine writes to its event log.
+
+Invariants guarded:
+- a resource counts towards the total when its step starts and as done when it
+  finishes (outputs or failure); the total never shows less than the resources the
+  stack held after its last update;
+- failed steps are listed; the engine's summary gives the operation counts;
+- policy violations keep policy, pack, level, resource and message, without duplicates;
+  mandatory ones are told apart from advisory ones;
+- error diagnostics are kept without the engine's color directives, naming the resource;
+- in a CI log (no terminal) every changed resource is one line with done/total and
+  elapsed time; unchanged ones print nothing;
+- drift names each resource the refresh found changed (update, delete, refresh with
+  diffs) with the changed paths, and never a component, provider or unchanged resource.
+"""
+
+from __future__ import annotations
+
+import io
+from itertools import count
+
+from pulumi.automation import EngineEvent
+from rich.console import Console
+
+from go_platform.drift import changed_paths, drifted_resources, readable
+from go_platform.progress import (
+    ProgressTracker,
+    ProgressView,
+    describe_urn,
+    expected_resources,
+    operation_counts_line,
+)
+
+PET = "urn:pulumi:dev::go-platform::random:index/randomPet:RandomPet::pet"
+DEPLOY = "urn:pulumi:dev::go-platform::go-platform:index:GoServiceStack$kubernetes:apps/v1:Deployment::greeter"
+COMPONENT = "urn:pulumi:dev::go-platform::go-platform:index:GoServiceStack::greeter"
+_sequence = count()
+
+
+class Ticker:
+    """A clock that moves one second per reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def event(kind: str, body: dict) -> EngineEvent:
+    return EngineEvent.from_json({"sequence": next(_sequence), "timestamp": 0, kind: body})
+
+
+def metadata(urn: str, op: str, **extra) -> dict:
+    return {
+        "op": op,
+        "urn": urn,
+        "type": urn.split("::")[2].rsplit("$", 1)[-1],
+        "provider": "",
+        **extra,
+    }
+
+
+def pre(urn: str, op: str = "create", planning: bool = False) -> EngineEvent:
+    return event("resourcePreEvent", {"metadata": metadata(urn, op), "planning": planning})
+
+
+def done(urn: str, op: str = "create", **extra) -> EngineEvent:
+    return event("resOutputsEvent", {"metadata": metadata(urn, op, **extra)})
+
+
+def failed(urn: str, op: str = "create") -> EngineEvent:
+    return event("resOpFailedEvent", {"metadata": metadata(urn, op), "status": 1, "steps": 1})
+
+
+def policy(
+    level: str, message: str = "container runs as root", urn: str | None = DEPLOY
+) -> EngineEvent:
+    body = {
+        "message": message,
+        "color": "never",
+        "policyName": "pod-run-as-non-root",
+        "policyPackName": "go-platform",
+        "policyPackVersion": "0.1.0",
+        "policyPackVersionTag": "0.1.0",
+        "enforcementLevel": level,
+    }
+    if urn:
+        body["resourceUrn"] = urn
+    return event("policyEvent", body)
+
+
+def diagnostic(severity: str, message: str, urn: str | None = None) -> EngineEvent:
+    body = {"message": message, "color": "never", "severity": severity}
+    if urn:
+        body["urn"] = urn
+    return event("diagnosticEvent", body)
+
+
+def summary(changes: dict[str, int]) -> EngineEvent:
+    return event(
+        "summaryEvent",
+        {
+            "maybeCorrupt": False,
+            "durationSeconds": 3,
+            "resourceChanges": changes,
+            "PolicyPacks": {},
+        },
+    )
+
+
+def tracked(*events: EngineEvent, expected: int = 0) -> ProgressTracker:
+    tracker = ProgressTracker(expected_total=expected, clock=Ticker())
+    for item in events:
+        tracker.handle(item)
+    return tracker
+
+
+# --- progress ------------------------------------------------------------------------
+
+
+def test_a_step_counts_in_the_total_when_it_starts_and_as_done_when_it_ends():
+    tracker = tracked(pre(PET), pre(DEPLOY))
+    assert (tracker.done, tracker.total) == (0, 2)
+
+    tracker.handle(done(PET))
+
+    assert (tracker.done, tracker.total) == (1, 2)
+    assert [step.name for step in tracker.running()] == ["greeter"]
+
+
+def test_the_total_is_at_least_what_the_stack_held_after_its_last_update():
+    assert tracked(pre(PET), expected=12).total == 12
+    assert tracked(pre(PET), pre(DEPLOY), expected=1).total == 2
+    assert expected_resources({"create": 3, "same": 9, "delete": 2}) == 12
+    assert expected_resources(None) == 0
+
+
+def test_a_failed_step_is_done_and_listed():
+    tracker = tracked(pre(PET), pre(DEPLOY), done(PET), failed(DEPLOY))
+
+    assert tracker.done == 2
+    assert [step.urn for step in tracker.failed] == [DEPLOY]
+    assert tracker.failed[0].verb == "failed"
+
+
+def test_the_summary_event_gives_the_operation_counts():
+    tracker = tracked(summary({"create": 2, "same": 5}))
+
+    assert tracker.operations == {"create": 2, "same": 5}
+    assert operation_counts_line(tracker.operations) == "2 create, 5 unchanged"
+    assert operation_counts_line(None) == "no changes"
+
+
+def test_policy_violations_keep_their_details_without_duplicates():
+    tracker = tracked(policy("mandatory"), policy("mandatory"), policy("advisory", "no probes"))
+
+    assert len(tracker.violations) == 2
+    assert [v.enforcement for v in tracker.mandatory_violations] == ["mandatory"]
+    violation = tracker.mandatory_violations[0]
+    assert violation.as_json() == {
+        "policy": "pod-run-as-non-root",
+        "pack": "go-platform",
+        "enforcementLevel": "mandatory",
+        "resource": DEPLOY,
+        "message": "container runs as root",
+    }
+    assert violation.line() == (
+        "mandatory: pod-run-as-non-root on Deployment greeter: container runs as root"
+    )
+
+
+def test_a_stack_policy_names_the_stack():
+    tracker = tracked(policy("mandatory", "no NetworkPolicy in apps", urn=None))
+
+    assert tracker.violations[0].line().startswith("mandatory: pod-run-as-non-root on the stack:")
+
+
+def test_error_diagnostics_are_plain_text_naming_the_resource():
+    tracker = tracked(
+        diagnostic("error", "<{%fg 1%}>error: <{%reset%}>quota exceeded<{%reset%}>\n", urn=DEPLOY),
+        diagnostic("warning", "deprecated field"),
+        diagnostic("info", "hello from the program"),
+    )
+
+    assert tracker.errors == ["Deployment greeter: error: quota exceeded"]
+    assert tracker.warnings == ["deprecated field"]
+
+
+def test_describe_urn_uses_the_resources_own_type():
+    assert describe_urn(DEPLOY) == "Deployment greeter"
+    assert describe_urn("not-a-urn") == "not-a-urn"
+
+
+def test_a_ci_log_gets_one_line_per_changed_resource():
+    stream = io.StringIO()
+    console = Console(file=stream, width=200, force_terminal=False)
+    tracker = ProgressTracker(clock=Ticker())
+    view = ProgressView(console, "up dev", tracker)
+
+    with view.running():
+        for item in (pre(PET), pre(DEPLOY, "same"), done(PET), done(DEPLOY, "same")):
+            view.on_event(item)
+
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "up dev ..."
+    assert len(lines) == 2
+    assert "[1/2] created" in lines[1]
+    assert "RandomPet pet" in lines[1]
+    assert lines[1].rstrip().endswith("00:04")
+
+
+def test_a_preview_line_says_what_is_planned():
+    stream = io.StringIO()
+    view = ProgressView(
+        Console(file=stream, width=200), "preview dev", ProgressTracker(clock=Ticker())
+    )
+
+    with view.running():
+        view.on_event(pre(PET, "update", planning=True))
+        view.on_event(done(PET, "update"))
+
+    assert "to update" in stream.getvalue()
+
+
+# --- drift ---------------------------------------------------------------------------
+
+
+def old_new(outputs_old: dict, outputs_new: dict | None, custom: bool = True) -> dict:
+    state = {"type": "t", "urn": DEPLOY, "id": "x", "parent": "", "provider": "", "custom": custom}
+    found = {"old": {**state, "outputs": outputs_old}}
+    if outputs_new is not None:
+        found["new"] = {**state, "outputs": outputs_new}
+    return found
+
+
+def test_drift_names_updated_and_deleted_resources_with_their_paths():
+    tracker = tracked(
+        done(PET, "same", **old_new({"id": "a"}, {"id": "a"})),
+        done(
+            DEPLOY,
+            "update",
+            diffs=["spec"],
+            detailedDiff={"spec.replicas": {"diffKind": "update", "inputDiff": False}},
+            **old_new({}, {}),
+        ),
+        done(
+            "urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::env",
+            "delete",
+            **old_new({"data": {}}, None),
+        ),
+    )
+
+    drifted = drifted_resources(tracker.finished_steps)
+
+    assert [d.line() for d in drifted] == [
+        "~ Deployment greeter: spec.replicas changed outside Pulumi",
+        "- ConfigMap env: deleted outside Pulumi",
+    ]
+    assert drifted[0].as_json()["paths"] == ["spec.replicas"]
+
+
+def test_a_refresh_step_with_diffs_or_a_vanished_resource_is_drift():
+    tracker = tracked(
+        done(DEPLOY, "refresh", diffs=["metadata"], **old_new({}, {})),
+        done(PET, "refresh", **old_new({"id": "a"}, None)),
+    )
+
+    assert [(d.name, d.change, d.paths) for d in drifted_resources(tracker.finished_steps)] == [
+        ("greeter", "update", ("metadata",)),
+        ("pet", "delete", ()),
+    ]
+
+
+def test_components_providers_and_unchanged_resources_never_drift():
+    tracker = tracked(
+        done(COMPONENT, "update", **old_new({}, {"x": 1}, custom=False)),
+        done(
+            "urn:pulumi:dev::p::pulumi:providers:kubernetes::default", "update", **old_new({}, {})
+        ),
+        done(PET, "refresh", **old_new({"id": "a"}, {"id": "a"})),
+    )
+
+    assert drifted_resources(tracker.finished_steps) == []
+
+
+def test_an_update_without_reported_keys_falls_back_to_comparing_outputs():
+    tracker = tracked(
+        done(
+            DEPLOY,
+            "update",
+            **old_new(
+                {"spec": {"replicas": 1}, "metadata": {"resourceVersion": "1"}},
+                {"spec": {"replicas": 3}, "metadata": {"resourceVersion": "2"}},
+            ),
+        )
+    )
+
+    assert drifted_resources(tracker.finished_steps)[0].paths == ("spec.replicas",)
+
+
+def test_changed_paths_and_readable():
+    assert changed_paths({"a": {"b": 1, "c": [1, 2]}}, {"a": {"b": 2, "c": [1, 3]}, "d": 0}) == [
+        "a.b",
+        "a.c[1]",
+        "d",
+    ]
+    assert changed_paths([1], [1, 2]) == ["(value)"]
+    assert readable(["metadata.resourceVersion", "data.KEY"]) == ["data.KEY"]
+    assert readable(["metadata.resourceVersion"]) == ["metadata.resourceVersion"]
+    assert readable([f"k{i}" for i in range(10)])[-1] == "... 2 more"
