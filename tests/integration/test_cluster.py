@@ -34,6 +34,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`, the tool's own package
+sys.path.append(str(CLUSTER_TOOL.parent))  # for `gobuild`, which it shares with the toolchain
 
 from localcluster.api import ApiClient, port_is_free  # noqa: E402
 from localcluster.base import Binaries, Cache, Versions  # noqa: E402

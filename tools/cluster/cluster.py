@@ -35,8 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/, for gobuild
+from gobuild.cli import exit_status
+from gobuild.errors import StepError, ToolError
 from localcluster.base import DEFAULT_DATA_DIR, Binaries, Cache, ClusterError, Progress, Versions
-from localcluster.build import StepError, binaries_or_hint, build
+from localcluster.build import binaries_or_hint, build
 from localcluster.control_plane import (
     ComponentError,
     DataDir,
@@ -170,26 +173,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_lines(error: ToolError) -> list[str]:
+    """How an expected failure is reported on stderr: one line, and what to do about it."""
+    if isinstance(error, ComponentError):
+        return [
+            f"cluster: error: {error}; log {error.log}",
+            f"cluster: once fixed, rerun `{_start_command(error.data_dir)}`",
+        ]
+    rerun = error.rerun_lines() if isinstance(error, StepError) else []
+    return [f"cluster: error: {error}", *rerun]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except ComponentError as failure:
-        print(f"cluster: error: {failure}; log {failure.log}", file=sys.stderr)
-        print(f"cluster: once fixed, rerun `{_start_command(failure.data_dir)}`", file=sys.stderr)
-        return 1
-    except StepError as failure:
-        print(f"cluster: error: {failure}", file=sys.stderr)
-        if failure.log:
-            print(f"  log:   {failure.log}", file=sys.stderr)
-        print(f"  rerun: {failure.command}", file=sys.stderr)
-        return 1
-    except ClusterError as error:
-        print(f"cluster: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("cluster: interrupted", file=sys.stderr)
-        return 130
+    return exit_status("cluster", lambda: args.handler(args), _error_lines)
 
 
 if __name__ == "__main__":

@@ -27,26 +27,50 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import datetime
-import fcntl
-import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import time
-import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/, for gobuild
+from gobuild.cache import (
+    REPO_ROOT,
+    ToolCache,
+    exclusive,
+    fresh_directory,
+    install,
+    read_stamp,
+    sha256,
+    stamp_status,
+    write_last_build,
+    write_stamp,
+)
+from gobuild.cli import exit_status
+from gobuild.commands import capture, run_logged
+from gobuild.errors import StepError, ToolError
+from gobuild.modules import (
+    GO_BUILD_ENV,
+    GoMod,
+    Module,
+    ProxyAnswer,
+    Replace,
+    download,
+    go_env,
+    read_go_mod,
+    unavailable,
+    version_key,
+)
+from gobuild.pins import is_release, read_toml
+from gobuild.progress import Progress, duration
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TOOLCHAIN_DIR.parents[1]
 DEFAULT_MANIFEST = TOOLCHAIN_DIR / "toolchain.toml"
 SHIMS_DIR = TOOLCHAIN_DIR / "modules"
 
@@ -74,35 +98,15 @@ PULUMI_OFFLINE_ENV = {
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 }
 
-# Go settings for every build: static binaries, no workspace file from a parent directory,
-# no silent toolchain download, wrapper go.mod files completed by the go command itself.
-GO_BUILD_ENV = {
-    "CGO_ENABLED": "0",
-    "GOWORK": "off",
-    "GOTOOLCHAIN": "local",
-    "GOFLAGS": "-mod=mod -buildvcs=false",
-}
-
-HEARTBEAT_SECONDS = 30.0
-LOG_TAIL_LINES = 25
+# Go settings for module queries (builds use GO_BUILD_ENV).
+GO_MODULE_ENV = {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
 
 
 # --- errors --------------------------------------------------------------------------------
 
 
-class ToolchainError(Exception):
-    """An expected failure: reported as a short message, never as a traceback."""
-
-
-class StepError(ToolchainError):
-    """A command of a build step exited non-zero."""
-
-    def __init__(self, step: str, command: str, log: Path | None, detail: str) -> None:
-        self.step = step
-        self.command = command
-        self.log = log
-        self.detail = detail
-        super().__init__(f"step '{step}' failed: {detail}")
+class ToolchainError(ToolError):
+    """An expected failure of the bootstrap: reported as a short message, never a traceback."""
 
 
 class ModuleUnavailableError(ToolchainError):
@@ -132,12 +136,11 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ToolchainError(f"toolchain manifest not found: {path}") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ToolchainError(f"toolchain manifest {path} is not valid TOML: {err}") from None
+        data = read_toml(
+            path,
+            missing="toolchain manifest not found: {path}",
+            invalid="toolchain manifest {path} is not valid TOML: {error}",
+        )
 
         def text(table: Mapping[str, Any], key: str, where: str) -> str:
             value = table.get(key)
@@ -175,7 +178,7 @@ class Manifest:
 
 
 def _plain_version(value: str, where: str) -> str:
-    if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+    if not is_release(value):
         raise ToolchainError(f"{where}: version must look like 1.2.3, got '{value}'")
     return value
 
@@ -189,26 +192,11 @@ def manifest_path() -> Path:
 
 
 @dataclasses.dataclass(frozen=True)
-class Layout:
+class Layout(ToolCache):
     """Where everything lives in the cache. Versions are part of every path."""
 
-    root: Path
-
-    @classmethod
-    def from_environment(cls) -> Layout:
-        base = os.environ.get("GO_PLATFORM_CACHE")
-        if base:
-            cache = Path(base)
-        else:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            cache = (Path(xdg) if xdg else Path.home() / ".cache") / "go-platform"
-        root = cache.expanduser().resolve() / "toolchain"
-        if root == REPO_ROOT or REPO_ROOT in root.parents:
-            raise ToolchainError(
-                f"the toolchain cache {root} is inside the repository; "
-                "point GO_PLATFORM_CACHE somewhere else"
-            )
-        return cls(root)
+    subdirectory = "toolchain"
+    description = "toolchain cache"
 
     def pulumi_prefix(self, version: str) -> Path:
         return self.root / f"pulumi-v{version}"
@@ -226,14 +214,6 @@ class Layout:
     def work_dir(self, component: str, version: str) -> Path:
         return self.root / "work" / f"{component}-v{version}"
 
-    @property
-    def last_build(self) -> Path:
-        return self.root / "last-build.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.root / ".lock"
-
 
 def toolchain_env(layout: Layout) -> dict[str, str]:
     """The variables (besides PATH) that point the Pulumi CLI at this toolchain."""
@@ -249,227 +229,33 @@ def environment_with_toolchain(manifest: Manifest, layout: Layout) -> dict[str, 
     return env
 
 
-# --- progress ------------------------------------------------------------------------------
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes}m{rest:02d}s"
-
-
-class Progress:
-    """Human progress on stderr: which component, which step, how long."""
-
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.started = time.monotonic()
-
-    def say(self, message: str) -> None:
-        print(message, file=self.stream, flush=True)
-
-    @contextlib.contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        self.say(f"    {description} ...")
-        started = time.monotonic()
-        yield
-        self.say(f"    {description}: done in {_duration(time.monotonic() - started)}")
-
-    def elapsed(self) -> str:
-        return _duration(time.monotonic() - self.started)
-
-
-# --- running commands ----------------------------------------------------------------------
-
-
-def _command_line(argv: Sequence[str], cwd: Path, extra_env: Mapping[str, str]) -> str:
-    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in extra_env.items())
-    command = shlex.join(argv)
-    return f"cd {shlex.quote(str(cwd))} && {assignments + ' ' if assignments else ''}{command}"
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return ""
-    return "\n".join(content[-lines:])
-
-
-class Runner:
-    """Runs go and pulumi commands with logs, heartbeats and rerunnable error messages."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def capture(
-        self,
-        step: str,
-        argv: Sequence[str],
-        cwd: Path,
-        extra_env: Mapping[str, str] | None = None,
-        *,
-        check: bool = True,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run a short command and return its output."""
-        extra = dict(extra_env or {})
-        try:
-            result = subprocess.run(
-                list(argv),
-                cwd=cwd,
-                env={**os.environ, **extra},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise ToolchainError(f"step '{step}': command not found: {argv[0]}") from None
-        if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            raise StepError(
-                step,
-                _command_line(argv, cwd, extra),
-                None,
-                detail[-1] if detail else f"exit status {result.returncode}",
-            )
-        return result
-
-    def logged(
-        self,
-        step: str,
-        argv: Sequence[str],
-        cwd: Path,
-        log: Path,
-        extra_env: Mapping[str, str] | None = None,
-    ) -> None:
-        """Run a long command, appending its output to `log`, with a heartbeat on stderr."""
-        extra = dict(extra_env or {})
-        command = _command_line(argv, cwd, extra)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as sink:
-            sink.write(f"\n$ {command}\n")
-            sink.flush()
-            started = time.monotonic()
-            try:
-                process = subprocess.Popen(
-                    list(argv),
-                    cwd=cwd,
-                    env={**os.environ, **extra},
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except FileNotFoundError:
-                raise ToolchainError(f"step '{step}': command not found: {argv[0]}") from None
-            try:
-                while True:
-                    try:
-                        returncode = process.wait(timeout=HEARTBEAT_SECONDS)
-                        break
-                    except subprocess.TimeoutExpired:
-                        self.progress.say(
-                            f"      still running: {step} ({_duration(time.monotonic() - started)},"
-                            f" {_count_lines(log)} log lines)"
-                        )
-            except BaseException:
-                # Interrupted: take the whole process group (go spawns compilers) with us.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                process.wait()
-                raise
-        if returncode != 0:
-            tail = _tail(log)
-            if tail:
-                self.progress.say(f"      last lines of {log}:")
-                for line in tail.splitlines():
-                    self.progress.say(f"      | {line}")
-            raise StepError(step, command, log, f"exit status {returncode}")
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for _ in handle)
-    except FileNotFoundError:
-        return 0
-
-
 # --- go ------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Module:
-    """A module version as the go command reports it."""
-
-    path: str
-    version: str
-    dir: Path
-    go_mod: Path
-    sum: str
-    go_mod_sum: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Replace:
-    old_path: str
-    old_version: str
-    new_path: str
-    new_version: str
-
-    @property
-    def is_local(self) -> bool:
-        return not self.new_version
-
-    def directive(self) -> str:
-        old = f"{self.old_path} {self.old_version}".strip()
-        new = f"{self.new_path} {self.new_version}".strip()
-        return f"{old} => {new}"
-
-
-@dataclasses.dataclass(frozen=True)
-class GoMod:
-    """The parts of a go.mod file the wrapper modules need."""
-
-    module: str
-    go: str
-    requires: dict[str, str]
-    replaces: tuple[Replace, ...]
-
-
-_PROXY_STATUS = re.compile(r"\b(\d{3} [A-Za-z][A-Za-z ]*)")
-_SERVER_RESPONSE = re.compile(r"server response:\s*(.+)", re.DOTALL)
 
 
 def _module_error(path: str, version: str, error: str) -> ModuleUnavailableError:
     """One line out of the go command's multi-line download error."""
-    status = _PROXY_STATUS.search(error)
-    response = _SERVER_RESPONSE.search(error)
-    reason = status.group(1).strip() if status else ""
-    if response:
-        reason = f"{reason}: {' '.join(response.group(1).split())}" if reason else response.group(1)
-    if "sumdb" in error or "verifying" in error:
+    answer = ProxyAnswer.read(error)
+    reason = answer.status
+    if answer.server_response:
+        response = answer.server_response
+        reason = f"{reason}: {' '.join(response.split())}" if reason else response
+    if answer.checksum:
         return ModuleUnavailableError(
             f"{path}@{version}: the checksum database has no record of it"
             f" ({reason or 'verification failed'}); see docs/toolchain.md#checksums"
         )
-    if reason:
-        return ModuleUnavailableError(f"{path}@{version} is not available from GOPROXY ({reason})")
-    return ModuleUnavailableError(f"{path}@{version}: {' '.join(error.split())}")
+    return ModuleUnavailableError(unavailable(path, version, error, reason))
 
 
 class Go:
     """The go command, as used by the recipes."""
 
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
+    def __init__(self) -> None:
         self._env_cache: dict[str, str] | None = None
 
     def env(self) -> dict[str, str]:
         if self._env_cache is None:
-            result = self.runner.capture("go env", ["go", "env", "-json"], Path.cwd())
-            self._env_cache = json.loads(result.stdout)
+            self._env_cache = go_env()
         return self._env_cache
 
     def version(self) -> str:
@@ -477,53 +263,14 @@ class Go:
 
     def download(self, path: str, version: str, cwd: Path) -> Module:
         """Fetch a module version into the module cache (or find it there)."""
-        result = self.runner.capture(
-            f"download {path}@{version}",
-            ["go", "mod", "download", "-json", f"{path}@{version}"],
-            cwd,
-            {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
-            check=False,
-        )
-        try:
-            info = json.loads(result.stdout)
-        except json.JSONDecodeError:
-            detail = (result.stderr or result.stdout).strip()
-            raise _module_error(path, version, detail or "no output from go mod download") from None
-        if info.get("Error") or result.returncode != 0:
-            raise _module_error(path, version, info.get("Error") or result.stderr)
-        return Module(
-            path=path,
-            version=info["Version"],
-            dir=Path(info["Dir"]),
-            go_mod=Path(info["GoMod"]),
-            sum=info.get("Sum", ""),
-            go_mod_sum=info.get("GoModSum", ""),
-        )
-
-    def read_go_mod(self, go_mod: Path) -> GoMod:
-        result = self.runner.capture(
-            f"read {go_mod.name}", ["go", "mod", "edit", "-json", str(go_mod)], go_mod.parent
-        )
-        data = json.loads(result.stdout)
-        replaces = tuple(
-            Replace(
-                old_path=item["Old"]["Path"],
-                old_version=item["Old"].get("Version", ""),
-                new_path=item["New"]["Path"],
-                new_version=item["New"].get("Version", ""),
-            )
-            for item in data.get("Replace") or []
-        )
-        return GoMod(
-            module=data["Module"]["Path"],
-            go=data.get("Go", ""),
-            requires={item["Path"]: item["Version"] for item in data.get("Require") or []},
-            replaces=replaces,
-        )
+        answer = download([(path, version)], cwd, GO_MODULE_ENV)[path]
+        if isinstance(answer, str):
+            raise _module_error(path, version, answer)
+        return answer
 
     def selected_versions(self, work: Path, paths: Sequence[str]) -> dict[str, str]:
         """The versions minimal version selection picked for `paths` in the wrapper module."""
-        result = self.runner.capture(
+        result = capture(
             "list selected modules",
             ["go", "list", "-m", "-f", "{{.Path}} {{.Version}}", *paths],
             work,
@@ -580,8 +327,16 @@ class WrapperModule:
             )
 
     def raise_go(self, version: str) -> None:
-        if version and _version_key(version) > _version_key(self.go):
+        if version and version_key(version) > version_key(self.go):
             self.go = version
+
+    def adopt(self, go_mod: GoMod, origin: str) -> None:
+        """Build with what `origin`'s go.mod needs: its Go version and its replaces that point
+        at other modules (those that point at local directories are the recipe's business)."""
+        self.raise_go(go_mod.go)
+        for replace in go_mod.replaces:
+            if not replace.is_local:
+                self.carry_replace(replace, origin)
 
     def carry_replace(self, replace: Replace, origin: str) -> None:
         existing = self.replaces.get(replace.old_path)
@@ -615,10 +370,6 @@ class WrapperModule:
         )
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-
-
 # --- components ----------------------------------------------------------------------------
 
 
@@ -626,36 +377,8 @@ def _version_key(version: str) -> tuple[int, ...]:
 class BuildContext:
     manifest: Manifest
     layout: Layout
-    runner: Runner
     go: Go
     progress: Progress
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fresh_directory(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
-
-
-def _install(source: Path, destination: Path, *, keep_source: bool = False) -> None:
-    """Put a file in place atomically, executable; build outputs are moved, not copied."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.partial")
-    if keep_source:
-        shutil.copyfile(source, staging)
-    else:
-        shutil.move(source, staging)
-    staging.chmod(0o755)
-    os.replace(staging, destination)
 
 
 class Component(ABC):
@@ -687,38 +410,26 @@ class Component(ABC):
         return None
 
     def read_stamp(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.stamp.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+        return read_stamp(self.stamp)
 
     def status(self) -> str:
         """`present`, `missing` or `stale` (built from other pins or an older recipe)."""
-        record = self.read_stamp()
-        if record is None:
-            return "missing"
-        if record.get("recipe") != RECIPE_REVISION or record.get("pins") != self.pins():
-            return "stale"
-        if not all(path.exists() for path in self.outputs()):
-            return "missing"
-        return "present"
+        return stamp_status(
+            self.read_stamp(), recipe=RECIPE_REVISION, pins=self.pins(), outputs=self.outputs()
+        )
 
     def write_stamp(self, ctx: BuildContext, modules: dict[str, str], seconds: float) -> None:
-        record = {
-            "component": self.name,
-            "version": self.version,
-            "recipe": RECIPE_REVISION,
-            "pins": self.pins(),
-            "modules": modules,
-            "go": ctx.go.version(),
-            "build_seconds": round(seconds, 1),
-            "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "files": {str(path): _sha256(path) for path in self.outputs() if path.is_file()},
-        }
-        self.stamp.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.stamp.with_name(f".{self.stamp.name}.partial")
-        staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(staging, self.stamp)
+        write_stamp(
+            self.stamp,
+            component=self.name,
+            version=self.version,
+            recipe=RECIPE_REVISION,
+            pins=self.pins(),
+            modules=modules,
+            go=ctx.go.version(),
+            seconds=seconds,
+            outputs=self.outputs(),
+        )
 
 
 def _check_selected(ctx: BuildContext, work: Path, expected: Mapping[str, str]) -> dict[str, str]:
@@ -733,19 +444,29 @@ def _check_selected(ctx: BuildContext, work: Path, expected: Mapping[str, str]) 
     return selected
 
 
+def _no_recipe(origin: str, replace: Replace) -> ToolchainError:
+    return ToolchainError(
+        f"{origin} replaces {replace.old_path} with the local directory {replace.new_path};"
+        " the bootstrap has no recipe for that module"
+    )
+
+
 def _local_replaces_outside(go_mod: GoMod, origin: str, provided: Sequence[str]) -> None:
     for replace in go_mod.replaces:
         if replace.is_local and replace.old_path not in provided:
-            raise ToolchainError(
-                f"{origin} replaces {replace.old_path} with the local directory {replace.new_path};"
-                " the bootstrap has no recipe for that module"
-            )
+            raise _no_recipe(origin, replace)
 
 
-class PulumiCli(Component):
-    """The `pulumi` CLI from github.com/pulumi/pulumi/pkg/v3, version stamped."""
+def _whole_log(now: int, start: int) -> str:
+    """A heartbeat's count: every line of the component's build log so far."""
+    return f"{now} log lines"
 
-    name = "cli"
+
+class PulumiProgram(Component):
+    """A program of the pulumi release (the CLI, the language host), installed into the
+    release's bin directory with its stamp beside it."""
+
+    executable: str
 
     def __init__(self, manifest: Manifest, layout: Layout) -> None:
         self.version = manifest.pulumi_version
@@ -753,87 +474,82 @@ class PulumiCli(Component):
 
     @property
     def binary(self) -> Path:
-        return self.layout.bin_dir(self.version) / "pulumi"
-
-    def outputs(self) -> list[Path]:
-        return [self.binary]
+        return self.layout.bin_dir(self.version) / self.executable
 
     def pins(self) -> dict[str, str]:
         return {PULUMI_PKG: f"v{self.version}", PULUMI_SDK: f"v{self.version}"}
 
     @property
     def stamp(self) -> Path:
-        return self.layout.pulumi_prefix(self.version) / "cli.stamp.json"
+        return self.layout.pulumi_prefix(self.version) / f"{self.name}.stamp.json"
+
+    def go_build(self, ctx: BuildContext, work: Path, package: str, release: str) -> Path:
+        """`go build` the program as upstream's release builds do, with the release stamped
+        in; return the binary."""
+        out = work / "out" / self.executable
+        with ctx.progress.step(f"go build {package}"):
+            run_logged(
+                f"go build {self.executable}",
+                [
+                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
+                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
+                    "-o", str(out), package,
+                ],
+                work, work / "build.log", ctx.progress, GO_BUILD_ENV, count=_whole_log,
+            )  # fmt: skip
+        return out
+
+
+class PulumiCli(PulumiProgram):
+    """The `pulumi` CLI from github.com/pulumi/pulumi/pkg/v3, version stamped."""
+
+    name = "cli"
+    executable = "pulumi"
+
+    def outputs(self) -> list[Path]:
+        return [self.binary]
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         release = f"v{self.version}"
-        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
-        log = work / "build.log"
+        work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         wrapper = WrapperModule(self.name, work)
         with ctx.progress.step(f"resolve {PULUMI_PKG}@{release} and {PULUMI_SDK}@{release}"):
             pkg = ctx.go.download(PULUMI_PKG, release, work)
             sdk = ctx.go.download(PULUMI_SDK, release, work)
-            pkg_mod = ctx.go.read_go_mod(pkg.go_mod)
+            pkg_mod = read_go_mod(pkg.go_mod)
             _local_replaces_outside(pkg_mod, f"{PULUMI_PKG}@{release}", [PULUMI_SDK])
             wrapper.require(pkg)
             wrapper.require(sdk)
-            wrapper.raise_go(pkg_mod.go)
-            for replace in pkg_mod.replaces:
-                if not replace.is_local:
-                    wrapper.carry_replace(replace, f"{PULUMI_PKG}@{release}")
+            wrapper.adopt(pkg_mod, f"{PULUMI_PKG}@{release}")
             wrapper.write()
             selected = _check_selected(ctx, work, {PULUMI_PKG: release, PULUMI_SDK: release})
-        out = work / "out"
-        with ctx.progress.step(f"go build {PULUMI_CLI_PACKAGE}"):
-            ctx.runner.logged(
-                "go build pulumi",
-                [
-                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
-                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
-                    "-o", str(out / "pulumi"), PULUMI_CLI_PACKAGE,
-                ],
-                work, log, GO_BUILD_ENV,
-            )  # fmt: skip
-        reported = ctx.runner.capture(
-            "pulumi version", [str(out / "pulumi"), "version"], work, PULUMI_OFFLINE_ENV
-        )
+        built = self.go_build(ctx, work, PULUMI_CLI_PACKAGE, release)
+        reported = capture("pulumi version", [str(built), "version"], work, PULUMI_OFFLINE_ENV)
         if reported.stdout.strip() != release:
             raise ToolchainError(
                 f"the built CLI reports {reported.stdout.strip()!r}, expected {release}"
             )
-        _install(out / "pulumi", self.binary)
+        install(built, self.binary, move=True)
         return selected
 
 
-class PythonLanguageHost(Component):
+class PythonLanguageHost(PulumiProgram):
     """`pulumi-language-python` and the scripts it runs, installed beside the CLI."""
 
     name = "language-python"
+    executable = "pulumi-language-python"
 
     def __init__(self, manifest: Manifest, layout: Layout) -> None:
-        self.version = manifest.pulumi_version
+        super().__init__(manifest, layout)
         self.module_version = manifest.language_host_module_version
         self.manifest_path = manifest.path
-        self.layout = layout
-
-    @property
-    def binary(self) -> Path:
-        return self.layout.bin_dir(self.version) / "pulumi-language-python"
 
     def outputs(self) -> list[Path]:
         scripts = [self.layout.bin_dir(self.version) / Path(s).name for s in PYTHON_HOST_SCRIPTS]
         return [self.binary, *scripts]
 
     def pins(self) -> dict[str, str]:
-        return {
-            PYTHON_LANGUAGE_HOST: self.module_version,
-            PULUMI_PKG: f"v{self.version}",
-            PULUMI_SDK: f"v{self.version}",
-        }
-
-    @property
-    def stamp(self) -> Path:
-        return self.layout.pulumi_prefix(self.version) / "language-python.stamp.json"
+        return {PYTHON_LANGUAGE_HOST: self.module_version, **super().pins()}
 
     def unpinned(self) -> str | None:
         if self.module_version:
@@ -845,25 +561,21 @@ class PythonLanguageHost(Component):
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         release = f"v{self.version}"
-        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
-        log = work / "build.log"
+        work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         wrapper = WrapperModule(self.name, work)
         with ctx.progress.step(f"resolve {PYTHON_LANGUAGE_HOST}@{self.module_version}"):
             host = ctx.go.download(PYTHON_LANGUAGE_HOST, self.module_version, work)
             pkg = ctx.go.download(PULUMI_PKG, release, work)
             sdk = ctx.go.download(PULUMI_SDK, release, work)
-            host_mod = ctx.go.read_go_mod(host.go_mod)
-            pkg_mod = ctx.go.read_go_mod(pkg.go_mod)
+            host_mod = read_go_mod(host.go_mod)
+            pkg_mod = read_go_mod(pkg.go_mod)
             origin = f"{PYTHON_LANGUAGE_HOST}@{self.module_version}"
             # Upstream builds the host inside its repository, against pkg and sdk of the same commit.
             _local_replaces_outside(host_mod, origin, [PULUMI_PKG, PULUMI_SDK])
             for module in (host, pkg, sdk):
                 wrapper.require(module)
-            for go_mod, where in ((host_mod, origin), (pkg_mod, f"{PULUMI_PKG}@{release}")):
-                wrapper.raise_go(go_mod.go)
-                for replace in go_mod.replaces:
-                    if not replace.is_local:
-                        wrapper.carry_replace(replace, where)
+            wrapper.adopt(host_mod, origin)
+            wrapper.adopt(pkg_mod, f"{PULUMI_PKG}@{release}")
             wrapper.write()
             selected = _check_selected(
                 ctx,
@@ -874,17 +586,7 @@ class PythonLanguageHost(Component):
                     PULUMI_SDK: release,
                 },
             )
-        out = work / "out"
-        with ctx.progress.step(f"go build {PYTHON_LANGUAGE_HOST}"):
-            ctx.runner.logged(
-                "go build pulumi-language-python",
-                [
-                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
-                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
-                    "-o", str(out / "pulumi-language-python"), PYTHON_LANGUAGE_HOST,
-                ],
-                work, log, GO_BUILD_ENV,
-            )  # fmt: skip
+        built = self.go_build(ctx, work, PYTHON_LANGUAGE_HOST, release)
         bin_dir = self.layout.bin_dir(self.version)
         for script in PYTHON_HOST_SCRIPTS:
             source = sdk.dir / script
@@ -892,8 +594,8 @@ class PythonLanguageHost(Component):
                 raise ToolchainError(
                     f"{PULUMI_SDK}@{release} has no {script}; the language host needs it"
                 )
-            _install(source, bin_dir / source.name, keep_source=True)
-        _install(out / "pulumi-language-python", self.binary)
+            install(source, bin_dir / source.name)
+        install(built, self.binary, move=True)
         return selected
 
 
@@ -1005,7 +707,7 @@ class ResourcePlugin(Component):
             and record.get("recipe") == RECIPE_REVISION
             and record.get("pins") == self.pins()
             and self.built.is_file()
-            and record.get("files", {}).get(str(self.built)) == _sha256(self.built)
+            and record.get("files", {}).get(str(self.built)) == sha256(self.built)
         )
         modules = record.get("modules", {}) if record and binary_is_current else self._compile(ctx)
         with ctx.progress.step(f"install into {self.layout.pulumi_home}"):
@@ -1014,14 +716,14 @@ class ResourcePlugin(Component):
 
     def _compile(self, ctx: BuildContext) -> dict[str, str]:
         recipe = self.recipe
-        work = _fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         log = work / "build.log"
         wrapper = WrapperModule(self.name, work)
         origin = f"{recipe.module}@{self.module_version}"
         expected = {recipe.module: self.module_version}
         with ctx.progress.step(f"resolve {origin}"):
             provider = ctx.go.download(recipe.module, self.module_version, work)
-            provider_mod = ctx.go.read_go_mod(provider.go_mod)
+            provider_mod = read_go_mod(provider.go_mod)
             wrapper.require(provider)
             wrapper.raise_go(provider_mod.go)
             for replace in provider_mod.replaces:
@@ -1036,10 +738,7 @@ class ResourcePlugin(Component):
                         wrapper, replace.old_path, recipe.shims[replace.old_path], provider_mod
                     )
                 else:
-                    raise ToolchainError(
-                        f"{origin} replaces {replace.old_path} with the local directory"
-                        f" {replace.new_path}; the bootstrap has no recipe for that module"
-                    )
+                    raise _no_recipe(origin, replace)
             wrapper.write()
         package_dir = Path("cmd") / self.executable
         with ctx.progress.step(f"copy {package_dir} out of the module"):
@@ -1050,25 +749,27 @@ class ResourcePlugin(Component):
                     shutil.copyfile(source, target / source.name)
             selected = _check_selected(ctx, work, expected)
         with ctx.progress.step(f"generate the schema embed files (VERSION={self.version})"):
-            ctx.runner.logged(
+            run_logged(
                 "go generate",
                 ["go", "generate", f"./{package_dir.as_posix()}"],
                 work,
                 log,
+                ctx.progress,
                 {**GO_BUILD_ENV, "VERSION": self.version},
+                count=_whole_log,
             )
         out = work / "out" / self.executable
         with ctx.progress.step(f"go build {recipe.module}/{package_dir.as_posix()}"):
-            ctx.runner.logged(
+            run_logged(
                 f"go build {self.executable}",
                 [
                     "go", "build", "-v", "-trimpath",
                     "-ldflags", f"-s -w -X {recipe.version_variable}={self.version}",
                     "-o", str(out), f"./{package_dir.as_posix()}",
                 ],
-                work, log, GO_BUILD_ENV,
+                work, log, ctx.progress, GO_BUILD_ENV, count=_whole_log,
             )  # fmt: skip
-        _install(out, self.built)
+        install(out, self.built, move=True)
         # Record the binary now, so that reinstalling into a wiped PULUMI_HOME needs no rebuild.
         self.write_stamp(ctx, selected, 0.0)
         return selected
@@ -1096,7 +797,7 @@ class ResourcePlugin(Component):
     def _install_plugin(self, ctx: BuildContext) -> None:
         cli = ctx.layout.bin_dir(ctx.manifest.pulumi_version) / "pulumi"
         env = toolchain_env(ctx.layout)
-        ctx.runner.capture(
+        capture(
             f"install plugin {self.name}",
             [
                 str(cli), "plugin", "install", "resource", self.name, self.version,
@@ -1105,7 +806,7 @@ class ResourcePlugin(Component):
             self.layout.root,
             env,
         )  # fmt: skip
-        listed = ctx.runner.capture(
+        listed = capture(
             "pulumi plugin ls", [str(cli), "plugin", "ls", "--json"], self.layout.root, env
         )
         if not any(
@@ -1129,19 +830,6 @@ def components(manifest: Manifest, layout: Layout) -> list[Component]:
 # --- subcommands ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _exclusive(layout: Layout, progress: Progress) -> Iterator[None]:
-    """One build at a time per cache (CI and a developer may share a machine)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with layout.lock_file.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress.say(f"toolchain: waiting for another build to release {layout.lock_file}")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def _select(all_components: list[Component], only: str | None) -> list[Component]:
     if not only:
         return all_components
@@ -1162,31 +850,23 @@ def command_build(args: argparse.Namespace) -> int:
     manifest = Manifest.load(manifest_path())
     layout = Layout.from_environment()
     progress = Progress()
-    runner = Runner(progress)
-    go = Go(runner)
-    ctx = BuildContext(manifest, layout, runner, go, progress)
+    go = Go()
+    ctx = BuildContext(manifest, layout, go, progress)
     selected = _select(components(manifest, layout), args.only)
     progress.say(f"toolchain: {layout.root} ({go.version()}, manifest {manifest.path})")
     report: list[dict[str, Any]] = []
     failures: list[str] = []
-    with _exclusive(layout, progress):
+    with exclusive(layout.lock_file, progress, tool="toolchain", what="build"):
         for component in selected:
             outcome = _build_one(ctx, component, cli_failed=PulumiCli.name in failures)
             report.append(outcome)
             if outcome["status"] in {"failed", "skipped"}:
                 failures.append(component.name)
-        total = time.monotonic() - progress.started
-        summary = {
-            "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "total_seconds": round(total, 1),
-            "go": go.version(),
-            "cpus": os.cpu_count(),
-            "components": report,
-        }
-        layout.last_build.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    progress.say(f"toolchain: finished in {_duration(total)}")
+        total = progress.elapsed()
+        write_last_build(layout.last_build, seconds=total, go=go.version(), components=report)
+    progress.say(f"toolchain: finished in {duration(total)}")
     for line in report:
-        took = f" in {_duration(line['seconds'])}" if "seconds" in line else ""
+        took = f" in {duration(line['seconds'])}" if "seconds" in line else ""
         reason = f": {line['reason']}" if "reason" in line else ""
         progress.say(
             f"  {line['component']:<16} v{line['version']:<10} {line['status']}{took}{reason}"
@@ -1216,19 +896,19 @@ def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> 
     if reason:
         progress.say(f"==> {label}: skipped: {reason}")
         return {**outcome, "status": "skipped", "reason": reason}
-    progress.say(f"==> {label}: {status}, building (elapsed {progress.elapsed()})")
+    progress.say(f"==> {label}: {status}, building (elapsed {duration(progress.elapsed())})")
     started = time.monotonic()
     try:
         modules = component.build(ctx)
     except StepError as failure:
         _report_failure(progress, label, component, failure)
         return {**outcome, "status": "failed", "reason": str(failure)}
-    except ToolchainError as error:
+    except ToolError as error:
         progress.say(f"<== {label}: failed: {error}")
         return {**outcome, "status": "failed", "reason": str(error)}
     seconds = time.monotonic() - started
     component.write_stamp(ctx, modules, seconds)
-    progress.say(f"<== {label}: built in {_duration(seconds)}")
+    progress.say(f"<== {label}: built in {duration(seconds)}")
     return {**outcome, "status": "built", "seconds": round(seconds, 1)}
 
 
@@ -1236,9 +916,8 @@ def _report_failure(
     progress: Progress, label: str, component: Component, failure: StepError
 ) -> None:
     progress.say(f"toolchain: {label}: step '{failure.step}' failed ({failure.detail})")
-    if failure.log:
-        progress.say(f"  log:   {failure.log}")
-    progress.say(f"  rerun: {failure.command}")
+    for line in failure.rerun_lines():
+        progress.say(line)
     progress.say(f"  or:    {sys.executable} {Path(__file__)} build --only {component.name}")
 
 
@@ -1305,11 +984,11 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
                 Finding("registry", component, "", "unpinned", f"{path}: no version pinned")
             )
             continue
-        result = go.runner.capture(
+        result = capture(
             f"query {path}@{version}",
             ["go", "list", "-m", "-json", f"{path}@{version}"],
             cwd,
-            {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
+            GO_MODULE_ENV,
             check=False,
         )
         if result.returncode == 0:
@@ -1323,8 +1002,7 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
 def command_doctor(args: argparse.Namespace) -> int:
     manifest = Manifest.load(manifest_path())
     layout = Layout.from_environment()
-    runner = Runner(Progress())
-    go = Go(runner)
+    go = Go()
     findings: list[Finding] = []
 
     go_path = shutil.which("go")
@@ -1356,9 +1034,7 @@ def command_doctor(args: argparse.Namespace) -> int:
     cli = layout.bin_dir(manifest.pulumi_version) / "pulumi"
     env = toolchain_env(layout)
     if cli.is_file():
-        reported = runner.capture(
-            "pulumi version", [str(cli), "version"], layout.root, env, check=False
-        )
+        reported = capture("pulumi version", [str(cli), "version"], layout.root, env, check=False)
         version = reported.stdout.strip()
         if version != f"v{manifest.pulumi_version}":
             findings.append(
@@ -1366,7 +1042,7 @@ def command_doctor(args: argparse.Namespace) -> int:
                     "consistency", "cli", version, "wrong-version", f"{cli} reports {version!r}"
                 )
             )
-        listed = runner.capture(
+        listed = capture(
             "pulumi plugin ls", [str(cli), "plugin", "ls", "--json"], layout.root, env, check=False
         )
         if listed.returncode == 0:
@@ -1496,14 +1172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.set_defaults(handler=command_run)
 
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except ToolchainError as error:
-        print(f"toolchain: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("toolchain: interrupted", file=sys.stderr)
-        return 130
+    return exit_status("toolchain", lambda: args.handler(args))
 
 
 if __name__ == "__main__":

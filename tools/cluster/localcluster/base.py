@@ -2,69 +2,37 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
-import re
-import sys
-import time
-import tomllib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+
+import gobuild.progress
+from gobuild.cache import REPO_ROOT, ToolCache
+from gobuild.errors import ToolError
+from gobuild.pins import is_release, read_toml
 
 CLUSTER_TOOL_DIR = Path(__file__).resolve().parents[1]
-REPO_ROOT = CLUSTER_TOOL_DIR.parents[1]
 VERSIONS_FILE = CLUSTER_TOOL_DIR / "versions.toml"
 CLUSTER_SCRIPT = CLUSTER_TOOL_DIR / "cluster.py"
 DEFAULT_DATA_DIR = REPO_ROOT / ".state" / "cluster"
 
-LOG_TAIL_LINES = 25
 
-
-class ClusterError(Exception):
-    """An expected failure: reported as a short message, never as a traceback."""
+class ClusterError(ToolError):
+    """An expected failure of the cluster tooling: a short message, never a traceback."""
 
 
 # --- progress ------------------------------------------------------------------------------
 
 
+class Progress(gobuild.progress.Progress):
+    """Progress on stderr. The control plane's steps take seconds: durations keep a tenth
+    below ten seconds."""
+
+    tenths_below = 10.0
+
+
 def duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes}m{rest:02d}s"
-
-
-class Progress:
-    """Human progress on stderr, so stdout stays for what scripts read (paths, JSON)."""
-
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.started = time.monotonic()
-
-    def say(self, message: str) -> None:
-        print(message, file=self.stream, flush=True)
-
-    @contextlib.contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        self.say(f"    {description} ...")
-        started = time.monotonic()
-        yield
-        self.say(f"    {description}: done in {duration(time.monotonic() - started)}")
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    try:
-        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    return content[-lines:]
+    return gobuild.progress.duration(seconds, tenths_below=Progress.tenths_below)
 
 
 # --- versions ------------------------------------------------------------------------------
@@ -80,16 +48,15 @@ class Versions:
 
     @classmethod
     def load(cls, path: Path = VERSIONS_FILE) -> Versions:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ClusterError(f"version file not found: {path}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ClusterError(f"{path} is not valid TOML: {error}") from None
+        data = read_toml(
+            path,
+            missing="version file not found: {path}",
+            invalid="{path} is not valid TOML: {error}",
+        )
         found = {}
         for name in ("kubernetes", "etcd", "kwok"):
             value = data.get(name, {}).get("version") if isinstance(data.get(name), dict) else None
-            if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            if not is_release(value):
                 raise ClusterError(f"{path}: [{name}].version must look like 1.2.3, got {value!r}")
             found[name] = value
         return cls(**found)
@@ -105,7 +72,7 @@ class Versions:
 
 
 @dataclasses.dataclass(frozen=True)
-class Cache:
+class Cache(ToolCache):
     """Where built binaries live: one versioned directory per component, outside the repo.
 
     ${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}/cluster/
@@ -116,37 +83,14 @@ class Cache:
         last-build.json              what the last `build` did and how long it took
     """
 
-    root: Path
-
-    @classmethod
-    def from_environment(cls) -> Cache:
-        base = os.environ.get("GO_PLATFORM_CACHE")
-        if base:
-            cache = Path(base)
-        else:
-            xdg = os.environ.get("XDG_CACHE_HOME")
-            cache = (Path(xdg) if xdg else Path.home() / ".cache") / "go-platform"
-        root = cache.expanduser().resolve() / "cluster"
-        if root == REPO_ROOT or REPO_ROOT in root.parents:
-            raise ClusterError(
-                f"the binary cache {root} is inside the repository; "
-                "point GO_PLATFORM_CACHE somewhere else"
-            )
-        return cls(root)
+    subdirectory = "cluster"
+    description = "binary cache"
 
     def component_dir(self, component: str, version: str) -> Path:
         return self.root / f"{component}-v{version}"
 
     def work_dir(self, name: str) -> Path:
         return self.root / "work" / name
-
-    @property
-    def last_build(self) -> Path:
-        return self.root / "last-build.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.root / ".lock"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,16 +131,3 @@ class Binaries:
         if not any(self.kwok_stages.glob("*.yaml")):
             absent.append(self.kwok_stages)
         return absent
-
-
-@contextlib.contextmanager
-def exclusive(lock_file: Path, what: str, progress: Progress) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_file`; say so when another process holds it."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            progress.say(f"cluster: waiting for another {what} to release {lock_file}")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield

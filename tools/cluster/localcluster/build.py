@@ -11,31 +11,35 @@ are named in `tool` directives, so `go mod tidy` completes the module graph, and
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime
-import hashlib
-import json
-import os
 import re
-import shlex
 import shutil
-import signal
-import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-from localcluster.base import (
-    Binaries,
-    Cache,
-    ClusterError,
-    Progress,
-    Versions,
-    duration,
+from gobuild.cache import (
     exclusive,
-    tail,
+    fresh_directory,
+    install,
+    read_stamp,
+    stamp_status,
+    write_last_build,
+    write_stamp,
 )
+from gobuild.commands import Count, capture, run_logged
+from gobuild.modules import (
+    GO_BUILD_ENV,
+    Module,
+    ProxyAnswer,
+    download,
+    go_env,
+    read_go_mod,
+    unavailable,
+    version_key,
+)
+
+from localcluster.base import Binaries, Cache, ClusterError, Progress, Versions, duration
 
 # Bump when the recipe changes how binaries are built: older stamps then count as stale.
 RECIPE_REVISION = 2
@@ -56,192 +60,12 @@ KWOK_STAGE_FILES = (
     "kustomize/stage/pod/fast/pod-delete.yaml",
 )
 
-# Static binaries, no workspace from a parent directory, no silent toolchain download.
-GO_ENV = {
-    "CGO_ENABLED": "0",
-    "GOWORK": "off",
-    "GOTOOLCHAIN": "local",
-    "GOFLAGS": "-mod=mod -buildvcs=false",
-}
-HEARTBEAT_SECONDS = 30.0
-
-
-# --- running commands ----------------------------------------------------------------------
-
-
-class StepError(ClusterError):
-    """A command of the build exited non-zero."""
-
-    def __init__(self, step: str, command: str, log: Path | None, detail: str) -> None:
-        self.step = step
-        self.command = command
-        self.log = log
-        super().__init__(f"step '{step}' failed: {detail}")
-
-
-def command_line(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> str:
-    assignments = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
-    return f"cd {shlex.quote(str(cwd))} && {assignments}{shlex.join(argv)}"
-
-
-def capture(step: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    """Run a short command; return its stdout or raise StepError with its last error line."""
-    extra = dict(env or {})
-    try:
-        result = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env={**os.environ, **extra},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ClusterError(f"step '{step}': command not found: {argv[0]}") from None
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        detail = lines[-1] if lines else f"exit status {result.returncode}"
-        raise StepError(step, command_line(argv, cwd, extra), None, detail)
-    return result.stdout
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for _ in handle)
-    except FileNotFoundError:
-        return 0
-
-
-def run_logged(
-    step: str,
-    argv: Sequence[str],
-    cwd: Path,
-    log: Path,
-    progress: Progress,
-    env: Mapping[str, str],
-    expected_lines: int = 0,
-) -> None:
-    """Run a long command with its output appended to `log` and a heartbeat on stderr."""
-    command = command_line(argv, cwd, env)
-    with log.open("a", encoding="utf-8") as sink:
-        sink.write(f"\n$ {command}\n")
-        sink.flush()
-        first_line = _count_lines(log)
-        started = time.monotonic()
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            while True:
-                try:
-                    returncode = process.wait(timeout=HEARTBEAT_SECONDS)
-                    break
-                except subprocess.TimeoutExpired:
-                    done = _count_lines(log) - first_line
-                    count = (
-                        f"{done} of at most {expected_lines} packages compiled"
-                        if expected_lines
-                        else f"{done} log lines"
-                    )
-                    progress.say(
-                        f"      still running: {step}"
-                        f" ({duration(time.monotonic() - started)}, {count})"
-                    )
-        except BaseException:
-            # Interrupted: take the whole process group (go runs compilers) with us.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
-            raise
-    if returncode != 0:
-        progress.say(f"      last lines of {log}:")
-        for line in tail(log):
-            progress.say(f"      | {line}")
-        raise StepError(step, command, log, f"exit status {returncode}")
-
 
 # --- go ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Module:
-    """A module version as `go mod download -json` reports it."""
-
-    path: str
-    version: str
-    dir: Path
-    go_mod: Path
-    time: str
-
-
-_HTTP_STATUS = re.compile(r"\b(4\d\d [A-Za-z][A-Za-z ]*)")
-
-
-def _unavailable(error: str) -> bool:
-    """True when the proxy answered that it has no such module version (not a network fault)."""
-    return bool(_HTTP_STATUS.search(error)) or "unknown revision" in error
-
-
 def _module_error(path: str, version: str, error: str) -> ClusterError:
-    status = _HTTP_STATUS.search(error)
-    if status:
-        return ClusterError(
-            f"{path}@{version} is not available from GOPROXY ({status.group(1).strip()})"
-        )
-    return ClusterError(f"{path}@{version}: {' '.join(error.split())}")
-
-
-def download(wanted: Sequence[tuple[str, str]], cwd: Path) -> dict[str, Module | str]:
-    """Fetch module versions in one go command; each maps to a Module or its error text."""
-    argv = ["go", "mod", "download", "-json", *(f"{path}@{version}" for path, version in wanted)]
-    result = subprocess.run(
-        argv,
-        cwd=cwd,
-        env={**os.environ, **GO_ENV},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found: dict[str, Module | str] = {}
-    decoder = json.JSONDecoder()
-    text, position = result.stdout, 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            break
-        try:
-            info, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            detail = " ".join((result.stderr or text).split())
-            raise ClusterError(f"go mod download gave no readable answer: {detail}") from None
-        if info.get("Error"):
-            found[info["Path"]] = info["Error"]
-        else:
-            found[info["Path"]] = Module(
-                path=info["Path"],
-                version=info["Version"],
-                dir=Path(info["Dir"]),
-                go_mod=Path(info["GoMod"]),
-                time=_release_time(Path(info["Info"])) if info.get("Info") else "",
-            )
-    for path, _ in wanted:
-        found.setdefault(path, result.stderr.strip() or "no answer from go mod download")
-    return found
-
-
-def _release_time(info_file: Path) -> str:
-    """The commit time the proxy recorded for a module version (its .info file)."""
-    try:
-        return str(json.loads(info_file.read_text(encoding="utf-8")).get("Time", ""))
-    except (OSError, json.JSONDecodeError):
-        return ""
+    return ClusterError(unavailable(path, version, error, ProxyAnswer.read(error).refusal))
 
 
 def require_module(found: Mapping[str, Module | str], path: str, version: str) -> Module:
@@ -249,29 +73,6 @@ def require_module(found: Mapping[str, Module | str], path: str, version: str) -
     if isinstance(module, str):
         raise _module_error(path, version, module)
     return module
-
-
-@dataclasses.dataclass(frozen=True)
-class GoModFile:
-    go: str
-    local_replaces: dict[str, str]
-    """module path -> directory, for replaces that point into the module's own repository."""
-
-
-def read_go_mod(go_mod: Path) -> GoModFile:
-    data = json.loads(
-        capture(f"read {go_mod}", ["go", "mod", "edit", "-json", str(go_mod)], go_mod.parent)
-    )
-    local = {
-        item["Old"]["Path"]: item["New"]["Path"]
-        for item in data.get("Replace") or []
-        if not item["New"].get("Version")
-    }
-    return GoModFile(go=data.get("Go", ""), local_replaces=local)
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
 # --- components ----------------------------------------------------------------------------
@@ -312,15 +113,12 @@ class Component:
 
     def status(self, cache: Cache) -> str:
         """`present`, `missing`, or `stale` (built by an older recipe or for other pins)."""
-        try:
-            record = json.loads(self.stamp(cache).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return "missing"
-        if record.get("recipe") != RECIPE_REVISION or record.get("pins") != self.pins():
-            return "stale"
-        if not all(path.is_file() for path in self.outputs(cache)):
-            return "missing"
-        return "present"
+        return stamp_status(
+            read_stamp(self.stamp(cache)),
+            recipe=RECIPE_REVISION,
+            pins=self.pins(),
+            outputs=self.outputs(cache),
+        )
 
 
 def components(versions: Versions) -> list[Component]:
@@ -352,23 +150,6 @@ def components(versions: Versions) -> list[Component]:
             stage_files=KWOK_STAGE_FILES,
         ),
     ]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _install(source: Path, destination: Path, mode: int = 0o755) -> None:
-    """Put a file in place atomically."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.partial")
-    shutil.copyfile(source, staging)
-    staging.chmod(mode)
-    os.replace(staging, destination)
 
 
 # --- the wrapper module --------------------------------------------------------------------
@@ -416,8 +197,7 @@ class Wrapper:
 def _go_version() -> str:
     if shutil.which("go") is None:
         raise ClusterError("the go command is not on PATH; install Go to build the control plane")
-    env = json.loads(capture("go env", ["go", "env", "-json"], Path.cwd(), GO_ENV))
-    return str(env.get("GOVERSION", "unknown"))
+    return str(go_env(GO_BUILD_ENV).get("GOVERSION", "unknown"))
 
 
 def _prepare_wrapper(
@@ -429,7 +209,7 @@ def _prepare_wrapper(
         (KWOK_MODULE, f"v{versions.kwok}"),
     ]
     with progress.step("resolve " + ", ".join(f"{path}@{version}" for path, version in releases)):
-        found = download(releases, work)
+        found = download(releases, work, GO_BUILD_ENV)
         modules = {path: require_module(found, path, version) for path, version in releases}
         kubernetes_mod = read_go_mod(modules[KUBERNETES_MODULE].go_mod)
     if version_key(go_version) < version_key(kubernetes_mod.go):
@@ -445,12 +225,12 @@ def _prepare_wrapper(
     replaces: dict[str, str] = {}
     stubs: list[str] = []
     with progress.step(f"resolve {len(staging)} staging modules at {versions.staging}"):
-        published = download([(path, versions.staging) for path in staging], work)
+        published = download([(path, versions.staging) for path in staging], work, GO_BUILD_ENV)
         for path in staging:
             answer = published[path]
             if isinstance(answer, Module):
                 replaces[path] = f"{path} {versions.staging}"
-            elif _unavailable(answer):
+            elif ProxyAnswer.read(answer).no_such_version:
                 replaces[path] = f"./stubs/{path}"
                 stubs.append(path)
             else:
@@ -479,11 +259,11 @@ def _selected(work: Path) -> dict[str, str]:
     """The version minimal version selection picked for every module of the build graph
     (after replacement)."""
     template = "{{.Path}} {{.Version}}{{with .Replace}} {{.Version}}{{end}}"
-    output = capture(
-        "list selected modules", ["go", "list", "-m", "-f", template, "all"], work, GO_ENV
+    result = capture(
+        "list selected modules", ["go", "list", "-m", "-f", template, "all"], work, GO_BUILD_ENV
     )
     selected = {}
-    for line in output.splitlines():
+    for line in result.stdout.splitlines():
         fields = line.split()
         if len(fields) > 1:
             selected[fields[0]] = fields[-1]
@@ -536,7 +316,7 @@ def _ldflags(versions: Versions, kubernetes: Module) -> str:
 
 def build(versions: Versions, cache: Cache, progress: Progress) -> None:
     """Build every component that is not present; seconds when all are."""
-    with exclusive(cache.lock_file, "build", progress):
+    with exclusive(cache.lock_file, progress, tool="cluster", what="build"):
         wanted = [c for c in components(versions) if c.status(cache) != "present"]
         report: list[dict[str, str | float]] = [
             {"component": c.name, "version": c.version, "status": "present"}
@@ -552,27 +332,25 @@ def build(versions: Versions, cache: Cache, progress: Progress) -> None:
         progress.say(f"cluster: building {names} with {go_version} into {cache.root}")
         started = time.monotonic()
         build_name = "+".join(f"{c.name}-v{c.version}" for c in components(versions))
-        work = cache.work_dir(build_name)
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
+        work = fresh_directory(cache.work_dir(build_name))
         log = work / "build.log"
         wrapper, modules = _prepare_wrapper(versions, work, go_version, progress)
         with progress.step("complete the wrapper module (go mod tidy)"):
-            run_logged("go mod tidy", ["go", "mod", "tidy"], work, log, progress, GO_ENV)
+            run_logged("go mod tidy", ["go", "mod", "tidy"], work, log, progress, GO_BUILD_ENV)
             selected = _check_pins(work, versions, wrapper)
         packages = [package for c in wanted for package in c.packages.values()]
         out = work / "out"
-        expected = len(
-            capture("list packages", ["go", "list", "-deps", *packages], work, GO_ENV).splitlines()
-        )
+        listed = capture("list packages", ["go", "list", "-deps", *packages], work, GO_BUILD_ENV)
+        expected = len(listed.stdout.splitlines())
         argv = [
             "go", "build", "-v", "-trimpath",
             "-ldflags", _ldflags(versions, modules[KUBERNETES_MODULE]),
             "-o", f"{out}/", *packages,
         ]  # fmt: skip
         with progress.step(f"go build {len(packages)} binaries ({expected} packages)"):
-            run_logged("go build", argv, work, log, progress, GO_ENV, expected)
+            run_logged(
+                "go build", argv, work, log, progress, GO_BUILD_ENV, count=_compiled(expected)
+            )
         seconds = time.monotonic() - started
         for component in wanted:
             _install_component(component, cache, out, modules, selected, go_version, seconds)
@@ -587,16 +365,23 @@ def build(versions: Versions, cache: Cache, progress: Progress) -> None:
                     "seconds": round(seconds, 1),
                 }
             )
-        summary = {
-            "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "total_seconds": round(progress.elapsed(), 1),
-            "go": go_version,
-            "cpus": os.cpu_count(),
-            "components": report,
-            "stubbed_modules": wrapper.stubs,
-        }
-        cache.last_build.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_last_build(
+            cache.last_build,
+            seconds=progress.elapsed(),
+            go=go_version,
+            components=report,
+            stubbed_modules=wrapper.stubs,
+        )
         progress.say(f"cluster: built in {duration(seconds)}; binaries in {cache.root}")
+
+
+def _compiled(expected: int) -> Count:
+    """A heartbeat's count for `go build -v`, which logs each package it compiles."""
+
+    def count(now: int, start: int) -> str:
+        return f"{now - start} of at most {expected} packages compiled"
+
+    return count
 
 
 def _built_name(package: str) -> str:
@@ -618,32 +403,28 @@ def _install_component(
 ) -> None:
     for name, package in component.packages.items():
         built = out / _built_name(package)
-        reported = capture(f"{name} --version", [str(built), "--version"], out)
+        reported = capture(f"{name} --version", [str(built), "--version"], out).stdout
         if component.version_text not in reported:
             raise ClusterError(
                 f"the built {name} reports {reported.strip()!r}, expected {component.version_text!r}"
             )
-        _install(built, component.binary(cache, name))
+        install(built, component.binary(cache, name))
     for relative in component.stage_files:
         source = modules[component.module].dir / relative
         if not source.is_file():
             raise ClusterError(f"{component.module}@v{component.version} has no {relative}")
-        _install(source, component.stage_file(cache, relative), mode=0o644)
-    record = {
-        "component": component.name,
-        "version": component.version,
-        "recipe": RECIPE_REVISION,
-        "pins": component.pins(),
-        "modules": dict(selected),
-        "go": go_version,
-        "build_seconds": round(seconds, 1),
-        "built_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "files": {str(path): _sha256(path) for path in component.outputs(cache)},
-    }
-    stamp = component.stamp(cache)
-    staging = stamp.with_name(f".{stamp.name}.partial")
-    staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(staging, stamp)
+        install(source, component.stage_file(cache, relative), mode=0o644)
+    write_stamp(
+        component.stamp(cache),
+        component=component.name,
+        version=component.version,
+        recipe=RECIPE_REVISION,
+        pins=component.pins(),
+        modules=selected,
+        go=go_version,
+        seconds=seconds,
+        outputs=component.outputs(cache),
+    )
 
 
 def binaries_or_hint(versions: Versions, cache: Cache) -> Binaries:

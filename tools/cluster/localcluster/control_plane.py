@@ -19,7 +19,6 @@ import datetime
 import email.utils
 import functools
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -28,16 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gobuild.cache import exclusive, utc_now, write_atomically, write_json
+from gobuild.commands import tail
+
 from localcluster.api import ApiClient, free_port, http_ok, port_is_free
-from localcluster.base import (
-    Binaries,
-    ClusterError,
-    Progress,
-    Versions,
-    duration,
-    exclusive,
-    tail,
-)
+from localcluster.base import Binaries, ClusterError, Progress, Versions, duration
 from localcluster.pki import FRONT_PROXY_CLIENT, Pki
 from localcluster.processes import Tracked, kill_strays, spawn, strays, terminate
 
@@ -152,9 +146,7 @@ class State:
             "nodes": self.nodes,
             "started_at": self.started_at,
         }
-        staging = data.state_file.with_name(".cluster.json.partial")
-        staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(staging, data.state_file)
+        write_json(data.state_file, record)
 
     def running(self) -> dict[str, Tracked]:
         return {name: p for name, p in self.processes.items() if p.alive()}
@@ -190,7 +182,7 @@ def start(settings: Settings, progress: Progress) -> State:
     """Start whatever is not running; return the state of a healthy control plane."""
     data = settings.data
     data.root.mkdir(parents=True, exist_ok=True)
-    with exclusive(data.lock_file, "start or stop", progress):
+    with exclusive(data.lock_file, progress, tool="cluster", what="start or stop"):
         state = State.load(data)
         running = state.running()
         wanted = dataclasses.asdict(settings.versions)
@@ -210,7 +202,7 @@ def start(settings: Settings, progress: Progress) -> State:
             versions=wanted,
             ports=_choose_ports(state.ports, settings.port, progress),
             nodes=_node_names(settings.nodes or len(state.nodes) or 1),
-            started_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            started_at=utc_now(),
         )
         try:
             _start_all(settings, state, progress)
@@ -592,11 +584,7 @@ def write_kubeconfig(data: DataDir, identity: str, port: int, path: Path) -> Non
         f"    user: {user}\n"
         f"current-context: {CONTEXT}\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_text(text, encoding="utf-8")
-    staging.chmod(0o600)
-    os.replace(staging, path)
+    write_atomically(path, text, mode=0o600)
 
 
 # --- stop ----------------------------------------------------------------------------------
@@ -607,7 +595,7 @@ def stop(data: DataDir, binaries: Binaries, progress: Progress, *, purge: bool) 
     if not data.root.exists():
         progress.say(f"cluster: nothing to stop ({data.root} does not exist)")
         return 0
-    with exclusive(data.lock_file, "start or stop", progress):
+    with exclusive(data.lock_file, progress, tool="cluster", what="start or stop"):
         state = State.load(data)
         stopped = _stop_processes(data, state, binaries, progress)
         if not stopped:

@@ -1,0 +1,146 @@
+"""The commands of a build step: short ones captured, long ones logged with a heartbeat.
+
+A command that fails is a StepError naming the step and the shell line that reruns it as
+the step ran it; a command that is not installed is a one-line ToolError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from gobuild.errors import StepError, ToolError
+from gobuild.progress import Progress
+
+HEARTBEAT_SECONDS = 30.0
+LOG_TAIL_LINES = 25
+
+Count = Callable[[int, int], str]
+"""What a heartbeat says of a logged command's output, given how many lines its log has now
+and had when the command started."""
+
+
+def lines_written(now: int, start: int) -> str:
+    """The default heartbeat count: the lines the command has added to its log."""
+    return f"{now - start} log lines"
+
+
+def command_line(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> str:
+    """The shell line that reruns `argv` as a step ran it: `cd DIR && VAR=value ... argv`."""
+    assignments = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
+    return f"cd {shlex.quote(str(cwd))} && {assignments}{shlex.join(argv)}"
+
+
+def _not_found(step: str, argv: Sequence[str]) -> ToolError:
+    return ToolError(f"step '{step}': command not found: {argv[0]}")
+
+
+def capture(
+    step: str,
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command (`env` added to ours) and return what it printed; with `check`,
+    a non-zero exit is a StepError with the last line the command printed."""
+    extra = dict(env or {})
+    try:
+        result = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **extra},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise _not_found(step, argv) from None
+    if check and result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        detail = lines[-1] if lines else f"exit status {result.returncode}"
+        raise StepError(step, command_line(argv, cwd, extra), None, detail)
+    return result
+
+
+def run_logged(
+    step: str,
+    argv: Sequence[str],
+    cwd: Path,
+    log: Path,
+    progress: Progress,
+    env: Mapping[str, str] | None = None,
+    *,
+    count: Count = lines_written,
+) -> None:
+    """Run a long command with its output appended to `log` and a heartbeat on stderr every
+    HEARTBEAT_SECONDS; when it fails, show the last lines of the log and raise StepError.
+
+    The command leads a process group of its own: when we are interrupted, we take the
+    whole group (go runs compilers) with us."""
+    extra = dict(env or {})
+    command = command_line(argv, cwd, extra)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as sink:
+        sink.write(f"\n$ {command}\n")
+        sink.flush()
+        first_line = count_lines(log)
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env={**os.environ, **extra},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise _not_found(step, argv) from None
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=HEARTBEAT_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    progress.say(
+                        f"      still running: {step}"
+                        f" ({progress.duration(time.monotonic() - started)},"
+                        f" {count(count_lines(log), first_line)})"
+                    )
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            raise
+    if returncode != 0:
+        lines = tail(log)
+        if lines:
+            progress.say(f"      last lines of {log}:")
+            for line in lines:
+                progress.say(f"      | {line}")
+        raise StepError(step, command, log, f"exit status {returncode}")
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except FileNotFoundError:
+        return 0
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last lines of a log; none if it does not exist."""
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    return content[-lines:]
