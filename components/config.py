@@ -1201,6 +1201,21 @@ def _gateway_problems(settings: PlatformSettings) -> list[Problem]:
     return problems
 
 
+def _mutable_image_problems(
+    at: str, image: str, profile: Profile, environment: str
+) -> list[Problem]:
+    """An image that may change under the same reference, where the profile forbids it."""
+    if profile.mutable_tags_allowed or not parse_image(image).is_mutable:
+        return []
+    return [
+        Problem(
+            at,
+            f"{image!r} has no tag or the `latest` tag, which {environment} does not allow; "
+            "pin a version tag or a digest",
+        )
+    ]
+
+
 def _canary_problems(
     at: str, service: ServiceSettings, profile: Profile, environment: str
 ) -> list[Problem]:
@@ -1209,14 +1224,7 @@ def _canary_problems(
     problems = []
     if service.route is None:
         problems.append(Problem(at, "needs `route`: a canary is reached through the gateway"))
-    if not profile.mutable_tags_allowed and parse_image(canary.image).is_mutable:
-        problems.append(
-            Problem(
-                f"{at}.image",
-                f"{canary.image!r} has no tag or the `latest` tag, which "
-                f"{environment} does not allow; pin a version tag or a digest",
-            )
-        )
+    problems += _mutable_image_problems(f"{at}.image", canary.image, profile, environment)
     steps = canary.steps
     for j, step in enumerate(steps):
         if not 1 <= step <= 100:
@@ -1260,14 +1268,8 @@ def _service_problems(
                 "(a Docker build context)",
             )
         )
-    if service.image and not profile.mutable_tags_allowed and parse_image(service.image).is_mutable:
-        problems.append(
-            Problem(
-                f"{at}.image",
-                f"{service.image!r} has no tag or the `latest` tag, which "
-                f"{env} does not allow; pin a version tag or a digest",
-            )
-        )
+    if service.image:
+        problems += _mutable_image_problems(f"{at}.image", service.image, profile, env)
     if service.admin_port == service.port:
         problems.append(Problem(f"{at}.adminPort", f"must differ from `port` ({service.port})"))
     for resource in ("cpu", "memory"):
