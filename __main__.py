@@ -117,7 +117,9 @@ def build(settings: PlatformSettings) -> None:
             else observing.namespace,
             grafana_host=settings.grafana_host,
             gateway=gateway.binding(observing.namespace) if observing.install else None,
-            s3_credentials=aws_keys(observing.storage.s3) if observing.install else {},
+            s3_credentials=aws_keys(observing.storage.s3)
+            if observing.install and observing.storage.type == "s3"
+            else {},
         ),
         opts=first,
     )

@@ -331,3 +331,15 @@ def test_a_prometheus_of_your_own_finds_every_monitor_and_rule(pulumi_program):
         labels = resource.inputs["metadata"]["labels"]
         assert labels["release"] == "kube-prometheus-stack", resource.name
         assert labels["go-platform/scrape"] == "true", resource.name
+
+
+def test_s3_keys_are_read_only_when_storage_is_s3(pulumi_program):
+    """Keys under `storage.s3` of a filesystem stack are neither validated nor read."""
+    recording = run(
+        pulumi_program,
+        "dev",
+        storage={"s3": {"accessKeyIdSecret": "unset", "secretAccessKeySecret": "unset2"}},
+    )
+    assert [
+        r for r in recording.of_kind("Secret") if r.name == "observability-s3-credentials"
+    ] == []
