@@ -121,10 +121,13 @@ def _options(
     project_dir: Path | None,
     policy_pack: Path | None = None,
     policy_pack_config: Path | None = None,
+    *,
+    option: str = "--stack",
 ) -> StackOptions:
+    """The options of a stack command; `option` is the flag that named the stack."""
     if not STACK_NAME.fullmatch(stack):
         raise usage_error(
-            f"--stack {stack!r} is not a stack name (letters, digits, '-', '_', '.'; "
+            f"{option} {stack!r} is not a stack name (letters, digits, '-', '_', '.'; "
             "optionally org/project/stack)"
         )
     return StackOptions(
@@ -376,7 +379,13 @@ def ephemeral_up(
         "ephemeral up",
         json_path,
         lambda: _options(
-            name, backend, secrets_provider, project_dir, policy_pack, policy_pack_config
+            name,
+            backend,
+            secrets_provider,
+            project_dir,
+            policy_pack,
+            policy_pack_config,
+            option="--name",
         ),
         action,
     )
@@ -397,7 +406,7 @@ def ephemeral_down(
     run(
         "ephemeral down",
         json_path,
-        lambda: _options(name, backend, secrets_provider, project_dir),
+        lambda: _options(name, backend, secrets_provider, project_dir, option="--name"),
         lambda driver: driver.ephemeral_down(force=force),
     )
 

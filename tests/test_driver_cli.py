@@ -256,6 +256,8 @@ def run_cli(*argv: str, json_path: Path | None = None) -> tuple[int, dict[str, A
         (["ephemeral", "up", "--name", "prod"], "is an environment's stack"),
         (["ephemeral", "up", "--name", "pr-1", "--config", "novalue"], "write KEY=VALUE"),
         (["ephemeral", "down", "--name", "-x"], "is invalid"),
+        (["ephemeral", "up", "--name", "PR 1"], "--name 'PR 1' is not a stack name"),
+        (["ephemeral", "down", "--name", "PR 1"], "--name 'PR 1' is not a stack name"),
     ],
 )
 def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
