@@ -75,10 +75,12 @@ up: stack ## Deploy STACK (default local: starts the embedded cluster) with the 
 
 .PHONY: down
 down: ## Destroy STACK (default local) and, for local, stop the embedded cluster
-	@if [ -f $(CLUSTER_KUBECONFIG) ] || [ "$(STACK)" != local ]; then \
-		$(PULUMI) destroy --yes --stack $(STACK); \
-	fi
-	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-stop; fi
+	@status=0; \
+	if [ -f $(CLUSTER_KUBECONFIG) ] || [ "$(STACK)" != local ]; then \
+		$(PULUMI) destroy --yes --stack $(STACK) || status=$$?; \
+	fi; \
+	if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-stop || status=$$?; fi; \
+	exit $$status
 
 .PHONY: status
 status: ## Where STACK stands: the cluster (local), the stack's resources and outputs
