@@ -14,7 +14,7 @@ cover namespaces the platform does not label.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import ResourceValidationPolicy, Severity
@@ -184,16 +184,22 @@ def check_host_probes(workload: Workload, _settings: PolicySettings) -> Iterator
                     )
 
 
-def check_apparmor(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
-    what = "securityContext.appArmorProfile.type"
+def _profile_types(workload: Workload, profile: str, allowed: Collection[str]) -> Iterator[str]:
+    """`securityContext.<profile>.type` of the pod and of each container, when set to
+    something other than `allowed`."""
+    what = f"securityContext.{profile}.type"
     expected = "RuntimeDefault, Localhost or unset"
-    found = field(workload.pod_security, "appArmorProfile", "type")
-    if found is not None and found not in APPARMOR_TYPES:
+    found = field(workload.pod_security, profile, "type")
+    if found is not None and found not in allowed:
         yield workload.violation(what, found, expected)
     for container in workload.containers():
-        found = field(container.security, "appArmorProfile", "type")
-        if found is not None and found not in APPARMOR_TYPES:
+        found = field(container.security, profile, "type")
+        if found is not None and found not in allowed:
             yield container.violation(what, found, expected)
+
+
+def check_apparmor(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
+    yield from _profile_types(workload, "appArmorProfile", APPARMOR_TYPES)
     annotations = workload.template_metadata.get("annotations")
     for key, value in annotations.items() if isinstance(annotations, Mapping) else ():
         if key.startswith(APPARMOR_ANNOTATION) and not (
@@ -232,15 +238,7 @@ def check_proc_mount(workload: Workload, _settings: PolicySettings) -> Iterator[
 
 
 def check_seccomp_not_unconfined(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
-    what = "securityContext.seccompProfile.type"
-    expected = "RuntimeDefault, Localhost or unset"
-    found = field(workload.pod_security, "seccompProfile", "type")
-    if found is not None and found not in SECCOMP_TYPES:
-        yield workload.violation(what, found, expected)
-    for container in workload.containers():
-        found = field(container.security, "seccompProfile", "type")
-        if found is not None and found not in SECCOMP_TYPES:
-            yield container.violation(what, found, expected)
+    yield from _profile_types(workload, "seccompProfile", SECCOMP_TYPES)
 
 
 def check_sysctls(workload: Workload, _settings: PolicySettings) -> Iterator[str]:
