@@ -20,7 +20,13 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from components.config import CONFIG_NAMESPACE, StackConfig, merge_defaults
+from components.config import (
+    CONFIG_NAMESPACE,
+    ServiceSettings,
+    StackConfig,
+    load_settings,
+    merge_defaults,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = REPO.parent / "shared" / "upstream"
@@ -218,6 +224,25 @@ def stack_config(secrets: Mapping[str, str] | None = None, **settings: Any) -> S
         values[qualified] = value
         secret_keys.add(qualified)
     return StackConfig(values=values, secret_keys=frozenset(secret_keys))
+
+
+def canary_service_settings(**canary: Any) -> ServiceSettings:
+    """A validated dev service with a route and a canary (camelCase canary overrides)."""
+    settings = {
+        "image": "ghcr.io/acme/greeter:v1.3.0",
+        "steps": [10, 25, 50],
+        "maxWeight": 50,
+        "interval": "1m",
+        "threshold": 2,
+        "analysis": {"successRate": 99, "maxLatencyMs": 500},
+        **canary,
+    }
+    config = stack_config(
+        environment="dev",
+        domain="example.com",
+        services=[service_config(route={"host": "greeter.example.com"}, canary=settings)],
+    )
+    return load_settings(config, stack="dev").services[0]
 
 
 def stack_file_config(path: Path) -> StackConfig:

@@ -35,29 +35,11 @@ from go_platform.canary import (
     state_key,
 )
 from go_platform.exit_codes import DriverError, ExitCode
-from tests.conftest import service_config, stack_config
+from tests.conftest import canary_service_settings, service_config, stack_config
 
 HEALTHY = Measurement(success_rate=99.9, latency_p99_ms=120.0)
 SLOW = Measurement(success_rate=99.9, latency_p99_ms=900.0)
 MISSING = Measurement(success_rate=None, latency_p99_ms=None)
-
-
-def canary_service(**canary_overrides):
-    canary = {
-        "image": "ghcr.io/acme/greeter:v1.3.0",
-        "steps": [10, 25, 50],
-        "maxWeight": 50,
-        "interval": "1m",
-        "threshold": 2,
-        "analysis": {"successRate": 99, "maxLatencyMs": 500},
-        **canary_overrides,
-    }
-    config = stack_config(
-        environment="dev",
-        domain="example.com",
-        services=[service_config(route={"host": "greeter.example.com"}, canary=canary)],
-    )
-    return load_settings(config, stack="dev").services[0]
 
 
 @dataclass
@@ -122,7 +104,7 @@ def promotion(service, answers):
 
 
 def test_a_healthy_canary_moves_through_every_step_then_is_promoted():
-    service = canary_service()
+    service = canary_service_settings()
     run, lines = promotion(service, [HEALTHY])
 
     final = run.run(run.start(None))
@@ -143,7 +125,7 @@ def test_a_healthy_canary_moves_through_every_step_then_is_promoted():
 
 
 def test_stable_takes_the_image_while_the_canary_still_has_its_weight():
-    run, _ = promotion(canary_service(), [HEALTHY])
+    run, _ = promotion(canary_service_settings(), [HEALTHY])
 
     run.run(run.start(None))
 
@@ -153,7 +135,7 @@ def test_stable_takes_the_image_while_the_canary_still_has_its_weight():
 
 
 def test_an_unhealthy_canary_is_held_then_rolled_back_at_the_threshold():
-    run, _ = promotion(canary_service(threshold=2), [SLOW])
+    run, _ = promotion(canary_service_settings(threshold=2), [SLOW])
 
     final = run.run(run.start(None))
 
@@ -167,7 +149,7 @@ def test_an_unhealthy_canary_is_held_then_rolled_back_at_the_threshold():
 
 
 def test_failed_checks_count_over_the_whole_promotion():
-    run, _ = promotion(canary_service(threshold=2), [SLOW, HEALTHY, SLOW])
+    run, _ = promotion(canary_service_settings(threshold=2), [SLOW, HEALTHY, SLOW])
 
     final = run.run(run.start(None))
 
@@ -180,7 +162,7 @@ def test_failed_checks_count_over_the_whole_promotion():
 
 
 def test_a_missing_metric_is_a_failed_check_not_a_pass():
-    run, _ = promotion(canary_service(threshold=1), [MISSING])
+    run, _ = promotion(canary_service_settings(threshold=1), [MISSING])
 
     final = run.run(run.start(None))
 
@@ -194,7 +176,7 @@ def test_a_missing_metric_is_a_failed_check_not_a_pass():
 
 
 def test_a_held_check_is_recorded_before_the_next_interval():
-    run, _ = promotion(canary_service(threshold=3), [SLOW, HEALTHY])
+    run, _ = promotion(canary_service_settings(threshold=3), [SLOW, HEALTHY])
 
     run.run(run.start(None))
 
@@ -263,7 +245,7 @@ def test_decide(step, passed, failed, expected):
 
 
 def test_state_round_trips_through_its_config_text():
-    run, _ = promotion(canary_service(threshold=3), [SLOW, HEALTHY])
+    run, _ = promotion(canary_service_settings(threshold=3), [SLOW, HEALTHY])
     run.run(run.start(None))
     state = run.deployer.saved[-1]
 
@@ -279,7 +261,7 @@ def test_unreadable_state_names_its_key():
 
 
 def test_a_recorded_promotion_resumes_at_its_step():
-    service = canary_service()
+    service = canary_service_settings()
     first, _ = promotion(service, [HEALTHY])
     recorded = first.start(None)
     recorded = CanaryState(**{**recorded.__dict__, "step": 2, "weight": 25, "failed_checks": 1})
@@ -294,7 +276,7 @@ def test_a_recorded_promotion_resumes_at_its_step():
 
 
 def test_an_interrupted_promotion_phase_finishes_the_promotion():
-    service = canary_service()
+    service = canary_service_settings()
     run, _ = promotion(service, [HEALTHY])
     state = run.start(None)
     state = CanaryState(**{**state.__dict__, "phase": "promoting", "step": 3, "weight": 50})
@@ -306,7 +288,7 @@ def test_an_interrupted_promotion_phase_finishes_the_promotion():
 
 
 def test_a_rolled_back_canary_is_not_retried_unless_restarted():
-    service = canary_service()
+    service = canary_service_settings()
     run, _ = promotion(service, [HEALTHY])
     rolled_back = CanaryState(**{**run.start(None).__dict__, "phase": "rolled-back"})
 
@@ -318,7 +300,7 @@ def test_a_rolled_back_canary_is_not_retried_unless_restarted():
 
 
 def test_an_unfinished_rollback_is_not_promoted():
-    run, _ = promotion(canary_service(), [HEALTHY])
+    run, _ = promotion(canary_service_settings(), [HEALTHY])
     rolling_back = CanaryState(**{**run.start(None).__dict__, "phase": "rolling-back"})
 
     with pytest.raises(DriverError, match="canary rollback"):
@@ -326,7 +308,7 @@ def test_an_unfinished_rollback_is_not_promoted():
 
 
 def test_a_state_for_another_canary_image_starts_over():
-    run, _ = promotion(canary_service(), [HEALTHY])
+    run, _ = promotion(canary_service_settings(), [HEALTHY])
     old = CanaryState(
         **{
             **run.start(None).__dict__,
@@ -345,7 +327,7 @@ def test_a_state_for_another_canary_image_starts_over():
 
 
 def test_an_explicit_rollback_sets_weight_zero_and_records_it():
-    run, _ = promotion(canary_service(), [HEALTHY])
+    run, _ = promotion(canary_service_settings(), [HEALTHY])
     state = CanaryState(**{**run.start(None).__dict__, "step": 2, "weight": 25})
 
     final = run.roll_back(state, reason="requested")
@@ -356,7 +338,7 @@ def test_an_explicit_rollback_sets_weight_zero_and_records_it():
 
 
 def test_plan_lines_show_steps_timings_and_recorded_progress():
-    service = canary_service()
+    service = canary_service_settings()
     run, _ = promotion(service, [HEALTHY])
     state = CanaryState(**{**run.start(None).__dict__, "step": 2, "weight": 25})
 

@@ -30,13 +30,12 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load_settings
 from components.kube import workload_name
 from components.telemetry import traefik_service
 from go_platform.canary import CanaryState, Promotion, SystemClock
 from go_platform.driver import PrometheusMetrics
 from go_platform.prometheus import Prometheus, latency_p99_query, success_rate_query
-from tests.conftest import service_config, stack_config
+from tests.conftest import canary_service_settings
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 NAMESPACE = "apps"
@@ -234,21 +233,10 @@ class RecordingDeployer:
 
 
 def greeter(**canary):
-    settings = {
-        "image": "ghcr.io/acme/greeter:v2.0.0",
-        "steps": [10, 25, 50],
-        "maxWeight": 50,
-        "interval": "3s",
-        "threshold": 2,
-        "analysis": {"successRate": 99, "maxLatencyMs": 500},
-        **canary,
-    }
-    config = stack_config(
-        environment="dev",
-        domain="example.com",
-        services=[service_config(route={"host": "greeter.example.com"}, canary=settings)],
+    """The promoted service: a fast interval, so the real Prometheus sees several scrapes."""
+    return canary_service_settings(
+        **{"image": "ghcr.io/acme/greeter:v2.0.0", "interval": "3s", **canary}
     )
-    return load_settings(config, stack="dev").services[0]
 
 
 def promote(service, url: str, label: str = CANARY) -> tuple[Promotion, CanaryState]:
