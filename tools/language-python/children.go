@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// childGracePeriod is how long a Python process may take to finish after SIGINT (flushing
+// the resource monitor, closing gRPC channels) before it is killed.
+const childGracePeriod = 5 * time.Second
+
+// children tracks the Python processes the host started (programs and policy packs), so that
+// Cancel and a signal to the host stop exactly those, and wait for them to go.
+type children struct {
+	mu      sync.Mutex
+	running map[*exec.Cmd]chan struct{}
+}
+
+func newChildren() *children {
+	return &children{running: map[*exec.Cmd]chan struct{}{}}
+}
+
+// start starts cmd and tracks it until wait returns.
+func (c *children) start(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.running[cmd] = make(chan struct{})
+	c.mu.Unlock()
+	return nil
+}
+
+// finished records that a started cmd has been waited for.
+func (c *children) finished(cmd *exec.Cmd) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if done, ok := c.running[cmd]; ok {
+		close(done)
+		delete(c.running, cmd)
+	}
+}
+
+// interrupt asks every running child to stop (SIGINT, as Ctrl-C would), and kills those
+// still running after the grace period.
+func (c *children) interrupt() {
+	c.mu.Lock()
+	pending := make(map[*exec.Cmd]chan struct{}, len(c.running))
+	for cmd, done := range c.running {
+		pending[cmd] = done
+		_ = cmd.Process.Signal(os.Interrupt)
+	}
+	c.mu.Unlock()
+	for cmd, done := range pending {
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(childGracePeriod):
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
+		}()
+	}
+}
+
+// wait blocks until every child has finished, or the timeout passes.
+func (c *children) wait(timeout time.Duration) {
+	deadline := time.After(timeout)
+	for {
+		c.mu.Lock()
+		var next chan struct{}
+		for _, done := range c.running {
+			next = done
+			break
+		}
+		c.mu.Unlock()
+		if next == nil {
+			return
+		}
+		select {
+		case <-next:
+		case <-deadline:
+			return
+		}
+	}
+}

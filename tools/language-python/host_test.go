@@ -1,0 +1,225 @@
+package main
+
+// Invariants guarded here (the engine-facing behaviour is tested end to end by
+// tests/integration/test_language_host.py and by the conformance suite):
+// - Python versions become the semantic versions plugins are installed under;
+// - required packages come from pulumi-plugin.json, skip non-resource packages and
+//   pulumi-policy, and fall back to the pulumi-<name> convention only without a JSON file;
+// - runtime options are checked, not silently ignored;
+// - the executor gets every flag it parses (--parallel always), config only when present;
+// - a policy pack learns its stack from the environment;
+// - exit statuses map onto the engine's answer (32 = bail);
+// - interrupting children stops them, and waiting ends when they are gone.
+
+import (
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+func TestSemverOf(t *testing.T) {
+	cases := map[string]string{
+		"4.21.4":         "4.21.4",
+		"1.2":            "1.2.0",
+		"3":              "3.0.0",
+		"1.0.0a1":        "1.0.0-alpha.1",
+		"1.0.0b2":        "1.0.0-beta.2",
+		"1.0.0rc3":       "1.0.0-rc.3",
+		"1.0.0.dev4":     "1.0.0-dev.4",
+		"1.0.0a1.dev2":   "1.0.0-alpha.1.dev.2",
+		"1.0.0.post1":    "1.0.0+post.1",
+		"1.0.0+local.7":  "1.0.0+local.7",
+		"v3.276.0":       "3.276.0",
+		"2.0.0rc1.post2": "2.0.0-rc.1+post.2",
+	}
+	for in, want := range cases {
+		got, err := semverOf(in)
+		if err != nil || got != want {
+			t.Errorf("semverOf(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "latest", "1.x", "1.0.0-"} {
+		if got, err := semverOf(bad); err == nil {
+			t.Errorf("semverOf(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestRequiredPackages(t *testing.T) {
+	dists := []distribution{
+		{Name: "pulumi_random", Version: "4.21.4", Plugin: &plugin.PulumiPluginJSON{Resource: true, Name: "random"}},
+		{Name: "pulumi-kubernetes", Version: "4.25.0", Plugin: &plugin.PulumiPluginJSON{
+			Resource: true, Name: "kubernetes", Version: "4.25.0", Server: "https://example.invalid",
+		}},
+		{Name: "pulumi", Version: "3.272.0"},
+		{Name: "pulumi_policy", Version: "1.21.0", Plugin: &plugin.PulumiPluginJSON{Resource: false}},
+		{Name: "pulumi-policy", Version: "1.21.0"},
+		{Name: "pulumi-legacy", Version: "1.2rc1"},
+		{Name: "requests", Version: "2.32.0"},
+		{Name: "pulumi-param", Version: "0.1.0", Plugin: &plugin.PulumiPluginJSON{
+			Resource: true, Name: "terraform-provider", Version: "0.8.0",
+			Parameterization: &plugin.PulumiParameterizationJSON{Name: "aws", Version: "5.0.0", Value: []byte("v")},
+		}},
+	}
+	got, err := requiredPackages(dists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary []string
+	for _, p := range got {
+		line := p.Kind + " " + p.Name + " " + p.Version
+		if p.Server != "" {
+			line += " " + p.Server
+		}
+		if p.Parameterization != nil {
+			line += " param " + p.Parameterization.Name + "@" + p.Parameterization.Version
+		}
+		summary = append(summary, line)
+	}
+	want := []string{
+		"resource kubernetes v4.25.0 https://example.invalid",
+		"resource legacy v1.2.0-rc.1",
+		"resource random v4.21.4",
+		"resource terraform-provider v0.8.0 param aws@5.0.0",
+	}
+	if !reflect.DeepEqual(summary, want) {
+		t.Errorf("requiredPackages:\n got %q\nwant %q", summary, want)
+	}
+
+	_, err = requiredPackages([]distribution{{Name: "pulumi-broken", PluginError: "x.json: bad"}})
+	if err == nil || !strings.Contains(err.Error(), "pulumi-broken") {
+		t.Errorf("an unreadable pulumi-plugin.json must be reported naming the package, got %v", err)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	opts, err := parseOptions(map[string]any{"virtualenv": "venv", "toolchain": "pip"})
+	if err != nil || opts.Virtualenv != "venv" || opts.Toolchain != "pip" {
+		t.Fatalf("parseOptions = %+v, %v", opts, err)
+	}
+	if _, err := parseOptions(map[string]any{"virtualenv": 3.0}); err == nil {
+		t.Error("a non-string option must be rejected")
+	}
+	if _, err := (runtimeOptions{Toolchain: "conda"}).pythonOptions("/r", "/r"); err == nil ||
+		!strings.Contains(err.Error(), "conda") {
+		t.Errorf("an unknown toolchain must be rejected naming it, got %v", err)
+	}
+	if _, err := (runtimeOptions{Typechecker: "pytype"}).pythonOptions("/r", "/r"); err == nil {
+		t.Error("an unknown type checker must be rejected")
+	}
+}
+
+func TestResolveProgramReadsProgramInfo(t *testing.T) {
+	options, _ := structpb.NewStruct(map[string]any{"virtualenv": "venv"})
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{
+		RootDirectory: "/proj", ProgramDirectory: "/proj/src", EntryPoint: "main.py", Options: options,
+	}, "/elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.root != "/proj" || p.entryPath() != "/proj/src/main.py" || p.options.Virtualenv != "venv" {
+		t.Errorf("resolveProgram = root %q entry %q options %+v", p.root, p.entryPath(), p.options)
+	}
+	p, err = resolveProgram(nil, "/work/prog")
+	if err != nil || p.root != "/work/prog" || p.entryPath() != "/work/prog" {
+		t.Errorf("without program info the working directory is the program: %+v, %v", p, err)
+	}
+}
+
+func TestExecutorArgs(t *testing.T) {
+	req := &pulumirpc.RunRequest{
+		MonitorAddress: "127.0.0.1:1", Project: "go-platform", Stack: "local", Pwd: "/p",
+		DryRun: true, Parallel: 0, Organization: "acme", Args: []string{"extra"},
+		Info: &pulumirpc.ProgramInfo{RootDirectory: "/p"},
+	}
+	got := executorArgs(req, "127.0.0.1:2", "", "/p/.")
+	want := []string{
+		"--monitor", "127.0.0.1:1", "--engine", "127.0.0.1:2", "--project", "go-platform",
+		"--stack", "local", "--pwd", "/p", "--dry_run", "true", "--parallel", "0",
+		"--root_directory", "/p", "--organization", "acme", "/p/.", "extra",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("executorArgs:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestProgramEnv(t *testing.T) {
+	if got := programEnv(nil, nil); !reflect.DeepEqual(got, []string{"PULUMI_CONFIG_SECRET_KEYS=[]"}) {
+		t.Errorf("no config: %q (PULUMI_CONFIG must be absent, secret keys an empty list)", got)
+	}
+	got := programEnv(map[string]string{"go-platform:domain": "a.b"}, []string{"go-platform:token"})
+	want := []string{
+		`PULUMI_CONFIG={"go-platform:domain":"a.b"}`,
+		`PULUMI_CONFIG_SECRET_KEYS=["go-platform:token"]`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("programEnv = %q, want %q", got, want)
+	}
+}
+
+func TestAnalyzerEnv(t *testing.T) {
+	if got := analyzerEnv(nil); got != nil {
+		t.Errorf("without a stack configuration the pack gets no stack variables, got %q", got)
+	}
+	got := analyzerEnv(&pulumirpc.AnalyzerStackConfigureRequest{
+		Project: "go-platform", Stack: "local", DryRun: true, Organization: "acme",
+		Config: map[string]string{"go-platform:environment": "local"},
+	})
+	want := []string{
+		"PULUMI_PROJECT=go-platform", "PULUMI_STACK=local", "PULUMI_DRY_RUN=true",
+		"PULUMI_ORGANIZATION=acme", `PULUMI_CONFIG={"go-platform:environment":"local"}`,
+		"PULUMI_CONFIG_SECRET_KEYS=[]",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("analyzerEnv = %q, want %q", got, want)
+	}
+}
+
+func TestExitResponse(t *testing.T) {
+	run := func(script string) *pulumirpc.RunResponse {
+		return runResult(newChildren(), exec.Command("sh", "-c", script))
+	}
+	if got := run("exit 0"); got.Error != "" || got.Bail {
+		t.Errorf("exit 0: %+v", got)
+	}
+	if got := run("exit 32"); !got.Bail || got.Error != "" {
+		t.Errorf("exit 32 must bail without a second error: %+v", got)
+	}
+	if got := run("exit 3"); got.Error != "program exited with non-zero exit code: 3" {
+		t.Errorf("exit 3: %+v", got)
+	}
+	if got := run("kill -9 $$"); !strings.Contains(got.Error, "killed") {
+		t.Errorf("a killed program is reported as stopped: %+v", got)
+	}
+}
+
+func TestChildrenInterrupt(t *testing.T) {
+	c := newChildren()
+	cmd := exec.Command("sleep", "30")
+	if err := c.start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		c.finished(cmd)
+		done <- err
+	}()
+	started := time.Now()
+	c.interrupt()
+	c.wait(10 * time.Second)
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("the child is still running after interrupt and wait")
+	}
+	if elapsed := time.Since(started); elapsed > childGracePeriod {
+		t.Errorf("SIGINT should stop sleep at once, took %v", elapsed)
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+)
+
+// listDistributions is run by the program's own Python: one process lists every installed
+// distribution with the pulumi-plugin.json it ships, if any. Reading the metadata directly is
+// several times faster than `pip list` followed by `pip show` per package.
+const listDistributions = `
+import importlib.metadata, json, sys
+found = []
+for dist in importlib.metadata.distributions():
+    entry = {"name": dist.metadata["Name"] or "", "version": dist.version or ""}
+    for f in dist.files or ():
+        if f.name == "pulumi-plugin.json":
+            try:
+                entry["plugin"] = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                entry["pluginError"] = f"{f.locate()}: {error}"
+            break
+    found.append(entry)
+json.dump(found, sys.stdout)
+`
+
+// distribution is one installed Python package, as listDistributions reports it.
+type distribution struct {
+	Name        string                   `json:"name"`
+	Version     string                   `json:"version"`
+	Plugin      *plugin.PulumiPluginJSON `json:"plugin"`
+	PluginError string                   `json:"pluginError"`
+}
+
+// installedDistributions lists the packages of the program's Python environment.
+func installedDistributions(ctx context.Context, p *program) ([]distribution, error) {
+	cmd, err := p.tc.Command(ctx, "-c", listDistributions)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Dir = p.programDir
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing installed Python packages with %s: %w", cmd.Path, withStderr(err))
+	}
+	var dists []distribution
+	if err := json.Unmarshal(out, &dists); err != nil {
+		return nil, fmt.Errorf("reading the installed Python packages: %w", err)
+	}
+	return dists, nil
+}
+
+// packagesWithoutPlugins are `pulumi-` distributions that are not resource providers.
+var packagesWithoutPlugins = map[string]bool{"pulumi-policy": true}
+
+// requiredPackages picks, from the installed distributions, the resource plugins the program
+// needs: those whose pulumi-plugin.json says so, and (for packages too old to ship one) those
+// named pulumi-<provider>. The result is sorted by name for a stable answer.
+func requiredPackages(dists []distribution) ([]*pulumirpc.PackageDependency, error) {
+	var packages []*pulumirpc.PackageDependency
+	for _, dist := range dists {
+		name := normalizeName(dist.Name)
+		if dist.PluginError != "" {
+			return nil, fmt.Errorf("package %s has an unreadable pulumi-plugin.json: %s", name, dist.PluginError)
+		}
+		info := dist.Plugin
+		if info == nil {
+			if !strings.HasPrefix(name, "pulumi-") || packagesWithoutPlugins[name] {
+				continue
+			}
+			info = &plugin.PulumiPluginJSON{Resource: true}
+		}
+		if !info.Resource {
+			continue
+		}
+		dep := &pulumirpc.PackageDependency{Kind: "resource", Name: info.Name, Server: info.Server}
+		if dep.Name == "" {
+			dep.Name = strings.TrimPrefix(name, "pulumi-")
+		}
+		version := info.Version
+		if version == "" {
+			converted, err := semverOf(dist.Version)
+			if err != nil {
+				return nil, fmt.Errorf("package %s: %w", name, err)
+			}
+			version = converted
+		}
+		if !strings.HasPrefix(version, "v") {
+			version = "v" + version
+		}
+		dep.Version = version
+		if param := info.Parameterization; param != nil {
+			dep.Parameterization = &pulumirpc.PackageParameterization{
+				Name: param.Name, Version: param.Version, Value: param.Value,
+			}
+		}
+		if ext := info.ExtensionParameterization; ext != nil {
+			dep.Extension = &pulumirpc.PackageParameterization{
+				Name: ext.Name, Version: ext.Version, Value: ext.Value,
+			}
+		}
+		packages = append(packages, dep)
+	}
+	sort.Slice(packages, func(i, j int) bool { return packages[i].Name < packages[j].Name })
+	return packages, nil
+}
+
+var nameSeparators = regexp.MustCompile(`[-_.]+`)
+
+// normalizeName is PEP 503's normal form of a distribution name.
+func normalizeName(name string) string {
+	return strings.ToLower(nameSeparators.ReplaceAllString(name, "-"))
+}
+
+// pep440 matches the public version forms that occur in practice: release, pre-release
+// (a, b, rc), post-release, development release and a local label.
+var pep440 = regexp.MustCompile(`^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?` +
+	`(?:[-_.]?(alpha|beta|rc|a|b|c)[-_.]?(\d*))?` +
+	`(?:[-_.]?(post|rev|r)[-_.]?(\d*))?` +
+	`(?:[-_.]?(dev)[-_.]?(\d*))?` +
+	`(?:\+([a-z0-9.]+))?$`)
+
+var preReleaseNames = map[string]string{
+	"a": "alpha", "alpha": "alpha", "b": "beta", "beta": "beta", "c": "rc", "rc": "rc",
+}
+
+// semverOf turns a Python (PEP 440) version into the semantic version plugins are known by:
+// 4.21.4 -> 4.21.4, 1.2 -> 1.2.0, 1.0.0a1 -> 1.0.0-alpha.1, 1.0.0rc2 -> 1.0.0-rc.2,
+// 1.0.0.dev3 -> 1.0.0-dev.3, 1.0.0.post1 -> 1.0.0+post.1.
+func semverOf(version string) (string, error) {
+	m := pep440.FindStringSubmatch(strings.ToLower(strings.TrimSpace(version)))
+	if m == nil {
+		return "", fmt.Errorf("version %q is not a PEP 440 version", version)
+	}
+	number := func(s string) string {
+		if s == "" {
+			return "0"
+		}
+		return s
+	}
+	result := fmt.Sprintf("%s.%s.%s", m[1], number(m[2]), number(m[3]))
+	var pre, build []string
+	if m[4] != "" {
+		pre = append(pre, preReleaseNames[m[4]]+"."+number(m[5]))
+	}
+	if m[8] != "" {
+		pre = append(pre, "dev."+number(m[9]))
+	}
+	if m[6] != "" {
+		build = append(build, "post."+number(m[7]))
+	}
+	if m[10] != "" {
+		build = append(build, m[10])
+	}
+	if len(pre) > 0 {
+		result += "-" + strings.Join(pre, ".")
+	}
+	if len(build) > 0 {
+		result += "+" + strings.Join(build, ".")
+	}
+	return result, nil
+}
