@@ -774,11 +774,11 @@ class Profile:
     mutable_tags_allowed: bool
 
 
-# The upstream definitions kept beside the repository (see ../shared/upstream/README.md).
+# Schema-only copies of the upstream definitions, vendored in the project (docs/upstream.md).
 UPSTREAM_CRD_SOURCES = (
-    "../shared/upstream/crds/traefik.io/*.yaml",
-    "../shared/upstream/crds/cert-manager.io/*.yaml",
-    "../shared/upstream/crds/monitoring.coreos.com/*.yaml",
+    "upstream/crds/traefik/*.yaml",
+    "upstream/crds/cert-manager/*.yaml",
+    "upstream/crds/prometheus-operator/*.yaml",
 )
 _SMALL = {
     "requests": {"cpu": "50m", "memory": "64Mi"},

@@ -29,7 +29,8 @@ from components.config import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-UPSTREAM = REPO.parent / "shared" / "upstream"
+# Schema-only copies of the upstream CRDs and values schemas (tools/upstream/vendor.py).
+UPSTREAM = REPO / "upstream"
 STACK_FILES = sorted(REPO.glob("Pulumi.*.yaml"))
 
 

@@ -1,4 +1,4 @@
-"""Validate custom resources against the upstream CRDs in `../shared/upstream/crds/`.
+"""Validate custom resources against the upstream CRDs vendored in `upstream/crds/`.
 
 A typo in an IngressRoute or a Certificate then fails a unit test in milliseconds, as it
 would fail at apply time on a real API server.
@@ -6,30 +6,20 @@ would fail at apply time on a real API server.
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-UPSTREAM = Path(
-    os.environ.get(
-        "GO_PLATFORM_UPSTREAM", Path(__file__).resolve().parents[2] / "shared" / "upstream"
-    )
-)
+from tests.conftest import UPSTREAM
+
 CRD_DIR = UPSTREAM / "crds"
 
 
 @cache
 def _schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> openAPIV3Schema of every served version of every CRD."""
-    if not CRD_DIR.is_dir():
-        raise FileNotFoundError(
-            f"upstream CRDs not found in {CRD_DIR}: keep shared/ beside the repository, "
-            "or point GO_PLATFORM_UPSTREAM at its upstream/ folder"
-        )
     schemas = {}
     for path in sorted(CRD_DIR.rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):

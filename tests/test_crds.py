@@ -30,9 +30,9 @@ def test_local_installs_the_upstream_crds(pulumi_program):
     recording = run(pulumi_program)
     group = recording.one("ConfigGroup", parent="crds").inputs
     assert group["files"] == [
-        "../shared/upstream/crds/traefik.io/*.yaml",
-        "../shared/upstream/crds/cert-manager.io/*.yaml",
-        "../shared/upstream/crds/monitoring.coreos.com/*.yaml",
+        "upstream/crds/traefik/*.yaml",
+        "upstream/crds/cert-manager/*.yaml",
+        "upstream/crds/prometheus-operator/*.yaml",
     ]
 
 

@@ -1,7 +1,8 @@
 """TraefikGateway under mocks, and its pure helpers.
 
 Invariants guarded:
-- chart values per environment pass the Traefik chart's own values schema; they are
+- chart values per environment pass the Traefik chart's own values schema (the copy
+  vendored for the chart version the program installs); they are
   hardened (restricted security context, no insecure API, the chart's dashboard route
   off), highly available where replicas > 1 (PDB, spread, maxUnavailable 0), observable
   (ServiceMonitor with the platform label, JSON logs, OTLP tracing when given), and
@@ -25,7 +26,7 @@ import runpy
 import jsonschema
 import pytest
 
-from components.config import load_settings
+from components.config import GatewaySettings, load_settings
 from components.traefik_gateway import (
     cert_manager_values,
     middleware_specs,
@@ -36,8 +37,15 @@ from components.traefik_gateway import (
 from tests.conftest import REPO, UPSTREAM, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
+# The schema of the chart release the program installs by default, so a chart bump
+# without `tools/upstream/vendor.py update traefik ...` fails here.
+TRAEFIK_CHART_VERSION = (
+    GatewaySettings.model_fields["chart"].get_default(call_default_factory=True).version
+)
 VALUES_SCHEMA = json.loads(
-    (UPSTREAM / "helm-values-schemas" / "traefik-41.3.0.values.schema.json").read_text()
+    (
+        UPSTREAM / "helm-values-schemas" / f"traefik-{TRAEFIK_CHART_VERSION}.values.schema.json"
+    ).read_text()
 )
 DOMAINS = {
     "local": "go-platform.localhost",

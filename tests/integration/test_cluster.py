@@ -9,7 +9,7 @@ Invariants guarded:
   with pod IPs: controller manager, scheduler and kwok all do their part;
 - admission is a real cluster's: a namespace labelled `enforce: restricted` refuses a
   privileged pod (PodSecurity) and accepts the restricted Deployment;
-- an upstream CRD from ../shared/upstream/crds/traefik.io is accepted and served, a valid
+- an upstream CRD vendored in upstream/crds/traefik is accepted and served, a valid
   IngressRoute is stored, an invalid one is rejected by server-side schema validation;
 - `stop` leaves no process of the data directory behind and frees every port; a warm
   `start` over the same data comes back within 30 s with the objects still there.
@@ -40,7 +40,7 @@ from localcluster.api import ApiClient, port_is_free  # noqa: E402
 from localcluster.base import Binaries, Cache, Versions  # noqa: E402
 from localcluster.processes import Tracked, strays  # noqa: E402
 
-TRAEFIK_CRDS = REPO.parent / "shared" / "upstream" / "crds" / "traefik.io"
+TRAEFIK_CRDS = REPO / "upstream" / "crds" / "traefik"
 NAMESPACE = "cluster-test"
 START_TIMEOUT = 240.0
 WARM_START_BUDGET = 30.0

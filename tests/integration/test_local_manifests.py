@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_under_mocks, stack_file_config
+from tests.conftest import REPO, UPSTREAM, run_under_mocks, stack_file_config
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 
-CRDS = REPO.parent / "shared" / "upstream" / "crds"
+CRDS = UPSTREAM / "crds"
 FIELD_MANAGER = "go-platform-manifest-test"
 # Resource kinds the engine never sends to the API server.
 NOT_KUBERNETES = (
