@@ -5,10 +5,13 @@ turns them into frozen pydantic models in three steps:
 
 1. pick the environment (the `environment` key, else the stack name) and its profile;
 2. lay the profile's defaults under what the stack file says (the stack file wins);
-3. validate shapes and types (pydantic), then the rules that span keys (`_rule_problems`).
+3. validate shapes and types (pydantic), with the rules on which keys are set
+   (`_presence_problems`); then the rules on values that span keys (`_rule_problems`).
 
-Every problem names the key path a user would pass to `pulumi config set --path`
-(`services[0].resources.limits.memory`). All problems are reported at once, as one
+Keys under a namespace nothing of go-platform reads are problems too, so a misspelt
+`go-platform:` is never silently ignored. Every problem names the key path a user would
+pass to `pulumi config set --path` (`services[0].resources.limits.memory`), and never
+shows a value that may be a secret. All problems are reported at once, as one
 `ConfigError`, before the program registers any resource.
 """
 
@@ -19,7 +22,7 @@ import ipaddress
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,9 +39,17 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.images import parse_image
+from components.kube import label_value
 from components.units import parse_duration, parse_quantity
 
 CONFIG_NAMESPACE = "go-platform"
+PROVIDER_NAMESPACES = ("kubernetes", "docker", "random")
+"""Config namespaces of the provider packages the program uses (their own settings)."""
+CANARY_STATE_NAMESPACE = "go-platform-canary"
+"""Where the CI driver records canary promotions (`go_platform.canary.STATE_NAMESPACE`)."""
+PROGRAM_NAMESPACES = (CONFIG_NAMESPACE, CANARY_STATE_NAMESPACE, "pulumi", *PROVIDER_NAMESPACES)
+"""Every namespace something of the project reads; a key under another is a mistake
+unless a setting names it (a secret for `secretEnv`)."""
 ENVIRONMENTS = ("local", "dev", "staging", "prod")
 Environment = Literal["local", "dev", "staging", "prod"]
 
@@ -92,6 +103,18 @@ _GATEWAY_RESOURCES = {
 
 # --- value types ---------------------------------------------------------------------
 
+INT32_MAX = 2**31 - 1
+"""The largest whole number the Kubernetes API takes: its integers are int32."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """Names the format of a value type (`Annotated` metadata); the config reference lists
+    every format with its rule."""
+
+    name: str
+    rule: str
+
 
 def _matching(pattern: str, what: str) -> AfterValidator:
     compiled = re.compile(pattern)
@@ -104,12 +127,21 @@ def _matching(pattern: str, what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _scalar_to_str(value: Any) -> Any:
-    """YAML turns `cpu: 1` and `DEBUG: true` into numbers and booleans; keep their text."""
+def _quantity_text(value: Any) -> Any:
+    """YAML turns `cpu: 1` into a number; a quantity is checked as the text it reads as."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return str(value).lower()
     if isinstance(value, int | float):
         return str(value)
+    return value
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """Pydantic would take `true` for 1: a boolean where a number belongs is a mistake."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"must be a number, not {str(value).lower()}; write the number itself (`2`)"
+        )
     return value
 
 
@@ -144,39 +176,208 @@ def _cidr(value: str) -> str:
     return value
 
 
+def go_pattern_problem(pattern: str) -> str | None:
+    """Why Go's `path.Match` rejects `pattern` (its ErrBadPattern), or None when it takes it.
+
+    The grammar is Go's: `*`, `?`, `\\c` for a literal c, and classes `[...]` or `[^...]`
+    of at least one character or `lo-hi` range, where `-` and `]` need `\\`.
+    """
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            if i + 1 == len(pattern):
+                return "it ends in a lone `\\` (write `\\\\` for a backslash)"
+            i += 2
+        elif pattern[i] == "[":
+            i += 2 if pattern[i + 1 : i + 2] == "^" else 1
+            ranges = 0
+            while not (pattern[i : i + 1] == "]" and ranges):
+                i, problem = _class_char(pattern, i, after_dash=False)
+                if problem is None and pattern[i] == "-":
+                    i, problem = _class_char(pattern, i + 1, after_dash=True)
+                if problem:
+                    return problem
+                ranges += 1
+            i += 1
+        else:
+            i += 1
+    return None
+
+
+def _class_char(pattern: str, i: int, *, after_dash: bool) -> tuple[int, str | None]:
+    """Past one character of a class at `i` (Go's `getEsc`), or why there is none."""
+    unclosed = "a `[` class is never closed with `]` (write `\\[` for a literal bracket)"
+    c = pattern[i : i + 1]
+    if not c:
+        return i, unclosed
+    if c == "]":
+        return i, (
+            "a range in `[...]` has no upper end (`a-z`)"
+            if after_dash
+            else "`[]` is an empty class; a class needs a character (write `\\]` for a literal)"
+        )
+    if c == "-":
+        return i, "a `-` in `[...]` must sit between two characters (write `\\-` for a literal)"
+    if c == "\\":
+        i += 1
+        if i == len(pattern):
+            return i, unclosed
+    i += 1
+    return i, None if i < len(pattern) else unclosed
+
+
+def _module_pattern(value: str) -> str:
+    problem = go_pattern_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a Go path pattern: {problem}")
+    return value
+
+
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_NAME = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*"
+_LABEL_RULE = (
+    "at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
+)
+
+
+def _label_key(value: str) -> str:
+    prefix, slash, name = value.rpartition("/")
+    if not (
+        _LABEL_NAME.fullmatch(name)
+        and len(name) <= 63
+        and (not slash or (re.fullmatch(_DNS_NAME, prefix) and len(prefix) <= 253))
+    ):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label key: a name of {_LABEL_RULE}, optionally "
+            "after a DNS name and `/` (`release`, `example.com/team`)"
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and not (_LABEL_NAME.fullmatch(value) and len(value) <= 63):
+        fixed = label_value(value)
+        instead = f"; write e.g. {fixed!r}" if fixed else ""
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label value: empty, or {_LABEL_RULE}{instead}"
+        )
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_not_a_boolean), Field(le=INT32_MAX)]
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
 DnsLabel = Annotated[
     str,
     Field(max_length=63),
     _matching(r"[a-z]([-a-z0-9]*[a-z0-9])?", "a DNS label (lower-case letters, digits, '-')"),
+    Format(
+        "DNS label",
+        "lower-case letters, digits and `-`, starting with a letter and ending with a letter "
+        "or digit; at most 63 characters",
+    ),
 ]
 ServiceName = Annotated[
     str,
     Field(max_length=MAX_SERVICE_NAME),
     _matching(r"[a-z]([-a-z0-9]*[a-z0-9])?", "a service name (lower-case letters, digits, '-')"),
+    Format(
+        "service name",
+        f"a DNS label of at most {MAX_SERVICE_NAME} characters, leaving room for the names "
+        "derived from it",
+    ),
 ]
 DomainName = Annotated[
     str,
     Field(max_length=253),
-    _matching(
-        r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*",
-        "a lower-case DNS name",
+    _matching(_DNS_NAME, "a lower-case DNS name"),
+    Format(
+        "DNS name",
+        "dot-separated labels of lower-case letters, digits and `-` (`greeter.example.com`); "
+        "at most 253 characters",
     ),
 ]
-EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+EnvName = Annotated[
+    str,
+    _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"),
+    Format("variable name", "letters, digits and `_`, not starting with a digit"),
+]
+_CONFIG_KEY_FORMAT = Format(
+    "config key",
+    "a key of this stack's config: `key` in `go-platform`, or `namespace:key` (a namespace "
+    "the program does not read is then allowed for that key)",
+)
 ConfigKey = Annotated[
     str,
     _matching(
         r"([a-z][-a-z0-9]*:)?[A-Za-z][A-Za-z0-9_.-]*",
         "a config key (`key`, or `namespace:key` outside go-platform)",
     ),
+    _CONFIG_KEY_FORMAT,
 ]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Text = Annotated[str, BeforeValidator(_scalar_to_str)]
-CpuQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_cpu)]
-MemoryQuantity = Annotated[str, BeforeValidator(_scalar_to_str), AfterValidator(_memory)]
-ImageRef = Annotated[str, AfterValidator(_image)]
-Duration = Annotated[str, AfterValidator(_duration)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+Port = Annotated[Whole, Field(ge=1, le=65535)]
+CpuQuantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_cpu),
+    Format("CPU quantity", "a Kubernetes quantity of at least `1m` (`250m`, `0.5`, `2`)"),
+]
+MemoryQuantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_memory),
+    Format("byte quantity", "a Kubernetes quantity of at least `1Mi` (`128Mi`, `1Gi`)"),
+]
+ImageRef = Annotated[
+    str,
+    AfterValidator(_image),
+    Format(
+        "image reference",
+        "`[registry/]repository[:tag][@sha256:digest]`, lower-case repository",
+    ),
+]
+Duration = Annotated[
+    str,
+    AfterValidator(_duration),
+    Format("duration", "hours, minutes and seconds, above zero (`30s`, `1m30s`, `2h`)"),
+]
+Cidr = Annotated[
+    str, AfterValidator(_cidr), Format("CIDR", "an IP block with no host bits (`10.0.0.0/8`)")
+]
+ModulePattern = Annotated[
+    str,
+    _matching(r"[a-z0-9.-]+(/[^\s,;]+)*", "a module path pattern"),
+    AfterValidator(_module_pattern),
+    Format(
+        "module path pattern",
+        "a Go `path.Match` pattern of module path prefixes (`github.com/acme/*`): `*`, `?`, "
+        "`[a-z]` and `[^...]` classes, `\\` escapes; no spaces, commas or semicolons",
+    ),
+]
+LabelKey = Annotated[
+    str,
+    AfterValidator(_label_key),
+    Format("label key", f"a name of {_LABEL_RULE}, optionally after a DNS name and `/`"),
+]
+LabelValue = Annotated[
+    str,
+    AfterValidator(_label_value),
+    Format("label value", f"empty, or {_LABEL_RULE}"),
+]
+
+
+RULES = (
+    "Keys are camelCase. An unknown key is an error that names the closest known one.",
+    "A key under a namespace nothing of go-platform reads is an error (it reads "
+    f"{', '.join(f'`{n}`' for n in PROGRAM_NAMESPACES)}), unless a setting names it as a "
+    "config key, as `secretEnv` names secrets.",
+    "Integers are written as numbers: `true` and `false` are refused, not read as 1 and 0. "
+    f"None may exceed {INT32_MAX}, the Kubernetes API's limit; the type column gives "
+    "each key's range.",
+    'Text is quoted where YAML would read a number or a boolean (`"1.10"`, `"true"`): '
+    "a number or boolean where text belongs is refused, never converted.",
+    "The formats the type column names are defined below the table.",
+)
+"""Rules for every key; the config reference states them above its table."""
 
 
 class CamelModel(BaseModel):
@@ -219,7 +420,7 @@ class BuildSettings(CamelModel):
     tag: str | None = Field(
         None, description="Tag pushed alongside the digest; the environment name if unset."
     )
-    args: dict[EnvName, Text] = Field(
+    args: dict[EnvName, str] = Field(
         default_factory=dict,
         description="Build arguments; `GOPROXY` (the module proxy) and `VERSION` (the tag) "
         "are set unless given.",
@@ -244,9 +445,9 @@ class RouteSettings(CamelModel):
 
 
 class AutoscalingSettings(CamelModel):
-    min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
-    max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
-    cpu_utilization: int = Field(
+    min_replicas: Whole = Field(ge=1, description="Fewest pods the autoscaler keeps.")
+    max_replicas: Whole = Field(ge=1, description="Most pods the autoscaler may run.")
+    cpu_utilization: Whole = Field(
         75, ge=1, le=100, description="Target average CPU use, percent of requests."
     )
 
@@ -261,10 +462,10 @@ class EgressRule(CamelModel):
 
 
 class CanaryAnalysisSettings(CamelModel):
-    success_rate: float = Field(
+    success_rate: Number = Field(
         99.0, ge=0, le=100, description="Lowest share of non-5xx canary responses, percent."
     )
-    max_latency_ms: int = Field(500, ge=1, description="Highest p99 canary latency, ms.")
+    max_latency_ms: Whole = Field(500, ge=1, description="Highest p99 canary latency, ms.")
 
 
 class CanaryHeaderSettings(CamelModel):
@@ -277,27 +478,29 @@ class CanaryHeaderSettings(CamelModel):
 
 class CanarySettings(CamelModel):
     image: ImageRef = Field(description="Image the canary runs.")
-    weight: int = Field(
+    weight: Whole = Field(
         0, ge=0, le=100, description="Percent of traffic on the canary now: 0 or a step."
     )
-    replicas: int = Field(1, ge=1, description="Canary pods.")
-    steps: list[int] = Field(
+    replicas: Whole = Field(1, ge=1, description="Canary pods.")
+    steps: list[Whole] = Field(
         default_factory=lambda: [10, 25, 50],
         min_length=1,
         description="Weights the promotion moves through, strictly increasing.",
     )
-    max_weight: int = Field(
+    max_weight: Whole = Field(
         50, ge=1, le=100, description="Weight of the last step, after which the canary is promoted."
     )
     interval: Duration = Field("1m", description="Time at each step before its analysis.")
-    threshold: int = Field(3, ge=1, description="Failed analyses before the canary is rolled back.")
+    threshold: Whole = Field(
+        3, ge=1, description="Failed analyses before the canary is rolled back."
+    )
     analysis: CanaryAnalysisSettings = Field(
         default_factory=CanaryAnalysisSettings, description="What a healthy canary looks like."
     )
     header: CanaryHeaderSettings = Field(
         default_factory=CanaryHeaderSettings, description="Header-based override of the weights."
     )
-    mirror: int | None = Field(
+    mirror: Whole | None = Field(
         None, ge=1, le=100, description="Percent of traffic also copied to the canary (shadow)."
     )
     sticky: bool = Field(False, description="Keep a client on one track with a cookie.")
@@ -316,11 +519,11 @@ class ServiceSettings(CamelModel):
         9090,
         description="Port of `/healthz`, `/readyz`, `/metrics`; `null` serves them on `port`.",
     )
-    replicas: int | None = Field(
+    replicas: Whole | None = Field(
         None, ge=1, description="Pod count. Leave unset with `autoscaling`."
     )
     resources: Resources = Field(description="Requests and limits of the service container.")
-    env: dict[EnvName, Text] = Field(
+    env: dict[EnvName, str] = Field(
         default_factory=dict, description="Plain environment variables (a ConfigMap)."
     )
     secret_env: dict[EnvName, ConfigKey] = Field(
@@ -355,8 +558,8 @@ class ChartSource(CamelModel):
 
 
 class RateLimitSettings(CamelModel):
-    average: int = Field(100, ge=1, description="Requests per `period` allowed on average.")
-    burst: int = Field(200, ge=1, description="Requests allowed above the average at once.")
+    average: Whole = Field(100, ge=1, description="Requests per `period` allowed on average.")
+    burst: Whole = Field(200, ge=1, description="Requests allowed above the average at once.")
     period: Duration = Field("1s", description="The period `average` is counted over.")
     source_header: str | None = Field(
         None, description="Count per value of this request header instead of per client IP."
@@ -379,7 +582,7 @@ class CircuitBreakerSettings(CamelModel):
 
 
 class RetrySettings(CamelModel):
-    attempts: int = Field(3, ge=1, le=10, description="Tries when a backend does not answer.")
+    attempts: Whole = Field(3, ge=1, le=10, description="Tries when a backend does not answer.")
     initial_interval: str = Field(
         "100ms", pattern=r"^[0-9]+(ms|s)$", description="Back-off before the second try."
     )
@@ -393,7 +596,7 @@ class MiddlewareSettings(CamelModel):
         default_factory=CircuitBreakerSettings, description="`circuit-breaker`."
     )
     retry: RetrySettings = Field(default_factory=RetrySettings, description="`retry`.")
-    in_flight: int = Field(
+    in_flight: Whole = Field(
         100, ge=1, description="`in-flight`: simultaneous requests per client IP."
     )
     ip_allow_list: list[Cidr] = Field(
@@ -469,7 +672,7 @@ class GatewaySettings(CamelModel):
     )
     namespace: DnsLabel = Field("traefik", description="Namespace of the Traefik pods.")
     entry_point: str = Field("websecure", description="Traefik entrypoint routes attach to.")
-    replicas: int = Field(ge=1, description="Traefik pods; a PodDisruptionBudget from 2.")
+    replicas: Whole = Field(ge=1, description="Traefik pods; a PodDisruptionBudget from 2.")
     chart: ChartSource = Field(
         default_factory=lambda: ChartSource(
             chart="traefik", version="41.3.0", repository="https://traefik.github.io/charts"
@@ -559,7 +762,7 @@ class ModuleProxySettings(CamelModel):
     )
     namespace: DnsLabel = Field("module-proxy", description="Namespace of Athens.")
     image: ImageRef = Field("gomods/athens:v0.18.0", description="Athens image.")
-    replicas: int = Field(ge=1, description="Athens pods; more than one needs `s3` storage.")
+    replicas: Whole = Field(ge=1, description="Athens pods; more than one needs `s3` storage.")
     resources: Resources = Field(
         default_factory=lambda: Resources.model_validate(_GATEWAY_RESOURCES),
         description="Requests and limits of each Athens pod.",
@@ -568,9 +771,7 @@ class ModuleProxySettings(CamelModel):
     single_flight: SingleFlightSettings = Field(
         default_factory=SingleFlightSettings, description="Coordination between replicas."
     )
-    private: list[
-        Annotated[str, _matching(r"[a-z0-9.-]+(/[^\s,;]+)*", "a module path pattern")]
-    ] = Field(
+    private: list[ModulePattern] = Field(
         default_factory=list,
         description="Private module path patterns (`github.com/acme/*`): fetched by Athens "
         "from their VCS with `credentials`, never checked against the public checksum "
@@ -658,8 +859,8 @@ class ObservabilitySettings(CamelModel):
     prometheus_url: str | None = Field(
         None, description="Prometheus query URL; the installed one's when `install`."
     )
-    prometheus_replicas: int = Field(1, ge=1, description="Prometheus pods.")
-    monitor_labels: dict[str, Text] = Field(
+    prometheus_replicas: Whole = Field(1, ge=1, description="Prometheus pods.")
+    monitor_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="Labels added to every ServiceMonitor and PrometheusRule, for a "
         "Prometheus of the cluster's own that selects by others (`release: ...`).",
@@ -669,7 +870,7 @@ class ObservabilitySettings(CamelModel):
     grafana_host: DomainName | None = Field(
         None, description="Grafana's host on the gateway; `grafana.<domain>` if unset."
     )
-    availability_slo: float = Field(
+    availability_slo: Number = Field(
         99.9, gt=0, lt=100, description="Availability objective of every service, percent."
     )
     charts: ObservabilityCharts = Field(
@@ -935,9 +1136,10 @@ class Problem:
 
     path: str
     message: str
+    namespace: str = CONFIG_NAMESPACE
 
     def __str__(self) -> str:
-        return f"{CONFIG_NAMESPACE}:{self.path}: {self.message}" if self.path else self.message
+        return f"{self.namespace}:{self.path}: {self.message}" if self.path else self.message
 
 
 @dataclass
@@ -970,10 +1172,12 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
         for key in sorted(secret_names & settings_keys)
     ]
     decoded = {k: _decode(v) for k, v in ours.items() if k not in secret_names}
-    # Keys named by `secretEnv` hold values, not settings, even when (wrongly) set in plain
-    # text: that mistake is reported against the reference, not as an unknown key.
-    referenced = _referenced_keys(decoded.get("services"))
-    raw = {k: v for k, v in decoded.items() if k not in referenced or k in settings_keys}
+    # Keys the settings name (`secretEnv`, `...Secret`) hold values, not settings, even when
+    # (wrongly) set in plain text: that mistake is reported against the name, not as an
+    # unknown key.
+    named = {qualified_key(k) for k in _config_keys_named(PlatformSettings, decoded)}
+    raw = {k: v for k, v in decoded.items() if qualified_key(k) not in named or k in settings_keys}
+    problems += _namespace_problems(config.values, named)
 
     environment = raw.get("environment", stack)
     if not isinstance(environment, str) or environment not in PROFILES:
@@ -989,8 +1193,10 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     raw["environment"] = environment
     profile = PROFILES[environment]
 
+    merged = _with_profile(raw, profile)
+    problems += _presence_problems(merged)
     try:
-        settings = PlatformSettings.model_validate(_with_profile(raw, profile))
+        settings = PlatformSettings.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(problems + [_problem(e) for e in err.errors()]) from None
     problems += _rule_problems(settings, profile, config)
@@ -999,17 +1205,83 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     return settings
 
 
-def _referenced_keys(services: Any) -> set[str]:
-    """Config keys the (not yet validated) services name in `secretEnv`."""
-    if not isinstance(services, list):
-        return set()
-    return {
-        key
-        for service in services
-        if isinstance(service, Mapping) and isinstance(service.get("secretEnv"), Mapping)
-        for key in service["secretEnv"].values()
-        if isinstance(key, str)
-    }
+def _config_keys_named(annotation: Any, value: Any) -> Iterator[str]:
+    """The config keys `value` names where `annotation` takes a `ConfigKey`.
+
+    `value` is not validated yet: whatever has another shape than `annotation` is passed over.
+    """
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        if _CONFIG_KEY_FORMAT not in args[1:]:
+            yield from _config_keys_named(args[0], value)
+        elif isinstance(value, str):
+            yield value
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if isinstance(value, Mapping):
+            for name, field_info in annotation.model_fields.items():
+                alias = field_info.alias or name
+                if alias in value:
+                    yield from _config_keys_named(field_info.rebuild_annotation(), value[alias])
+    elif origin is list:
+        for item in value if isinstance(value, list) else []:
+            yield from _config_keys_named(args[0], item)
+    elif origin is dict:
+        for item in value.values() if isinstance(value, Mapping) else []:
+            yield from _config_keys_named(args[1], item)
+    else:  # a union, or a plain type that names no key
+        for arg in args:
+            yield from _config_keys_named(arg, value)
+
+
+def _namespace_problems(keys: Iterable[str], named: set[str]) -> list[Problem]:
+    """Keys under a namespace nothing of the program reads, which would be ignored: most
+    often a misspelt `go-platform`."""
+    problems = []
+    for key in sorted(keys):
+        namespace, colon, name = key.partition(":")
+        if colon and namespace not in PROGRAM_NAMESPACES and key not in named:
+            hint = _hint(
+                namespace,
+                PROGRAM_NAMESPACES,
+                f"the program reads {', '.join(PROGRAM_NAMESPACES)}; a key elsewhere must be "
+                "named by a setting, as `secretEnv` names secrets",
+            )
+            problems.append(
+                Problem(name, f"unknown namespace {namespace!r} ({hint})", namespace=namespace)
+            )
+    return problems
+
+
+def _presence_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """Rules on which keys are set. They need no valid values, so they are checked before
+    validation and reported together with its problems."""
+    problems = []
+    services = raw.get("services")
+    for i, service in enumerate(services if isinstance(services, list) else []):
+        if not isinstance(service, Mapping):
+            continue
+        if _count_set(service, "image", "build") != 1:
+            problems.append(
+                Problem(
+                    f"services[{i}]",
+                    "set exactly one of `image` (a pre-built reference) or `build` "
+                    "(a Docker build context)",
+                )
+            )
+        egress = service.get("egress")
+        for j, rule in enumerate(egress if isinstance(egress, list) else []):
+            if isinstance(rule, Mapping) and _count_set(rule, "service", "namespace", "cidr") != 1:
+                problems.append(
+                    Problem(
+                        f"services[{i}].egress[{j}]",
+                        "set exactly one of `service`, `namespace` or `cidr`",
+                    )
+                )
+    return problems
+
+
+def _count_set(mapping: Mapping[str, Any], *keys: str) -> int:
+    return sum(mapping.get(key) is not None for key in keys)
 
 
 def _decode(text: str) -> Any:
@@ -1260,14 +1532,6 @@ def _service_problems(
 ) -> list[Problem]:
     env = settings.environment
     problems: list[Problem] = []
-    if (service.image is None) == (service.build is None):
-        problems.append(
-            Problem(
-                at,
-                "set exactly one of `image` (a pre-built reference) or `build` "
-                "(a Docker build context)",
-            )
-        )
     if service.image:
         problems += _mutable_image_problems(f"{at}.image", service.image, profile, env)
     if service.admin_port == service.port:
@@ -1324,12 +1588,7 @@ def _service_problems(
     if service.canary:
         problems += _canary_problems(f"{at}.canary", service, profile, env)
     for j, rule in enumerate(service.egress):
-        targets = [t for t in (rule.service, rule.namespace, rule.cidr) if t is not None]
-        if len(targets) != 1:
-            problems.append(
-                Problem(f"{at}.egress[{j}]", "set exactly one of `service`, `namespace` or `cidr`")
-            )
-        elif rule.service is not None and rule.service not in names:
+        if rule.service is not None and rule.service not in names:
             problems.append(
                 Problem(
                     f"{at}.egress[{j}].service", f"no service named {rule.service!r} in this stack"
@@ -1363,14 +1622,19 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
     got = _shorten(error.get("input"))
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        hint = _hint(str(loc[-1]), known, "known keys: " + ", ".join(known))
         return f"unknown key ({hint})"
+    if kind == "string_type":
+        return _not_text(error.get("input"))
+    kind_of = _kind(error.get("input"))
+    at_most = f"must be at most {ctx.get('le')}"
+    if ctx.get("le") == INT32_MAX:
+        at_most += ", the largest number the Kubernetes API takes"
     messages = {
         "missing": "is required",
         "value_error": str(ctx.get("error")),
         "greater_than_equal": f"must be at least {ctx.get('ge')} (got {got})",
-        "less_than_equal": f"must be at most {ctx.get('le')} (got {got})",
+        "less_than_equal": f"{at_most} (got {got})",
         "less_than": f"must be below {ctx.get('lt')} (got {got})",
         "greater_than": f"must be above {ctx.get('gt')} (got {got})",
         "literal_error": f"must be one of {ctx.get('expected')} (got {got})",
@@ -1379,11 +1643,10 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         "int_from_float": f"must be a whole number (got {got})",
         "bool_parsing": f"must be true or false (got {got})",
         "bool_type": f"must be true or false (got {got})",
-        "string_type": f"must be text (got {got})",
-        "list_type": f"must be a list (got {got})",
-        "dict_type": f"must be a mapping of keys to values (got {got})",
-        "model_type": f"must be a mapping of keys to values (got {got})",
-        "model_attributes_type": f"must be a mapping of keys to values (got {got})",
+        "list_type": f"must be a list (got {kind_of})",
+        "dict_type": f"must be a mapping of keys to values (got {kind_of})",
+        "model_type": f"must be a mapping of keys to values (got {kind_of})",
+        "model_attributes_type": f"must be a mapping of keys to values (got {kind_of})",
         "string_too_long": f"must be at most {ctx.get('max_length')} characters (got {got})",
         "string_pattern_mismatch": f"must match {ctx.get('pattern')} (got {got})",
         "too_short": f"must have at least {ctx.get('min_length')} item(s) (got {got})",
@@ -1391,6 +1654,35 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         "float_type": f"must be a number (got {got})",
     }
     return messages.get(kind, error["msg"])
+
+
+def _hint(word: str, known: Sequence[str], otherwise: str) -> str:
+    """`did you mean ...?` with the closest of `known`, else `otherwise`."""
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else otherwise
+
+
+def _kind(value: Any) -> str:
+    """What YAML or JSON made of a value, without showing it: it may be a secret."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text that is not JSON" if value[:1] in ("[", "{") else "text"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _not_text(value: Any) -> str:
+    """YAML reads `1.10` and `true` as a number and a boolean; turning them back into text
+    would not give what the user wrote (`1.1`), so they are refused instead."""
+    example = {"a boolean": '`"true"`', "a number": '`"1.10"`, not `1.10`, which YAML reads as 1.1'}
+    kind = _kind(value)
+    if kind in example:
+        return f"must be text, not {kind}; quote it so YAML keeps it as written ({example[kind]})"
+    return f"must be text, not {kind}"
 
 
 def _shorten(value: Any, limit: int = 60) -> str:

@@ -4,33 +4,58 @@ Invariants guarded:
 - environment comes from `environment`, else from the stack name; neither is an error.
 - each environment's profile supplies defaults; anything the stack file sets wins.
 - every bad input fails with one line per problem naming its exact key path, all
-  problems at once, and nothing else (no traceback, no partial settings).
+  problems at once (rules on which keys are set come with type errors), and nothing else
+  (no traceback, no partial settings).
+- integers are numbers, never booleans, and fit the Kubernetes API's int32; text is text:
+  a number or boolean where text belongs is refused, never converted.
+- label keys and values are ones the API takes; module path patterns are ones Go's
+  `path.Match` takes.
+- a key under a namespace nothing of the project reads is an error with a suggestion,
+  unless a setting names it; the namespaces of the program's providers are accepted.
 - secrets: `secretEnv` names keys that must be set, and set as secrets; a settings key
-  holding a secret is refused; secret keys are never mistaken for unknown settings.
-- random configs either validate or fail with ConfigError, never another exception.
+  holding a secret is refused; secret keys are never mistaken for unknown settings;
+  values that may be secrets are never echoed in an error.
+- random configs either validate or fail with ConfigError, never another exception, and
+  what validates obeys the rules above.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import (
+    CANARY_STATE_NAMESPACE,
+    CONFIG_NAMESPACE,
+    INT32_MAX,
     PROFILES,
+    PROGRAM_NAMESPACES,
+    PROVIDER_NAMESPACES,
     ConfigError,
     StackConfig,
+    go_pattern_problem,
     key_path,
     load_settings,
     merge_defaults,
 )
-from tests.conftest import OMIT, service_config, stack_config
+from go_platform.canary import STATE_NAMESPACE
+from tests.conftest import OMIT, REPO, service_config, stack_config
+
+
+def config_of(secrets=None, **keys) -> StackConfig:
+    """`stack_config`, where a key with a namespace (`kubernetes:context`) is set as is."""
+    ours = {k: v for k, v in keys.items() if ":" not in k}
+    config = stack_config(secrets=secrets, **ours)
+    others = {k: v if isinstance(v, str) else json.dumps(v) for k, v in keys.items() if ":" in k}
+    return StackConfig({**config.values, **others}, config.secret_keys)
 
 
 def load(stack="local", secrets=None, **keys):
-    return load_settings(stack_config(secrets=secrets, **keys), stack=stack)
+    return load_settings(config_of(secrets, **keys), stack=stack)
 
 
 def problems_of(stack="local", secrets=None, **keys) -> list[str]:
@@ -110,12 +135,14 @@ def test_autoscaled_services_get_no_default_replicas():
     assert service.min_replicas == 1
 
 
-def test_yaml_scalars_become_text_where_text_is_expected():
-    service = load(
-        services=[service_config(env={"N": 3, "ON": True}, resources={"limits": {"cpu": 2}})]
-    ).services[0]
-    assert service.env == {"N": "3", "ON": "true"}
+def test_quantities_may_be_yaml_numbers():
+    service = load(services=[service_config(resources={"limits": {"cpu": 2}})]).services[0]
     assert service.resources.limits.cpu == "2"
+
+
+def test_quoted_text_is_kept_as_written():
+    service = load(services=[service_config(env={"VERSION": "1.10", "DEBUG": "true"})]).services[0]
+    assert service.env == {"VERSION": "1.10", "DEBUG": "true"}
 
 
 def test_merge_defaults_keeps_given_values_and_wrong_types():
@@ -334,7 +361,7 @@ BAD = [
         "services not a list",
         "local",
         {"services": {"name": "greeter"}},
-        "go-platform:services: must be a list (got {'name': 'greeter'})",
+        "go-platform:services: must be a list (got a mapping)",
     ),
     (
         "egress to nothing",
@@ -360,6 +387,207 @@ BAD = [
         {"services": [service_config(env={"my-var": "x"})]},
         "go-platform:services[0].env.my-var: 'my-var' is not an environment variable name",
     ),
+    # Booleans where integers belong: pydantic alone would read `true` as 1.
+    (
+        "boolean replicas",
+        "local",
+        {"services": [service_config(replicas=True)]},
+        "go-platform:services[0].replicas: must be a number, not true; write the number itself (`2`)",
+    ),
+    (
+        "boolean port",
+        "local",
+        {"services": [service_config(port=False)]},
+        "go-platform:services[0].port: must be a number, not false; write the number itself (`2`)",
+    ),
+    (
+        "boolean in a list of integers",
+        "local",
+        {"services": [service_config(egress=[{"cidr": "10.0.0.0/8", "ports": [443, True]}])]},
+        "go-platform:services[0].egress[0].ports[1]: must be a number, not true; write the number itself (`2`)",
+    ),
+    (
+        "boolean where a fraction belongs",
+        "local",
+        {"observability": {"availabilitySlo": True}},
+        "go-platform:observability.availabilitySlo: must be a number, not true; write the number itself (`2`)",
+    ),
+    # Integers beyond the API's int32.
+    (
+        "replicas above int32",
+        "local",
+        {"services": [service_config(replicas=3_000_000_000)]},
+        "go-platform:services[0].replicas: must be at most 2147483647, the largest number the Kubernetes API takes (got 3000000000)",
+    ),
+    (
+        "gateway replicas one above int32",
+        "local",
+        {"gateway": {"replicas": INT32_MAX + 1}},
+        "go-platform:gateway.replicas: must be at most 2147483647, the largest number the Kubernetes API takes (got 2147483648)",
+    ),
+    (
+        "autoscaling maximum above int32",
+        "local",
+        {"services": [service_config(autoscaling={"minReplicas": 1, "maxReplicas": 2**40})]},
+        "go-platform:services[0].autoscaling.maxReplicas: must be at most 2147483647, the largest number the Kubernetes API takes (got 1099511627776)",
+    ),
+    # Numbers and booleans where text belongs: converting them would change what was written.
+    (
+        "number as an env value",
+        "local",
+        {"services": [service_config(env={"VERSION": 1.10})]},
+        'go-platform:services[0].env.VERSION: must be text, not a number; quote it so YAML keeps it as written (`"1.10"`, not `1.10`, which YAML reads as 1.1)',
+    ),
+    (
+        "integer as an env value",
+        "local",
+        {"services": [service_config(env={"WORKERS": 4})]},
+        'go-platform:services[0].env.WORKERS: must be text, not a number; quote it so YAML keeps it as written (`"1.10"`, not `1.10`, which YAML reads as 1.1)',
+    ),
+    (
+        "boolean as an env value",
+        "local",
+        {"services": [service_config(env={"DEBUG": True})]},
+        'go-platform:services[0].env.DEBUG: must be text, not a boolean; quote it so YAML keeps it as written (`"true"`)',
+    ),
+    (
+        "mapping as an env value",
+        "local",
+        {"services": [service_config(env={"TOKEN": {"value": "s3cr3t"}})]},
+        "go-platform:services[0].env.TOKEN: must be text, not a mapping",
+    ),
+    (
+        "env as a list",
+        "local",
+        {"services": [service_config(env=["TOKEN=s3cr3t"])]},
+        "go-platform:services[0].env: must be a mapping of keys to values (got a list)",
+    ),
+    (
+        "number as a build argument",
+        "local",
+        {
+            "services": [
+                service_config(
+                    image=OMIT,
+                    build={"context": ".", "repository": "r.example.com/a", "args": {"V": 2.0}},
+                )
+            ]
+        },
+        'go-platform:services[0].build.args.V: must be text, not a number; quote it so YAML keeps it as written (`"1.10"`, not `1.10`, which YAML reads as 1.1)',
+    ),
+    (
+        "number as a label value",
+        "local",
+        {"observability": {"monitorLabels": {"release": 1.10}}},
+        'go-platform:observability.monitorLabels.release: must be text, not a number; quote it so YAML keeps it as written (`"1.10"`, not `1.10`, which YAML reads as 1.1)',
+    ),
+    # Labels the API would refuse at apply.
+    (
+        "label value with a space and a bang",
+        "local",
+        {"observability": {"monitorLabels": {"release": "kube prometheus!"}}},
+        "go-platform:observability.monitorLabels.release: 'kube prometheus!' is not a Kubernetes label value: empty, or at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; write e.g. 'kube-prometheus'",
+    ),
+    (
+        "label value of 64 characters",
+        "local",
+        {"observability": {"monitorLabels": {"team": "a" * 64}}},
+        f"go-platform:observability.monitorLabels.team: '{'a' * 64}' is not a Kubernetes label value: empty, or at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; write e.g. '{'a' * 63}'",
+    ),
+    (
+        "label value ending in a dash",
+        "local",
+        {"observability": {"monitorLabels": {"team": "platform-"}}},
+        "go-platform:observability.monitorLabels.team: 'platform-' is not a Kubernetes label value: empty, or at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit; write e.g. 'platform'",
+    ),
+    (
+        "label key with a space",
+        "local",
+        {"observability": {"monitorLabels": {"my release": "a"}}},
+        "go-platform:observability.monitorLabels.my release: 'my release' is not a Kubernetes label key: a name of at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, optionally after a DNS name and `/` (`release`, `example.com/team`)",
+    ),
+    (
+        "label key with an upper-case prefix",
+        "local",
+        {"observability": {"monitorLabels": {"Example.com/team": "a"}}},
+        "go-platform:observability.monitorLabels.Example.com/team: 'Example.com/team' is not a Kubernetes label key: a name of at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, optionally after a DNS name and `/` (`release`, `example.com/team`)",
+    ),
+    (
+        "label key with two slashes",
+        "local",
+        {"observability": {"monitorLabels": {"example.com/a/b": "a"}}},
+        "go-platform:observability.monitorLabels.example.com/a/b: 'example.com/a/b' is not a Kubernetes label key: a name of at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, optionally after a DNS name and `/` (`release`, `example.com/team`)",
+    ),
+    # Module path patterns Go's path.Match refuses, which would never match in Athens.
+    (
+        "unclosed class in a private pattern",
+        "local",
+        {"moduleProxy": {"private": ["github.com/acme/*", "github.com/acme/["]}},
+        "go-platform:moduleProxy.private[1]: 'github.com/acme/[' is not a Go path pattern: a `[` class is never closed with `]` (write `\\[` for a literal bracket)",
+    ),
+    (
+        "trailing backslash in a private pattern",
+        "local",
+        {"moduleProxy": {"private": ["github.com/acme\\"]}},
+        "go-platform:moduleProxy.private[0]: 'github.com/acme\\\\' is not a Go path pattern: it ends in a lone `\\` (write `\\\\` for a backslash)",
+    ),
+    (
+        "range without an end in a private pattern",
+        "local",
+        {"moduleProxy": {"private": ["github.com/team-[a-]/*"]}},
+        "go-platform:moduleProxy.private[0]: 'github.com/team-[a-]/*' is not a Go path pattern: a range in `[...]` has no upper end (`a-z`)",
+    ),
+    # Keys under namespaces nothing reads: the stack would deploy without them.
+    (
+        "mistyped namespace of the services",
+        "local",
+        {"go_platform:services": [service_config()]},
+        "go_platform:services: unknown namespace 'go_platform' (did you mean 'go-platform'?)",
+    ),
+    (
+        "mistyped namespace of a required key",
+        "prod",
+        {"go-platfrom:domain": "example.com"},
+        [
+            "go-platfrom:domain: unknown namespace 'go-platfrom' (did you mean 'go-platform'?)",
+            "go-platform:domain: is required",
+        ],
+    ),
+    (
+        "mistyped provider namespace",
+        "local",
+        {"kubernets:context": "kind-dev"},
+        "kubernets:context: unknown namespace 'kubernets' (did you mean 'kubernetes'?)",
+    ),
+    (
+        "a namespace no setting names",
+        "local",
+        {"vault:token": "t"},
+        "vault:token: unknown namespace 'vault' (the program reads go-platform, go-platform-canary, pulumi, kubernetes, docker, random; a key elsewhere must be named by a setting, as `secretEnv` names secrets)",
+    ),
+    # Rules on which keys are set are reported with the type errors, not after them.
+    (
+        "both image and an incomplete build",
+        "local",
+        {"services": [service_config(build={"context": "."})]},
+        [
+            "go-platform:services[0]: set exactly one of `image` (a pre-built reference) or `build` (a Docker build context)",
+            "go-platform:services[0].build.repository: is required",
+        ],
+    ),
+    (
+        "egress to two targets beside a bad port",
+        "local",
+        {
+            "services": [
+                service_config(port=0, egress=[{"namespace": "billing", "cidr": "10.0.0.0/8"}])
+            ]
+        },
+        [
+            "go-platform:services[0].egress[0]: set exactly one of `service`, `namespace` or `cidr`",
+            "go-platform:services[0].port: must be at least 1 (got 0)",
+        ],
+    ),
 ]
 
 
@@ -368,6 +596,69 @@ BAD = [
 )
 def test_bad_input_names_its_key(stack, keys, expected):
     assert problems_of(stack, **keys) == ([expected] if isinstance(expected, str) else expected)
+
+
+ACCEPTED = [
+    # (description, keys): the edge of each rule that BAD crosses, still valid
+    ("one replica", {"services": [service_config(replicas=1)]}),
+    ("replicas at int32's maximum", {"services": [service_config(replicas=INT32_MAX)]}),
+    ("the highest port", {"services": [service_config(port=65535, adminPort=1)]}),
+    (
+        "autoscaling minimum equal to the maximum",
+        {"services": [service_config(autoscaling={"minReplicas": 3, "maxReplicas": 3})]},
+    ),
+    (
+        "autoscaling minimum one below the maximum",
+        {"services": [service_config(autoscaling={"minReplicas": 2, "maxReplicas": 3})]},
+    ),
+    ("a whole-valued float for an integer", {"services": [service_config(replicas=2.0)]}),
+    (
+        "label keys with and without a prefix, an empty and a 63-character value",
+        {
+            "observability": {
+                "monitorLabels": {
+                    "release": "kube-prometheus",
+                    "example.com/team": "",
+                    "app.kubernetes.io/part-of": "a" * 63,
+                    "A_b.c": "Z.9_x",
+                }
+            }
+        },
+    ),
+    (
+        "private patterns using the whole path.Match grammar",
+        {
+            "moduleProxy": {
+                "private": [
+                    "github.com/acme/*",
+                    "gitlab.example.com/team-?/[a-z]*",
+                    "example.com/[^.]x/[\\]\\-]",
+                    "example.com/a\\*b",
+                ]
+            }
+        },
+    ),
+    (
+        "keys of every namespace the project reads",
+        {
+            f"{namespace}:someKey": "x"
+            for namespace in PROGRAM_NAMESPACES
+            if namespace != CONFIG_NAMESPACE
+        }
+        | {"services": [service_config()]},
+    ),
+]
+
+
+@pytest.mark.parametrize("keys", [case[1] for case in ACCEPTED], ids=[case[0] for case in ACCEPTED])
+def test_the_edges_of_the_rules_are_accepted(keys):
+    assert load(**keys).environment == "local"
+
+
+def test_autoscaling_minimum_one_above_the_maximum_is_refused():
+    assert problems_of(
+        services=[service_config(autoscaling={"minReplicas": 4, "maxReplicas": 3})]
+    ) == ["go-platform:services[0].autoscaling.minReplicas: 4 is above maxReplicas 3"]
 
 
 def test_the_error_is_one_line_per_problem_with_no_traceback():
@@ -405,13 +696,65 @@ def test_structured_values_arrive_as_json_text():
 
 def test_malformed_json_is_reported_as_a_wrong_type():
     [problem] = problems_of(services="[{not json")
-    assert problem == "go-platform:services: must be a list (got '[{not json')"
+    assert problem == "go-platform:services: must be a list (got text that is not JSON)"
 
 
 def test_keys_of_other_namespaces_are_not_ours():
     assert (
         load_settings(StackConfig({"kubernetes:context": "kind-dev"}), stack="local").services == []
     )
+
+
+# --- namespaces -------------------------------------------------------------------------
+
+
+def test_the_namespaces_of_the_programs_providers_are_known():
+    sources = [REPO / "__main__.py", *sorted((REPO / "components").glob("*.py"))]
+    imported = {
+        package.replace("_", "-")
+        for source in sources
+        for package in re.findall(r"^import pulumi_(\w+)", source.read_text(), re.MULTILINE)
+    }
+    assert imported == set(PROVIDER_NAMESPACES)
+    assert set(PROVIDER_NAMESPACES) < set(PROGRAM_NAMESPACES)
+
+
+def test_the_drivers_canary_state_namespace_is_known():
+    assert STATE_NAMESPACE == CANARY_STATE_NAMESPACE
+    assert CANARY_STATE_NAMESPACE in PROGRAM_NAMESPACES
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        {"services": [service_config(secretEnv={"TOKEN": "vault:token"})]},
+        {
+            "environment": "dev",
+            "domain": "example.com",
+            "gateway": {
+                "tls": {
+                    "issuer": "acme",
+                    "dns01": {"provider": "cloudflare", "apiTokenSecret": "vault:token"},
+                }
+            },
+        },
+    ],
+    ids=["secretEnv", "a ...Secret key"],
+)
+def test_a_key_a_setting_names_may_use_any_namespace(named):
+    assert load(secrets={"vault:token": "t"}, **named)
+
+
+def test_a_secret_under_a_mistyped_namespace_is_named_but_not_shown():
+    config = StackConfig(
+        {"go-platfrom:dbUrl": "postgres://u:hunter2@db"}, frozenset({"go-platfrom:dbUrl"})
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, stack="local")
+    assert [str(p) for p in caught.value.problems] == [
+        "go-platfrom:dbUrl: unknown namespace 'go-platfrom' (did you mean 'go-platform'?)"
+    ]
+    assert "hunter2" not in str(caught.value)
 
 
 # --- secrets ----------------------------------------------------------------------------
@@ -453,6 +796,31 @@ def test_a_settings_key_holding_a_secret_is_refused():
     assert [p.path for p in caught.value.problems] == ["services"]
 
 
+@pytest.mark.parametrize(
+    "service",
+    [
+        service_config(env={"TOKEN": 987654321}),
+        service_config(env={"TOKEN": ["s3cr3t-987654321"]}),
+        service_config(env={"TOKEN": {"value": "s3cr3t-987654321"}}),
+        service_config(env=["TOKEN=s3cr3t-987654321"]),
+        service_config(env="TOKEN=s3cr3t-987654321"),
+        service_config(
+            image=OMIT,
+            build={"context": ".", "repository": "r.example.com/a", "args": {"T": 987654321}},
+        ),
+        service_config(
+            image=OMIT,
+            build={"context": ".", "repository": "r.example.com/a", "args": ["s3cr3t-987654321"]},
+        ),
+    ],
+    ids=["number", "list", "mapping", "env as a list", "env as text", "build arg", "build args"],
+)
+def test_values_that_may_be_secrets_are_never_echoed(service):
+    [problem] = problems_of(services=[service])
+    assert "987654321" not in problem
+    assert problem.startswith(("go-platform:services[0].env", "go-platform:services[0].build.args"))
+
+
 def test_secret_env_and_env_may_not_share_a_name():
     assert problems_of(
         secrets={"k": "v"}, services=[service_config(env={"TOKEN": "x"}, secretEnv={"TOKEN": "k"})]
@@ -483,15 +851,29 @@ def test_callers_are_services_declaring_egress_to_a_service():
     assert settings.callers("worker") == []
 
 
-# --- never a traceback ------------------------------------------------------------------
+# --- never a traceback, and nothing invalid validates ----------------------------------
 
 _scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-5, 70000),
+    st.integers(INT32_MAX - 1, 2**40),
     st.floats(allow_nan=True),
     st.sampled_from(
-        ["", "latest", "12Gb", "100m", "1Gi", "a:b", "ghcr.io/a/b:v1", "Greeter", "greeter", "/x"]
+        [
+            "",
+            "latest",
+            "12Gb",
+            "100m",
+            "1Gi",
+            "a:b",
+            "ghcr.io/a/b:v1",
+            "Greeter",
+            "greeter",
+            "/x",
+            "github.com/acme/[",
+            "kube prometheus!",
+        ]
     ),
     st.text(max_size=12),
 )
@@ -524,6 +906,9 @@ _keys = st.sampled_from(
         "context",
         "repository",
         "ports",
+        "args",
+        "monitorLabels",
+        "private",
         "bogus",
     ]
 )
@@ -534,28 +919,68 @@ _values = st.recursive(
     ),
     max_leaves=12,
 )
+# The shapes new users get wrong: booleans and huge numbers for integers, numbers and
+# booleans for text, malformed patterns and labels, mistyped namespaces.
+_integers = st.one_of(st.booleans(), st.integers(-2, 5), st.integers(INT32_MAX - 1, 2**40))
+_texts = st.one_of(
+    st.text(alphabet="aZ9.-_ !", max_size=8),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+)
+_env = st.dictionaries(st.sampled_from(["A", "VERSION", "bad name"]), _texts, max_size=3)
 _services = st.lists(
     st.one_of(
         _values,
         st.fixed_dictionaries(
             {"name": st.sampled_from(["a", "b"]), "image": _scalars},
             optional={
-                k: _values
-                for k in (
-                    "replicas",
-                    "resources",
-                    "route",
-                    "autoscaling",
-                    "env",
-                    "secretEnv",
-                    "egress",
-                    "build",
-                )
+                **{
+                    k: _values
+                    for k in (
+                        "resources",
+                        "route",
+                        "autoscaling",
+                        "secretEnv",
+                        "egress",
+                        "build",
+                    )
+                },
+                "replicas": _integers,
+                "port": _integers,
+                "env": _env,
             },
         ),
     ),
     max_size=3,
 )
+_private = st.lists(
+    st.text(alphabet="ab.-/*?[]^\\", max_size=10).map(lambda tail: f"github.com/{tail}"),
+    max_size=3,
+)
+_monitor_labels = st.dictionaries(st.text(alphabet="aZ9./-_ !", max_size=10), _texts, max_size=3)
+_namespaced = st.dictionaries(
+    st.one_of(
+        st.sampled_from(
+            [
+                "go_platform:services",
+                "go-platfrom:domain",
+                "goplatform:namespace",
+                "kubernetes:context",
+                "kubernets:context",
+                "pulumi:tags",
+                "docker:host",
+                "random:seed",
+                "go-platform-canary:a",
+                "a:b",
+            ]
+        ),
+        st.from_regex(r"[a-z][-a-z_]{0,12}:[a-z]{1,6}", fullmatch=True),
+    ),
+    st.sampled_from(["x", "[]", "{}"]),
+    max_size=3,
+)
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -577,17 +1002,135 @@ _services = st.lists(
         max_size=4,
     ),
     services=_services,
+    private=_private,
+    monitor_labels=_monitor_labels,
+    namespaced=_namespaced,
 )
-def test_random_configs_validate_or_fail_cleanly(stack, top, services):
-    keys = {**top, "services": services}
+def test_random_configs_validate_or_fail_cleanly(
+    stack, top, services, private, monitor_labels, namespaced
+):
+    keys = {
+        "moduleProxy": {"private": private},
+        "observability": {"monitorLabels": monitor_labels},
+        **top,
+        "services": services,
+        **namespaced,
+    }
     try:
         settings = load(stack, **keys)
     except ConfigError as error:
         problems = error.problems
     else:
         assert settings.environment in PROFILES
+        assert_obeys_the_rules(settings, keys)
         return
     assert problems
+    text = json.dumps({k: v for k, v in keys.items() if ":" not in k})
+    unread = {
+        key
+        for key in namespaced
+        if key.partition(":")[0] not in PROGRAM_NAMESPACES and json.dumps(key) not in text
+    }
+    reported = {f"{p.namespace}:{p.path}" for p in problems}
+    assert unread <= reported
     for problem in problems:
-        assert str(problem).startswith("go-platform:")
+        assert problem.namespace == CONFIG_NAMESPACE or f"{problem}".split(": ")[0] in namespaced
+        assert str(problem).startswith(f"{problem.namespace}:")
         assert "\n" not in str(problem)
+
+
+def assert_obeys_the_rules(settings, keys):
+    """What validated holds no boolean or out-of-range integer, no converted text, no
+    malformed pattern or label, and no key under a namespace nothing reads."""
+    named = {key for _, key in settings.secret_refs()}
+    for key in keys:
+        namespace = key.partition(":")[0]
+        assert ":" not in key or namespace in PROGRAM_NAMESPACES or key in named
+    for given_service, service in zip(keys["services"], settings.services, strict=True):
+        for key in ("replicas", "port"):
+            value = given_service.get(key)
+            assert not isinstance(value, bool)
+            assert value is None or value <= INT32_MAX
+        assert service.env == given_service.get("env", {})  # 1 != "1": nothing converted
+    for pattern in settings.module_proxy.private:
+        assert go_pattern_problem(pattern) is None
+    for key, value in settings.observability.monitor_labels.items():
+        assert re.fullmatch(rf"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?{_LABEL_NAME}", key)
+        assert value == "" or re.fullmatch(_LABEL_NAME, value)
+
+
+def _case(path, keys_of, accepts):
+    """A drawn value as (stack keys holding it, the key path it must fail at or None)."""
+    return lambda value: (keys_of(value), None if accepts(value) else path)
+
+
+def _label_ok(key, value):
+    prefix, slash, name = key.rpartition("/")
+    return (
+        re.fullmatch(_LABEL_NAME, name) is not None
+        and (not slash or re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", prefix) is not None)
+        and isinstance(value, str)
+        and (value == "" or re.fullmatch(_LABEL_NAME, value) is not None)
+    )
+
+
+_label_texts = st.one_of(
+    st.text(alphabet="aZ9./-_ !", max_size=10), st.text(alphabet="a", min_size=62, max_size=65)
+)
+_one_value = st.one_of(
+    _integers.map(
+        _case(
+            "go-platform:services[0].replicas",
+            lambda v: {"services": [service_config(replicas=v)]},
+            lambda v: not isinstance(v, bool) and 1 <= v <= INT32_MAX,
+        )
+    ),
+    _texts.map(
+        _case(
+            "go-platform:services[0].env.VERSION",
+            lambda v: {"services": [service_config(env={"VERSION": v})]},
+            lambda v: isinstance(v, str),
+        )
+    ),
+    st.tuples(_label_texts, st.one_of(_label_texts, _texts)).map(
+        lambda kv: _case(
+            f"go-platform:observability.monitorLabels.{kv[0]}",
+            lambda v: {"observability": {"monitorLabels": {v[0]: v[1]}}},
+            lambda v: _label_ok(*v),
+        )(kv)
+    ),
+    _private.filter(len)
+    .map(lambda patterns: patterns[:1])
+    .map(
+        _case(
+            "go-platform:moduleProxy.private[0]",
+            lambda v: {"moduleProxy": {"private": v}},
+            lambda v: (
+                go_pattern_problem(v[0]) is None
+                and re.fullmatch(r"[a-z0-9.-]+(/[^\s,;]+)*", v[0]) is not None
+            ),
+        )
+    ),
+    st.one_of(
+        st.sampled_from(PROGRAM_NAMESPACES[1:]),
+        st.from_regex(r"[a-z][-a-z_]{0,12}", fullmatch=True),
+    )
+    .filter(lambda ns: ns != CONFIG_NAMESPACE)
+    .map(
+        lambda ns: _case(
+            f"{ns}:someKey", lambda v: {f"{v}:someKey": "x"}, lambda v: v in PROGRAM_NAMESPACES
+        )(ns)
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_one_value)
+def test_one_bad_value_is_refused_at_its_key_and_a_good_one_is_kept(case):
+    keys, path = case
+    if path is None:
+        assert load(**keys).environment == "local"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load(**keys)
+    assert {f"{p.namespace}:{p.path}" for p in caught.value.problems} == {path}
