@@ -139,7 +139,7 @@ def test_service_account_never_mounts_a_token(pulumi_program):
 
 
 def test_env_goes_to_a_config_map_read_by_the_container(pulumi_program):
-    recording = deploy(pulumi_program, env={"LOG_LEVEL": "debug", "FEATURE_X": True})
+    recording = deploy(pulumi_program, env={"LOG_LEVEL": "debug", "FEATURE_X": "true"})
     config_map = recording.one("ConfigMap", name="greeter-env")
     assert config_map.inputs["data"] == {"LOG_LEVEL": "debug", "FEATURE_X": "true"}
     # Auto-named (no fixed name) so that a data change replaces it and rolls the pods.
