@@ -36,11 +36,14 @@ COMMAND_TIMEOUT = 300
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/integration runs the real engine (`-m "not integration"` skips it)."""
+    """Everything under tests/integration needs `make test`'s set-up (`-m "not integration"`
+    leaves it out); the tests that run the real Pulumi engine also carry `engine`."""
     here = Path(__file__).resolve().parent
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+            if {"engine", "toolchain"} & set(getattr(item, "fixturenames", ())):
+                item.add_marker(pytest.mark.engine)
 
 
 @dataclass(frozen=True)

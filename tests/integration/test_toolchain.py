@@ -72,14 +72,25 @@ def init_stack(engine: Engine, project: Path) -> None:
 
 def test_manifest_pins_the_python_package_versions():
     manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
-    toolchain_versions = {"pulumi": manifest["pulumi"]["version"]}
-    toolchain_versions.update(
-        {f"pulumi-{name}": plugin["version"] for name, plugin in manifest["plugins"].items()}
-    )
+    plugins = {f"pulumi-{name}": plugin["version"] for name, plugin in manifest["plugins"].items()}
     pins = requirement_pins()
 
-    assert {name: pins.get(name) for name in toolchain_versions} == toolchain_versions
-    assert {name: metadata.version(name) for name in toolchain_versions} == toolchain_versions
+    # Provider SDKs equal their plugins, in requirements.txt and in the virtualenv.
+    assert {name: pins.get(name) for name in plugins} == plugins
+    assert {name: metadata.version(name) for name in plugins} == plugins
+    # The Python SDK is the newest on PyPI, never newer than the CLI it runs under.
+    assert metadata.version("pulumi") == pins["pulumi"]
+    assert VersionInfo.parse(pins["pulumi"]) <= VersionInfo.parse(manifest["pulumi"]["version"])
+
+
+def test_language_host_builds_against_the_cli_release():
+    manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+    go_mod = (REPO / "tools" / "language-python" / "go.mod").read_text(encoding="utf-8")
+
+    required = re.search(r"github\.com/pulumi/pulumi/sdk/v3 (v\S+)", go_mod)
+
+    assert required is not None, go_mod
+    assert required.group(1) == f"v{manifest['pulumi']['version']}"
 
 
 def test_cli_reports_the_pinned_release(toolchain: Toolchain, engine: Engine):
@@ -88,7 +99,6 @@ def test_cli_reports_the_pinned_release(toolchain: Toolchain, engine: Engine):
     result = engine.run("version", cwd=engine.root)
 
     assert result.stdout.strip() == f"v{toolchain.pulumi_version}"
-    assert result.stdout.strip() == f"v{metadata.version('pulumi')}"
 
 
 def test_automation_api_accepts_the_cli(
@@ -98,7 +108,9 @@ def test_automation_api_accepts_the_cli(
     monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", raising=False)
 
     command = auto.PulumiCommand(root=str(toolchain.bin_dir.parent))
-    assert command.version == VersionInfo.parse(metadata.version("pulumi"))
+    # The CLI may be newer than the SDK (the supported combination), never older.
+    assert command.version == VersionInfo.parse(toolchain.pulumi_version)
+    assert command.version >= VersionInfo.parse(metadata.version("pulumi"))
 
     work_dir = engine.root / "automation"
     work_dir.mkdir()
@@ -279,9 +291,8 @@ def test_env_selects_the_toolchain_doctor_reports(tmp_path: Path):
 
 def test_unbuildable_component_is_a_one_line_error(tmp_path: Path):
     manifest = tmp_path / "toolchain.toml"
-    manifest.write_text(
-        '[pulumi]\nversion = "3.272.0"\nlanguage_host_module_version = ""\n', encoding="utf-8"
-    )
+    # A CLI release the language host's go.mod does not build against.
+    manifest.write_text('[pulumi]\nversion = "3.200.0"\n', encoding="utf-8")
 
     result = bootstrap(
         "build",
@@ -293,9 +304,12 @@ def test_unbuildable_component_is_a_one_line_error(tmp_path: Path):
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert (
-        "language-python v3.272.0: skipped: [pulumi].language_host_module_version" in result.stderr
-    )
+    skipped = [
+        line for line in result.stderr.splitlines() if "language-python v3.200.0: skipped" in line
+    ]
+    assert len(skipped) == 1, result.stderr
+    assert "tools/language-python/go.mod requires github.com/pulumi/pulumi/sdk/v3" in skipped[0]
+    assert "but the CLI is v3.200.0" in skipped[0]
     errors = [line for line in result.stderr.splitlines() if line.startswith("toolchain: error:")]
     assert errors == ["toolchain: error: 1 of 1 components not built (language-python); see above"]
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -72,7 +73,7 @@ from gobuild.progress import Progress, duration
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
 DEFAULT_MANIFEST = TOOLCHAIN_DIR / "toolchain.toml"
-SHIMS_DIR = TOOLCHAIN_DIR / "modules"
+MODULES_DIR = TOOLCHAIN_DIR / "modules"
 
 # Bump when a recipe changes how a component is built: stamps from older recipes then no
 # longer count as present and the component is rebuilt.
@@ -81,7 +82,8 @@ RECIPE_REVISION = 1
 PULUMI_PKG = "github.com/pulumi/pulumi/pkg/v3"
 PULUMI_SDK = "github.com/pulumi/pulumi/sdk/v3"
 PULUMI_CLI_PACKAGE = f"{PULUMI_PKG}/cmd/pulumi"
-PYTHON_LANGUAGE_HOST = "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
+# Our own language host's Go module (Pulumi's is published nowhere reachable).
+LANGUAGE_HOST_MODULE = REPO_ROOT / "tools" / "language-python"
 PULUMI_VERSION_VARIABLE = f"{PULUMI_SDK}/go/common/version.Version"
 # The build tags upstream's release builds use (pure-Go os/user; grpc without x/net/trace).
 PULUMI_BUILD_TAGS = "osusergo,grpcnotrace"
@@ -97,6 +99,9 @@ PULUMI_OFFLINE_ENV = {
     "PULUMI_SKIP_UPDATE_CHECK": "true",
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 }
+
+# Modules of this repository build from their committed go.sum, which must not change.
+LOCAL_MODULE_ENV = {**GO_BUILD_ENV, "GOFLAGS": "-mod=readonly -buildvcs=false"}
 
 # Go settings for module queries (builds use GO_BUILD_ENV).
 GO_MODULE_ENV = {"GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
@@ -131,7 +136,6 @@ class Manifest:
 
     path: Path
     pulumi_version: str
-    language_host_module_version: str
     plugins: tuple[PluginPin, ...]
 
     @classmethod
@@ -156,23 +160,23 @@ class Manifest:
             raise ToolchainError(f"{path}: [plugins] must be a table of tables")
         plugins = []
         for name, table in plugins_table.items():
-            if name not in PROVIDER_RECIPES:
-                known = ", ".join(sorted(PROVIDER_RECIPES))
+            if name not in PROVIDER_RECIPES and name not in LOCAL_PLUGIN_RECIPES:
+                known = ", ".join(sorted([*PROVIDER_RECIPES, *LOCAL_PLUGIN_RECIPES]))
                 raise ToolchainError(
                     f"{path}: no build recipe for plugin '{name}' (known: {known})"
                 )
             where = f"plugins.{name}"
+            from_module = name in PROVIDER_RECIPES
             plugins.append(
                 PluginPin(
                     name=name,
                     version=_plain_version(text(table, "version", where), f"{path}: [{where}]"),
-                    module_version=text(table, "module_version", where),
+                    module_version=text(table, "module_version", where) if from_module else "",
                 )
             )
         return cls(
             path=path,
             pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
-            language_host_module_version=text(pulumi, "language_host_module_version", "pulumi"),
             plugins=tuple(plugins),
         )
 
@@ -533,78 +537,131 @@ class PulumiCli(PulumiProgram):
         return selected
 
 
+def source_digest(directory: Path) -> str:
+    """SHA-256 over a Go module's build inputs (go.mod, go.sum, non-test .go files), so that
+    editing the source makes a component built from it stale."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        wanted = path.name in {"go.mod", "go.sum"} or (
+            path.suffix == ".go" and not path.name.endswith("_test.go")
+        )
+        if path.is_file() and wanted:
+            digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def official_language_host(layout: Layout, path: str | None = None) -> Path | None:
+    """Pulumi's own Python language host, if the user has an official install: on PATH
+    (outside this toolchain) or in ~/.pulumi/bin, where Pulumi's installer puts it."""
+    directories = [Path(d) for d in (path or os.environ.get("PATH", "")).split(os.pathsep) if d]
+    directories.append(Path.home() / ".pulumi" / "bin")
+    for directory in directories:
+        candidate = directory / PythonLanguageHost.executable
+        resolved = candidate.resolve() if candidate.exists() else None
+        if resolved is None or layout.root in resolved.parents or not os.access(resolved, os.X_OK):
+            continue
+        if (resolved.parent / Path(PYTHON_HOST_SCRIPTS[0]).name).is_file():
+            return resolved  # a complete host: the executor script sits beside it
+    return None
+
+
 class PythonLanguageHost(PulumiProgram):
-    """`pulumi-language-python` and the scripts it runs, installed beside the CLI."""
+    """go-platform's own `pulumi-language-python` (tools/language-python), built from this
+    repository against the SDK's packages, with the SDK's executor scripts beside it.
+
+    It is installed under `libexec/`; `bin/pulumi-language-python` links to the host in use:
+    the user's official one where present (see `official_language_host`), else ours. The
+    engine finds the host beside the CLI, so no PATH warning is printed either way.
+    """
 
     name = "language-python"
     executable = "pulumi-language-python"
 
     def __init__(self, manifest: Manifest, layout: Layout) -> None:
         super().__init__(manifest, layout)
-        self.module_version = manifest.language_host_module_version
-        self.manifest_path = manifest.path
+        self.module_dir = LANGUAGE_HOST_MODULE
+
+    @property
+    def libexec(self) -> Path:
+        return self.layout.pulumi_prefix(self.version) / "libexec"
+
+    @property
+    def built(self) -> Path:
+        return self.libexec / self.executable
+
+    @property
+    def link(self) -> Path:
+        return self.layout.bin_dir(self.version) / self.executable
 
     def outputs(self) -> list[Path]:
-        scripts = [self.layout.bin_dir(self.version) / Path(s).name for s in PYTHON_HOST_SCRIPTS]
-        return [self.binary, *scripts]
+        return [self.built, *(self.libexec / Path(s).name for s in PYTHON_HOST_SCRIPTS)]
+
+    def sdk_version(self) -> str:
+        """The sdk/v3 version the host's go.mod requires (must be the CLI's)."""
+        return read_go_mod(self.module_dir / "go.mod").requires.get(PULUMI_SDK, "")
 
     def pins(self) -> dict[str, str]:
-        return {PYTHON_LANGUAGE_HOST: self.module_version, **super().pins()}
+        return {PULUMI_SDK: self.sdk_version(), "source": source_digest(self.module_dir)}
 
     def unpinned(self) -> str | None:
-        if self.module_version:
+        if self.sdk_version() == f"v{self.version}":
             return None
         return (
-            f"[pulumi].language_host_module_version is empty in {self.manifest_path}: pin the"
-            f" pseudo-version of the commit tagged v{self.version} (docs/toolchain.md#pinning)"
+            f"{self.module_dir / 'go.mod'} requires {PULUMI_SDK} {self.sdk_version() or '(none)'},"
+            f" but the CLI is v{self.version}: they must match (docs/toolchain.md#language-host)"
         )
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
-        release = f"v{self.version}"
+        release = self.sdk_version()
         work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
-        wrapper = WrapperModule(self.name, work)
-        with ctx.progress.step(f"resolve {PYTHON_LANGUAGE_HOST}@{self.module_version}"):
-            host = ctx.go.download(PYTHON_LANGUAGE_HOST, self.module_version, work)
-            pkg = ctx.go.download(PULUMI_PKG, release, work)
+        with ctx.progress.step(f"resolve {PULUMI_SDK}@{release} (the executor scripts)"):
             sdk = ctx.go.download(PULUMI_SDK, release, work)
-            host_mod = read_go_mod(host.go_mod)
-            pkg_mod = read_go_mod(pkg.go_mod)
-            origin = f"{PYTHON_LANGUAGE_HOST}@{self.module_version}"
-            # Upstream builds the host inside its repository, against pkg and sdk of the same commit.
-            _local_replaces_outside(host_mod, origin, [PULUMI_PKG, PULUMI_SDK])
-            for module in (host, pkg, sdk):
-                wrapper.require(module)
-            wrapper.adopt(host_mod, origin)
-            wrapper.adopt(pkg_mod, f"{PULUMI_PKG}@{release}")
-            wrapper.write()
-            selected = _check_selected(
-                ctx,
-                work,
-                {
-                    PYTHON_LANGUAGE_HOST: self.module_version,
-                    PULUMI_PKG: release,
-                    PULUMI_SDK: release,
-                },
-            )
-        built = self.go_build(ctx, work, PYTHON_LANGUAGE_HOST, release)
-        bin_dir = self.layout.bin_dir(self.version)
+        out = work / "out" / self.executable
+        with ctx.progress.step(f"go build {self.module_dir.relative_to(REPO_ROOT)}"):
+            run_logged(
+                f"go build {self.executable}",
+                [
+                    "go", "build", "-v", "-trimpath",
+                    "-ldflags", f"-s -w -X main.version={self.version}+go-platform",
+                    "-o", str(out), ".",
+                ],
+                self.module_dir, work / "build.log", ctx.progress, LOCAL_MODULE_ENV,
+                count=_whole_log,
+            )  # fmt: skip
         for script in PYTHON_HOST_SCRIPTS:
             source = sdk.dir / script
             if not source.is_file():
                 raise ToolchainError(
                     f"{PULUMI_SDK}@{release} has no {script}; the language host needs it"
                 )
-            install(source, bin_dir / source.name)
-        install(built, self.binary, move=True)
-        return selected
+            install(source, self.libexec / source.name)
+        install(out, self.built, move=True)
+        self.select(ctx.progress)
+        return {PULUMI_SDK: release}
 
+    def in_use(self) -> tuple[str, Path]:
+        """Which host the engine will run: ("official", path) or ("go-platform", path)."""
+        choice = os.environ.get("GO_PLATFORM_LANGUAGE_HOST", "auto")
+        official = official_language_host(self.layout) if choice != "go-platform" else None
+        if choice == "official" and official is None:
+            raise ToolchainError(
+                "GO_PLATFORM_LANGUAGE_HOST=official, but no official pulumi-language-python was"
+                " found on PATH or in ~/.pulumi/bin"
+            )
+        return ("official", official) if official else ("go-platform", self.built)
 
-@dataclasses.dataclass(frozen=True)
-class ShimSpec:
-    """A module upstream keeps as a local directory and never publishes; we provide it."""
-
-    source: str
-    requires: tuple[str, ...]
+    def select(self, progress: Progress) -> None:
+        """Point bin/pulumi-language-python at the host in use."""
+        kind, target = self.in_use()
+        if self.link.is_symlink() and self.link.resolve() == target.resolve():
+            return
+        self.link.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.link.with_name(f".{self.link.name}.partial")
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(target)
+        os.replace(staging, self.link)
+        progress.say(f"    language host: {kind} ({target})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -615,7 +672,6 @@ class ProviderRecipe:
     version_variable: str
     # Local replaces satisfied by the tagged sibling module of the same release.
     siblings: tuple[str, ...] = ()
-    shims: Mapping[str, ShimSpec] = dataclasses.field(default_factory=dict)
 
 
 PROVIDER_RECIPES: dict[str, ProviderRecipe] = {
@@ -623,19 +679,6 @@ PROVIDER_RECIPES: dict[str, ProviderRecipe] = {
         module="github.com/pulumi/pulumi-kubernetes/provider/v4",
         version_variable="github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version",
         siblings=("github.com/pulumi/pulumi-kubernetes/sdk/v4",),
-    ),
-    "random": ProviderRecipe(
-        module="github.com/pulumi/pulumi-random/provider/v4",
-        version_variable="github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version",
-        shims={
-            "github.com/terraform-providers/terraform-provider-random/shim": ShimSpec(
-                source="random-shim",
-                requires=(
-                    "github.com/hashicorp/terraform-plugin-framework",
-                    "github.com/terraform-providers/terraform-provider-random",
-                ),
-            )
-        },
     ),
 }
 
@@ -733,10 +776,6 @@ class ResourcePlugin(Component):
                     sibling = ctx.go.download(replace.old_path, f"v{self.version}", work)
                     wrapper.require(sibling)
                     expected[sibling.path] = sibling.version
-                elif replace.old_path in recipe.shims:
-                    self._add_shim(
-                        wrapper, replace.old_path, recipe.shims[replace.old_path], provider_mod
-                    )
                 else:
                     raise _no_recipe(origin, replace)
             wrapper.write()
@@ -774,26 +813,6 @@ class ResourcePlugin(Component):
         self.write_stamp(ctx, selected, 0.0)
         return selected
 
-    def _add_shim(
-        self, wrapper: WrapperModule, path: str, shim: ShimSpec, provider_mod: GoMod
-    ) -> None:
-        directory = wrapper.directory / "shims" / shim.source
-        directory.mkdir(parents=True)
-        lines = [f"module {path}", "", f"go {provider_mod.go or wrapper.go}", "", "require ("]
-        for required in shim.requires:
-            version = provider_mod.requires.get(required)
-            if version is None:
-                raise ToolchainError(
-                    f"{self.recipe.module} no longer requires {required}; update the {shim.source} shim"
-                )
-            lines.append(f"\t{required} {version}")
-        lines.extend([")", ""])
-        (directory / "go.mod").write_text("\n".join(lines), encoding="utf-8")
-        for source in sorted((SHIMS_DIR / shim.source).glob("*.go")):
-            shutil.copyfile(source, directory / source.name)
-        wrapper.requires[path] = "v0.0.0"
-        wrapper.replaces[path] = Replace(path, "", f"./shims/{shim.source}", "")
-
     def _install_plugin(self, ctx: BuildContext) -> None:
         cli = ctx.layout.bin_dir(ctx.manifest.pulumi_version) / "pulumi"
         env = toolchain_env(ctx.layout)
@@ -820,10 +839,109 @@ class ResourcePlugin(Component):
             )
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalPluginRecipe:
+    """A resource plugin whose Go module lives in this repository: a generator writes the
+    files the plugin embeds (schema, metadata), then the plugin is built, both with the
+    release version."""
+
+    directory: Path
+    generator: str
+    generated: str
+    package: str
+    version_variable: str
+
+
+RANDOM_PROVIDER_MODULE = (
+    "github.com/go-platform/go-platform/tools/toolchain/modules/random-provider"
+)
+LOCAL_PLUGIN_RECIPES: dict[str, LocalPluginRecipe] = {
+    # The Terraform random provider through the Pulumi Terraform bridge, with our own mapping
+    # onto the tokens the pulumi-random Python SDK sends (tools/toolchain/modules/random-provider).
+    "random": LocalPluginRecipe(
+        directory=MODULES_DIR / "random-provider",
+        generator="./cmd/generate",
+        generated="cmd/pulumi-resource-random/generated",
+        package="./cmd/pulumi-resource-random",
+        version_variable=f"{RANDOM_PROVIDER_MODULE}/version.Version",
+    ),
+}
+
+
+class LocalResourcePlugin(ResourcePlugin):
+    """A resource plugin built from a Go module of this repository (LOCAL_PLUGIN_RECIPES).
+
+    The module is copied into the work directory first, so the generated files never land in
+    the repository; it builds from its committed go.sum (`-mod=readonly`).
+    """
+
+    def __init__(self, pin: PluginPin, manifest: Manifest, layout: Layout) -> None:
+        self.name = pin.name
+        self.version = pin.version
+        self.module_version = ""
+        self.local = LOCAL_PLUGIN_RECIPES[pin.name]
+        self.manifest = manifest
+        self.layout = layout
+
+    def pins(self) -> dict[str, str]:
+        return {"source": source_digest(self.local.directory), "version": self.version}
+
+    def unpinned(self) -> str | None:
+        if (self.local.directory / "go.mod").is_file():
+            return None
+        return f"{self.local.directory} has no go.mod: the {self.name} plugin's module is missing"
+
+    def _compile(self, ctx: BuildContext) -> dict[str, str]:
+        recipe = self.local
+        work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        source = work / "src"
+        log = work / "build.log"
+        with ctx.progress.step(f"copy {recipe.directory.relative_to(REPO_ROOT)}"):
+            # Build output a developer may have left in the module is not source.
+            leftovers = {"bin", self.executable}
+            shutil.copytree(
+                recipe.directory,
+                source,
+                ignore=lambda directory, names: [
+                    n for n in names if n in leftovers and Path(directory) == recipe.directory
+                ],
+            )
+        env = {**LOCAL_MODULE_ENV}
+        with ctx.progress.step(f"generate the schema and bridge metadata (version {self.version})"):
+            run_logged(
+                "go run generate",
+                [
+                    "go", "run", "-trimpath", recipe.generator,
+                    "-version", self.version, "-out", recipe.generated,
+                ],
+                source, log, ctx.progress, env, count=_whole_log,
+            )  # fmt: skip
+        out = work / "out" / self.executable
+        with ctx.progress.step(f"go build {recipe.package}"):
+            run_logged(
+                f"go build {self.executable}",
+                [
+                    "go", "build", "-v", "-trimpath",
+                    "-ldflags", f"-s -w -X {recipe.version_variable}={self.version}",
+                    "-o", str(out), recipe.package,
+                ],
+                source, log, ctx.progress, env, count=_whole_log,
+            )  # fmt: skip
+        modules = read_go_mod(source / "go.mod").requires
+        install(out, self.built, move=True)
+        self.write_stamp(ctx, modules, 0.0)
+        return dict(modules)
+
+
 def components(manifest: Manifest, layout: Layout) -> list[Component]:
     """Every component, in build order (plugins are installed with the CLI)."""
     found: list[Component] = [PulumiCli(manifest, layout), PythonLanguageHost(manifest, layout)]
-    found.extend(ResourcePlugin(pin, manifest, layout) for pin in manifest.plugins)
+    found.extend(
+        LocalResourcePlugin(pin, manifest, layout)
+        if pin.name in LOCAL_PLUGIN_RECIPES
+        else ResourcePlugin(pin, manifest, layout)
+        for pin in manifest.plugins
+    )
     return found
 
 
@@ -862,6 +980,8 @@ def command_build(args: argparse.Namespace) -> int:
             report.append(outcome)
             if outcome["status"] in {"failed", "skipped"}:
                 failures.append(component.name)
+            elif isinstance(component, PythonLanguageHost):
+                component.select(progress)  # an official host may have appeared or gone
         total = progress.elapsed()
         write_last_build(layout.last_build, seconds=total, go=go.version(), components=report)
     progress.say(f"toolchain: finished in {duration(total)}")
@@ -943,17 +1063,26 @@ def _requirements_pins(path: Path) -> dict[str, str]:
 
 
 def _manifest_mismatches(manifest: Manifest) -> list[str]:
-    """Differences between the toolchain versions and requirements.txt's Python pins."""
+    """Differences between the toolchain versions and requirements.txt's Python pins.
+
+    Provider SDKs must equal their plugins. The Python SDK may be older than the CLI (the
+    engine serves older SDKs; that is the normal, supported combination) but never newer.
+    """
     pins = _requirements_pins(REPO_ROOT / "requirements.txt")
     if not pins:
         return []
-    wanted = {"pulumi": manifest.pulumi_version}
-    wanted.update({f"pulumi-{plugin.name}": plugin.version for plugin in manifest.plugins})
-    return [
-        f"{package}: toolchain {version}, requirements.txt {pins[package]}"
-        for package, version in wanted.items()
-        if package in pins and pins[package] != version
+    problems = [
+        f"pulumi-{plugin.name}: toolchain {plugin.version}, requirements.txt {pins[f'pulumi-{plugin.name}']}"
+        for plugin in manifest.plugins
+        if pins.get(f"pulumi-{plugin.name}", plugin.version) != plugin.version
     ]
+    sdk = pins.get("pulumi")
+    if sdk and version_key(sdk) > version_key(manifest.pulumi_version):
+        problems.append(
+            f"pulumi: requirements.txt {sdk} is newer than the CLI {manifest.pulumi_version};"
+            " an SDK needs a CLI at least as new"
+        )
+    return problems
 
 
 def _directory_bytes(path: Path) -> int:
@@ -971,9 +1100,10 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
     wanted: list[tuple[str, str, str]] = [
         ("cli", PULUMI_PKG, release),
         ("cli", PULUMI_SDK, release),
-        ("language-python", PYTHON_LANGUAGE_HOST, manifest.language_host_module_version),
     ]
     for plugin in manifest.plugins:
+        if plugin.name not in PROVIDER_RECIPES:
+            continue  # built from this repository; its go.sum pins what it downloads
         recipe = PROVIDER_RECIPES[plugin.name]
         wanted.append((plugin.name, recipe.module, plugin.module_version))
         wanted.extend((plugin.name, sibling, f"v{plugin.version}") for sibling in recipe.siblings)
@@ -1030,6 +1160,27 @@ def command_doctor(args: argparse.Namespace) -> int:
         if status == "unpinned":
             detail = component.unpinned() or detail
         findings.append(Finding("toolchain", component.name, component.version, status, detail))
+
+    host = next(c for c in all_components if isinstance(c, PythonLanguageHost))
+    try:
+        kind, target = host.in_use()
+        linked = host.link.resolve() if host.link.is_symlink() else None
+        detail = (
+            f"{target}"
+            if linked == target.resolve()
+            else f"{target} (run `make toolchain` to link it)"
+        )
+        findings.append(
+            Finding(
+                "toolchain",
+                "host in use",
+                kind,
+                "present" if linked == target.resolve() else "not-linked",
+                detail,
+            )
+        )
+    except ToolchainError as error:
+        findings.append(Finding("toolchain", "host in use", "", "missing", str(error)))
 
     cli = layout.bin_dir(manifest.pulumi_version) / "pulumi"
     env = toolchain_env(layout)

@@ -1,0 +1,208 @@
+"""go-platform's own Python language host (tools/language-python) under the real engine.
+
+Invariants guarded:
+- the toolchain links `pulumi-language-python` beside the CLI to the host in use, and
+  `doctor` names it;
+- `pulumi preview` and `pulumi up` run a Python program through the host in the virtualenv
+  the project's runtime options name, with the stack's config and secrets, the stack and
+  project names, and the dry-run flag of each phase;
+- a program's exit status reaches the engine: a failure fails the update naming the code;
+- a Python policy pack started by the host knows the stack, project, dry-run flag and config
+  it analyses; the project's own pack stops a preview with a mandatory violation, naming
+  the policy;
+- Ctrl-C during `pulumi up` stops the program, and no process of the run is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Engine, Toolchain
+
+REPO = Path(__file__).resolve().parents[2]
+BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
+STACK = "itest"
+CONTEXT_MARKER = "go-platform context policy:"
+INTERRUPT_TIMEOUT = 60
+
+
+def new_stack(engine: Engine, fixture: str) -> Path:
+    project = engine.project(fixture)
+    engine.run("stack", "init", STACK, "--secrets-provider", "passphrase", cwd=project)
+    return project
+
+
+def set_config(engine: Engine, project: Path, key: str, value: str, *, secret=False) -> None:
+    flags = ["--secret"] if secret else []
+    engine.run("config", "set", key, value, *flags, "--stack", STACK, cwd=project)
+
+
+def outputs(engine: Engine, project: Path) -> dict[str, object]:
+    shown = engine.run("stack", "output", "--json", "--show-secrets", "--stack", STACK, cwd=project)
+    return json.loads(shown.stdout)
+
+
+def test_doctor_names_the_host_in_use(toolchain: Toolchain):
+    toolchain.require("language-python")
+    report = subprocess.run(
+        [sys.executable, str(BOOTSTRAP), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (finding,) = [
+        f for f in json.loads(report.stdout)["findings"] if f["component"] == "host in use"
+    ]
+    link = toolchain.bin_dir / "pulumi-language-python"
+    assert finding["status"] == "present", finding
+    assert Path(finding["detail"]) == link.resolve()
+    if finding["version"] == "go-platform":
+        assert link.resolve().parent.name == "libexec"
+        assert (link.resolve().parent / "pulumi-language-python-exec").is_file()
+
+
+def test_preview_and_up_run_the_program_with_config_and_secrets(
+    toolchain: Toolchain, engine: Engine
+):
+    toolchain.require("cli", "language-python")
+    project = new_stack(engine, "python-program")
+    set_config(engine, project, "greeting", "hello")
+    set_config(engine, project, "token", "s3cr3t-token-value", secret=True)
+
+    preview = engine.run("preview", "--stack", STACK, "--non-interactive", cwd=project)
+    assert "error" not in preview.stderr.lower(), preview.stderr
+    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
+
+    values = outputs(engine, project)
+    assert values["greeting"] == "hello"
+    assert values["token"] == "s3cr3t-token-value"
+    assert values["stack"] == STACK
+    assert values["project"] == "toolchain-python-fixture"
+    assert values["dryRunSeen"] is False  # the update phase, not the preview
+    assert Path(str(values["interpreter"])).resolve() == engine.virtualenv.resolve()
+    masked = engine.run("stack", "output", "token", "--stack", STACK, cwd=project)
+    assert masked.stdout.strip() == "[secret]"
+    exported = engine.run("stack", "export", "--stack", STACK, cwd=project)
+    assert "s3cr3t-token-value" not in exported.stdout
+
+
+def test_a_failing_program_fails_the_update_with_its_exit_code(
+    toolchain: Toolchain, engine: Engine
+):
+    toolchain.require("cli", "language-python")
+    project = new_stack(engine, "python-program")
+    set_config(engine, project, "exitWith", "3")
+
+    result = engine.run(
+        "up", "--yes", "--stack", STACK, "--non-interactive", cwd=project, check=False
+    )
+
+    assert result.returncode != 0
+    assert "program exited with non-zero exit code: 3" in result.stdout + result.stderr
+
+
+def test_policy_pack_knows_the_stack_it_analyses(toolchain: Toolchain, engine: Engine):
+    toolchain.require("cli", "language-python")
+    project = new_stack(engine, "python-program")
+    pack = engine.project("context-policy-pack")
+    set_config(engine, project, "greeting", "bonjour")
+
+    result = engine.run(
+        "preview", "--stack", STACK, "--non-interactive", "--policy-pack", str(pack), cwd=project
+    )
+
+    output = result.stdout + result.stderr
+    expected = (
+        f"{CONTEXT_MARKER} stack={STACK} project=toolchain-python-fixture"
+        " dry_run=True greeting=bonjour"
+    )
+    assert expected in output, output
+
+
+def test_project_pack_stops_a_mandatory_violation(
+    toolchain: Toolchain, engine: Engine, tmp_path: Path
+):
+    toolchain.require("cli", "language-python", "kubernetes")
+    project = new_stack(engine, "violating-program")
+    set_config(engine, project, "go-platform:environment", "prod")
+    set_config(engine, project, "renderDirectory", str(tmp_path / "rendered"))
+
+    result = engine.run(
+        "preview",
+        "--stack",
+        STACK,
+        "--non-interactive",
+        "--policy-pack",
+        str(REPO / "policies"),
+        cwd=project,
+        check=False,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "image-tag-not-latest" in output, output
+    assert "mandatory" in output, output
+
+
+def session_processes(session: int) -> list[str]:
+    """Command lines of the processes still in `session` (the run's own session)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        # After the command name: state, ppid, pgrp, session.
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(cmdline.strip())
+    return found
+
+
+def test_ctrl_c_during_up_leaves_no_process_behind(
+    toolchain: Toolchain, engine: Engine, tmp_path: Path
+):
+    toolchain.require("cli", "language-python")
+    project = new_stack(engine, "python-program")
+    pid_file = tmp_path / "program.pid"
+    set_config(engine, project, "sleepSeconds", "300")
+    set_config(engine, project, "pidFile", str(pid_file))
+
+    run = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"],
+        cwd=project,
+        env=engine.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + INTERRUPT_TIMEOUT
+        while not pid_file.exists():
+            if run.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the program never started:\n{run.communicate()[0]}")
+            time.sleep(0.2)
+        program_pid = int(pid_file.read_text())
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(run.pid, signal.SIGINT)
+        output, _ = run.communicate(timeout=INTERRUPT_TIMEOUT)
+        left = session_processes(run.pid)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+
+    assert run.returncode != 0, output
+    assert not Path(f"/proc/{program_pid}").exists(), f"the program is still running:\n{output}"
+    assert left == [], f"processes left behind: {left}\n{output}"
