@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 from components.canary_route import canary_plan
 from components.config import CanaryAnalysisSettings, CanarySettings, ServiceSettings
 from components.units import format_duration, parse_duration
-from go_platform.exit_codes import usage_error
+from go_platform.exit_codes import DriverError, usage_error
 
 STATE_NAMESPACE = "go-platform-canary"
 Phase = Literal["progressing", "promoting", "promoted", "rolling-back", "rolled-back"]
@@ -146,11 +146,15 @@ class CanaryState:
     @classmethod
     def from_config(cls, text: str, service: str) -> CanaryState:
         """The state recorded for `service`; a usage error naming the key when unreadable."""
+        # Errors name the key and what is wrong, never quote it: it could hold anything.
         try:
             data = json.loads(text)
+        except json.JSONDecodeError:
+            raise _unreadable(service, "not JSON") from None
+        try:
             phase = data["phase"]
             if phase not in PHASES:
-                raise ValueError(f"unknown phase {phase!r}")
+                raise _unreadable(service, "unknown phase")
             return cls(
                 service=str(data["service"]),
                 canary_image=str(data["canaryImage"]),
@@ -162,11 +166,17 @@ class CanaryState:
                 started_at=str(data.get("startedAt", "")),
                 updated_at=str(data.get("updatedAt", "")),
             )
-        except (ValueError, KeyError, TypeError) as error:
-            raise usage_error(
-                f"{state_key(service)}: the recorded promotion state is unreadable ({error}); "
-                "remove it with `pulumi config rm` to start over"
-            ) from None
+        except KeyError as error:
+            raise _unreadable(service, f"no field {error}") from None
+        except (ValueError, TypeError, AttributeError):
+            raise _unreadable(service, "a field has the wrong type") from None
+
+
+def _unreadable(service: str, why: str) -> DriverError:
+    return usage_error(
+        f"{state_key(service)}: the recorded promotion state is unreadable ({why}); "
+        "remove it with `pulumi config rm` to start over"
+    )
 
 
 # --- pure decisions ------------------------------------------------------------------

@@ -29,8 +29,8 @@ from typer.rich_utils import rich_format_error
 
 from go_platform.driver import Driver, StackOptions, outputs_text
 from go_platform.ephemeral import parse_overrides
-from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, usage_error
-from go_platform.summary import RunSummary, write_summary
+from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, unexpected, usage_error
+from go_platform.summary import RunSummary, summary_path_problem, write_problem, write_summary
 from go_platform.workspace import command_error_lines
 
 STACK_NAME = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]{1,100}")
@@ -149,6 +149,12 @@ def run(
     """Run one command: human output, the exit code, and the JSON summary when asked."""
     to_stdout = json_path == "-"
     console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
+    # Where the summary goes is checked first: every other outcome is reported there, and
+    # nothing is deployed when it could not be.
+    problem = json_path_problem(json_path)
+    if problem is not None:
+        _print_error(console, usage_error(problem, "nothing was run"))
+        raise typer.Exit(int(ExitCode.USAGE))
     summary = RunSummary(command=command)
     started = time.monotonic()
     code = ExitCode.OK
@@ -168,11 +174,29 @@ def run(
         code = ExitCode.FAILED
         console.print("[red]interrupted[/red]")
         summary.errors.append("interrupted")
+    except Exception as error:  # a bug: still one line, the summary and an exit code
+        code = ExitCode.FAILED
+        line = unexpected(error)
+        _print_error(console, DriverError(code, line))
+        summary.errors.append(line)
     summary.exit_code = code
     summary.duration_seconds = time.monotonic() - started
-    if json_path:
-        _write_json(summary, json_path, console)
+    written = _write_json(summary, json_path, console, command, code) if json_path else True
+    if not written and code == ExitCode.OK:
+        # CI reads the summary: a success without it is a failure. A failed command keeps
+        # its own code, which says more.
+        code = ExitCode.FAILED
     raise typer.Exit(int(code))
+
+
+def json_path_problem(json_path: str | None) -> str | None:
+    """What is wrong with `--json PATH`, as the line to print; None when it can be written."""
+    if json_path is None or json_path == "-":
+        return None
+    if not json_path.strip():
+        return "--json: give a file path, or - for stdout"
+    problem = summary_path_problem(Path(json_path))
+    return f"--json {json_path}: {problem}" if problem else None
 
 
 def _print_error(console: Console, error: DriverError) -> None:
@@ -182,17 +206,28 @@ def _print_error(console: Console, error: DriverError) -> None:
         console.print(f"  {escape(line)}")
 
 
-def _write_json(summary: RunSummary, json_path: str, console: Console) -> None:
+def _write_json(
+    summary: RunSummary, json_path: str, console: Console, command: str, code: ExitCode
+) -> bool:
+    """Write the summary; False (and the reason printed) when it could not be written."""
     if json_path == "-":
         sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
         sys.stdout.flush()
-        return
+        return True
+    path = Path(json_path)
     try:
-        write_summary(summary, Path(json_path))
+        write_summary(summary, path)
     except OSError as error:
-        console.print(
-            f"[red]error:[/red] cannot write the summary to {json_path}: {error.strerror}"
+        done = f"{command} succeeded, but " if code == ExitCode.OK else ""
+        _print_error(
+            console,
+            DriverError(
+                ExitCode.FAILED,
+                f"{done}the summary cannot be written to {json_path}: {write_problem(path, error)}",
+            ),
         )
+        return False
+    return True
 
 
 # --- stack commands --------------------------------------------------------------------

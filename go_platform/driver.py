@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from go_platform.canary import (
     state_key,
 )
 from go_platform.drift import drifted_resources
-from go_platform.exit_codes import DriverError, ExitCode, usage_error
+from go_platform.exit_codes import DriverError, ExitCode, unexpected, usage_error
 from go_platform.preflight import run_preflight
 from go_platform.progress import (
     ProgressTracker,
@@ -55,7 +55,9 @@ from go_platform.prometheus import (
     PrometheusError,
     latency_p99_query,
     success_rate_query,
+    url_problem,
 )
+from go_platform.redact import scrub, sensitive_values, url_without_credentials
 from go_platform.summary import RunSummary
 from go_platform.workspace import (
     EMBEDDED_ENVIRONMENT,
@@ -116,8 +118,10 @@ class Driver:
         )
         self.summary.stack = self.options.stack
         self.summary.project = self.project
-        self.summary.backend = self.target.backend
+        self.summary.backend = url_without_credentials(self.target.backend)
         self._session: Session | None = None
+        self.sensitive: frozenset[str] = frozenset()
+        """Config values no message may show (`redact.sensitive_values`), once read."""
 
     @property
     def session(self) -> Session:
@@ -150,12 +154,15 @@ class Driver:
     def settings(self, stack: auto.Stack) -> tuple[PlatformSettings | None, StackConfig]:
         """The stack's validated settings (None for a project other than go-platform)."""
         config = self.session.stack_config(stack)
+        self.sensitive = sensitive_values(config)
         if not self.is_go_platform:
             return None, config
         try:
             settings = load_settings(config, stack=stack.name)
         except ConfigError as error:
-            raise DriverError(ExitCode.USAGE, *str(error).splitlines()) from None
+            # Its problems may quote a value: a secret pasted where a key's name belongs.
+            lines = [scrub(line, self.sensitive) for line in str(error).splitlines()]
+            raise DriverError(ExitCode.USAGE, *lines) from None
         kubeconfig = kubeconfig_override(
             settings.environment,
             config.values,
@@ -171,7 +178,12 @@ class Driver:
         if settings is None:
             self.console.print(f"preflight: skipped (project {self.project} is not go-platform)")
             return
-        results = run_preflight(settings, config, env=self.env, project_dir=self.project_dir)
+        results = [
+            replace(result, message=scrub(result.message, self.sensitive))
+            for result in run_preflight(
+                settings, config, env=self.env, project_dir=self.project_dir
+            )
+        ]
         self.summary.preflight = [result.as_json() for result in results]
         failures = [result.message for result in results if not result.ok]
         for result in results:
@@ -375,6 +387,7 @@ class Driver:
 
     def ephemeral_up(self, *, base: str, overrides: dict[str, str], skip_preflight: bool) -> None:
         name = ephemeral.check_name(self.options.stack, base=base)
+        self.policy_args()  # a bad --policy-pack is refused before the stack is created
         session = self.session
         base_stack = session.select(base)
         if session.stack_exists(name):
@@ -457,12 +470,17 @@ class Driver:
         clock: canary_machine.Clock | None = None,
         metrics: canary_machine.Metrics | None = None,
     ) -> None:
+        # Every argument is checked before anything changes: the URL's shape first, then
+        # the stack, the service and its config, the policy pack, the URL the stack exports.
+        if prometheus_url is not None:
+            check_prometheus_url(prometheus_url, "--prometheus-url")
         context = self.canary_context(service_name)
         canary = context.service.canary
         assert canary is not None
+        deployer = StackDeployer(self, context, self.policy_args())
         promotion = Promotion(
             service=context.service,
-            deployer=StackDeployer(self, context),
+            deployer=deployer,
             metrics=metrics or self.prometheus_metrics(context, prometheus_url),
             clock=clock or SystemClock(),
             report=lambda line: self.console.print(escape(line), highlight=False),
@@ -487,12 +505,30 @@ class Driver:
         final: CanaryState | None = None
         try:
             final = promotion.run(state)
+        except DriverError as error:
+            raise DriverError(error.code, *error.lines, *stopped_lines(context, deployer)) from None
+        except auto.CommandError as error:  # a config write failed
+            raise DriverError(
+                ExitCode.FAILED,
+                "pulumi failed:",
+                *command_error_lines(error),
+                *stopped_lines(context, deployer),
+            ) from None
+        except Exception as error:  # a bug in the analysis: stop where the state says
+            raise DriverError(
+                ExitCode.FAILED,
+                f"canary promotion of {service_name} stopped: {unexpected(error)}",
+                *stopped_lines(context, deployer),
+            ) from None
         finally:
             decision = {"promoted": "promoted", "rolled-back": "rolled-back"}.get(
                 final.phase if final else "", "interrupted"
             )
             self.summary.canary = context.summary(
-                "promote", decision=decision, state=final, checks=promotion.checks
+                "promote",
+                decision=decision,
+                state=final or deployer.recorded,
+                checks=promotion.checks,
             )
         if final.phase == "rolled-back":
             raise DriverError(
@@ -505,9 +541,10 @@ class Driver:
         context = self.canary_context(service_name)
         canary = context.service.canary
         assert canary is not None
+        deployer = StackDeployer(self, context, self.policy_args())
         promotion = Promotion(
             service=context.service,
-            deployer=StackDeployer(self, context),
+            deployer=deployer,
             metrics=_NoMetrics(),
             report=lambda line: self.console.print(escape(line), highlight=False),
         )
@@ -517,9 +554,13 @@ class Driver:
         final = None
         try:
             final = promotion.roll_back(state, reason="requested")
+        except DriverError as error:
+            raise DriverError(error.code, *error.lines, *stopped_lines(context, deployer)) from None
         finally:
             self.summary.canary = context.summary(
-                "rollback", decision="rolled-back" if final else "interrupted", state=final
+                "rollback",
+                decision="rolled-back" if final else "interrupted",
+                state=final or deployer.recorded,
             )
 
     def prometheus_metrics(self, context: CanaryContext, url: str | None) -> PrometheusMetrics:
@@ -527,11 +568,17 @@ class Driver:
             outputs = self.session.masked_outputs(context.stack)
             observability = outputs.get("observability")
             url = observability.get("prometheusUrl") if isinstance(observability, dict) else None
-        if not url or url == "[secret]":
-            raise usage_error(
-                "no Prometheus URL: the stack exports no observability.prometheusUrl; pass "
-                "--prometheus-url"
-            )
+            if url == "[secret]":
+                raise usage_error(
+                    "the stack output observability.prometheusUrl is a secret, which the "
+                    "driver does not read; pass --prometheus-url"
+                )
+            if not isinstance(url, str) or not url:
+                raise usage_error(
+                    "no Prometheus URL: the stack exports no observability.prometheusUrl; "
+                    "pass --prometheus-url"
+                )
+            check_prometheus_url(url, "the stack output observability.prometheusUrl")
         label = traefik_service(
             context.settings.namespace, workload_name(context.service.name, "canary")
         )
@@ -576,34 +623,35 @@ class CanaryContext:
 class StackDeployer:
     """The canary's `Deployer` on a real stack: config writes, then `up` with the pack."""
 
-    def __init__(self, driver: Driver, context: CanaryContext) -> None:
+    def __init__(self, driver: Driver, context: CanaryContext, policies: dict[str, Any]) -> None:
         self.driver = driver
         self.context = context
-        self._policies: dict[str, Any] | None = None
+        self.policies = policies
+        self.recorded: CanaryState | None = None
+        """The last state written to the stack config by this run."""
 
     def _up(self, label: str) -> None:
-        if self._policies is None:
-            self._policies = self.driver.policy_args()
-        self.driver.deploy(self.context.stack, f"up ({label})", self._policies)
+        self.driver.deploy(self.context.stack, f"up ({label})", self.policies)
 
-    def _write(self, values: dict[str, str]) -> None:
+    def _write(self, values: dict[str, str], state: CanaryState) -> None:
         self.context.stack.set_all_config(
             {key: auto.ConfigValue(value) for key, value in values.items()}, path=True
         )
+        self.recorded = state
 
     def deploy_weight(self, weight: int, state: CanaryState) -> None:
-        self._write({self.context.key("canary.weight"): str(weight), **self._state(state)})
+        self._write({self.context.key("canary.weight"): str(weight), **self._state(state)}, state)
         self._up(f"canary weight {weight}%")
 
     def deploy_promotion(self, state: CanaryState) -> None:
         service = self.context.service
         if service.build is not None:
             self.context.stack.remove_config(self.context.key("build"), path=True)
-        self._write({self.context.key("image"): state.canary_image, **self._state(state)})
+        self._write({self.context.key("image"): state.canary_image, **self._state(state)}, state)
         self._up("promote canary image")
 
     def save(self, state: CanaryState) -> None:
-        self._write(self._state(state))
+        self._write(self._state(state), state)
 
     def _state(self, state: CanaryState) -> dict[str, str]:
         return {state_key(state.service): state.to_config()}
@@ -641,6 +689,28 @@ class _NoMetrics:
 
     def measure(self, window_seconds: int) -> Measurement:
         raise AssertionError("a rollback does not analyse")
+
+
+def check_prometheus_url(url: str, where: str) -> None:
+    """A usage error naming `where` when `url` cannot be a Prometheus base URL."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise usage_error(f"{where} {problem}")
+
+
+def stopped_lines(context: CanaryContext, deployer: StackDeployer) -> list[str]:
+    """What a promotion that stopped half-way left recorded, and the ways on from there."""
+    state = deployer.recorded or context.recorded
+    flags = f"--stack {context.stack.name} --service {context.service.name}"
+    if state is None:
+        return ["nothing was recorded or changed"]
+    where = f"the recorded state is {state.phase} at step {state.step} (weight {state.weight}%)"
+    if state.phase == "rolling-back":
+        return [f"{where}: `go-platform canary rollback {flags}` finishes it"]
+    return [
+        f"{where}: `go-platform canary promote {flags}` resumes from there, "
+        f"`go-platform canary rollback {flags}` sends every request back to stable"
+    ]
 
 
 def outputs_text(outputs: dict[str, Any]) -> str:

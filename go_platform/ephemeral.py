@@ -41,13 +41,17 @@ def check_name(name: str, *, base: str) -> str:
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """`--config key=value` options as a mapping; keys without a namespace are go-platform's."""
+    """`--config key=value` options as a mapping; keys without a namespace are go-platform's.
+
+    A bad one is named by its position, never shown: its value may be a secret."""
     overrides = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, start=1):
         key, equals, value = pair.partition("=")
         if not equals or not key.strip():
+            what = "has no '='" if not equals else "has no key before '='"
             raise usage_error(
-                f"--config {pair!r}: write KEY=VALUE (e.g. go-platform:namespace=pr-123)"
+                f"--config (the {_ordinal(number)} one) {what}: write KEY=VALUE "
+                "(e.g. go-platform:namespace=pr-123)"
             )
         key = key.strip()
         overrides[key if ":" in key else f"{CONFIG_NAMESPACE}:{key}"] = value
@@ -60,3 +64,10 @@ def added_config(base_config: Mapping[str, object], base: str) -> dict[str, str]
     if ENVIRONMENT_KEY in base_config or base not in ENVIRONMENTS:
         return {}
     return {ENVIRONMENT_KEY: base}
+
+
+def _ordinal(number: int) -> str:
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"

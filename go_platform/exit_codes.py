@@ -6,7 +6,9 @@ public interface: docs/driver.md and the README list them, and tests pin them.
 
 from __future__ import annotations
 
+import traceback
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -62,3 +64,12 @@ class DriverError(Exception):
 
 def usage_error(*lines: str) -> DriverError:
     return DriverError(ExitCode.USAGE, *lines)
+
+
+def unexpected(error: BaseException) -> str:
+    """One line for an exception the driver did not expect (a bug): its type and where it
+    was raised. Not its message, which may quote any value, a secret too."""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    detail = f" ({error.strerror})" if isinstance(error, OSError) and error.strerror else ""
+    return f"unexpected {error.__class__.__name__}{detail}{where}; please report this bug"

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
+CONFIG_SOURCE = "stack config kubernetes:kubeconfig"
+CONFIG_PATH_SOURCE = "named by stack config kubernetes:kubeconfig"
 EXEC_TIMEOUT_SECONDS = 30
 
 
@@ -63,12 +65,18 @@ def kubeconfig_document(
     (a path, or the document itself, as the provider accepts), else KUBECONFIG (files
     merged, first wins), else ~/.kube/config."""
     if config_value:
-        parsed = _parse(config_value, "stack config kubernetes:kubeconfig", quiet=True)
+        # The value is often a secret (the document itself): messages name the key only.
+        parsed = _parse(config_value, CONFIG_SOURCE, quiet=True)
         if isinstance(parsed, dict) and "clusters" in parsed:
-            return parsed, "stack config kubernetes:kubeconfig"
+            return parsed, CONFIG_SOURCE
+        if isinstance(parsed, dict | list) or "\n" in config_value.strip():
+            raise KubeError(
+                f"{CONFIG_SOURCE} is neither a kubeconfig document (it has no clusters) nor "
+                "the path of one"
+            )
         path = Path(os.path.expanduser(config_value.strip()))
         path = path if path.is_absolute() else project_dir / path
-        return _read(path), str(path)
+        return _read(path, shown=CONFIG_PATH_SOURCE), CONFIG_PATH_SOURCE
     if env.get("KUBECONFIG"):
         paths = [Path(os.path.expanduser(p)) for p in env["KUBECONFIG"].split(os.pathsep) if p]
         present = [p for p in paths if p.is_file()]
@@ -83,14 +91,16 @@ def kubeconfig_document(
     return _read(path), str(path)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, *, shown: str | None = None) -> dict[str, Any]:
+    """The kubeconfig at `path`; errors call it `shown` (default: the path)."""
+    shown = shown or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise KubeError(f"kubeconfig {path} cannot be read ({error.strerror})") from None
-    parsed = _parse(text, str(path))
+        raise KubeError(f"kubeconfig {shown} cannot be read ({error.strerror})") from None
+    parsed = _parse(text, shown)
     if not isinstance(parsed, dict):
-        raise KubeError(f"kubeconfig {path} is not a kubeconfig document")
+        raise KubeError(f"kubeconfig {shown} is not a kubeconfig document")
     return parsed
 
 
@@ -100,7 +110,11 @@ def _parse(text: str, source: str, *, quiet: bool = False) -> Any:
     except yaml.YAMLError as error:
         if quiet:
             return None
-        raise KubeError(f"kubeconfig {source} is not YAML ({error})") from None
+        # The parser's own message quotes the offending line, which may hold a token.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise KubeError(f"kubeconfig {source} is not YAML ({problem}{where})") from None
 
 
 def merge_kubeconfigs(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -142,15 +156,24 @@ def cluster_access(
     server = cluster.get("server")
     if not server:
         raise KubeError(f"kubeconfig {source}: cluster {details.get('cluster')!r} has no server")
+
+    def decoded(section: Mapping[str, Any], field: str) -> str | None:
+        try:
+            return _decoded(section.get(field))
+        except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise KubeError(
+                f"kubeconfig {source}: {field} of context {name!r} is not base64 PEM"
+            ) from None
+
     return ClusterAccess(
         server=str(server).rstrip("/"),
         context=name,
         source=source,
-        ca_data=_decoded(cluster.get("certificate-authority-data")),
+        ca_data=decoded(cluster, "certificate-authority-data"),
         ca_file=cluster.get("certificate-authority"),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        cert_data=_decoded(user.get("client-certificate-data")),
-        key_data=_decoded(user.get("client-key-data")),
+        cert_data=decoded(user, "client-certificate-data"),
+        key_data=decoded(user, "client-key-data"),
         cert_file=user.get("client-certificate"),
         key_file=user.get("client-key"),
         token=user.get("token"),
@@ -193,11 +216,27 @@ class KubeClient:
     ) -> Any:
         """Send one request; the answer's JSON, or a KubeError in one line."""
         access = self.access
-        token, cert, key = self._credentials()
+        try:
+            token, cert, key = self._credentials()
+        except OSError as error:
+            raise KubeError(
+                f"the token file of context {access.context!r} cannot be read ({_reason(error)})"
+            ) from None
         with tempfile.TemporaryDirectory(prefix="go-platform-kube-") as private:
-            context = self._tls_context(Path(private), cert, key)
+            try:
+                context = self._tls_context(Path(private), cert, key)
+            except (ssl.SSLError, OSError, ValueError) as error:
+                raise KubeError(
+                    f"the certificates of context {access.context!r} cannot be used "
+                    f"({_reason(error)})"
+                ) from None
             data = json.dumps(body).encode() if body is not None else None
-            request = urllib.request.Request(f"{access.server}{path}", data=data, method=method)
+            try:
+                request = urllib.request.Request(f"{access.server}{path}", data=data, method=method)
+            except ValueError:
+                raise KubeError(
+                    f"the server of context {access.context!r} is not an https:// URL"
+                ) from None
             request.add_header("Accept", "application/json")
             if data is not None:
                 request.add_header("Content-Type", content_type)
@@ -208,6 +247,8 @@ class KubeClient:
                     request, context=context, timeout=self.timeout
                 ) as answer:
                     return json.loads(answer.read() or b"null")
+            except json.JSONDecodeError:
+                raise KubeError(f"{access.server}{path} did not answer with JSON") from None
             except urllib.error.HTTPError as error:
                 if error.code in (401, 403):
                     raise KubeError(

@@ -114,7 +114,8 @@ def _access(bucket: str, storage: ObjectStorageSettings, config: StackConfig) ->
 
 
 def secret_problems(settings: PlatformSettings, config: StackConfig) -> list[str]:
-    """One line per secret the settings name that has no value."""
+    """One line per secret the settings name that has no value. The line names the setting,
+    not the key it names: a secret pasted where the key's name belongs would be shown."""
     problems = []
     for path, key in settings.secret_refs():
         value = config.values.get(qualified_key(key))
@@ -124,9 +125,11 @@ def secret_problems(settings: PlatformSettings, config: StackConfig) -> list[str
             state = "is empty"
         else:
             continue
+        setting = f"{CONFIG_NAMESPACE}:{path}"
         problems.append(
-            f"{CONFIG_NAMESPACE}:{path}: secret {key!r} {state}; run "
-            f"`pulumi config set --secret {key} <value>`"
+            f"{setting}: the secret config key it names {state}; "
+            f"`pulumi config get --path {setting}` shows which, "
+            "`pulumi config set --secret <that key> <value>` sets it"
         )
     return problems
 

@@ -7,8 +7,10 @@ TraefikService, so its requests and latencies are measured apart from stable's.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,10 +18,38 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.telemetry import latency_quantile, success_ratio
+from go_platform.redact import url_without_credentials
+
+HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
+"""A DNS name, an IPv4 address, or an IPv6 address (`urlsplit` drops its brackets)."""
 
 
 class PrometheusError(Exception):
     """A query failed; the message is one line."""
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with `url` as a Prometheus server's base URL, never quoting it (it may
+    hold credentials); None when it is one: http or https, a host, an optional port and
+    path, no query, fragment or credentials."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "is not a URL (e.g. http://prometheus.monitoring:9090)"
+    if parts.scheme not in ("http", "https"):
+        return "is not an http:// or https:// URL (e.g. http://prometheus.monitoring:9090)"
+    if "@" in parts.netloc:
+        return "holds credentials, which are not supported: give the URL without user:password@"
+    if not parts.hostname or not HOST.fullmatch(parts.hostname):
+        return "names no valid host (e.g. http://prometheus.monitoring:9090)"
+    if port == 0:
+        return "has port 0"
+    if parts.query or parts.fragment:
+        return "has a query or fragment: give the server's base URL (http://host:9090[/prefix])"
+    if any(c.isspace() for c in url.strip()):
+        return "contains spaces"
+    return None
 
 
 def success_rate_query(traefik_service: str, window: str) -> str:
@@ -40,17 +70,22 @@ def instant_value(document: Mapping[str, Any]) -> float | None:
 
     A vector with several series is an error: the analysis queries aggregate to one.
     """
+    if not isinstance(document, Mapping):
+        raise PrometheusError("the answer is not a Prometheus API document")
     if document.get("status") != "success":
         raise PrometheusError(f"query failed: {document.get('error', 'unknown error')}")
     data = document.get("data") or {}
-    result = data.get("result")
-    if data.get("resultType") == "scalar":
-        return float(result[1])
-    if not result:
-        return None
-    if len(result) > 1:
-        raise PrometheusError(f"query returned {len(result)} series where one was expected")
-    return float(result[0]["value"][1])
+    try:
+        result = data.get("result")
+        if data.get("resultType") == "scalar":
+            return float(result[1])
+        if not result:
+            return None
+        if len(result) > 1:
+            raise PrometheusError(f"query returned {len(result)} series where one was expected")
+        return float(result[0]["value"][1])
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        raise PrometheusError("the answer is not an instant query's vector or scalar") from None
 
 
 def is_number(value: float | None) -> bool:
@@ -62,17 +97,19 @@ class Prometheus:
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.shown = url_without_credentials(self.base_url)
+        """The URL as messages show it."""
         self.timeout = timeout
 
     def query(self, promql: str) -> float | None:
         """Evaluate `promql` now; its single value, or None when it has none."""
         body = urllib.parse.urlencode({"query": promql}).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/api/v1/query",
-            data=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
         try:
+            request = urllib.request.Request(
+                f"{self.base_url}/api/v1/query",
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 document = json.loads(answer.read())
         except urllib.error.HTTPError as error:
@@ -80,10 +117,15 @@ class Prometheus:
                 detail = json.loads(error.read()).get("error", error.reason)
             except (json.JSONDecodeError, AttributeError):
                 detail = error.reason
-            raise PrometheusError(f"{self.base_url} answered {error.code}: {detail}") from None
+            raise PrometheusError(f"{self.shown} answered {error.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise PrometheusError(f"cannot reach {self.base_url}: {reason}") from None
+            raise PrometheusError(f"cannot reach {self.shown}: {reason}") from None
         except json.JSONDecodeError:
-            raise PrometheusError(f"{self.base_url} did not answer with JSON") from None
+            raise PrometheusError(f"{self.shown} did not answer with JSON") from None
+        except (ValueError, http.client.HTTPException) as error:
+            # A URL urllib cannot use, or a broken HTTP exchange.
+            raise PrometheusError(
+                f"cannot query {self.shown}: {error.__class__.__name__}"
+            ) from None
         return instant_value(document)

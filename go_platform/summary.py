@@ -104,6 +104,54 @@ class RunSummary:
         }
 
 
+def summary_path_problem(path: Path) -> str | None:
+    """Why the summary cannot be written to `path`, in a few words; None when it can.
+
+    Meant to run before a command does anything: it creates the missing directories (the
+    write would create them too) and writes and removes a file next to `path`, which
+    answers for permissions, ACLs and read-only mounts alike.
+    """
+    if path.is_dir():
+        return f"{path} is a directory"
+    blocker = _not_a_directory(path)
+    if blocker is not None:
+        return blocker
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        return write_problem(path, error)
+    return None
+
+
+def write_problem(path: Path, error: OSError) -> str:
+    """A precise reason for a failed write of the summary to `path`."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    blocker = _not_a_directory(path)
+    if blocker is not None:
+        return blocker
+    directory = next((d for d in (path.parent, *path.parent.parents) if d.is_dir()), path.parent)
+    return f"cannot write in {directory}: {error.strerror or error.__class__.__name__}"
+
+
+def _not_a_directory(path: Path) -> str | None:
+    """The first directory of `path`'s that exists as something else, said in words."""
+    for ancestor in reversed(path.parents):
+        if ancestor.is_dir():
+            continue
+        if ancestor.is_file():
+            return f"{ancestor} is a file, not a directory"
+        if ancestor.is_symlink():
+            return f"{ancestor} is a broken symbolic link"
+        if ancestor.exists():
+            return f"{ancestor} is not a directory"
+        return None
+    return None
+
+
 def write_summary(summary: RunSummary, path: Path) -> None:
     """Write the summary to `path` atomically (a reader never sees half a document)."""
     text = json.dumps(summary.as_json(), indent=2, sort_keys=False) + "\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from semver import VersionInfo
 
 from components.config import StackConfig
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
+from go_platform.redact import url_without_credentials
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
 """The passphrase of stacks on a local file backend unless PULUMI_CONFIG_PASSPHRASE is set."""
@@ -79,20 +81,24 @@ def default_backend(project_dir: Path) -> str:
 
 def check_backend(url: str) -> str:
     """`url` if it names a backend the driver supports; a usage error saying why not."""
-    parts = urlsplit(url)
+    shown = url_without_credentials(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme == "file":
         path = url[len("file://") :].split("?", 1)[0]
         if not (path.startswith("/") or path.startswith("~")):
             raise usage_error(
-                f"backend {url!r}: a file backend needs an absolute path (file:///srv/state)"
+                f"backend {shown!r}: a file backend needs an absolute path (file:///srv/state)"
             )
         return url
     if parts.scheme == "s3":
         if not parts.netloc:
-            raise usage_error(f"backend {url!r}: name the bucket (s3://bucket?region=eu-west-1)")
+            raise usage_error(f"backend {shown!r}: name the bucket (s3://bucket?region=eu-west-1)")
         return url
     raise usage_error(
-        f"backend {url!r} is not supported: use file://<absolute path> or "
+        f"backend {shown!r} is not supported: use file://<absolute path> or "
         "s3://<bucket>?region=<region>[&endpoint=<host:port>&s3ForcePathStyle=true]"
     )
 
@@ -108,8 +114,10 @@ def check_secrets_provider(provider: str) -> str:
     scheme = provider.split("://", 1)[0] if "://" in provider else ""
     if scheme in KMS_SCHEMES:
         return provider
+    # Never the value itself: a passphrase pasted here would be shown back.
+    what = f"the scheme {scheme}:// is" if re.fullmatch(r"[a-z0-9+.-]{1,20}", scheme) else "it is"
     raise usage_error(
-        f"secrets provider {provider!r} is not supported: use passphrase or a KMS URL "
+        f"--secrets-provider: {what} not supported: use passphrase or a KMS URL "
         f"({', '.join(f'{s}://...' for s in KMS_SCHEMES)})"
     )
 
@@ -196,8 +204,8 @@ def kubeconfig_override(
 class Cli:
     """The Pulumi CLI to run, and the environment it needs."""
 
-    root: Path
-    """Directory holding `bin/pulumi`."""
+    executable: Path
+    """The `pulumi` executable itself, symbolic links resolved: any directory layout."""
     env: dict[str, str]
 
 
@@ -205,7 +213,7 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     """`pulumi` on PATH, else the toolchain build; a clear error when there is neither."""
     found = shutil.which("pulumi", path=env.get("PATH"))
     if found:
-        return Cli(root=Path(found).parent.parent, env={})
+        return Cli(executable=Path(found).resolve(), env={})
     for checkout in dict.fromkeys((project_dir, REPO)):
         bootstrap = checkout / "tools" / "toolchain" / "bootstrap.py"
         if not bootstrap.is_file():
@@ -221,7 +229,7 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
         found = shutil.which("pulumi", path=exports.get("PATH"))
         if found:
             added = {k: v for k, v in exports.items() if k == "PATH" or not env.get(k)}
-            return Cli(root=Path(found).parent.parent, env=added)
+            return Cli(executable=Path(found).resolve(), env=added)
     raise DriverError(
         ExitCode.FAILED,
         "the pulumi CLI was not found: put it on PATH, or build it with `make toolchain` "
@@ -229,18 +237,74 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     )
 
 
-def pulumi_command(cli: Cli) -> auto.PulumiCommand:
-    """The CLI as the Automation API runs it, checked to be at least the SDK's version."""
+SKIP_VERSION_CHECK = "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK"
+"""The SDK's variable that turns its CLI version check off."""
+
+
+class ExecutableCommand(auto.PulumiCommand):
+    """`auto.PulumiCommand` for a CLI at any path.
+
+    The SDK's own constructor takes a root and runs `<root>/bin/pulumi`, which fits only a
+    `bin/` layout (not the release archive's `pulumi/pulumi`, nor a Nix or Homebrew link
+    farm). What it inherits needs only `command`, the executable's absolute path: `run`
+    also puts that directory first on PATH, where the CLI's bundled plugins are.
+    """
+
+    def __init__(self, cli: Cli, env: Mapping[str, str], minimum: VersionInfo) -> None:
+        self.command = str(cli.executable)
+        try:
+            result = subprocess.run(
+                [self.command, "version"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+                env={**env, **cli.env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise DriverError(
+                ExitCode.FAILED, f"pulumi CLI {self.command} does not run: {error}"
+            ) from None
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DriverError(
+                ExitCode.FAILED,
+                f"pulumi CLI {self.command} does not run: `pulumi version` exited "
+                f"{result.returncode}: {last}",
+            )
+        skip = bool({**env, **cli.env}.get(SKIP_VERSION_CHECK))
+        self.version = check_cli_version(self.command, result.stdout.strip(), minimum, skip=skip)
+
+
+def check_cli_version(
+    where: str, text: str, minimum: VersionInfo, *, skip: bool = False
+) -> VersionInfo | None:
+    """The CLI's version from `pulumi version` output, when it is at least `minimum` (the
+    SDK's) within the same major version; the SDK's own rule, and its opt-out variable."""
     try:
-        return auto.PulumiCommand(
-            root=str(cli.root), version=VersionInfo.parse(metadata.version("pulumi"))
-        )
-    except auto.InvalidVersionError as error:
-        raise DriverError(ExitCode.FAILED, f"pulumi CLI in {cli.root}: {error}") from None
-    except (OSError, subprocess.CalledProcessError) as error:
+        version: VersionInfo | None = VersionInfo.parse(text.removeprefix("v"))
+    except ValueError:
+        version = None
+    if skip:
+        return version
+    if version is None:
         raise DriverError(
-            ExitCode.FAILED, f"pulumi CLI in {cli.root} does not run: {error}"
-        ) from None
+            ExitCode.FAILED,
+            f"pulumi CLI {where}: its version {text!r} cannot be read; set "
+            f"{SKIP_VERSION_CHECK}=true to run it anyway",
+        )
+    if version.major != minimum.major or version.compare(minimum) < 0:
+        raise DriverError(
+            ExitCode.FAILED,
+            f"pulumi CLI {where} is version {version}; the Automation API SDK needs a "
+            f"{minimum.major}.x CLI of at least {minimum}",
+        )
+    return version
+
+
+def pulumi_command(cli: Cli, env: Mapping[str, str]) -> auto.PulumiCommand:
+    """The CLI as the Automation API runs it, checked to be at least the SDK's version."""
+    return ExecutableCommand(cli, env, VersionInfo.parse(metadata.version("pulumi")))
 
 
 # --- command errors ------------------------------------------------------------------
@@ -325,7 +389,7 @@ class Session:
             pulumi_home=self.pulumi_home,
             env_vars=self.env_vars,
             secrets_provider=target.secrets_provider or "passphrase",
-            pulumi_command=pulumi_command(cli),
+            pulumi_command=pulumi_command(cli, env),
         )
 
     def set_env(self, name: str, value: str) -> None:

@@ -16,6 +16,15 @@ Invariants guarded:
   holds only masked outputs; `--json -` writes it to stdout and the human output to stderr;
 - the canary commands write the weight, image and state keys through the config and
   deploy with the policy pack; a canary failing its checks exits 5;
+- `canary promote` checks all its arguments (the Prometheus URL's shape, the policy pack,
+  the service and its canary config) before it changes anything; a promotion that stops
+  half-way (an `up` that fails, a lock, an error in the analysis) leaves its state
+  recorded, the summary with that state, and the failure's exit code, never a traceback;
+- `--json PATH` is checked before anything runs (a file where a directory belongs is
+  named as such), and a summary that still cannot be written makes a success exit 1;
+- an exception nobody expected is one line, exit 1, and the summary;
+- no message and no summary shows a secret: a secret pasted where a key's name belongs,
+  a secret config value, a `--config` pair, a rejected secrets provider;
 - the console script and `python -m go_platform` run.
 """
 
@@ -36,6 +45,7 @@ from pulumi.automation import CommandResult, ConcurrentUpdateError, ConfigValue,
 from pulumi.automation.errors import CommandError
 from rich.console import Console
 
+from go_platform import canary as canary_machine
 from go_platform import driver as driver_module
 from go_platform.canary import Measurement, state_key
 from go_platform.cli import main
@@ -258,6 +268,8 @@ def run_cli(*argv: str, json_path: Path | None = None) -> tuple[int, dict[str, A
         (["ephemeral", "down", "--name", "-x"], "is invalid"),
         (["ephemeral", "up", "--name", "PR 1"], "--name 'PR 1' is not a stack name"),
         (["ephemeral", "down", "--name", "PR 1"], "--name 'PR 1' is not a stack name"),
+        (["ephemeral", "up", "--name", "pr-1", "--policy-pack", "nope"], "no policy pack"),
+        (["up", "--stack", "dev", "--json", ""], "--json: give a file path"),
     ],
 )
 def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
@@ -269,7 +281,9 @@ def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
     assert code == ExitCode.USAGE == 64
     assert says in captured.out + captured.err
     assert "Traceback" not in captured.out + captured.err
+    assert list(FakeSession.stacks) == ["dev"]
     assert all(stack.calls == [] for stack in FakeSession.stacks.values())
+    assert all(stack.config_writes == [] for stack in FakeSession.stacks.values())
 
 
 def test_an_invalid_stack_config_lists_its_problems_and_runs_nothing(project, capsys, tmp_path):
@@ -544,13 +558,14 @@ class Constant:
         return self.measurement
 
 
-def canary_stack(**service: Any) -> FakeStack:
+def canary_stack(canary_overrides: dict[str, Any] | None = None, **service: Any) -> FakeStack:
     canary = {
         "image": "ghcr.io/acme/greeter:v2.0.0",
         "steps": [20, 50],
         "maxWeight": 50,
         "interval": "30s",
         "threshold": 1,
+        **(canary_overrides or {}),
     }
     stack = FakeStack(
         "dev",
@@ -734,3 +749,396 @@ def test_a_failed_cli_call_outside_an_operation_is_exit_1_not_a_traceback(
     assert "error: pulumi failed:" in out
     assert "tags are not supported by this backend" in out
     assert "Traceback" not in out
+
+
+# --- checked up front ------------------------------------------------------------------
+
+PROMOTE = ["canary", "promote", "--stack", "dev", "--service", "greeter", "--skip-preflight"]
+PROMETHEUS = ["--prometheus-url", "http://127.0.0.1:9"]
+
+
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """The promotion's intervals pass at once."""
+    monkeypatch.setattr(canary_machine.SystemClock, "sleep", lambda self, seconds: None)
+
+
+@pytest.mark.parametrize(
+    ("args", "canary", "outputs", "says"),
+    [
+        (["--prometheus-url", "not-a-url"], {}, {}, "--prometheus-url is not an http://"),
+        (["--prometheus-url", "ftp://prom:9090"], {}, {}, "--prometheus-url is not an http://"),
+        (["--prometheus-url", "http://:9090"], {}, {}, "--prometheus-url names no valid host"),
+        (["--prometheus-url", "http://prom:90x"], {}, {}, "--prometheus-url is not a URL"),
+        (["--prometheus-url", "http://prom:9090/?q=up"], {}, {}, "--prometheus-url has a query"),
+        (
+            ["--prometheus-url", "http://admin:hunter2@prom:9090"],
+            {},
+            {},
+            "--prometheus-url holds credentials",
+        ),
+        (
+            [],
+            {},
+            {"observability": {"prometheusUrl": "prometheus.monitoring"}},
+            "the stack output observability.prometheusUrl is not an http://",
+        ),
+        ([], {}, {}, "the stack exports no observability.prometheusUrl"),
+        ([*PROMETHEUS, "--policy-pack", "nope"], {}, {}, "no policy pack"),
+        ([*PROMETHEUS, "--policy-pack-config", "nope.json"], {}, {}, "nope.json: no such file"),
+        ([*PROMETHEUS, "--service", "nope"], {}, {}, "no service 'nope'"),
+        ([*PROMETHEUS, "--dry-run", "--policy-pack", "nope"], {}, {}, "no policy pack"),
+        (PROMETHEUS, {"interval": "0s"}, {}, "go-platform:services[0].canary.interval"),
+        (PROMETHEUS, {"threshold": 0}, {}, "go-platform:services[0].canary.threshold"),
+        (PROMETHEUS, {"steps": [50, 20]}, {}, "go-platform:services[0].canary.steps"),
+    ],
+)
+def test_canary_promote_checks_every_argument_before_changing_anything(
+    project, tmp_path, capsys, no_waiting, args, canary, outputs, says
+):
+    stack = canary_stack(canary)
+    FakeSession.outputs = outputs
+
+    code, summary = run_cli(*PROMOTE, *args, json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert says in out
+    assert "Traceback" not in out
+    assert stack.calls == []
+    assert stack.config_writes == []
+    assert summary["result"] == "usage-error"
+    assert "hunter2" not in out + json.dumps(summary)
+
+
+def test_canary_rollback_checks_the_policy_pack_before_writing(project, capsys):
+    stack = canary_stack()
+
+    code = main(
+        ["canary", "rollback", "--stack", "dev", "--service", "greeter", "--policy-pack", "x"]
+    )
+
+    assert code == ExitCode.USAGE
+    assert "no policy pack" in capsys.readouterr().out
+    assert stack.config_writes == []
+
+
+# --- a promotion that stops half-way ---------------------------------------------------
+
+
+def failing_up(on: int, error: Exception):
+    """FakeStack.up raising `error` on its `on`-th call."""
+    original = FakeStack.up
+
+    def up(self, on_event, **kwargs):
+        if self.operations.count("up") + 1 == on:
+            self.calls.append(("up", kwargs))
+            raise error
+        original(self, on_event, **kwargs)
+
+    return up
+
+
+def failing_write(on: int, error: Exception):
+    """FakeStack.set_all_config raising `error` on its `on`-th call."""
+    original = FakeStack.set_all_config
+
+    def set_all_config(self, values, path=False):
+        if len(self.config_writes) + 1 == on:
+            self.config_writes.append({})
+            raise error
+        original(self, values, path=path)
+
+    return set_all_config
+
+
+def raising_query(error: Exception):
+    def query(self, promql):
+        raise error
+
+    return query
+
+
+def answering(value: float):
+    def query(self, promql):
+        return value
+
+    return query
+
+
+HEALTHY = (driver_module.Prometheus, "query", answering(99.9))
+RESUME = "`go-platform canary promote --stack dev --service greeter` resumes from there"
+FINISH = "`go-platform canary rollback --stack dev --service greeter` finishes it"
+
+
+@pytest.mark.parametrize(
+    ("patches", "code", "decision", "state", "says"),
+    [
+        (
+            [],  # nothing listens on 127.0.0.1:9: the check fails, threshold 1
+            ExitCode.ROLLED_BACK,
+            "rolled-back",
+            ("rolled-back", 1, 0),
+            ["success rate: cannot reach http://127.0.0.1:9", "was rolled back to weight 0"],
+        ),
+        (
+            [(driver_module.Prometheus, "query", raising_query(RuntimeError("hunter2")))],
+            ExitCode.FAILED,
+            "interrupted",
+            ("progressing", 1, 20),
+            ["canary promotion of greeter stopped: unexpected RuntimeError", RESUME],
+        ),
+        (
+            [HEALTHY, (FakeStack, "up", failing_up(2, command_error("error: quota exceeded\n")))],
+            ExitCode.FAILED,
+            "interrupted",
+            ("progressing", 2, 50),
+            ["error: quota exceeded", RESUME],
+        ),
+        (
+            [(FakeStack, "up", failing_up(2, command_error("error: quota exceeded\n")))],
+            ExitCode.FAILED,
+            "interrupted",
+            ("rolling-back", 1, 0),
+            ["error: quota exceeded", FINISH],
+        ),
+        (
+            [
+                HEALTHY,
+                (FakeStack, "set_all_config", failing_write(2, command_error("error: no disk\n"))),
+            ],
+            ExitCode.FAILED,
+            "interrupted",
+            ("progressing", 1, 20),
+            ["pulumi failed:", "error: no disk", RESUME],
+        ),
+        (
+            [
+                (
+                    FakeStack,
+                    "up",
+                    failing_up(
+                        1, command_error("error: currently locked\n", ConcurrentUpdateError)
+                    ),
+                )
+            ],
+            ExitCode.LOCKED,
+            "interrupted",
+            ("progressing", 1, 20),
+            ["is locked by another update", RESUME],
+        ),
+    ],
+)
+def test_a_promotion_that_stops_leaves_its_state_a_summary_and_an_exit_code(
+    project, tmp_path, capsys, monkeypatch, no_waiting, patches, code, decision, state, says
+):
+    stack = canary_stack()
+    for patch in patches:
+        monkeypatch.setattr(*patch)
+
+    exit_code, summary = run_cli(*PROMOTE, *PROMETHEUS, json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    recorded = json.loads(stack.config[state_key("greeter")].value)
+    assert exit_code == code
+    assert all(line in out for line in says)
+    assert "Traceback" not in out
+    assert "hunter2" not in out + json.dumps(summary)
+    assert summary["exitCode"] == code
+    assert summary["canary"]["decision"] == decision
+    assert summary["canary"]["state"] == recorded
+    assert (recorded["phase"], recorded["step"], recorded["weight"]) == state
+    assert says[-1] in "\n".join(summary["errors"])
+
+
+# --- the JSON summary's path -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("a-file/summary.json", "{tmp}/a-file is a file, not a directory"),
+        ("a-file/deeper/summary.json", "{tmp}/a-file is a file, not a directory"),
+        ("a-dir", "{tmp}/a-dir is a directory"),
+        ("a-broken-link/summary.json", "{tmp}/a-broken-link is a broken symbolic link"),
+    ],
+)
+def test_a_summary_path_that_cannot_be_written_is_refused_before_anything_runs(
+    project, tmp_path, capsys, where, says
+):
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "a-dir").mkdir()
+    (tmp_path / "a-broken-link").symlink_to(tmp_path / "nowhere")
+    stack = a_stack()
+
+    code = main(["up", "--stack", "dev", "--skip-preflight", "--json", str(tmp_path / where)])
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert f"--json {tmp_path / where}: {says.format(tmp=tmp_path)}" in out
+    assert "File exists" not in out
+    assert stack.calls == []
+
+
+def test_a_missing_summary_directory_is_created(project, tmp_path):
+    a_stack()
+
+    code, summary = run_cli(
+        "up", "--stack", "dev", "--skip-preflight", json_path=tmp_path / "new" / "s.json"
+    )
+
+    assert code == 0
+    assert summary["result"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["up", "--stack", "dev", "--skip-preflight"], ExitCode.FAILED),
+        (["drift", "--stack", "dev"], ExitCode.DRIFT),
+    ],
+)
+def test_a_summary_that_cannot_be_written_after_the_work_fails_a_success(
+    project, tmp_path, capsys, monkeypatch, argv, code
+):
+    from go_platform import cli
+
+    drifted = step(URN, "update", diffs=["spec"])
+    a_stack(drift=Script([*drifted, summary_event(update=1)], command_error("error: changes\n")))
+    target = tmp_path / "out" / "s.json"
+    real_write = cli.write_summary
+
+    def write_after_the_directory_became_a_file(summary, path):
+        path.parent.rmdir()
+        path.parent.write_text("something else wrote here meanwhile")
+        real_write(summary, path)
+
+    monkeypatch.setattr(cli, "write_summary", write_after_the_directory_became_a_file)
+
+    assert main([*argv, "--json", str(target)]) == code
+    out = capsys.readouterr().out
+    assert f"the summary cannot be written to {target}: {target.parent} is a file, not a" in out
+    assert ("up succeeded, but" in out) == (argv[0] == "up")
+
+
+def test_an_unexpected_error_is_one_line_exit_1_and_the_summary(
+    project, tmp_path, capsys, monkeypatch
+):
+    a_stack()
+
+    def broken(self, name=None):
+        raise RuntimeError("hunter2 in an exception's message")
+
+    monkeypatch.setattr(FakeSession, "select", broken)
+
+    code, summary = run_cli("refresh", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.FAILED
+    assert "error: unexpected RuntimeError at test_driver_cli.py:" in out
+    assert "Traceback" not in out
+    assert "hunter2" not in out + json.dumps(summary)
+    assert summary["result"] == "failed"
+
+
+# --- secrets are never shown back ------------------------------------------------------
+
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def s3_proxy(**s3: str) -> dict[str, Any]:
+    return {"moduleProxy": {"enabled": True, "storage": {"type": "s3", "s3": s3}}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "secrets", "plain", "argv", "secret", "names"),
+    [
+        (
+            s3_proxy(accessKeyIdSecret=ACCESS_KEY, secretAccessKeySecret="s3Secret"),
+            {"s3Secret": "x"},
+            {},
+            ["up", "--stack", "dev", "--skip-preflight"],
+            ACCESS_KEY,
+            "go-platform:moduleProxy.storage.s3.accessKeyIdSecret",
+        ),
+        (
+            s3_proxy(accessKeyIdSecret="s3Id", secretAccessKeySecret=SECRET_KEY),
+            {"s3Id": "x"},
+            {},
+            ["up", "--stack", "dev", "--skip-preflight"],
+            SECRET_KEY,
+            "go-platform:moduleProxy.storage.s3.secretAccessKeySecret",
+        ),
+        (
+            {"services": [service_config(secretEnv={"DATABASE_URL": "postgres://a:pw@db/app"})]},
+            {},
+            {},
+            ["preview", "--stack", "dev"],
+            "postgres://a:pw@db/app",
+            "go-platform:services[0].secretEnv.DATABASE_URL",
+        ),
+        (
+            {},
+            {"kubernetes:kubeconfig": "apiVersion: v1\nusers:\n- user: {token: s3kr1t-t0ken}\n"},
+            {},
+            ["up", "--stack", "dev"],
+            "s3kr1t-t0ken",
+            "stack config kubernetes:kubeconfig",
+        ),
+        (
+            {},
+            {},
+            {"kubernetes:kubeconfig": "eyJhbGciOiJSUzI1NiJ9.s3kr1t"},
+            ["preflight", "--stack", "dev"],
+            "eyJhbGciOiJSUzI1NiJ9.s3kr1t",
+            "stack config kubernetes:kubeconfig",
+        ),
+        (
+            {},
+            {},
+            {state_key("greeter"): '{"phase": "hunter2-pasted-here"}'},
+            ["canary", "plan", "--stack", "dev", "--service", "greeter"],
+            "hunter2",
+            "go-platform-canary:greeter",
+        ),
+        (
+            {},
+            {},
+            {},
+            ["ephemeral", "up", "--name", "pr-1", "--config", "moduleProxy.password:hunter2"],
+            "hunter2",
+            "--config (the 1st one) has no '='",
+        ),
+        (
+            {},
+            {},
+            {},
+            ["up", "--stack", "dev", "--secrets-provider", "hunter2-passphrase"],
+            "hunter2",
+            "--secrets-provider: it is not supported",
+        ),
+    ],
+)
+def test_no_message_or_summary_shows_a_value_that_may_be_a_secret(
+    project, tmp_path, capsys, settings, secrets, plain, argv, secret, names
+):
+    if "canary" in argv:
+        stack = canary_stack()
+    else:
+        config = stack_config(environment="dev", domain="example.com", secrets=secrets, **settings)
+        stack = FakeStack(
+            "dev",
+            {k: ConfigValue(v, secret=k in config.secret_keys) for k, v in config.values.items()},
+        )
+        FakeSession.stacks["dev"] = stack
+    stack.config.update({k: ConfigValue(v) for k, v in plain.items()})
+
+    code, summary = run_cli(*argv, json_path=tmp_path / "s.json")
+
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err + json.dumps(summary)
+    assert code != 0
+    assert names in captured.out
+    assert secret not in shown
+    assert "Traceback" not in shown

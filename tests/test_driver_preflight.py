@@ -24,6 +24,7 @@ import datetime
 import http.server
 import ipaddress
 import json
+import re
 import ssl
 import sys
 import threading
@@ -180,15 +181,17 @@ def test_every_bucket_is_checked_once_with_the_stacks_credentials():
     assert [access.bucket for _, access in shared] == ["traces", "logs-chunks", "logs-ruler"]
 
 
-def test_an_empty_secret_is_one_line_naming_its_key_path():
+def test_an_empty_secret_is_one_line_naming_the_setting_not_the_key_it_names():
+    # The key's name is not shown: a secret pasted there by mistake would be.
     config = bring_your_own(
         services=[service_config(secretEnv={"DATABASE_URL": "greeterDb"})],
         secrets={"greeterDb": "  "},
     )
 
     assert secret_problems(settings_of(config), config) == [
-        "go-platform:services[0].secretEnv.DATABASE_URL: secret 'greeterDb' is empty; run "
-        "`pulumi config set --secret greeterDb <value>`"
+        "go-platform:services[0].secretEnv.DATABASE_URL: the secret config key it names is "
+        "empty; `pulumi config get --path go-platform:services[0].secretEnv.DATABASE_URL` "
+        "shows which, `pulumi config set --secret <that key> <value>` sets it"
     ]
 
 
@@ -319,7 +322,7 @@ def test_the_stacks_kubeconfig_and_context_come_first(tmp_path):
         config_value=stack_file.name, env={"KUBECONFIG": str(env_file)}, project_dir=tmp_path
     )
     assert (source, cluster_access(document, context="stack", source=source).server) == (
-        str(stack_file),
+        "named by stack config kubernetes:kubeconfig",
         "https://stack:6443",
     )
     inline, source = kubeconfig_document(
@@ -363,6 +366,82 @@ def test_kubeconfig_files_merge_first_wins(tmp_path):
 def test_broken_kubeconfigs_say_what_is_wrong(document, context, says):
     with pytest.raises(KubeError, match=says):
         cluster_access(document, context=context, source="k")
+
+
+SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.c2VrcmV0.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("config_value", "says"),
+    [
+        (
+            f"apiVersion: v1\nusers:\n- name: ci\n  user: {{token: {SECRET_TOKEN}}}\n",
+            "stack config kubernetes:kubeconfig is neither a kubeconfig document",
+        ),
+        (
+            f"clusters: [{{server: https://x, token: {SECRET_TOKEN}",
+            "kubeconfig named by stack config kubernetes:kubeconfig cannot be read",
+        ),
+        (
+            SECRET_TOKEN,
+            "kubeconfig named by stack config kubernetes:kubeconfig cannot be read",
+        ),
+    ],
+)
+def test_a_kubeconfig_config_value_that_is_no_kubeconfig_is_named_never_shown(
+    tmp_path, config_value, says
+):
+    with pytest.raises(KubeError) as raised:
+        kubeconfig_document(config_value=config_value, env={}, project_dir=tmp_path)
+
+    assert says in str(raised.value)
+    assert SECRET_TOKEN not in str(raised.value)
+
+
+def test_a_kubeconfig_file_that_is_not_yaml_is_located_not_quoted(tmp_path):
+    path = tmp_path / "broken.kubeconfig"
+    path.write_text(f"users:\n- user: {{token: {SECRET_TOKEN}, bad: [x}}\n")
+
+    with pytest.raises(KubeError) as raised:
+        kubeconfig_document(config_value=None, env={"KUBECONFIG": str(path)}, project_dir=tmp_path)
+
+    assert str(raised.value).startswith(f"kubeconfig {path} is not YAML (")
+    assert "at line 2, column" in str(raised.value)
+    assert SECRET_TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "user", "says"),
+    [
+        ({"server": "https://127.0.0.1:1"}, {"tokenFile": "/nonexistent/token"}, "token file"),
+        (
+            {"server": "https://127.0.0.1:1", "certificate-authority": "/nonexistent/ca.crt"},
+            {},
+            "the certificates of context 'k' cannot be used",
+        ),
+        (
+            {"server": "https://127.0.0.1:1", "certificate-authority-data": "bm90IGEgY2VydA=="},
+            {},
+            "the certificates of context 'k' cannot be used",
+        ),
+        (
+            {"server": "https://127.0.0.1:1", "certificate-authority-data": "//79"},
+            {},
+            "certificate-authority-data of context 'k' is not base64 PEM",
+        ),
+        ({"server": "kube.example/api"}, {}, "the server of context 'k' is not an https:// URL"),
+    ],
+)
+def test_unusable_credentials_and_servers_are_one_line_not_a_traceback(cluster, user, says):
+    document = {
+        "clusters": [{"name": "k", "cluster": cluster}],
+        "users": [{"name": "k", "user": user}],
+        "contexts": [{"name": "k", "context": {"cluster": "k", "user": "k"}}],
+        "current-context": "k",
+    }
+
+    with pytest.raises(KubeError, match=re.escape(says)):
+        KubeClient(cluster_access(document, context=None, source="k")).get("/version")
 
 
 # --- the client against a real TLS server ---------------------------------------------

@@ -5,7 +5,11 @@ Invariants guarded:
   still answers when it never returned a 5xx (`or vector(0)`); the p99 reads the duration
   histogram of the same service, in milliseconds;
 - an answer with one value gives it, an empty one gives None (no data), a scalar gives
-  its value; several series or an error status are errors, never a number.
+  its value; several series, an error status or a document of another shape are
+  PrometheusErrors (a failed check), never a number and never another exception;
+- a base URL is http(s) with a host, an optional port and path, and nothing else; what is
+  wrong with one is said without quoting it; a server that cannot be reached is a
+  PrometheusError whose message never shows credentials.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import math
 import pytest
 
 from go_platform.prometheus import (
+    Prometheus,
     PrometheusError,
     instant_value,
     latency_p99_query,
     success_rate_query,
+    url_problem,
 )
 
 SERVICE = "apps-greeter-canary-http@kubernetescrd"
@@ -66,3 +72,69 @@ def test_bad_answers_are_errors():
         instant_value(vector("1", "2"))
     with pytest.raises(PrometheusError, match="parse error"):
         instant_value({"status": "error", "error": "parse error at char 3"})
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        "success",
+        {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}},
+        {"status": "success", "data": {"resultType": "vector", "result": [{"value": [1]}]}},
+        {"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "x"]}]}},
+        {"status": "success", "data": {"resultType": "scalar", "result": None}},
+        {"status": "success", "data": {"resultType": "vector", "result": "nope"}},
+        {"status": "success", "data": ["not", "a", "mapping"]},
+    ],
+)
+def test_answers_of_another_shape_are_prometheus_errors(document):
+    with pytest.raises(PrometheusError):
+        instant_value(document)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://prometheus.monitoring:9090",
+        "https://prometheus.example.com",
+        "http://127.0.0.1:9090/",
+        "http://[::1]:9090",
+        "https://metrics.example.com/prometheus",
+    ],
+)
+def test_prometheus_base_urls(url):
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not-a-url", "is not an http:// or https:// URL"),
+        ("", "is not an http:// or https:// URL"),
+        ("prometheus:9090", "is not an http:// or https:// URL"),
+        ("ftp://prometheus:9090", "is not an http:// or https:// URL"),
+        ("http://", "names no valid host"),
+        ("http://:9090", "names no valid host"),
+        ("http://prom etheus:9090", "names no valid host"),
+        ("http://prometheus:port", "is not a URL"),
+        ("http://prometheus:99999", "is not a URL"),
+        ("http://prometheus:0", "has port 0"),
+        ("http://prometheus:9090/?query=up", "has a query or fragment"),
+        ("http://prometheus:9090/#graph", "has a query or fragment"),
+        ("http://admin:hunter2@prometheus:9090", "holds credentials"),
+    ],
+)
+def test_what_is_wrong_with_a_prometheus_url_is_said_without_quoting_it(url, says):
+    problem = url_problem(url)
+
+    assert problem is not None
+    assert problem.startswith(says)
+    assert repr(url) not in problem
+    assert "hunter2" not in problem
+
+
+def test_an_unreachable_server_is_a_prometheus_error_without_credentials():
+    with pytest.raises(PrometheusError, match="cannot reach http://") as raised:
+        Prometheus("http://admin:hunter2@127.0.0.1:9", timeout=2).query("up")
+
+    assert "hunter2" not in str(raised.value)

@@ -12,11 +12,17 @@ Invariants guarded:
 - `bootstrap.py env` output is read with `$PATH` expanded;
 - a failed CLI command is shown by its `error:` lines, and lock conflicts are recognised
   by type and by the file backend's message;
-- the project is the nearest directory with a Pulumi.yaml, named by it.
+- the project is the nearest directory with a Pulumi.yaml, named by it;
+- the CLI is found in any layout (a `bin/` folder or not, behind symbolic links): the
+  Automation API runs the executable itself, checked to be at least the SDK's version
+  (same major), and one that does not run or is too old is one line, exit 1;
+- a rejected secrets provider or backend is never shown back with a secret in it.
 """
 
 from __future__ import annotations
 
+import os
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,6 +32,7 @@ from pulumi.automation.errors import CommandError
 from go_platform.exit_codes import DriverError, ExitCode
 from go_platform.workspace import (
     DEFAULT_LOCAL_PASSPHRASE,
+    Cli,
     check_backend,
     check_secrets_provider,
     command_error_lines,
@@ -33,10 +40,12 @@ from go_platform.workspace import (
     find_project_dir,
     is_lock_conflict,
     kubeconfig_override,
+    locate_cli,
     lock_error,
     parse_exports,
     passphrase_environment,
     project_name,
+    pulumi_command,
     resolve_backend,
     stack_secrets_provider,
 )
@@ -195,3 +204,114 @@ def test_the_embedded_kubeconfig_comes_from_the_cluster_tool(tmp_path):
         == tmp_path / "kubeconfig"
     )
     assert embedded_kubeconfig(tmp_path, {}) is None
+
+
+# --- the CLI, in any layout ------------------------------------------------------------
+
+SDK_VERSION = metadata.version("pulumi")
+
+
+def fake_pulumi(path: Path, version: str = f"v{SDK_VERSION}", exit_code: int = 0) -> Path:
+    """An executable that answers `version` like the CLI and echoes anything else."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = version ]; then echo {version}; exit {exit_code}; fi\n'
+        'echo "ran: $*"\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def link(path: Path, target: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("layout", "on_path", "real"),
+    [
+        ("bin folder", "opt/pulumi/bin", "opt/pulumi/bin/pulumi"),
+        ("release archive", "opt/pulumi", "opt/pulumi/pulumi"),
+        ("flat tool directory", "tools", "tools/pulumi"),
+        ("link to a release archive", "links", "opt/pulumi-3/pulumi"),
+        ("relative link into a bin folder", "usr/bin", "Cellar/pulumi/3/bin/pulumi"),
+    ],
+)
+def test_the_cli_is_found_and_run_in_any_layout(tmp_path, layout, on_path, real):
+    executable = fake_pulumi(tmp_path / real)
+    if not (tmp_path / on_path / "pulumi").exists():
+        link(tmp_path / on_path / "pulumi", os.path.relpath(executable, tmp_path / on_path))
+    env = {"PATH": str(tmp_path / on_path)}
+
+    cli = locate_cli(env, tmp_path)
+    command = pulumi_command(cli, env)
+
+    assert cli.executable == executable
+    assert command.command == str(executable)
+    assert str(command.version) == SDK_VERSION
+    ran = command.run(["stack", "ls"], cwd=str(tmp_path), additional_env=env)
+    assert ran.stdout == "ran: --non-interactive stack ls"
+
+
+@pytest.mark.parametrize(
+    ("version", "exit_code", "says"),
+    [
+        ("v3.0.0", 0, "is version 3.0.0; the Automation API SDK needs"),
+        ("v99.0.0", 0, "is version 99.0.0; the Automation API SDK needs"),
+        ("garbage", 0, "cannot be read"),
+        (f"v{SDK_VERSION}", 3, "does not run: `pulumi version` exited 3"),
+    ],
+)
+def test_a_cli_that_is_too_old_or_does_not_run_is_one_line_exit_1(
+    tmp_path, version, exit_code, says
+):
+    cli = Cli(executable=fake_pulumi(tmp_path / "pulumi", version, exit_code), env={})
+
+    with pytest.raises(DriverError) as raised:
+        pulumi_command(cli, {"PATH": os.defpath})
+
+    assert raised.value.code == ExitCode.FAILED
+    assert len(raised.value.lines) == 1
+    assert says in raised.value.lines[0]
+    assert str(tmp_path / "pulumi") in raised.value.lines[0]
+
+
+def test_the_sdks_opt_out_of_the_version_check_is_honoured(tmp_path):
+    cli = Cli(executable=fake_pulumi(tmp_path / "pulumi", "v3.0.0"), env={})
+
+    command = pulumi_command(cli, {"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"})
+
+    assert str(command.version) == "3.0.0"
+
+
+# --- nothing secret is shown back ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "says"),
+    [
+        ("correct horse battery staple", "--secrets-provider: it is not supported"),
+        ("hunter2-passphrase", "--secrets-provider: it is not supported"),
+        ("gs://hunter2-bucket", "--secrets-provider: the scheme gs:// is not supported"),
+    ],
+)
+def test_a_rejected_secrets_provider_is_not_shown_back(provider, says):
+    with pytest.raises(DriverError) as raised:
+        check_secrets_provider(provider)
+
+    assert raised.value.lines[0].startswith(says)
+    assert provider not in raised.value.lines[0]
+    assert "hunter2" not in raised.value.lines[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://ci:hunter2@api.example.com", "file://ci:hunter2@relative/state"]
+)
+def test_a_rejected_backend_is_shown_without_its_credentials(url):
+    with pytest.raises(DriverError) as raised:
+        check_backend(url)
+
+    assert "***@" in raised.value.lines[0]
+    assert "hunter2" not in raised.value.lines[0]

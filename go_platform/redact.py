@@ -1,0 +1,95 @@
+"""Keeping values that may be secrets out of what the driver prints and writes.
+
+The driver names keys and flags, never their values, in its own messages. Two kinds of
+text it shows come from elsewhere and may hold a value: the config validation's problems
+(`components.config`) and preflight's lines. Those pass through `scrub`, which hides the
+values a stack's config marks as sensitive (`sensitive_values`): every secret key's value,
+and every value a setting gives as the *name* of a secret key (`secretEnv`, `...Secret`),
+where a secret pasted by mistake would otherwise be shown back in full.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from components.config import StackConfig
+
+HIDDEN = "[hidden]"
+MIN_HIDDEN_LENGTH = 3
+"""Shorter values are not hidden: they would blank out ordinary words of a message."""
+SECRET_NAMES_KEY = "secretEnv"
+SECRET_NAME_SUFFIX = "Secret"
+
+
+def url_without_credentials(url: str) -> str:
+    """`url` with any `user:password@` replaced by `***@`, for messages and the summary."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def sensitive_values(config: StackConfig) -> frozenset[str]:
+    """Values of `config` no message may show: secret keys' values (and their JSON
+    leaves), and the values settings give as names of secret keys."""
+    found: set[str] = set()
+    for key, text in config.values.items():
+        if key in config.secret_keys:
+            found.add(text)
+            found.update(_strings(_json(text)))
+        elif key.rsplit(":", 1)[-1].endswith(SECRET_NAME_SUFFIX):
+            found.add(text)
+        else:
+            found.update(_secret_names(_json(text)))
+    return frozenset(value for value in found if len(value.strip()) >= MIN_HIDDEN_LENGTH)
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """`text` with each of `values` that stands as a word of its own replaced by HIDDEN."""
+    for value in sorted(values, key=len, reverse=True):
+        if value in text:
+            pattern = rf"(?<![\w.:/+=-]){re.escape(value)}(?![\w./+=-])"
+            text = re.sub(pattern, HIDDEN, text)
+    return text
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _secret_names(value: Any) -> Iterator[str]:
+    """Strings found where settings name secret keys, at any depth."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _secret_names(item)
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if key == SECRET_NAMES_KEY and isinstance(item, dict):
+            yield from (name for name in item.values() if isinstance(name, str))
+        elif isinstance(key, str) and key.endswith(SECRET_NAME_SUFFIX) and isinstance(item, str):
+            yield item
+        else:
+            yield from _secret_names(item)
