@@ -116,15 +116,43 @@ class Format:
     rule: str
 
 
-def _matching(pattern: str, what: str) -> AfterValidator:
+def _matching(pattern: str, what: str, *, echo: bool = True) -> AfterValidator:
+    """A text rule; `echo=False` for values that may be secrets pasted in the wrong place,
+    which the error then names by key path only."""
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
+            shown = repr(value) if echo else "the value (not shown: it may be a secret)"
+            raise ValueError(f"{shown} is not {what}")
         return value
 
     return AfterValidator(check)
+
+
+_KEY_NAME_SHAPE = re.compile(r"([a-z][-a-z0-9]*:)?[A-Za-z][a-z0-9]*([-_.A-Z][A-Za-z0-9]*)*")
+
+
+def _looks_like_token(part: str) -> bool:
+    """16 or more letters and digits that read as a credential rather than a word of a name:
+    with two digits or more (`ghp_…`, base64), or with digits and no lower case (`AKIA…`)."""
+    if len(part) < 16 or not part.isalnum():
+        return False
+    digits = sum(c.isdigit() for c in part)
+    return digits >= 2 or (digits >= 1 and not any(c.islower() for c in part))
+
+
+def shown_key(key: str) -> str:
+    """A config key for a message, unless it looks like a credential pasted where a key's
+    name belongs (an access key ID, a token): then it is not shown."""
+    segments = re.split(r"[-_.:]", key)
+    if (
+        len(key) <= 64
+        and _KEY_NAME_SHAPE.fullmatch(key)
+        and not any(_looks_like_token(part) for part in segments)
+    ):
+        return repr(key)
+    return "(the key this setting names; not shown: it looks like a secret value)"
 
 
 def _quantity_text(value: Any) -> Any:
@@ -311,6 +339,7 @@ ConfigKey = Annotated[
     _matching(
         r"([a-z][-a-z0-9]*:)?[A-Za-z][A-Za-z0-9_.-]*",
         "a config key (`key`, or `namespace:key` outside go-platform)",
+        echo=False,
     ),
     _CONFIG_KEY_FORMAT,
 ]
@@ -1318,19 +1347,21 @@ def _rule_problems(
             )
     for path, key in settings.secret_refs():
         qualified = qualified_key(key)
+        shown = shown_key(key)
+        command_key = key if shown.startswith("'") else "<key>"
         if qualified not in config.values:
             problems.append(
                 Problem(
                     path,
-                    f"secret config key {key!r} is not set; run "
-                    f"`pulumi config set --secret {key} <value>`",
+                    f"secret config key {shown} is not set; run "
+                    f"`pulumi config set --secret {command_key} <value>`",
                 )
             )
         elif qualified not in config.secret_keys:
             problems.append(
                 Problem(
                     path,
-                    f"config key {key!r} is not a secret; set it again with "
+                    f"config key {shown} is not a secret; set it again with "
                     "`pulumi config set --secret`",
                 )
             )

@@ -821,6 +821,27 @@ def test_values_that_may_be_secrets_are_never_echoed(service):
     assert problem.startswith(("go-platform:services[0].env", "go-platform:services[0].build.args"))
 
 
+@pytest.mark.parametrize(
+    ("pasted", "shown"),
+    [
+        # A credential pasted where the *name* of a secret config key belongs is never shown.
+        ("AKIAIOSFODNN7EXAMPLE", False),
+        ("ghp_abcdefghijklmnop1234567890", False),
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", False),
+        # Ordinary key names are: the message must say which key to set.
+        ("databasePassword", True),
+        ("oauth2ClientSecret", True),
+        ("DB_PASSWORD", True),
+    ],
+)
+def test_a_secret_pasted_as_a_key_name_is_not_shown(pasted, shown):
+    problems = problems_of(services=[service_config(secretEnv={"TOKEN": pasted})])
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    assert problem.startswith("go-platform:services[0].secretEnv.TOKEN: "), problem
+    assert (pasted in problem) is shown, problem
+
+
 def test_secret_env_and_env_may_not_share_a_name():
     assert problems_of(
         secrets={"k": "v"}, services=[service_config(env={"TOKEN": "x"}, secretEnv={"TOKEN": "k"})]
