@@ -133,6 +133,8 @@ def test_project_pack_stops_a_mandatory_violation(
     toolchain: Toolchain, engine: Engine, tmp_path: Path
 ):
     toolchain.require("cli", "language-python", "kubernetes")
+    # The provider takes KUBECONFIG as its kubeconfig, which render mode refuses.
+    del engine.env["KUBECONFIG"]
     project = new_stack(engine, "violating-program")
     set_config(engine, project, "go-platform:environment", "prod")
     set_config(engine, project, "renderDirectory", str(tmp_path / "rendered"))

@@ -12,6 +12,9 @@ import (
 // the resource monitor, closing gRPC channels) before it is killed.
 const childGracePeriod = 5 * time.Second
 
+// cancelPatience is how long Cancel lets a program end by itself before interrupting it.
+const cancelPatience = 2 * time.Second
+
 // children tracks the Python processes the host started (programs and policy packs), so that
 // Cancel and a signal to the host stop exactly those, and wait for them to go.
 type children struct {
@@ -47,15 +50,29 @@ func (c *children) finished(cmd *exec.Cmd) {
 // interrupt asks every running child to stop (SIGINT, as Ctrl-C would), and kills those
 // still running after the grace period.
 func (c *children) interrupt() {
+	c.stop(0)
+}
+
+// stop lets every running child finish on its own for `patience`, then interrupts it
+// (SIGINT) and kills it if it is still running after the grace period. The engine calls
+// Cancel when an operation ends early, often while the program is already failing on its
+// own: a moment's patience spares the user a KeyboardInterrupt traceback on top of the
+// real error.
+func (c *children) stop(patience time.Duration) {
 	c.mu.Lock()
 	pending := make(map[*exec.Cmd]chan struct{}, len(c.running))
 	for cmd, done := range c.running {
 		pending[cmd] = done
-		_ = cmd.Process.Signal(os.Interrupt)
 	}
 	c.mu.Unlock()
 	for cmd, done := range pending {
 		go func() {
+			select {
+			case <-done:
+				return
+			case <-time.After(patience):
+			}
+			_ = cmd.Process.Signal(os.Interrupt)
 			select {
 			case <-done:
 			case <-time.After(childGracePeriod):

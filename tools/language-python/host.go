@@ -155,10 +155,11 @@ func (h *host) InstallDependencies(
 		ctx, p.root, req.GetUseLanguageVersionTools(), true /*showOutput*/, stdout, stderr)
 }
 
-// Cancel stops every Python process this host started: SIGINT first, SIGKILL after a grace
-// period.
+// Cancel stops every Python process this host started: each gets a moment to end by
+// itself, then SIGINT, then SIGKILL after a grace period. (Ctrl-C needs none of this: the
+// engine signals the host's process group, programs included.)
 func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	h.children.interrupt()
+	h.children.stop(cancelPatience)
 	return &emptypb.Empty{}, nil
 }
 

@@ -223,3 +223,23 @@ func TestChildrenInterrupt(t *testing.T) {
 		t.Errorf("SIGINT should stop sleep at once, took %v", elapsed)
 	}
 }
+
+func TestChildrenStopWaitsForAChildEndingByItself(t *testing.T) {
+	c := newChildren()
+	// A program that is already ending gets to finish with its own status, not SIGINT.
+	cmd := exec.Command("sh", "-c", "sleep 0.3; exit 7")
+	if err := c.start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		c.finished(cmd)
+		done <- err
+	}()
+	c.stop(2 * time.Second)
+	err := <-done
+	if got := exitResponse(err); got.Error != "program exited with non-zero exit code: 7" {
+		t.Errorf("stop must not interrupt a child that ends within the patience: %+v", got)
+	}
+}
