@@ -1,0 +1,5 @@
+"""l1-output-null: a null inside a list output survives."""
+
+import pulumi
+
+pulumi.export("array", [None])
