@@ -39,6 +39,11 @@ venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 system-deps: ## Install the Debian packages the tests use (promtool, docker-registry)
 	bash tools/system-packages.sh
 
+# Everything the tests use, built once into caches outside the repository (docs/toolchain.md,
+# docs/cluster.md): the first run takes a while and shows progress; later runs take seconds.
+.PHONY: test-deps
+test-deps: venv system-deps cluster-build toolchain ## Build or install what the tests need (cached)
+
 .PHONY: lint
 lint: venv ## ruff lint and format check
 	$(VENV)/bin/ruff check .
@@ -54,11 +59,43 @@ unit: venv ## Fast tests: config, components under mocks, policies
 	$(VENV_PY) -m pytest -q -m "not integration"
 
 .PHONY: test
-test: lint venv ## Every test: Python (unit and integration) and the Go services
-	$(VENV_PY) -m pytest -q
+test: lint test-deps ## Set up what the tests need, then run every test (Go, conformance, Python)
 	@for dir in services/*/; do \
 		if [ -f "$$dir/Makefile" ]; then $(MAKE) --no-print-directory -C "$$dir" test || exit 1; fi; \
 	done
+	$(MAKE) --no-print-directory go-test
+	$(MAKE) --no-print-directory conformance
+	$(VENV_PY) -m pytest -q
+
+# Go modules of the toolchain that are ours: the language host (and its conformance suite,
+# run by `make conformance`), the random provider's mapping.
+GO_TOOL_MODULES := tools/language-python tools/toolchain/modules/random-provider
+GO_TEST_ENV := GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+
+.PHONY: go-test
+go-test: ## go vet and go test of the toolchain's own Go modules
+	@for dir in $(GO_TOOL_MODULES); do \
+		echo "== $$dir"; \
+		(cd $$dir && $(GO_TEST_ENV) go vet ./... && $(GO_TEST_ENV) go test -count=1 ./...) || exit 1; \
+	done
+
+# The host under test is the one the toolchain installed (libexec/, beside its executor).
+CONFORMANCE_HOST = $$($(TOOLCHAIN_BOOTSTRAP) env --format json | $(PYTHON) -c \
+	'import json,sys,pathlib; print(pathlib.Path(json.load(sys.stdin)["path"][0]).parent / "libexec" / "pulumi-language-python")')
+
+.PHONY: conformance
+conformance: venv toolchain ## Pulumi's language conformance suite against our Python language host
+	cd tools/language-python/conformance && \
+		PULUMI_LANGUAGE_PYTHON=$(CONFORMANCE_HOST) PULUMI_CONFORMANCE_PYTHON=$(CURDIR)/$(VENV_PY) \
+		$(GO_TEST_ENV) go run ./cmd/conformance
+
+.PHONY: upstream
+upstream: ## Vendor a release's CRDs or values schema: make upstream PROJECT=traefik VERSION=x.y.z SOURCE=path/to/chart
+	$(PYTHON) tools/upstream/vendor.py update $(PROJECT) $(VERSION) $(SOURCE) $(addprefix --kind ,$(KIND))
+
+.PHONY: upstream-check
+upstream-check: ## Check the vendored upstream schemas against their provenance
+	$(PYTHON) tools/upstream/vendor.py verify
 
 .PHONY: stack
 stack: venv toolchain $(STACK_CLUSTER)
@@ -72,6 +109,13 @@ preview: stack ## pulumi preview of STACK (default local) with the policy pack
 .PHONY: up
 up: stack ## Deploy STACK (default local: starts the embedded cluster) with the policy pack
 	$(PULUMI) up --yes --stack $(STACK) --policy-pack policies
+	@echo
+	@$(PULUMI) stack output --json --stack $(STACK) | \
+		$(PYTHON) tools/stack_summary.py --stack $(STACK) $(if $(filter local,$(STACK)),--kubeconfig $(CLUSTER_KUBECONFIG))
+
+.PHONY: credentials
+credentials: ## Show the passwords STACK generated (dashboard, module proxy, Grafana)
+	@$(PULUMI) stack output --json --show-secrets --stack $(STACK) | $(PYTHON) tools/stack_summary.py --credentials
 
 .PHONY: down
 down: ## Destroy STACK (default local) and, for local, stop the embedded cluster

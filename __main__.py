@@ -30,6 +30,7 @@ from components.crds import UpstreamCrds, UpstreamCrdsArgs
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
 from components.module_proxy import AUTH_USER, ModuleProxy, ModuleProxyArgs
 from components.observability import GRAFANA_USER, ObservabilityStack, ObservabilityStackArgs
+from components.resources import owned_fields_transformation
 from components.traefik_gateway import DASHBOARD_USER, TraefikGateway, TraefikGatewayArgs
 
 
@@ -64,6 +65,8 @@ def aws_keys(storage: ObjectStorageSettings | None) -> dict[str, pulumi.Output[s
 
 
 def build(settings: PlatformSettings) -> None:
+    # The platform owns the fields it declares: drift made by hand is repaired, not a conflict.
+    pulumi.runtime.register_stack_transformation(owned_fields_transformation)
     environment = settings.environment
     observing, proxy_settings = settings.observability, settings.module_proxy
 

@@ -5,6 +5,9 @@ Invariants guarded:
   restricted Pod Security Standard and one GoServiceStack per configured service;
 - secrets named by `secretEnv` are read from config as secrets and stay secret;
 - callers declared through egress are let in by the callee's NetworkPolicy;
+- every Kubernetes object carries the annotation that makes the platform own the fields it
+  declares (drift is repaired, not a Server-Side Apply conflict); an autoscaled Deployment
+  declares no replicas;
 - invalid config stops the program with one clean error (`pulumi.RunError`, which the
   engine prints without a traceback) before any resource is registered.
 """
@@ -17,6 +20,7 @@ import pulumi
 import pytest
 import yaml
 
+from components.resources import with_owned_fields
 from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
 
 MAIN = str(REPO / "__main__.py")
@@ -46,11 +50,12 @@ def test_every_stack_file_builds(pulumi_program, stack_file):
     assert (
         namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     )
-    configured = [
-        s["name"] for s in yaml.safe_load(stack_file.read_text())["config"]["go-platform:services"]
-    ]
+    services = yaml.safe_load(stack_file.read_text())["config"]["go-platform:services"]
+    configured = [s["name"] for s in services]
+    # A service with a canary runs a second track, `<name>-canary`.
+    tracks = configured + [f"{s['name']}-canary" for s in services if "canary" in s]
     top_level = [r.name for r in recording.top_level("GoServiceStack")]
-    assert sorted(top_level) == sorted(configured)
+    assert sorted(top_level) == sorted(tracks)
     for name in configured:
         assert (
             recording.one("Deployment", parent=name).inputs["metadata"]["namespace"]
@@ -112,3 +117,42 @@ def test_nothing_is_registered_when_config_is_invalid(pulumi_program):
         domain="example.com", services=[service_config(image="ghcr.io/acme/greeter:latest")]
     )
     assert pulumi_program(program, stack="prod", config=config).resources == []
+
+
+def test_the_platform_owns_the_fields_it_declares(pulumi_program):
+    """Every Kubernetes object carries the patch-force annotation, so drift made by hand
+    (`kubectl scale`, `kubectl label`) is repaired by the next `up` instead of failing on a
+    Server-Side Apply conflict; an autoscaled Deployment declares no replicas to fight over."""
+    recording = run_main(
+        pulumi_program, stack="local", config=stack_file_config(REPO / "Pulumi.local.yaml")
+    )
+
+    objects = [
+        r
+        for r in recording.resources
+        if r.type.startswith("kubernetes:") and "metadata" in r.inputs
+    ]
+    assert len(objects) > 20
+    unowned = [
+        f"{r.type} {r.name}"
+        for r in objects
+        if (r.inputs["metadata"].get("annotations") or {}).get("pulumi.com/patchForce") != "true"
+    ]
+    assert unowned == []
+
+
+def test_owned_fields_keep_the_annotations_already_there():
+    metadata = with_owned_fields({"name": "x", "annotations": {"team": "payments"}})
+    assert metadata == {
+        "name": "x",
+        "annotations": {"team": "payments", "pulumi.com/patchForce": "true"},
+    }
+
+
+def test_an_autoscaled_deployment_leaves_replicas_to_the_autoscaler(pulumi_program):
+    service = service_config(autoscaling={"minReplicas": 2, "maxReplicas": 4})
+    recording = run_main(pulumi_program, stack="local", config=stack_config(services=[service]))
+
+    deployment = recording.one("Deployment", parent=service["name"])
+    assert "replicas" not in deployment.inputs["spec"]
+    assert deployment.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"

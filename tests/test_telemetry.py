@@ -169,7 +169,7 @@ def test_alloy_ships_pod_logs_to_loki():
 
 promtool = pytest.mark.skipif(
     shutil.which("promtool") is None,
-    reason="promtool not installed (Debian package `prometheus`; .ci/run installs it)",
+    reason="promtool not installed: run `make system-deps` (Debian package `prometheus`)",
 )
 GREETER = traefik_service("apps", "greeter")
 

@@ -56,15 +56,31 @@ import (
 const (
 	// EnvHost names a built language host binary; without it the host is built from ../.
 	EnvHost = "PULUMI_LANGUAGE_PYTHON"
-	// EnvPython names the Python whose pulumi SDK the tests use (default DefaultPython).
+	// EnvPython names the Python whose pulumi SDK the tests use (default: the project's venv/bin/python).
 	EnvPython = "PULUMI_CONFORMANCE_PYTHON"
 	// EnvVenv names the clean virtualenv to use, or to create if missing (default: under
 	// the user cache directory, keyed by the Python and package versions).
 	EnvVenv = "PULUMI_CONFORMANCE_VENV"
 )
 
-// DefaultPython is the project virtualenv's Python, whose pulumi version the tests pin.
-const DefaultPython = "/work/main/venv/bin/python"
+// defaultPython is the project virtualenv's Python (venv/ beside the Pulumi.yaml found
+// above the working directory), whose pulumi version the tests pin.
+func defaultPython() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err == nil {
+			return filepath.Join(dir, "venv", "bin", "python")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
 
 // executorScript is the SDK's program runner; the host expects it beside its binary.
 const executorScript = "pulumi-language-python-exec"
@@ -91,7 +107,7 @@ type Options struct {
 func OptionsFromEnv(workDir string) Options {
 	python := os.Getenv(EnvPython)
 	if python == "" {
-		python = DefaultPython
+		python = defaultPython()
 	}
 	return Options{
 		HostBinary: os.Getenv(EnvHost),

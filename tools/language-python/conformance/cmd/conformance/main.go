@@ -7,7 +7,7 @@
 //	go run ./cmd/conformance [-run REGEXP] [-parallel N] [-v] [-keep]
 //
 // Environment: PULUMI_LANGUAGE_PYTHON (a built host; default: build ../),
-// PULUMI_CONFORMANCE_PYTHON (default /work/main/venv/bin/python), PULUMI_CONFORMANCE_VENV.
+// PULUMI_CONFORMANCE_PYTHON (default: the project's venv/bin/python), PULUMI_CONFORMANCE_VENV.
 package main
 
 import (
