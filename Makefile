@@ -85,8 +85,8 @@ CONFORMANCE_HOST = $$($(TOOLCHAIN_BOOTSTRAP) env --format json | $(PYTHON) -c \
 
 .PHONY: conformance
 conformance: venv toolchain ## Pulumi's language conformance suite against our Python language host
-	cd tools/language-python/conformance && \
-		PULUMI_LANGUAGE_PYTHON=$(CONFORMANCE_HOST) PULUMI_CONFORMANCE_PYTHON=$(CURDIR)/$(VENV_PY) \
+	host=$(CONFORMANCE_HOST) && cd tools/language-python/conformance && \
+		PULUMI_LANGUAGE_PYTHON=$$host PULUMI_CONFORMANCE_PYTHON=$(CURDIR)/$(VENV_PY) \
 		$(GO_TEST_ENV) go run ./cmd/conformance
 
 .PHONY: upstream

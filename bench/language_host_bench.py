@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -58,12 +59,20 @@ def timed(action: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
-def start_up(host: Path) -> float:
+def stand_in_engine() -> tuple[grpc.Server, str]:
+    """A gRPC server with no services, on loopback: the host's health check of its engine
+    takes any answer but "unavailable", so this keeps the host serving."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def start_up(host: Path, engine: str) -> float:
     """Milliseconds from spawning the host until it prints its port."""
     started = time.perf_counter()
-    # The engine address only matters to the health check, which first runs after seconds.
     process = subprocess.Popen(
-        [str(host), "127.0.0.1:9"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [str(host), engine], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     process.stdout.readline()
     elapsed = (time.perf_counter() - started) * 1000
@@ -90,16 +99,17 @@ def main() -> int:
     args = parser.parse_args()
 
     host = host_binary()
+    engine, engine_address = stand_in_engine()
     rows = [
         summary(
             "host start-up (spawn to port)",
-            [start_up(host) for _ in range(args.runs)],
+            [start_up(host, engine_address) for _ in range(args.runs)],
             START_UP_TARGET_MS,
         )
     ]
 
     process = subprocess.Popen(
-        [str(host), "127.0.0.1:9"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [str(host), engine_address], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
         port = int(process.stdout.readline())
@@ -136,6 +146,7 @@ def main() -> int:
     finally:
         process.kill()
         process.wait()
+        engine.stop(grace=None)
 
     found = sorted(f"{p.name} {p.version}" for p in packages.packages)
     if args.json:

@@ -12,21 +12,26 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-// listDistributions is run by the program's own Python: one process lists every installed
-// distribution with the pulumi-plugin.json it ships, if any. Reading the metadata directly is
-// several times faster than `pip list` followed by `pip show` per package.
+// listDistributions is run by the program's own Python: one process lists the installed
+// distributions that can hold a Pulumi plugin, with the pulumi-plugin.json each ships, if any.
+// A distribution whose RECORD never mentions "pulumi" cannot, and is skipped before its
+// metadata is parsed: that keeps the pass at a fraction of `pip list` (bench/language_host_bench.py).
 const listDistributions = `
 import importlib.metadata, json, sys
 found = []
 for dist in importlib.metadata.distributions():
+    record = dist.read_text("RECORD") or ""
+    if "pulumi" not in record:
+        continue
     entry = {"name": dist.metadata["Name"] or "", "version": dist.version or ""}
-    for f in dist.files or ():
-        if f.name == "pulumi-plugin.json":
-            try:
-                entry["plugin"] = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                entry["pluginError"] = f"{f.locate()}: {error}"
-            break
+    if "pulumi-plugin.json" in record:
+        for f in dist.files or ():
+            if f.name == "pulumi-plugin.json":
+                try:
+                    entry["plugin"] = json.loads(f.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as error:
+                    entry["pluginError"] = f"{f.locate()}: {error}"
+                break
     found.append(entry)
 json.dump(found, sys.stdout)
 `
