@@ -70,7 +70,8 @@ test: lint test-deps ## Set up what the tests need, then run every test (Go, con
 # Go modules of the toolchain that are ours: the language host (and its conformance suite,
 # run by `make conformance`), the random provider's mapping.
 GO_TOOL_MODULES := tools/language-python tools/toolchain/modules/random-provider
-GO_TEST_ENV := GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+# The bootstrap's build settings (CGO off, -trimpath), so tests reuse what `make toolchain` compiled.
+GO_TEST_ENV := GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
 .PHONY: go-test
 go-test: ## go vet and go test of the toolchain's own Go modules
