@@ -18,6 +18,7 @@ Invariants guarded:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -112,18 +113,26 @@ def client_from(kubeconfig: Path, scratch: Path) -> ApiClient:
     )
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def running_cluster(data_dir: Path) -> Iterator[Path]:
+    """An embedded control plane of the tests' own in `data_dir`, stopped on exit; its
+    kubeconfig."""
     if BINARIES.missing():
         pytest.skip("control plane binaries not built; run `make cluster-build`")
-    data_dir = tmp_path_factory.mktemp("cluster")
     result = must(cluster_cli("start", data_dir=data_dir))
     kubeconfig = Path(result.stdout.strip())
     assert kubeconfig == data_dir / "kubeconfig"
     try:
-        yield Cluster(data_dir, client_from(kubeconfig, tmp_path_factory.mktemp("kubeconfig")))
+        yield kubeconfig
     finally:
         cluster_cli("stop", data_dir=data_dir, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    data_dir = tmp_path_factory.mktemp("cluster")
+    with running_cluster(data_dir) as kubeconfig:
+        yield Cluster(data_dir, client_from(kubeconfig, tmp_path_factory.mktemp("kubeconfig")))
 
 
 def test_every_component_runs_on_loopback(cluster: Cluster) -> None:

@@ -1,5 +1,5 @@
-"""Preflight against real services: the embedded control plane (when it runs; `make
-cluster-start`) reached through its own kubeconfig, and S3 served by moto's server mode on
+"""Preflight against real services: an embedded control plane the tests start, reached
+through its own kubeconfig, and S3 served by moto's server mode on
 127.0.0.1 reached through an endpoint, path-style, as a MinIO-backed stack would be.
 
 Invariants guarded:
@@ -13,10 +13,7 @@ Invariants guarded:
 
 from __future__ import annotations
 
-import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +27,8 @@ from components.preflight import PROBE_PREFIX
 from go_platform.kube import KubeClient, cluster_access, kubeconfig_document
 from go_platform.preflight import required_api_groups, run_preflight
 from tests.conftest import service_config, stack_config
+from tests.integration.test_cluster import running_cluster
 
-REPO = Path(__file__).resolve().parents[2]
-CLUSTER_TOOL = REPO / "tools" / "cluster" / "cluster.py"
 REGION = "us-east-1"
 
 
@@ -43,25 +39,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def embedded_kubeconfig() -> Path:
-    """The running embedded control plane's kubeconfig; skips when it does not run."""
-    if not CLUSTER_TOOL.is_file():
-        pytest.skip("embedded cluster not available (no tools/cluster/cluster.py)")
-    result = subprocess.run(
-        [sys.executable, str(CLUSTER_TOOL), "status", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=REPO,
-    )
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        pytest.skip(f"embedded cluster status unknown: {result.stderr.strip()[:200]}")
-    if report.get("status") != "running":
-        pytest.skip("embedded cluster not running; start it with `make cluster-start`")
-    return Path(report["kubeconfig"])
+def embedded_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The kubeconfig of an embedded control plane the tests start (and stop) themselves."""
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as kubeconfig:
+        yield kubeconfig
 
 
 @pytest.fixture
