@@ -935,6 +935,13 @@ class PlatformSettings(CamelModel):
     services: list[ServiceSettings] = Field(
         default_factory=list, description="The Go services to deploy."
     )
+    config_namespaces: list[DnsLabel] = Field(
+        default_factory=list,
+        description=(
+            "Config namespaces of your own that your additions to the program read; keys under"
+            " any other namespace the program does not read are refused as likely typos."
+        ),
+    )
 
     def callers(self, name: str) -> list[str]:
         """Services of this stack that declare egress to the service `name`."""
@@ -1206,7 +1213,9 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     # unknown key.
     named = {qualified_key(k) for k in _config_keys_named(PlatformSettings, decoded)}
     raw = {k: v for k, v in decoded.items() if qualified_key(k) not in named or k in settings_keys}
-    problems += _namespace_problems(config.values, named)
+    own = raw.get("configNamespaces")
+    extra = {n for n in own if isinstance(n, str)} if isinstance(own, list) else set()
+    problems += _namespace_problems(config.values, named, extra)
 
     environment = raw.get("environment", stack)
     if not isinstance(environment, str) or environment not in PROFILES:
@@ -1262,18 +1271,21 @@ def _config_keys_named(annotation: Any, value: Any) -> Iterator[str]:
             yield from _config_keys_named(arg, value)
 
 
-def _namespace_problems(keys: Iterable[str], named: set[str]) -> list[Problem]:
+def _namespace_problems(
+    keys: Iterable[str], named: set[str], extra: set[str] = frozenset()
+) -> list[Problem]:
     """Keys under a namespace nothing of the program reads, which would be ignored: most
-    often a misspelt `go-platform`."""
+    often a misspelt `go-platform`. `extra`: the stack's own `configNamespaces`."""
     problems = []
     for key in sorted(keys):
         namespace, colon, name = key.partition(":")
-        if colon and namespace not in PROGRAM_NAMESPACES and key not in named:
+        if colon and namespace not in (*PROGRAM_NAMESPACES, *extra) and key not in named:
             hint = _hint(
                 namespace,
-                PROGRAM_NAMESPACES,
+                (*PROGRAM_NAMESPACES, *sorted(extra)),
                 f"the program reads {', '.join(PROGRAM_NAMESPACES)}; a key elsewhere must be "
-                "named by a setting, as `secretEnv` names secrets",
+                "named by a setting, as `secretEnv` names secrets, or its namespace listed in "
+                "`go-platform:configNamespaces`",
             )
             problems.append(
                 Problem(name, f"unknown namespace {namespace!r} ({hint})", namespace=namespace)

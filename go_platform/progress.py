@@ -217,7 +217,7 @@ class ProgressTracker:
             self.operations = {
                 str(getattr(op, "value", op)): n for op, n in summary.resource_changes.items()
             }
-            self.policy_packs = dict(summary.policy_packs or {})
+            self.policy_packs = policy_pack_versions(summary.policy_packs or {})
         return None
 
     def _started(self, metadata: StepEventMetadata, planning: bool) -> None:
@@ -349,3 +349,9 @@ class ProgressView:
             if self._progress is not None:
                 self._progress.stop()
                 self._progress = None
+
+
+def policy_pack_versions(reported: dict[str, str]) -> dict[str, str]:
+    """The engine's summary names a local pack `name|local|path` (a published one
+    `name|org|...`); the summary keeps the pack's name, with its version."""
+    return {key.split("|", 1)[0]: version.removeprefix("v") for key, version in reported.items()}

@@ -563,7 +563,7 @@ BAD = [
         "a namespace no setting names",
         "local",
         {"vault:token": "t"},
-        "vault:token: unknown namespace 'vault' (the program reads go-platform, go-platform-canary, pulumi, kubernetes, docker, random; a key elsewhere must be named by a setting, as `secretEnv` names secrets)",
+        "vault:token: unknown namespace 'vault' (the program reads go-platform, go-platform-canary, pulumi, kubernetes, docker, random; a key elsewhere must be named by a setting, as `secretEnv` names secrets, or its namespace listed in `go-platform:configNamespaces`)",
     ),
     # Rules on which keys are set are reported with the type errors, not after them.
     (
@@ -819,6 +819,14 @@ def test_values_that_may_be_secrets_are_never_echoed(service):
     [problem] = problems_of(services=[service])
     assert "987654321" not in problem
     assert problem.startswith(("go-platform:services[0].env", "go-platform:services[0].build.args"))
+
+
+def test_a_namespace_of_your_own_is_accepted_once_listed():
+    keys = {"configNamespaces": ["billing"], "billing:rate": "1"}
+    assert load(**keys).config_namespaces == ["billing"]
+    assert problems_of(**{**keys, "billing:rate": None, "biling:rate": "1"}) == [
+        "biling:rate: unknown namespace 'biling' (did you mean 'billing'?)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from go_platform.progress import (
     describe_urn,
     expected_resources,
     operation_counts_line,
+    policy_pack_versions,
 )
 
 PET = "urn:pulumi:dev::go-platform::random:index/randomPet:RandomPet::pet"
@@ -152,6 +153,16 @@ def test_the_summary_event_gives_the_operation_counts():
     assert tracker.operations == {"create": 2, "same": 5}
     assert operation_counts_line(tracker.operations) == "2 create, 5 unchanged"
     assert operation_counts_line(None) == "no changes"
+
+
+def test_policy_packs_are_named_as_the_user_knows_them():
+    # The engine keys a local pack by name, origin and path.
+    reported = {
+        "go-platform|local|/work/main/policies": "0.1.0",
+        "driver-fixture|local|/t/p": "v0.0.1",
+    }
+
+    assert policy_pack_versions(reported) == {"go-platform": "0.1.0", "driver-fixture": "0.0.1"}
 
 
 def test_policy_violations_keep_their_details_without_duplicates():

@@ -177,7 +177,9 @@ def s3_backend() -> Iterator[S3Backend]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    url = f"s3://state?region={REGION}&endpoint={endpoint}&s3ForcePathStyle=true"
+    # moto keeps its buckets per process, not per server: a bucket of its own per test.
+    bucket = f"state-{uuid.uuid4().hex[:12]}"
+    url = f"s3://{bucket}?region={REGION}&endpoint={endpoint}&s3ForcePathStyle=true"
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -191,13 +193,13 @@ def s3_backend() -> Iterator[S3Backend]:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    client.create_bucket(Bucket="state")
+    client.create_bucket(Bucket=bucket)
     try:
         yield S3Backend(
             url=url,
             env=env,
             client=client,
-            bucket="state",
+            bucket=bucket,
         )
     finally:
         server.stop()
@@ -251,7 +253,8 @@ def test_lifecycle_on_an_s3_backend(driver_engine, program, policy, s3_backend):
 
     keys = [
         item["Key"]
-        for item in s3_backend.client.list_objects_v2(Bucket="state").get("Contents") or []
+        for item in s3_backend.client.list_objects_v2(Bucket=s3_backend.bucket).get("Contents")
+        or []
     ]
     assert any(
         key.startswith(".pulumi/stacks/") and key.endswith(f"/{STACK}.json") for key in keys
@@ -478,7 +481,7 @@ def test_a_stack_locked_by_a_dead_update_exits_6_and_stays_as_it_was(
     pulumi(engine, program, "stack", "init", STACK, env=env)
     lock = f".pulumi/locks/organization/go-platform/{STACK}/{uuid.uuid4()}.json"
     s3_backend.client.put_object(
-        Bucket="state",
+        Bucket=s3_backend.bucket,
         Key=lock,
         Body=json.dumps(
             {
@@ -490,7 +493,7 @@ def test_a_stack_locked_by_a_dead_update_exits_6_and_stays_as_it_was(
         ),
     )
     state_key = f".pulumi/stacks/go-platform/{STACK}.json"
-    before = s3_backend.client.get_object(Bucket="state", Key=state_key)["Body"].read()
+    before = s3_backend.client.get_object(Bucket=s3_backend.bucket, Key=state_key)["Body"].read()
 
     refresh = must(drive(engine, program, "refresh", "--stack", STACK, env=env), 6)
     destroy = must(drive(engine, program, "destroy", "--stack", STACK, "--yes", env=env), 6)
@@ -500,7 +503,10 @@ def test_a_stack_locked_by_a_dead_update_exits_6_and_stays_as_it_was(
         assert "currently locked by 1 lock(s)" in run.output
         assert run.summary["result"] == "locked"
     assert s3_backend.locks() == [lock]
-    assert s3_backend.client.get_object(Bucket="state", Key=state_key)["Body"].read() == before
+    assert (
+        s3_backend.client.get_object(Bucket=s3_backend.bucket, Key=state_key)["Body"].read()
+        == before
+    )
 
 
 # --- ephemeral stacks ----------------------------------------------------------------

@@ -77,7 +77,7 @@ MODULES_DIR = TOOLCHAIN_DIR / "modules"
 
 # Bump when a recipe changes how a component is built: stamps from older recipes then no
 # longer count as present and the component is rebuilt.
-RECIPE_REVISION = 1
+RECIPE_REVISION = 2
 
 PULUMI_PKG = "github.com/pulumi/pulumi/pkg/v3"
 PULUMI_SDK = "github.com/pulumi/pulumi/sdk/v3"
@@ -87,11 +87,10 @@ LANGUAGE_HOST_MODULE = REPO_ROOT / "tools" / "language-python"
 PULUMI_VERSION_VARIABLE = f"{PULUMI_SDK}/go/common/version.Version"
 # The build tags upstream's release builds use (pure-Go os/user; grpc without x/net/trace).
 PULUMI_BUILD_TAGS = "osusergo,grpcnotrace"
-# Scripts the language host expects beside itself, as they sit in the sdk/v3 module.
-PYTHON_HOST_SCRIPTS = (
-    "python/cmd/pulumi-language-python-exec",
-    "python/dist/pulumi-resource-pulumi-python",
-)
+# The SDK's executor script, which the language host expects beside itself (libexec/).
+PYTHON_EXECUTOR_SCRIPT = "python/cmd/pulumi-language-python-exec"
+# The SDK's dynamic-provider plugin, which the engine looks for beside the CLI (bin/).
+PYTHON_DYNAMIC_PROVIDER = "python/dist/pulumi-resource-pulumi-python"
 
 # Environment that points the Pulumi CLI at this toolchain and keeps it off the network:
 # a missing plugin must fail loudly, not try (and hang) to download one.
@@ -574,7 +573,7 @@ def official_language_host(layout: Layout, path: str | None = None) -> Path | No
         resolved = candidate.resolve() if candidate.exists() else None
         if resolved is None or layout.root in resolved.parents or not os.access(resolved, os.X_OK):
             continue
-        if (resolved.parent / Path(PYTHON_HOST_SCRIPTS[0]).name).is_file():
+        if (resolved.parent / Path(PYTHON_EXECUTOR_SCRIPT).name).is_file():
             return resolved  # a complete host: the executor script sits beside it
     return None
 
@@ -608,7 +607,14 @@ class PythonLanguageHost(PulumiProgram):
         return self.layout.bin_dir(self.version) / self.executable
 
     def outputs(self) -> list[Path]:
-        return [self.built, *(self.libexec / Path(s).name for s in PYTHON_HOST_SCRIPTS)]
+        return [self.built, *self.scripts().values()]
+
+    def scripts(self) -> dict[str, Path]:
+        """The SDK's scripts (as they sit in sdk/v3) and where they are installed."""
+        return {
+            PYTHON_EXECUTOR_SCRIPT: self.libexec / Path(PYTHON_EXECUTOR_SCRIPT).name,
+            PYTHON_DYNAMIC_PROVIDER: self.link.parent / Path(PYTHON_DYNAMIC_PROVIDER).name,
+        }
 
     def sdk_version(self) -> str:
         """The sdk/v3 version the host's go.mod requires (must be the CLI's)."""
@@ -642,13 +648,13 @@ class PythonLanguageHost(PulumiProgram):
                 self.module_dir, work / "build.log", ctx.progress, LOCAL_MODULE_ENV,
                 count=_whole_log,
             )  # fmt: skip
-        for script in PYTHON_HOST_SCRIPTS:
+        for script, destination in self.scripts().items():
             source = sdk.dir / script
             if not source.is_file():
                 raise ToolchainError(
                     f"{PULUMI_SDK}@{release} has no {script}; the language host needs it"
                 )
-            install(source, self.libexec / source.name)
+            install(source, destination)
         install(out, self.built, move=True)
         self.select(ctx.progress)
         return {PULUMI_SDK: release}

@@ -138,14 +138,24 @@ type Suite struct {
 	hostLog *os.File
 }
 
-// ModuleDir is this module's source directory.
+// ModuleDir is this module's source directory: where this file was compiled from, or,
+// in a -trimpath build (whose file names are module paths), the working directory, which
+// `go run` and `go test` set to the module.
 func ModuleDir() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		wd, _ := os.Getwd()
-		return wd
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if _, err := os.Stat(file); err == nil {
+			return filepath.Dir(file)
+		}
 	}
-	return filepath.Dir(file)
+	wd, _ := os.Getwd()
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "harness.go")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			return wd
+		}
+	}
 }
 
 // Start builds (or takes) the host, prepares the virtualenv and the programs, starts the
