@@ -201,16 +201,7 @@ func TestExitResponse(t *testing.T) {
 
 func TestChildrenInterrupt(t *testing.T) {
 	c := newChildren()
-	cmd := exec.Command("sleep", "30")
-	if err := c.start(cmd); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		c.finished(cmd)
-		done <- err
-	}()
+	done := startTracked(t, c, exec.Command("sleep", "30"))
 	started := time.Now()
 	c.interrupt()
 	c.wait(10 * time.Second)
@@ -227,7 +218,18 @@ func TestChildrenInterrupt(t *testing.T) {
 func TestChildrenStopWaitsForAChildEndingByItself(t *testing.T) {
 	c := newChildren()
 	// A program that is already ending gets to finish with its own status, not SIGINT.
-	cmd := exec.Command("sh", "-c", "sleep 0.3; exit 7")
+	done := startTracked(t, c, exec.Command("sh", "-c", "sleep 0.3; exit 7"))
+	c.stop(2 * time.Second)
+	err := <-done
+	if got := exitResponse(err); got.Error != "program exited with non-zero exit code: 7" {
+		t.Errorf("stop must not interrupt a child that ends within the patience: %+v", got)
+	}
+}
+
+// startTracked starts cmd as a tracked child and waits for it in the background, as the host
+// does; the channel gets its exit.
+func startTracked(t *testing.T, c *children, cmd *exec.Cmd) <-chan error {
+	t.Helper()
 	if err := c.start(cmd); err != nil {
 		t.Fatal(err)
 	}
@@ -237,9 +239,5 @@ func TestChildrenStopWaitsForAChildEndingByItself(t *testing.T) {
 		c.finished(cmd)
 		done <- err
 	}()
-	c.stop(2 * time.Second)
-	err := <-done
-	if got := exitResponse(err); got.Error != "program exited with non-zero exit code: 7" {
-		t.Errorf("stop must not interrupt a child that ends within the patience: %+v", got)
-	}
+	return done
 }

@@ -465,6 +465,37 @@ def _whole_log(now: int, start: int) -> str:
     return f"{now} log lines"
 
 
+def go_build(
+    ctx: BuildContext,
+    executable: str,
+    package: str,
+    *,
+    cwd: Path,
+    work: Path,
+    stamp: Mapping[str, str],
+    env: Mapping[str, str],
+    tags: str = "",
+    label: str = "",
+) -> Path:
+    """`go build` one program as release builds are made (`-trimpath`, stripped), with the
+    `-X` variables of `stamp` set; logged to work/build.log; returns the binary."""
+    out = work / "out" / executable
+    ldflags = " ".join(["-s -w", *(f"-X {name}={value}" for name, value in stamp.items())])
+    argv = ["go", "build", "-v", "-trimpath", *(["-tags", tags] if tags else [])]
+    argv += ["-ldflags", ldflags, "-o", str(out), package]
+    with ctx.progress.step(f"go build {label or package}"):
+        run_logged(
+            f"go build {executable}",
+            argv,
+            cwd,
+            work / "build.log",
+            ctx.progress,
+            env,
+            count=_whole_log,
+        )
+    return out
+
+
 class PulumiProgram(Component):
     """A program of the pulumi release (the CLI, the language host), installed into the
     release's bin directory with its stamp beside it."""
@@ -489,18 +520,16 @@ class PulumiProgram(Component):
     def go_build(self, ctx: BuildContext, work: Path, package: str, release: str) -> Path:
         """`go build` the program as upstream's release builds do, with the release stamped
         in; return the binary."""
-        out = work / "out" / self.executable
-        with ctx.progress.step(f"go build {package}"):
-            run_logged(
-                f"go build {self.executable}",
-                [
-                    "go", "build", "-v", "-trimpath", "-tags", PULUMI_BUILD_TAGS,
-                    "-ldflags", f"-s -w -X {PULUMI_VERSION_VARIABLE}={release}",
-                    "-o", str(out), package,
-                ],
-                work, work / "build.log", ctx.progress, GO_BUILD_ENV, count=_whole_log,
-            )  # fmt: skip
-        return out
+        return go_build(
+            ctx,
+            self.executable,
+            package,
+            cwd=work,
+            work=work,
+            stamp={PULUMI_VERSION_VARIABLE: release},
+            env=GO_BUILD_ENV,
+            tags=PULUMI_BUILD_TAGS,
+        )
 
 
 class PulumiCli(PulumiProgram):
@@ -636,18 +665,16 @@ class PythonLanguageHost(PulumiProgram):
         work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         with ctx.progress.step(f"resolve {PULUMI_SDK}@{release} (the executor scripts)"):
             sdk = ctx.go.download(PULUMI_SDK, release, work)
-        out = work / "out" / self.executable
-        with ctx.progress.step(f"go build {self.module_dir.relative_to(REPO_ROOT)}"):
-            run_logged(
-                f"go build {self.executable}",
-                [
-                    "go", "build", "-v", "-trimpath",
-                    "-ldflags", f"-s -w -X main.version={self.version}+go-platform",
-                    "-o", str(out), ".",
-                ],
-                self.module_dir, work / "build.log", ctx.progress, LOCAL_MODULE_ENV,
-                count=_whole_log,
-            )  # fmt: skip
+        out = go_build(
+            ctx,
+            self.executable,
+            ".",
+            cwd=self.module_dir,
+            work=work,
+            stamp={"main.version": f"{self.version}+go-platform"},
+            env=LOCAL_MODULE_ENV,
+            label=str(self.module_dir.relative_to(REPO_ROOT)),
+        )
         for script, destination in self.scripts().items():
             source = sdk.dir / script
             if not source.is_file():
@@ -816,17 +843,16 @@ class ResourcePlugin(Component):
                 {**GO_BUILD_ENV, "VERSION": self.version},
                 count=_whole_log,
             )
-        out = work / "out" / self.executable
-        with ctx.progress.step(f"go build {recipe.module}/{package_dir.as_posix()}"):
-            run_logged(
-                f"go build {self.executable}",
-                [
-                    "go", "build", "-v", "-trimpath",
-                    "-ldflags", f"-s -w -X {recipe.version_variable}={self.version}",
-                    "-o", str(out), f"./{package_dir.as_posix()}",
-                ],
-                work, log, ctx.progress, GO_BUILD_ENV, count=_whole_log,
-            )  # fmt: skip
+        out = go_build(
+            ctx,
+            self.executable,
+            f"./{package_dir.as_posix()}",
+            cwd=work,
+            work=work,
+            stamp={recipe.version_variable: self.version},
+            env=GO_BUILD_ENV,
+            label=f"{recipe.module}/{package_dir.as_posix()}",
+        )
         install(out, self.built, move=True)
         # Record the binary now, so that reinstalling into a wiped PULUMI_HOME needs no rebuild.
         self.write_stamp(ctx, selected, 0.0)
@@ -935,17 +961,15 @@ class LocalResourcePlugin(ResourcePlugin):
                 ],
                 source, log, ctx.progress, env, count=_whole_log,
             )  # fmt: skip
-        out = work / "out" / self.executable
-        with ctx.progress.step(f"go build {recipe.package}"):
-            run_logged(
-                f"go build {self.executable}",
-                [
-                    "go", "build", "-v", "-trimpath",
-                    "-ldflags", f"-s -w -X {recipe.version_variable}={self.version}",
-                    "-o", str(out), recipe.package,
-                ],
-                source, log, ctx.progress, env, count=_whole_log,
-            )  # fmt: skip
+        out = go_build(
+            ctx,
+            self.executable,
+            recipe.package,
+            cwd=source,
+            work=work,
+            stamp={recipe.version_variable: self.version},
+            env=env,
+        )
         modules = read_go_mod(source / "go.mod").requires
         install(out, self.built, move=True)
         self.write_stamp(ctx, modules, 0.0)
