@@ -10,7 +10,10 @@ Invariants guarded:
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
-- Ctrl-C during `pulumi up` stops the program, and no process of the run is left behind.
+- Ctrl-C during `pulumi up` stops the program, and no process of the run is left behind;
+- where the user has Pulumi's own host installed, the toolchain links that one and `doctor`
+  says so; `GO_PLATFORM_LANGUAGE_HOST` forces either, and asking for an official host that
+  is not there is one line.
 """
 
 from __future__ import annotations
@@ -208,3 +211,63 @@ def test_ctrl_c_during_up_leaves_no_process_behind(
     assert run.returncode != 0, output
     assert not Path(f"/proc/{program_pid}").exists(), f"the program is still running:\n{output}"
     assert left == [], f"processes left behind: {left}\n{output}"
+
+
+def fake_official_install(directory: Path) -> Path:
+    """A stand-in for Pulumi's own install: a host with its executor script beside it."""
+    directory.mkdir(parents=True)
+    for name in ("pulumi-language-python", "pulumi-language-python-exec"):
+        script = directory / name
+        script.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+        script.chmod(0o755)
+    return directory / "pulumi-language-python"
+
+
+def test_a_users_official_host_is_used_where_installed(tmp_path: Path):
+    official = fake_official_install(tmp_path / "pulumi-install" / "bin")
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "GO_PLATFORM_CACHE": str(cache),
+        "PATH": os.pathsep.join([str(official.parent), os.environ["PATH"]]),
+    }
+
+    def bootstrap(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(BOOTSTRAP), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**env, **extra},
+        )
+
+    def host_in_use(**extra: str) -> dict[str, str]:
+        report = json.loads(bootstrap("doctor", "--json", **extra).stdout)
+        (finding,) = [f for f in report["findings"] if f["component"] == "host in use"]
+        return finding
+
+    built = bootstrap("build", "--only", "language-python")
+    assert built.returncode == 0, built.stderr
+    assert f"language host: official ({official})" in built.stderr
+
+    assert host_in_use() == {
+        "section": "toolchain",
+        "component": "host in use",
+        "version": "official",
+        "status": "present",
+        "detail": str(official),
+    }
+    ours = bootstrap("build", "--only", "language-python", GO_PLATFORM_LANGUAGE_HOST="go-platform")
+    assert "language host: go-platform" in ours.stderr, ours.stderr
+    assert host_in_use(GO_PLATFORM_LANGUAGE_HOST="go-platform")["version"] == "go-platform"
+    refused = bootstrap(
+        "build",
+        "--only",
+        "language-python",
+        GO_PLATFORM_LANGUAGE_HOST="official",
+        PATH=os.environ["PATH"],  # without the install above
+        HOME=str(tmp_path),  # and no ~/.pulumi/bin
+    )
+    assert refused.returncode == 1
+    assert "no official pulumi-language-python was found" in refused.stderr
+    assert "Traceback" not in refused.stderr
