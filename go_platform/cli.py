@@ -309,13 +309,20 @@ def refresh(
     secrets_provider: SecretsOption = None,
     project_dir: ProjectOption = None,
     json_path: JsonOption = None,
+    clear_pending_creates: Annotated[
+        bool,
+        typer.Option(
+            "--clear-pending-creates",
+            help="Forget the creates an interrupted update left pending (exit 7 names them).",
+        ),
+    ] = False,
 ) -> None:
     """Update the state from the resources as they are."""
     run(
         "refresh",
         json_path,
         lambda: _options(stack, backend, secrets_provider, project_dir),
-        lambda driver: driver.refresh(),
+        lambda driver: driver.refresh(clear_pending_creates=clear_pending_creates),
     )
 
 

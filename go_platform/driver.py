@@ -70,6 +70,7 @@ from go_platform.workspace import (
     is_lock_conflict,
     kubeconfig_override,
     lock_error,
+    pending_error,
     project_name,
     resolve_backend,
 )
@@ -308,7 +309,16 @@ class Driver:
         if outputs:
             self.console.print(f"outputs: {', '.join(sorted(outputs))}")
 
+    def refuse_pending(self, stack: auto.Stack) -> None:
+        """Exit 7 before an operation that changes resources when an interrupted update left
+        operations pending: a pending create may have made a resource the state does not
+        know, which a new `up` would make again (or fail on)."""
+        pending = self.session.pending_operations(stack)
+        if pending:
+            raise pending_error(stack.name, pending)
+
     def deploy(self, stack: auto.Stack, operation: str, policies: dict[str, Any]) -> None:
+        self.refuse_pending(stack)
         self.engine(
             operation,
             stack,
@@ -318,6 +328,7 @@ class Driver:
 
     def destroy(self, *, stack: auto.Stack | None = None) -> None:
         stack = stack or self.session.select()
+        self.refuse_pending(stack)
         self.engine(
             "destroy",
             stack,
@@ -325,12 +336,14 @@ class Driver:
             expected=self.expected(stack),
         )
 
-    def refresh(self) -> None:
+    def refresh(self, *, clear_pending_creates: bool = False) -> None:
         stack = self.session.select()
         self.engine(
             "refresh",
             stack,
-            lambda on_event: stack.refresh(on_event=on_event, color="never"),
+            lambda on_event: stack.refresh(
+                on_event=on_event, color="never", clear_pending_creates=clear_pending_creates
+            ),
             expected=self.expected(stack),
         )
 

@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     """`canary promote`: the canary failed its analysis and was rolled back."""
     LOCKED = 6
     """Another update holds the stack's lock."""
+    PENDING = 7
+    """The state holds operations an interrupted update left pending; nothing was changed."""
     USAGE = 64
     """Bad arguments, or an invalid stack configuration (EX_USAGE of sysexits.h)."""
 
@@ -37,6 +39,7 @@ RESULTS: dict[ExitCode, str] = {
     ExitCode.PREFLIGHT: "preflight-failed",
     ExitCode.ROLLED_BACK: "rolled-back",
     ExitCode.LOCKED: "locked",
+    ExitCode.PENDING: "pending-operations",
     ExitCode.USAGE: "usage-error",
 }
 """The `result` word of the JSON summary for each exit code."""
@@ -49,6 +52,7 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.PREFLIGHT: "a preflight check failed; nothing was deployed",
     ExitCode.ROLLED_BACK: "the canary failed its analysis and was rolled back",
     ExitCode.LOCKED: "the stack is locked by another update",
+    ExitCode.PENDING: "an interrupted update left pending operations; nothing was changed",
     ExitCode.USAGE: "bad arguments or an invalid stack configuration",
 }
 

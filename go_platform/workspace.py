@@ -334,6 +334,49 @@ def is_lock_conflict(error: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class PendingOperation:
+    """An operation the state records as started and never finished (`pending_operations`
+    of `pulumi stack export`): the update that began it was killed or lost its backend."""
+
+    kind: str
+    """`creating`, `updating`, `deleting`, `reading` or `importing`."""
+    urn: str
+
+    def line(self) -> str:
+        qualified, _, name = self.urn.rpartition("::")
+        resource_type = qualified.rpartition("::")[2].rpartition("$")[2]
+        return f"  {self.kind} {resource_type} {name} ({self.urn})"
+
+
+def pending_operations(deployment: Mapping[str, Any]) -> list[PendingOperation]:
+    """The pending operations of a state document (`pulumi stack export`'s `deployment`)."""
+    return [
+        PendingOperation(kind=str(item.get("type", "?")), urn=str(item["resource"]["urn"]))
+        for item in deployment.get("pending_operations") or []
+        if isinstance(item, Mapping) and isinstance(item.get("resource"), Mapping)
+    ]
+
+
+def pending_error(stack: str, pending: list[PendingOperation]) -> DriverError:
+    """Exit 7: what was left pending, and the two ways to clear it."""
+    return DriverError(
+        ExitCode.PENDING,
+        f"stack {stack!r} has {len(pending)} pending operation(s) left by an update that was "
+        "interrupted; nothing was changed:",
+        *[operation.line() for operation in pending],
+        "each may or may not have happened: check the resource with its provider (the "
+        "cluster, the cloud console), then clear them:",
+        f"  `go-platform refresh --stack {stack} --clear-pending-creates` (or `pulumi refresh "
+        "--clear-pending-creates`) forgets pending creates and refreshes the rest;",
+        f"  or `pulumi stack export --stack {stack} --file state.json`, remove its "
+        f"`pending_operations` (import what was created with `pulumi import`), and "
+        f"`pulumi stack import --stack {stack} --file state.json`.",
+        "The interrupted update may also have left its lock: if a command then says the stack "
+        f"is locked and no update runs, `pulumi cancel --stack {stack} --yes` removes it.",
+    )
+
+
 def lock_error(stack: str, error: BaseException) -> DriverError:
     detail = next((line for line in command_error_lines(error) if "lock" in line), "")
     return DriverError(
@@ -472,6 +515,18 @@ class Session:
             secret_keys=frozenset(key for key, value in values.items() if value.secret),
             project_dir=self.target.project_dir,
         )
+
+    def pending_operations(self, stack: auto.Stack) -> list[PendingOperation]:
+        """What an interrupted update left pending in the stack's state (read, no lock)."""
+        try:
+            deployment = stack.export_stack().deployment
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED,
+                f"cannot read the state of stack {stack.name!r}",
+                *command_error_lines(error),
+            ) from None
+        return pending_operations(deployment or {})
 
     def masked_outputs(self, stack: auto.Stack) -> dict[str, Any]:
         """Stack outputs with every secret value, nested ones too, shown as `[secret]`."""

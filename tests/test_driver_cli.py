@@ -4,12 +4,16 @@ whose stacks replay engine events and raise the Automation API's own errors.
 
 Invariants guarded:
 - exit codes: 0 ok, 1 failure, 2 drift, 3 mandatory policy violation, 4 preflight
-  failure, 5 canary rolled back, 6 stack locked, 64 bad arguments or invalid stack
+  failure, 5 canary rolled back, 6 stack locked, 7 pending operations left by an
+  interrupted update, 64 bad arguments or invalid stack
   config (click's own usage errors too, never its 2);
 - bad arguments and invalid stack config fail before any engine operation, with one line
   per problem (the ConfigError's lines with their key paths), never a traceback;
 - a mandatory violation is listed with policy, resource and message; advisory ones do not
   fail; a lock conflict says the stack is locked and that nothing changed;
+- pending operations in the state stop `up`, `destroy` and the commands built on them with
+  exit 7 before the engine runs, naming each resource and the ways to clear them;
+  `refresh --clear-pending-creates` passes the flag to the engine;
 - a preflight failure deploys nothing; `--skip-preflight` skips it;
 - drift exits 2 and names each drifted resource;
 - every command's `--json` summary satisfies the published schema, also on failure, and
@@ -51,6 +55,7 @@ from go_platform.canary import Measurement, state_key
 from go_platform.cli import main
 from go_platform.exit_codes import ExitCode
 from go_platform.summary import schema
+from go_platform.workspace import PendingOperation
 from tests.conftest import REPO, service_config, stack_config
 
 URN = "urn:pulumi:dev::go-platform::kubernetes:apps/v1:Deployment::greeter"
@@ -112,6 +117,7 @@ class FakeStack:
     config_writes: list[dict[str, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    pending: list[PendingOperation] = field(default_factory=list)
 
     def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs))
@@ -203,6 +209,9 @@ class FakeSession:
 
     def masked_outputs(self, stack):
         return dict(self.outputs)
+
+    def pending_operations(self, stack):
+        return list(stack.pending)
 
     def run_cli(self, *args):
         if args[:2] == ("config", "cp"):
@@ -397,6 +406,47 @@ def test_a_locked_stack_exits_6_saying_nothing_changed(project, tmp_path, capsys
     assert code == ExitCode.LOCKED == 6
     assert "stack 'dev' is locked by another update; nothing was changed" in out
     assert summary["result"] == "locked"
+
+
+PENDING_CREATE = PendingOperation(
+    kind="creating",
+    urn="urn:pulumi:dev::go-platform::go-platform:index:Service$kubernetes:apps/v1:Deployment::greeter",
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--stack", "dev", "--skip-preflight"],
+        ["destroy", "--stack", "dev", "--yes"],
+        ["ephemeral", "down", "--name", "pr-7", "--force"],
+    ],
+)
+def test_pending_operations_exit_7_naming_them_and_change_nothing(project, tmp_path, capsys, argv):
+    stack = a_stack(argv[argv.index("--name") + 1] if "--name" in argv else "dev")
+    stack.pending = [PENDING_CREATE]
+
+    code, summary = run_cli(*argv, json_path=tmp_path / "s.json")
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == ExitCode.PENDING == 7
+    assert summary["result"] == "pending-operations"
+    assert "1 pending operation(s) left by an update that was interrupted" in out
+    assert f"creating kubernetes:apps/v1:Deployment greeter ({PENDING_CREATE.urn})" in out
+    assert "--clear-pending-creates" in out
+    assert "pulumi stack import" in out
+    assert "pulumi cancel" in out
+    assert stack.operations == []
+
+
+def test_refresh_clear_pending_creates_passes_the_flag_to_the_engine(project):
+    stack = a_stack()
+    stack.pending = [PENDING_CREATE]
+
+    assert main(["refresh", "--stack", "dev", "--clear-pending-creates"]) == 0
+    assert main(["refresh", "--stack", "dev"]) == 0
+
+    assert [kwargs["clear_pending_creates"] for _, kwargs in stack.calls] == [True, False]
 
 
 def test_an_engine_failure_exits_1_with_the_engines_errors(project, tmp_path, capsys):
@@ -714,6 +764,7 @@ def test_the_exit_codes_are_a_stable_interface():
         "PREFLIGHT": 4,
         "ROLLED_BACK": 5,
         "LOCKED": 6,
+        "PENDING": 7,
         "USAGE": 64,
     }
 

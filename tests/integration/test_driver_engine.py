@@ -10,6 +10,10 @@ Invariants guarded:
   output, nested ones too;
 - two concurrent `up` runs on one S3-backed stack: one wins, the other exits 6 saying the
   stack is locked, and the state stays whole (the resources are there, the lock is gone);
+- a driver killed (SIGKILL, its whole process group) while the engine creates a resource
+  leaves its lock and a pending create: the next `up` exits 7 naming the resource and how
+  to clear it, changing nothing; `refresh --clear-pending-creates` is refused on the lock
+  (6) until `pulumi cancel` removes it, then clears the pending create, and `up` deploys;
 - exit codes: 0 success, 3 a mandatory policy violation (listed; nothing created),
   2 drift (naming the resource), 4 preflight failure (nothing deployed), 64 bad
   arguments and invalid stack config (the key path named, nothing deployed);
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -342,6 +347,77 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
         )
     )
     assert set(settled.summary["operations"]) == {"same"}
+
+
+def pending_operations(engine: Engine, project: Path) -> list[dict[str, Any]]:
+    result = run_command(
+        ["pulumi", "stack", "export", "--stack", STACK],
+        cwd=project,
+        env=engine.env,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        return []
+    return json.loads(result.stdout)["deployment"].get("pending_operations") or []
+
+
+def test_a_driver_killed_mid_up_leaves_a_pending_create_the_next_run_reports_and_clears(
+    driver_engine, program, policy
+):
+    engine = driver_engine
+    pack = ("--policy-pack", str(policy))
+    must(drive(engine, program, "preview", "--stack", STACK, *pack))
+    # The dynamic provider's create writes the marker; a FIFO nobody reads holds it there,
+    # so the engine has recorded the create as pending when the driver is killed.
+    fifo = engine.root / "marker.fifo"
+    os.mkfifo(fifo)
+    pulumi(engine, program, "config", "set", "fixture:markerPath", str(fifo), "--stack", STACK)
+    killed = subprocess.Popen(
+        [*GO_PLATFORM, "up", "--stack", STACK, "--skip-preflight", *pack],
+        cwd=program,
+        env=engine.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not pending_operations(engine, program):
+            assert time.monotonic() < deadline, "the engine never recorded the pending create"
+            assert killed.poll() is None, f"the up ended on its own ({killed.returncode})"
+            time.sleep(0.3)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    fifo.unlink()
+    locks = engine.state / ".pulumi" / "locks"
+    assert list(locks.rglob("*.json")), "the killed update left no lock"
+
+    after = must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack), 7)
+
+    text = " ".join(after.output.split())
+    assert "1 pending operation(s) left by an update that was interrupted" in text
+    assert "creating pulumi-python:dynamic:Resource marker" in text
+    assert f"go-platform refresh --stack {STACK} --clear-pending-creates" in text
+    assert f"pulumi cancel --stack {STACK} --yes" in text
+    assert after.summary["result"] == "pending-operations"
+    assert [op["type"] for op in pending_operations(engine, program)] == ["creating"]
+
+    clear = ("refresh", "--stack", STACK, "--clear-pending-creates")
+    locked = must(drive(engine, program, *clear), 6)
+    assert "pulumi cancel" in locked.output
+    pulumi(engine, program, "cancel", "--yes", "--stack", STACK)
+    assert not list(locks.rglob("*.json"))
+    must(drive(engine, program, *clear))
+    assert pending_operations(engine, program) == []
+
+    marker = engine.root / "marker.txt"
+    pulumi(engine, program, "config", "set", "fixture:markerPath", str(marker), "--stack", STACK)
+    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
+    assert marker.read_text() == "v1"
+    assert any("::marker" in urn for urn in stack_resources(engine, program))
+    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
 
 
 # --- exit codes ----------------------------------------------------------------------
