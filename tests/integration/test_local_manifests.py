@@ -171,7 +171,8 @@ def test_the_api_server_accepts_every_object(applied):
 
 def test_every_deployment_becomes_available(cluster: Cluster, local_objects, applied):  # noqa: F811
     deployments = [o for o in local_objects if o["kind"] == "Deployment"]
-    assert {d["metadata"]["name"] for d in deployments} == {"greeter", "athens"}
+    # The greeter runs a stable and a canary track; Athens is the module proxy.
+    assert {d["metadata"]["name"] for d in deployments} == {"greeter", "greeter-canary", "athens"}
 
     def available(body: dict[str, Any]) -> bool:
         status = cluster.api.get(applied[0].path(body)).body.get("status", {})
