@@ -1,0 +1,573 @@
+"""What deploying the `local` stack through the engine costs, beside the floor: the same
+objects applied by server-side apply. Measured side by side in one run, each on a fresh
+embedded cluster of its own (started in a tmp dir and stopped at the end).
+
+    venv/bin/python bench/local_stack_bench.py              # a table
+    venv/bin/python bench/local_stack_bench.py --json       # the same figures, for tooling
+    venv/bin/python bench/local_stack_bench.py --scale 20   # also preview 20 generated services
+
+Needs `make toolchain` and `make cluster-build`. Measured:
+
+- engine: the first `up` of the local stack (`pulumi up --yes --policy-pack policies`, as
+  `make up` runs it), then the no-op `preview` and no-op `up`, each with the policy pack
+  (as `make preview`/`make up`) and without it, `--runs` times (median reported);
+- floor: the objects the program declares (run under mocks, as
+  tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
+  CRDs until Established, every object, then every Deployment Available (what `up` awaits);
+- where the time of a no-op goes: CLI start (`pulumi version`), backend and state
+  (`pulumi stack output`), Python start with the program's imports, the program itself under
+  mocks, the kubernetes provider's start, the policy pack's cost inside the engine (no-op
+  preview with the pack minus without), and the CRDs' share (preview of a new stack with
+  `crds.install` as committed and `false`);
+- the first `up`'s timeline from its events: preview phase, update phase, the CRDs, the
+  longest Service await;
+- the policy pack outside the engine: `Analyze` round trips to the running pack for the
+  stack's objects and for the CRDs it installs;
+- with `--scale N`: a preview of a stack of N generated services (nothing deployed).
+
+Targets: no-op preview <= 4 s, no-op up <= 5 s, first up <= 2x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import runpy
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+for entry in (str(REPO), str(REPO / "policies")):  # the tests' helpers, the pack's package
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+import yaml  # noqa: E402
+
+from components.config import UPSTREAM_CRD_SOURCES  # noqa: E402
+from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
+from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
+from tests.integration.test_local_manifests import (  # noqa: E402
+    NOT_KUBERNETES,
+    Applier,
+    install_crds,
+    manifest,
+)
+from tests.integration.test_local_stack import copy_program, json_documents  # noqa: E402
+from tests.integration.test_policy_analyzer import analyze_request, serve  # noqa: E402
+from tests.policy_fixtures import Resource  # noqa: E402
+
+BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
+PASSPHRASE = "go-platform-bench"
+STACK = "local"
+TARGETS = {"noop_preview_s": 4.0, "noop_up_s": 5.0, "first_up_vs_floor": 2.0}
+COMMAND_TIMEOUT = 600.0
+AVAILABLE_TIMEOUT = 180.0
+
+
+# --- plumbing --------------------------------------------------------------------------
+
+
+@dataclass
+class Engine:
+    """The toolchain's CLI with its own home, file backend and passphrase."""
+
+    env: dict[str, str]
+    project: Path
+    bin_dir: Path
+
+    def run(self, *args: str, stack: str = STACK) -> tuple[float, str]:
+        """Seconds `pulumi <args> --stack <stack>` took, and its stdout; fails loudly."""
+        return timed_command(["pulumi", *args, "--stack", stack], cwd=self.project, env=self.env)
+
+
+def timed_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # no plugin outlives its command
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"`{' '.join(argv)}` exited {process.returncode}\n{stdout[-3000:]}\n{stderr}")
+    return elapsed, stdout
+
+
+def toolchain() -> dict[str, Any]:
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, str(BOOTSTRAP), "doctor", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    )
+    absent = [name for name, status in report["components"].items() if status == "missing"]
+    if absent:
+        sys.exit(f"toolchain components missing: {', '.join(absent)}; run `make toolchain`")
+    return report
+
+
+@contextlib.contextmanager
+def fresh_cluster(scratch: Path) -> Iterator[Path]:
+    """A cluster started in `scratch`; its kubeconfig; stopped on the way out."""
+    data_dir = scratch / "cluster"
+    started = cluster_cli("start", data_dir=data_dir)
+    if started.returncode != 0:
+        sys.exit(f"the embedded cluster did not start:\n{started.stderr}")
+    try:
+        yield Path(started.stdout.strip())
+    finally:
+        cluster_cli("stop", data_dir=data_dir, timeout=60)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = AVAILABLE_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+# --- the floor: server-side apply of the same objects -----------------------------------
+
+
+def declared_objects() -> tuple[float, list[dict[str, Any]]]:
+    """Seconds the program takes under mocks (imports done), and the Kubernetes objects it
+    declares, namespaces first."""
+    config = stack_file_config(REPO / f"Pulumi.{STACK}.yaml")
+    main = REPO / "__main__.py"
+    run_under_mocks(
+        lambda: runpy.run_path(str(main), run_name="__main__"), stack=STACK, config=config
+    )
+    started = time.perf_counter()
+    recording = run_under_mocks(
+        lambda: runpy.run_path(str(main), run_name="__main__"), stack=STACK, config=config
+    )
+    elapsed = time.perf_counter() - started
+    objects = [
+        manifest(r.type, r.name, r.inputs)
+        for r in recording.resources
+        if not r.type.startswith(NOT_KUBERNETES)
+    ]
+    return elapsed, sorted(objects, key=lambda o: o["kind"] != "Namespace")
+
+
+def is_available(api: Any, path: str) -> bool:
+    status = api.get(path).body.get("status", {})
+    return any(
+        c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions", [])
+    )
+
+
+def floor(scratch: Path, objects: list[dict[str, Any]]) -> dict[str, float]:
+    with fresh_cluster(scratch) as kubeconfig:
+        applier = Applier(client_from(kubeconfig, scratch / "client"))
+        started = time.perf_counter()
+        install_crds(applier)
+        crds = time.perf_counter()
+        for body in objects:
+            response = applier.apply(body)
+            if not response.ok:
+                sys.exit(f"{body['kind']} {body['metadata']['name']}: {response.message}")
+        applied = time.perf_counter()
+        for body in objects:
+            if body["kind"] == "Deployment":
+                path = applier.path(body)
+                wait_for(lambda p=path: is_available(applier.api, p), f"{path} Available")
+        available = time.perf_counter()
+    return {
+        "crds_s": crds - started,
+        "objects_s": applied - crds,
+        "available_s": available - applied,
+        "total_s": available - started,
+        "objects": len(objects),
+    }
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+def engine_for(report: dict[str, Any], scratch: Path, kubeconfig: Path) -> Engine:
+    home, state = scratch / "pulumi-home", scratch / "state"
+    home.mkdir()
+    state.mkdir()
+    (home / "plugins").symlink_to(Path(report["pulumi_home"]) / "plugins")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PULUMI_", "KUBERNETES_")) and k != "KUBECONFIG"
+    }
+    env.update(
+        {
+            "PATH": os.pathsep.join([report["bin_dir"], env.get("PATH", "")]),
+            "PULUMI_HOME": str(home),
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "KUBECONFIG": str(kubeconfig),
+        }
+    )
+    project = scratch / "project"
+    project.mkdir()
+    copy_program(project, Path(sys.prefix))
+    return Engine(env=env, project=project, bin_dir=Path(report["bin_dir"]))
+
+
+def timeline(stdout: str, total: float) -> dict[str, float]:
+    """Where a first `up` spends its time, from its update's events (whole seconds: the
+    engine stamps events to the second)."""
+    started: dict[str, int] = {}
+    ended: dict[str, int] = {}
+    summary = 0
+    for event in json_documents(stdout):
+        if "resourcePreEvent" in event:
+            started[event["resourcePreEvent"]["metadata"]["urn"]] = event["timestamp"]
+        elif "resOutputsEvent" in event:
+            ended[event["resOutputsEvent"]["metadata"]["urn"]] = event["timestamp"]
+        elif "summaryEvent" in event:
+            summary = event["summaryEvent"]["durationSeconds"]
+    crds = [u for u in started if ":CustomResourceDefinition::" in u]
+    services = [u for u in started if "kubernetes:core/v1:Service::" in u and u in ended]
+    first = min(started.values())
+    return {
+        "preview phase (before the update)": total - summary,
+        "update phase": summary,
+        "CRDs, first created to last Established": max(ended[u] for u in crds)
+        - min(started[u] for u in crds),
+        "update start until the last CRD is done": max(ended[u] for u in crds) - first,
+        "longest Service await (endpoints)": max(ended[u] - started[u] for u in services),
+    }
+
+
+def resources_in(stdout: str) -> int:
+    for document in json_documents(stdout):
+        if "changeSummary" in document:
+            return sum(document["changeSummary"].values())
+    return 0
+
+
+@dataclass
+class EngineFigures:
+    first_up_s: float = 0.0
+    resources: int = 0
+    first_up_timeline: dict[str, float] = field(default_factory=dict)
+    noop: dict[str, list[float]] = field(default_factory=dict)
+    breakdown: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, Any] = field(default_factory=dict)
+
+
+PACK = ("--policy-pack", "policies")
+
+
+def bench_engine(report: dict[str, Any], scratch: Path, runs: int, scale: int) -> EngineFigures:
+    figures = EngineFigures()
+    with fresh_cluster(scratch) as kubeconfig:
+        engine = engine_for(report, scratch, kubeconfig)
+        timed_command(["pulumi", "stack", "init", STACK], cwd=engine.project, env=engine.env)
+        figures.first_up_s, stdout = engine.run("up", "--yes", "--json", *PACK)
+        figures.resources = resources_in(stdout)
+        figures.first_up_timeline = timeline(stdout, figures.first_up_s)
+        commands = {
+            "preview (pack)": ("preview", "--expect-no-changes", *PACK),
+            "preview": ("preview", "--expect-no-changes"),
+            "up (pack)": ("up", "--yes", *PACK),
+            "up": ("up", "--yes"),
+        }
+        for _ in range(runs):  # interleaved, so load changes hit every command alike
+            for name, args in commands.items():
+                figures.noop.setdefault(name, []).append(engine.run(*args)[0])
+        figures.breakdown = {**breakdown(engine, runs), **crd_share(engine, runs)}
+        if scale:
+            figures.scale = bench_scale(engine, scale)
+    return figures
+
+
+def breakdown(engine: Engine, runs: int) -> dict[str, float]:
+    """Medians of the parts a no-op preview is made of, each measured on its own."""
+    python = str(Path(sys.prefix) / "bin" / "python")
+    program_imports = (
+        "import pulumi, pulumi_kubernetes, pulumi_random, pydantic, yaml; "
+        "import components.config, components.go_service, components.traefik_gateway, "
+        "components.observability, components.module_proxy, components.canary_route, "
+        "components.crds, components.telemetry"
+    )
+    parts: dict[str, Callable[[], float]] = {
+        "cli start (pulumi version)": lambda: timed_command(
+            ["pulumi", "version"], cwd=engine.project, env=engine.env
+        )[0],
+        "backend + state (stack output)": lambda: engine.run("stack", "output", "--json")[0],
+        "python start": lambda: timed_command(
+            [python, "-c", "pass"], cwd=engine.project, env=engine.env
+        )[0],
+        "python start + program imports": lambda: timed_command(
+            [python, "-c", program_imports], cwd=engine.project, env=engine.env
+        )[0],
+        "policy pack imports": lambda: timed_command(
+            [python, "-c", "import pulumi_policy, go_platform_policies"],
+            cwd=engine.project / "policies",
+            env=engine.env,
+        )[0],
+        "kubernetes provider start": lambda: provider_start(engine, "kubernetes"),
+    }
+    return {name: median([measure() for _ in range(runs)]) for name, measure in parts.items()}
+
+
+def provider_start(engine: Engine, name: str) -> float:
+    """Seconds from spawning the provider plugin until it prints its port (what the engine
+    waits for); a loopback port nobody answers on stands in for the engine."""
+    plugins = Path(engine.env["PULUMI_HOME"]) / "plugins"
+    [binary] = plugins.glob(f"resource-{name}-v*/pulumi-resource-{name}")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(binary), "127.0.0.1:1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        process.stdout.readline()
+        return time.perf_counter() - started
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def new_stack(engine: Engine, name: str, config: dict[str, Any]) -> None:
+    stack_file = engine.project / f"Pulumi.{name}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    timed_command(["pulumi", "stack", "init", name], cwd=engine.project, env=engine.env)
+
+
+def crd_share(engine: Engine, runs: int) -> dict[str, float]:
+    """What installing the CRDs from the program (a ConfigGroup every other resource waits
+    for) adds to a preview: new stacks (nothing deployed) of the local config, with
+    `crds.install` as committed and with `false` (the CRDs are already on the cluster)."""
+    local = yaml.safe_load((engine.project / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    variants = {
+        "preview of a new stack: local config": local,
+        "preview of a new stack: local config, crds.install false": {
+            **local,
+            "go-platform:crds": {"install": False},
+        },
+    }
+    figures = {}
+    for index, (name, config) in enumerate(variants.items()):
+        new_stack(engine, f"crds-{index}", config)
+        figures[name] = median(
+            [engine.run("preview", stack=f"crds-{index}")[0] for _ in range(runs)]
+        )
+    return figures
+
+
+def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
+    """Preview (nothing deployed) of a stack of `count` services like greeter, without
+    canary; with the pack and without it."""
+    name = f"scale-{count}"
+    services = [
+        {
+            "name": f"svc-{i:02d}",
+            "image": f"ghcr.io/go-platform/svc-{i:02d}:0.1.0",
+            "env": {"LOG_LEVEL": "info"},
+            "route": {"host": f"svc-{i:02d}.go-platform.localhost"},
+        }
+        for i in range(1, count + 1)
+    ]
+    local = yaml.safe_load((engine.project / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    new_stack(engine, name, {**local, "go-platform:services": services})
+    with_pack, stdout = engine.run("preview", "--json", *PACK, stack=name)
+    without, _ = engine.run("preview", "--json", stack=name)
+    return {
+        "services": count,
+        "resources": resources_in(stdout),
+        "preview (pack) s": with_pack,
+        "preview s": without,
+    }
+
+
+# --- the policy pack, outside the engine ------------------------------------------------
+
+
+def type_token(body: dict[str, Any]) -> str:
+    group, _, version = body["apiVersion"].rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{body['kind']}"
+
+
+def pack_costs(objects: list[dict[str, Any]], runs: int) -> dict[str, float]:
+    """`Analyze` round trips to the running pack (local config), as the engine makes one per
+    resource: the stack's objects and the CRDs it installs, summed, and the largest CRD."""
+    crds = [
+        document
+        for pattern in UPSTREAM_CRD_SOURCES
+        for path in sorted(REPO.glob(pattern))
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
+    pack = serve(STACK)
+    try:
+
+        def seconds(bodies: list[dict[str, Any]]) -> float:
+            requests = [
+                analyze_request(Resource(type_token(b), b, b["metadata"]["name"])) for b in bodies
+            ]
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                for request in requests:
+                    pack.stub.Analyze(request)
+                samples.append(time.perf_counter() - started)
+            return median(samples)
+
+        largest = max(crds, key=lambda c: len(json.dumps(c)))
+        greeter = next(o for o in objects if o["kind"] == "Deployment")
+        return {
+            f"Analyze of the {len(objects)} objects, summed": seconds(objects),
+            f"Analyze of the {len(crds)} CRDs, summed": seconds(crds),
+            f"Analyze of the largest CRD ({len(json.dumps(largest)) // 1024} KiB)": seconds(
+                [largest]
+            ),
+            "Analyze of the greeter Deployment": seconds([greeter]),
+        }
+    finally:
+        pack.stop()
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def results(runs: int, scale: int) -> dict[str, Any]:
+    report = toolchain()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="local-stack-bench-") as tmp:
+        scratch = Path(tmp)
+        program_s, objects = declared_objects()
+        (scratch / "floor").mkdir()
+        floor_figures = floor(scratch / "floor", objects)
+        (scratch / "engine").mkdir()
+        engine = bench_engine(report, scratch / "engine", runs, scale)
+        pack = pack_costs(objects, runs)
+    noop = {name: median(samples) for name, samples in engine.noop.items()}
+    return {
+        "machine": {
+            "cores": os.cpu_count(),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "pulumi": report["pulumi_version"],
+            "plugins": report["plugins"],
+        },
+        "runs": runs,
+        "first_up_s": engine.first_up_s,
+        "first_up_resources": engine.resources,
+        "floor": floor_figures,
+        "first_up_vs_floor": engine.first_up_s / floor_figures["total_s"],
+        "noop_median_s": noop,
+        "noop_samples_s": engine.noop,
+        "breakdown_median_s": {
+            **engine.breakdown,
+            "program under mocks (imports done)": program_s,
+            "policy pack inside the engine (preview with - without)": noop["preview (pack)"]
+            - noop["preview"],
+        },
+        "first_up_timeline_s": engine.first_up_timeline,
+        "policy_pack_s": pack,
+        "scale": engine.scale,
+        "targets": TARGETS,
+    }
+
+
+def verdict(value: float, target: float) -> str:
+    return "ok" if value <= target else "MISSED"
+
+
+def table(figures: dict[str, Any]) -> str:
+    noop, floor_figures = figures["noop_median_s"], figures["floor"]
+    lines = [
+        f"local stack: {figures['first_up_resources']} resources; "
+        f"{floor_figures['objects']} Kubernetes objects applied for the floor; "
+        f"no-op figures are medians of {figures['runs']} runs",
+        f"machine: {figures['machine']['cores']} cores, load "
+        f"{figures['machine']['load_before']} -> {figures['machine']['load_after']}",
+        "",
+        f"| {'measure':58} | {'seconds':>8} | {'target':>12} |",
+        f"|{'-' * 60}|{'-' * 10}|{'-' * 14}|",
+    ]
+
+    def row(name: str, value: float, target: str = "") -> None:
+        lines.append(f"| {name:58} | {value:8.2f} | {target:>12} |")
+
+    floor_total = floor_figures["total_s"]
+    ratio = figures["first_up_vs_floor"]
+    row(
+        "first up (pack)",
+        figures["first_up_s"],
+        f"<= {2 * floor_total:.1f} {verdict(ratio, TARGETS['first_up_vs_floor'])}",
+    )
+    row("floor: server-side apply, until Deployments Available", floor_total)
+    row("  floor: CRDs until Established", floor_figures["crds_s"])
+    row("  floor: every object applied", floor_figures["objects_s"])
+    row("  floor: Deployments Available", floor_figures["available_s"])
+    for name, value in noop.items():
+        target = TARGETS["noop_preview_s" if name.startswith("preview") else "noop_up_s"]
+        row(f"no-op {name}", value, f"<= {target:.0f} {verdict(value, target)}")
+    lines.append("")
+    lines.append(f"| {'where a no-op goes (each measured alone)':58} | {'seconds':>8} |")
+    lines.append(f"|{'-' * 60}|{'-' * 10}|")
+    for name, value in figures["breakdown_median_s"].items():
+        lines.append(f"| {name:58} | {value:8.2f} |")
+    for title, key in (
+        ("first up, from its events (whole seconds)", "first_up_timeline_s"),
+        ("policy pack, outside the engine (medians)", "policy_pack_s"),
+    ):
+        lines.append("")
+        lines.append(f"| {title:58} | {'seconds':>8} |")
+        lines.append(f"|{'-' * 60}|{'-' * 10}|")
+        for name, value in figures[key].items():
+            lines.append(f"| {name:58} | {value:8.2f} |")
+    if figures["scale"]:
+        scale = figures["scale"]
+        lines.append("")
+        lines.append(
+            f"scale: {scale['services']} services, {scale['resources']} resources, "
+            f"preview (nothing deployed): {scale['preview (pack) s']:.2f} s with the pack, "
+            f"{scale['preview s']:.2f} s without"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each no-op command")
+    parser.add_argument("--scale", type=int, default=0, help="also preview N services")
+    args = parser.parse_args(argv)
+    figures = results(args.runs, args.scale)
+    print(json.dumps(figures, indent=2) if args.json else table(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
