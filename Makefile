@@ -105,11 +105,13 @@ stack: venv toolchain $(STACK_CLUSTER)
 
 .PHONY: preview
 preview: stack ## pulumi preview of STACK (default local) with the policy pack
-	$(PULUMI) preview --stack $(STACK) --diff --policy-pack policies
+	$(PULUMI) preview --refresh --stack $(STACK) --diff --policy-pack policies
 
 .PHONY: up
+# --refresh: read the cluster first, so what was changed by hand (kubectl scale, an edited
+# label, a deleted object) is seen and put back; the platform owns what it declares.
 up: stack ## Deploy STACK (default local: starts the embedded cluster) with the policy pack
-	$(PULUMI) up --yes --stack $(STACK) --policy-pack policies
+	$(PULUMI) up --yes --refresh --stack $(STACK) --policy-pack policies
 	@echo
 	@$(PULUMI) stack output --json --stack $(STACK) | \
 		$(PYTHON) tools/stack_summary.py --stack $(STACK) $(if $(filter local,$(STACK)),--kubeconfig $(CLUSTER_KUBECONFIG))
