@@ -177,13 +177,14 @@ def run_command(
     return result
 
 
-@pytest.fixture
-def engine(toolchain: Toolchain, virtualenv: Path, tmp_path: Path) -> Engine:
-    home = tmp_path / "pulumi-home"
+def new_engine(toolchain: Toolchain, virtualenv: Path, root: Path, kubeconfig: Path) -> Engine:
+    """An Engine confined to `root`: its own PULUMI_HOME (sharing the toolchain's installed
+    plugins), a file backend, a passphrase, and `kubeconfig` as KUBECONFIG."""
+    home = root / "pulumi-home"
     home.mkdir()
     # The toolchain's plugins, read-only in spirit; credentials and workspaces stay per test.
     (home / "plugins").symlink_to(toolchain.pulumi_home / "plugins", target_is_directory=True)
-    state = tmp_path / "state"
+    state = root / "state"
     state.mkdir()
     env = {
         key: value
@@ -198,8 +199,14 @@ def engine(toolchain: Toolchain, virtualenv: Path, tmp_path: Path) -> Engine:
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "KUBECONFIG": str(tmp_path / "no-such-dir" / "kubeconfig"),
+            "KUBECONFIG": str(kubeconfig),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
-    return Engine(toolchain=toolchain, root=tmp_path, env=env, virtualenv=virtualenv)
+    return Engine(toolchain=toolchain, root=root, env=env, virtualenv=virtualenv)
+
+
+@pytest.fixture
+def engine(toolchain: Toolchain, virtualenv: Path, tmp_path: Path) -> Engine:
+    """An Engine per test, with a KUBECONFIG that does not exist."""
+    return new_engine(toolchain, virtualenv, tmp_path, tmp_path / "no-such-dir" / "kubeconfig")

@@ -43,7 +43,6 @@ import base64
 import copy
 import gzip
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -57,7 +56,7 @@ import pytest
 import yaml
 
 from components.config import UPSTREAM_CRD_SOURCES
-from tests.integration.conftest import PASSPHRASE, Engine, Toolchain
+from tests.integration.conftest import Engine, Toolchain, new_engine
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
 
@@ -331,29 +330,7 @@ def stack_engine(
     kubeconfig = embedded.data_dir / "kubeconfig"
     contexts = {c["name"] for c in yaml.safe_load(kubeconfig.read_text())["contexts"]}
     assert CONTEXT in contexts, f"Pulumi.local.yaml names {CONTEXT}; the cluster has {contexts}"
-    root = tmp_path_factory.mktemp("local-stack")
-    home, state = root / "pulumi-home", root / "state"
-    home.mkdir()
-    state.mkdir()
-    (home / "plugins").symlink_to(toolchain.pulumi_home / "plugins", target_is_directory=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PULUMI_", "KUBERNETES_")) and key != "KUBECONFIG"
-    }
-    env.update(
-        {
-            "PATH": os.pathsep.join([str(toolchain.bin_dir), env.get("PATH", "")]),
-            "PULUMI_HOME": str(home),
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "KUBECONFIG": str(kubeconfig),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-    )
-    return Engine(toolchain=toolchain, root=root, env=env, virtualenv=virtualenv)
+    return new_engine(toolchain, virtualenv, tmp_path_factory.mktemp("local-stack"), kubeconfig)
 
 
 @pytest.fixture(scope="module")
