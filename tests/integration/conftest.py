@@ -140,6 +140,21 @@ class Engine:
         return run_command(["pulumi", *args], cwd=cwd, env=self.env, check=check, timeout=timeout)
 
 
+def processes_working_in(root: Path) -> list[int]:
+    """Processes whose working directory is `root` or below it: the plugins of a Pulumi run
+    in a test's directory (each in a process group of its own, so killing the CLI's group
+    does not reach them)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if cwd == root or root in cwd.parents:
+            found.append(int(proc.name))
+    return found
+
+
 def run_command(
     argv: Sequence[str],
     *,

@@ -27,6 +27,7 @@ Invariants guarded:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,7 +48,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from go_platform.summary import schema
-from tests.integration.conftest import run_command
+from tests.integration.conftest import processes_working_in, run_command
 from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
     CANARY,
     Behaviour,
@@ -390,6 +391,11 @@ def test_a_driver_killed_mid_up_leaves_a_pending_create_the_next_run_reports_and
     finally:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
+        # What a SIGKILL leaves running: the plugins (the dynamic provider blocked on the
+        # FIFO, the policy pack), each in a process group of its own.
+        for pid in processes_working_in(engine.root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     fifo.unlink()
     locks = engine.state / ".pulumi" / "locks"
     assert list(locks.rglob("*.json")), "the killed update left no lock"
