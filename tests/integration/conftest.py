@@ -94,6 +94,13 @@ def virtualenv() -> Path:
     return Path(sys.prefix)
 
 
+def run_in_virtualenv(project_file: Path, virtualenv: Path) -> None:
+    """Point a Pulumi.yaml or PulumiPolicy.yaml's runtime at `virtualenv`."""
+    settings = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    settings["runtime"].setdefault("options", {})["virtualenv"] = str(virtualenv)
+    project_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+
+
 @dataclass
 class Engine:
     """The Pulumi CLI with state, home and secrets confined to one tmp dir."""
@@ -116,11 +123,8 @@ class Engine:
         target = self.root / "projects" / fixture
         shutil.copytree(FIXTURES / fixture, target)
         for name in ("Pulumi.yaml", "PulumiPolicy.yaml"):
-            project_file = target / name
-            if project_file.exists():
-                settings = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-                settings["runtime"].setdefault("options", {})["virtualenv"] = str(self.virtualenv)
-                project_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+            if (target / name).exists():
+                run_in_virtualenv(target / name, self.virtualenv)
         return target
 
     def without_plugins(self) -> None:

@@ -39,14 +39,12 @@ from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
     prometheus,
 )
 from tests.integration.test_driver_engine import GO_PLATFORM, drive, must, pulumi
+from tests.integration.test_local_stack import copy_program
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
     from tests.integration.test_cluster import Cluster
 
-REPO = Path(__file__).resolve().parents[2]
-PROGRAM_PATHS = ("Pulumi.yaml", "Pulumi.local.yaml", "__main__.py", "components", "policies")
-PROGRAM_DIRS = ("upstream",)
 LOCAL = "local"
 WEIGHTED = "/apis/traefik.io/v1alpha1/namespaces/apps/traefikservices/greeter-weighted"
 STABLE_DEPLOYMENT = "/apis/apps/v1/namespaces/apps/deployments/greeter"
@@ -119,24 +117,9 @@ def test_an_ephemeral_stack_deploys_to_the_cluster_and_down_removes_it(kube_engi
 def copy_local_program(engine: Engine, kubeconfig: Path) -> Path:
     """The program's tracked files in a tmp dir, running in the test virtualenv; the local
     stack file with the cluster's kubeconfig, short canary timings and no encryption salt."""
-    target = engine.root / "local-program"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", *PROGRAM_PATHS, *PROGRAM_DIRS],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for relative in filter(None, listed.split("\0")):
-        if (REPO / relative).is_file():
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            (target / relative).write_bytes((REPO / relative).read_bytes())
-    for project_file in (target / "Pulumi.yaml", target / "policies" / "PulumiPolicy.yaml"):
-        settings = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-        settings["runtime"].setdefault("options", {})["virtualenv"] = str(engine.virtualenv)
-        project_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    target = copy_program(engine.root / "local-program", engine.virtualenv)
     stack_file = target / f"Pulumi.{LOCAL}.yaml"
     document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
-    document.pop("encryptionsalt", None)
     config = document["config"]
     config["kubernetes:kubeconfig"] = str(kubeconfig)
     [greeter] = [s for s in config["go-platform:services"] if s["name"] == "greeter"]

@@ -56,7 +56,7 @@ import pytest
 import yaml
 
 from components.config import UPSTREAM_CRD_SOURCES
-from tests.integration.conftest import Engine, Toolchain, new_engine
+from tests.integration.conftest import Engine, Toolchain, new_engine, run_in_virtualenv
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
 
@@ -99,9 +99,7 @@ def copy_program(target: Path, virtualenv: Path) -> Path:
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / relative)
     for project_file in (target / "Pulumi.yaml", target / "policies" / "PulumiPolicy.yaml"):
-        settings = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-        settings["runtime"].setdefault("options", {})["virtualenv"] = str(virtualenv)
-        project_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+        run_in_virtualenv(project_file, virtualenv)
     stack_file = target / f"Pulumi.{STACK}.yaml"
     document = yaml.safe_load(stack_file.read_text(encoding="utf-8"))
     document.pop("encryptionsalt", None)
