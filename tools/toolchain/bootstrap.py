@@ -2,11 +2,15 @@
 """Build the Pulumi toolchain go-platform runs against, from Go modules.
 
 The Pulumi CLI, the Python language host and the resource plugins are Go programs. This
-script builds them with the local Go toolchain from modules fetched through GOPROXY, at the
-versions pinned in toolchain.toml, into a versioned cache outside the repository:
+script builds them with the local Go toolchain from modules fetched through GOPROXY (the
+language host and the random provider from this repository's own modules), at the versions
+pinned in toolchain.toml and those modules' go.mod, into a versioned cache outside the
+repository:
 
     ${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}/toolchain/
-        pulumi-v<version>/bin/      pulumi, pulumi-language-python and its executor scripts
+        pulumi-v<version>/bin/      pulumi, the dynamic-provider script, and a link to the
+                                    language host in use
+        pulumi-v<version>/libexec/  our pulumi-language-python and its executor script
         providers/<name>-v<version>/ pulumi-resource-<name> as built, with its build stamp
         home/                       PULUMI_HOME: the plugins, installed with `pulumi plugin install --file`
         work/<component>-v<version>/ generated wrapper module, build.log
