@@ -11,6 +11,7 @@ import sys
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from go_platform_policies import POLICIES
+from go_platform_policies.decoding import decode_once
 from go_platform_policies.pack_config import PolicyConfigError, initial_config
 
 try:
@@ -19,6 +20,7 @@ except PolicyConfigError as error:
     # One clear message for the engine to show, never a traceback.
     sys.exit(f"go-platform policy pack: {error}")
 
+decode_once()  # each resource decoded once per engine call, not once per policy
 PolicyPack(
     name="go-platform",
     enforcement_level=EnforcementLevel.ADVISORY,
