@@ -3,13 +3,15 @@
 Invalid config stops the program here, with every problem listed, before any resource
 is registered.
 
-Order: namespaces and CRDs; the gateway (it needs the OTLP endpoint, which follows from
-config alone); the observability stack (Grafana routes through the gateway); the module
-proxy; then every service, each wired to all three.
+Order: namespaces and CRDs (each custom resource waits for its own definition); the
+gateway (it needs the OTLP endpoint, which follows from config alone); the observability
+stack (Grafana routes through the gateway); the module proxy; then every service, each
+wired to all three.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,7 +28,14 @@ from components.config import (
     load_settings,
     qualified_key,
 )
-from components.crds import UpstreamCrds, UpstreamCrdsArgs
+from components.crds import (
+    CrdSourceError,
+    UpstreamCrds,
+    UpstreamCrdsArgs,
+    custom_resources_wait_for,
+    definitions_in,
+    source_texts,
+)
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
 from components.module_proxy import AUTH_USER, ModuleProxy, ModuleProxyArgs
 from components.observability import GRAFANA_USER, ObservabilityStack, ObservabilityStackArgs
@@ -64,7 +73,7 @@ def aws_keys(storage: ObjectStorageSettings | None) -> dict[str, pulumi.Output[s
     )
 
 
-def build(settings: PlatformSettings) -> None:
+def build(settings: PlatformSettings, definitions: list[dict[str, Any]]) -> None:
     # The platform owns the fields it declares: drift made by hand is repaired, not a conflict.
     pulumi.runtime.register_stack_transformation(owned_fields_transformation)
     environment = settings.environment
@@ -84,12 +93,10 @@ def build(settings: PlatformSettings) -> None:
     if observing.install:
         # Third-party charts meet the baseline standard; warnings still report restricted.
         namespaces[observing.namespace] = namespace(observing.namespace, enforce="baseline")
-    crds = (
-        [UpstreamCrds("crds", UpstreamCrdsArgs(sources=settings.crds.sources))]
-        if settings.crds.install
-        else []
-    )
-    first = pulumi.ResourceOptions(depends_on=[*namespaces.values(), *crds])
+    if definitions:
+        crds = UpstreamCrds("crds", UpstreamCrdsArgs(definitions=definitions))
+        pulumi.runtime.register_stack_transformation(custom_resources_wait_for(crds.definitions))
+    first = pulumi.ResourceOptions(depends_on=list(namespaces.values()))
     found = telemetry.endpoints(observing)
 
     dns01 = settings.gateway.tls.dns01
@@ -136,7 +143,12 @@ def build(settings: PlatformSettings) -> None:
         if observing.enabled
         else None
     )
-    after_platform = pulumi.ResourceOptions(depends_on=[gateway, observability])
+    # Where the charts bring the definitions, what follows waits for the platform; otherwise
+    # only each custom resource waits, for its own definition (an IngressRoute, not a
+    # Deployment), and nothing waits for the gateway's or observability's objects.
+    after_platform = pulumi.ResourceOptions(
+        depends_on=[gateway, observability] if settings.installs_charts else []
+    )
 
     proxy = None
     build_goproxy: pulumi.Input[str] | None = proxy_settings.url
@@ -261,6 +273,13 @@ def build(settings: PlatformSettings) -> None:
 
 try:
     SETTINGS = load_settings(read_stack_config(), stack=pulumi.get_stack())
+    DEFINITIONS = (
+        definitions_in(source_texts(SETTINGS.crds.sources, Path.cwd()))
+        if SETTINGS.crds.install
+        else []
+    )
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-build(SETTINGS)
+except CrdSourceError as error:
+    raise pulumi.RunError(f"go-platform:{error}") from None
+build(SETTINGS, DEFINITIONS)

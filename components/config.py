@@ -723,6 +723,11 @@ class GatewaySettings(CamelModel):
         description="Middlewares every service route passes through, in order.",
     )
 
+    @property
+    def installs_cert_manager(self) -> bool:
+        """Whether the program installs the cert-manager chart (by default, with Traefik's)."""
+        return self.install if self.cert_manager.install is None else self.cert_manager.install
+
 
 class ObjectStorageSettings(CamelModel):
     region: str = Field(description="Region of the buckets.")
@@ -981,6 +986,14 @@ class PlatformSettings(CamelModel):
                 ("observability.storage.s3.secretAccessKeySecret", s3.secret_access_key_secret),
             ]
         return refs + [(path, key) for path, key in optional if key]
+
+    @property
+    def installs_charts(self) -> bool:
+        """Whether the program installs add-on charts (Traefik, cert-manager, observability),
+        which bring the CustomResourceDefinitions the services' custom resources need."""
+        return (
+            self.gateway.install or self.gateway.installs_cert_manager or self.observability.install
+        )
 
     @property
     def module_proxy_host(self) -> str:

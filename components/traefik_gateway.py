@@ -308,9 +308,7 @@ class TraefikGateway(pulumi.ComponentResource):
         }
         gateway = args.gateway
         cert_manager = gateway.cert_manager
-        install_cert_manager = (
-            gateway.install if cert_manager.install is None else cert_manager.install
-        )
+        install_cert_manager = gateway.installs_cert_manager
         # A namespace the gateway did not install into is the cluster's: kept on destroy.
         self._traefik_ns = self._namespace("traefik-ns", gateway.namespace, gateway.install)
         cert_ns = self._namespace("cert-manager-ns", cert_manager.namespace, install_cert_manager)
