@@ -3,7 +3,7 @@
 Invalid config stops the program here, with every problem listed, before any resource
 is registered.
 
-Order: namespaces and CRDs (each custom resource waits for its own definition); the
+Order: namespaces and CRDs (only custom resources wait for the definitions); the
 gateway (it needs the OTLP endpoint, which follows from config alone); the observability
 stack (Grafana routes through the gateway); the module proxy; then every service, each
 wired to all three.
@@ -11,7 +11,6 @@ wired to all three.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -28,14 +27,7 @@ from components.config import (
     load_settings,
     qualified_key,
 )
-from components.crds import (
-    CrdSourceError,
-    UpstreamCrds,
-    UpstreamCrdsArgs,
-    custom_resources_wait_for,
-    definitions_in,
-    source_texts,
-)
+from components.crds import UpstreamCrds, UpstreamCrdsArgs, custom_resources_wait_for
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
 from components.module_proxy import AUTH_USER, ModuleProxy, ModuleProxyArgs
 from components.observability import GRAFANA_USER, ObservabilityStack, ObservabilityStackArgs
@@ -73,7 +65,7 @@ def aws_keys(storage: ObjectStorageSettings | None) -> dict[str, pulumi.Output[s
     )
 
 
-def build(settings: PlatformSettings, definitions: list[dict[str, Any]]) -> None:
+def build(settings: PlatformSettings) -> None:
     # The platform owns the fields it declares: drift made by hand is repaired, not a conflict.
     pulumi.runtime.register_stack_transformation(owned_fields_transformation)
     environment = settings.environment
@@ -93,8 +85,8 @@ def build(settings: PlatformSettings, definitions: list[dict[str, Any]]) -> None
     if observing.install:
         # Third-party charts meet the baseline standard; warnings still report restricted.
         namespaces[observing.namespace] = namespace(observing.namespace, enforce="baseline")
-    if definitions:
-        crds = UpstreamCrds("crds", UpstreamCrdsArgs(definitions=definitions))
+    if settings.crds.install:
+        crds = UpstreamCrds("crds", UpstreamCrdsArgs(sources=settings.crds.sources))
         pulumi.runtime.register_stack_transformation(custom_resources_wait_for(crds.definitions))
     first = pulumi.ResourceOptions(depends_on=list(namespaces.values()))
     found = telemetry.endpoints(observing)
@@ -143,9 +135,9 @@ def build(settings: PlatformSettings, definitions: list[dict[str, Any]]) -> None
         if observing.enabled
         else None
     )
-    # Where the charts bring the definitions, what follows waits for the platform; otherwise
-    # only each custom resource waits, for its own definition (an IngressRoute, not a
-    # Deployment), and nothing waits for the gateway's or observability's objects.
+    # Where charts bring the definitions (and the operators), what follows waits for the
+    # platform. Otherwise nothing waits for the gateway's or observability's objects: custom
+    # resources wait for the definitions, and a Deployment waits for nothing.
     after_platform = pulumi.ResourceOptions(
         depends_on=[gateway, observability] if settings.installs_charts else []
     )
@@ -273,13 +265,6 @@ def build(settings: PlatformSettings, definitions: list[dict[str, Any]]) -> None
 
 try:
     SETTINGS = load_settings(read_stack_config(), stack=pulumi.get_stack())
-    DEFINITIONS = (
-        definitions_in(source_texts(SETTINGS.crds.sources, Path.cwd()))
-        if SETTINGS.crds.install
-        else []
-    )
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-except CrdSourceError as error:
-    raise pulumi.RunError(f"go-platform:{error}") from None
-build(SETTINGS, DEFINITIONS)
+build(SETTINGS)

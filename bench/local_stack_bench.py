@@ -57,10 +57,9 @@ from components.config import UPSTREAM_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
 from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
 from tests.integration.test_local_manifests import (  # noqa: E402
-    NOT_KUBERNETES,
     Applier,
+    declared_manifests,
     install_crds,
-    manifest,
 )
 from tests.integration.test_local_stack import copy_program, json_documents  # noqa: E402
 from tests.integration.test_policy_analyzer import analyze_request, serve  # noqa: E402
@@ -168,12 +167,7 @@ def declared_objects() -> tuple[float, list[dict[str, Any]]]:
         lambda: runpy.run_path(str(main), run_name="__main__"), stack=STACK, config=config
     )
     elapsed = time.perf_counter() - started
-    objects = [
-        manifest(r.type, r.name, r.inputs)
-        for r in recording.resources
-        if not r.type.startswith(NOT_KUBERNETES)
-    ]
-    return elapsed, sorted(objects, key=lambda o: o["kind"] != "Namespace")
+    return elapsed, declared_manifests(recording)
 
 
 def is_available(api: Any, path: str) -> bool:

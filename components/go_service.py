@@ -142,7 +142,10 @@ class GoServiceStack(pulumi.ComponentResource):
         )
 
     def _metadata(
-        self, object_name: str | None = None, extra_labels: Mapping[str, str] | None = None
+        self,
+        object_name: str | None = None,
+        extra_labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> k8s.meta.v1.ObjectMetaArgs:
         """Metadata of a child: the standard labels, in the service's namespace; auto-named
         when `object_name` is None."""
@@ -150,6 +153,7 @@ class GoServiceStack(pulumi.ComponentResource):
             name=object_name,
             namespace=self._args.namespace,
             labels={**self._labels, **(extra_labels or {})},
+            annotations=dict(annotations) if annotations else None,
         )
 
     def _deployment(self, image: pulumi.Input[str], version: str) -> k8s.apps.v1.Deployment:
@@ -278,7 +282,9 @@ class GoServiceStack(pulumi.ComponentResource):
             )
         return k8s.core.v1.Service(
             f"{self._name}-service",
-            metadata=self._metadata(self._workload),
+            metadata=self._metadata(
+                self._workload, annotations=kube.service_annotations(self._args.environment)
+            ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP", selector=self._selector, ports=ports
             ),

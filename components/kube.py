@@ -77,6 +77,21 @@ def standard_labels(service: str, track: Track, version: str, environment: str) 
     }
 
 
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
+
+def service_annotations(environment: str) -> dict[str, str]:
+    """Annotations of a workload's Service.
+
+    On `local` (the embedded control plane) no container runs: kwok marks pods Ready, and a
+    Service's endpoints follow from the Deployment's pods, which `up` awaits. The kubernetes
+    provider's Service await settles for a fixed 10 s after the endpoints appear, which there
+    proves nothing more, so it is skipped. Elsewhere it stays: it catches a selector that
+    matches no ready pod.
+    """
+    return {SKIP_AWAIT_ANNOTATION: "true"} if environment == "local" else {}
+
+
 def namespace_labels(environment: str, enforce: str = "restricted") -> dict[str, str]:
     """Pod Security labels: `enforce` what the namespace's pods can meet (restricted for
     our services, baseline for third-party charts), warn and audit at restricted."""

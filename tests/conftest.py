@@ -46,8 +46,6 @@ class Registration:
     secret_paths: frozenset[str]
     dependencies: frozenset[str] = frozenset()
     """URNs this resource waits for (explicit `depends_on`, components expanded)."""
-    aliases: frozenset[str] = frozenset()
-    """What the resource was called before (`aliases`): URNs, or `<parent URN>::<name>`."""
 
     def has_secret(self, prefix: str) -> bool:
         """True when the input at `prefix` (dotted path) or anything under it is secret."""
@@ -130,12 +128,6 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def _alias_names(aliases: Any) -> frozenset[str]:
-    return frozenset(
-        a.urn or f"{a.spec.parentUrn}::{a.spec.name}" for a in aliases if a.urn or a.spec.name
-    )
-
-
 class _RecordingMonitor(MockMonitor):
     def __init__(self, recording: Recording) -> None:
         super().__init__(_Mocks())
@@ -155,7 +147,6 @@ class _RecordingMonitor(MockMonitor):
                     inputs=inputs,
                     secret_paths=frozenset(secrets),
                     dependencies=frozenset(request.dependencies),
-                    aliases=frozenset(request.aliasURNs) | _alias_names(request.aliases),
                 )
             )
         return response

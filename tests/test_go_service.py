@@ -10,6 +10,8 @@ Invariants guarded:
   security context with a read-only root and an emptyDir /tmp; topology spread only
   with more than one replica; a config checksum that changes with env; standard labels;
   no replica count when an autoscaler owns it; GOMEMLIMIT below the memory limit.
+- Service: ClusterIP on the API and admin ports; its endpoint await skipped only on the
+  embedded cluster (`local`).
 - NetworkPolicy: ingress only from the gateway (routed services), monitoring (admin
   port) and declared callers; egress DNS plus declared rules.
 - Built images: pushed to the configured repository with GOPROXY from the module proxy,
@@ -282,6 +284,20 @@ def test_service_exposes_api_and_admin_ports(pulumi_program):
         ("http", 8080, "http"),
         ("admin", 9090, "admin"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("environment", "annotations"),
+    [("local", {"pulumi.com/skipAwait": "true"}), ("dev", None), ("prod", None)],
+)
+def test_only_the_embedded_cluster_skips_the_service_endpoint_await(
+    pulumi_program, environment, annotations
+):
+    """On `local` kwok runs no container and the Deployment is awaited; the provider's
+    Service await would only add its fixed settle time. Elsewhere it catches a selector
+    that matches no ready pod."""
+    service = deploy(pulumi_program, environment=environment).one("Service").inputs
+    assert service["metadata"].get("annotations") == annotations
 
 
 def test_autoscaler_owns_the_replica_count(pulumi_program):

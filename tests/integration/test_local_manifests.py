@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, UPSTREAM, run_under_mocks, stack_file_config
+from tests.conftest import REPO, UPSTREAM, Recording, run_under_mocks, stack_file_config
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 
 CRDS = UPSTREAM / "crds"
@@ -55,6 +55,18 @@ def manifest(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str,
     metadata.setdefault("name", f"{name}-0a1b2c3d")
     body["metadata"] = metadata
     return body
+
+
+def declared_manifests(recording: Recording) -> list[dict[str, Any]]:
+    """The objects the program declares, as the API server gets them, namespaces first (as
+    the program's dependencies order them). The definitions are not among them: the
+    provider reads the ConfigGroup's files; `install_crds` applies the same files."""
+    objects = [
+        manifest(r.type, r.name, r.inputs)
+        for r in recording.resources
+        if not r.type.startswith(NOT_KUBERNETES)
+    ]
+    return sorted(objects, key=lambda o: o["kind"] != "Namespace")
 
 
 class Applier:
@@ -121,13 +133,7 @@ def local_objects() -> list[dict[str, Any]]:
         stack="local",
         config=stack_file_config(stack_file),
     )
-    objects = [
-        manifest(r.type, r.name, r.inputs)
-        for r in recording.resources
-        if not r.type.startswith(NOT_KUBERNETES)
-    ]
-    # Namespaces first, as the engine orders them through the program's dependencies.
-    return sorted(objects, key=lambda o: o["kind"] != "Namespace")
+    return declared_manifests(recording)
 
 
 @pytest.fixture(scope="module")
