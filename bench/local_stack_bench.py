@@ -4,7 +4,7 @@ embedded cluster of its own (started in a tmp dir and stopped at the end).
 
     venv/bin/python bench/local_stack_bench.py              # a table
     venv/bin/python bench/local_stack_bench.py --json       # the same figures, for tooling
-    venv/bin/python bench/local_stack_bench.py --scale 20   # also preview 20 generated services
+    venv/bin/python bench/local_stack_bench.py --scale 20 100   # also N generated services
 
 Needs `make toolchain` and `make cluster-build`. Measured:
 
@@ -23,7 +23,9 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   longest Service await;
 - the policy pack outside the engine: `Analyze` round trips to the running pack for the
   stack's objects and for the CRDs it installs;
-- with `--scale N`: a preview of a stack of N generated services (nothing deployed).
+- with `--scale N [N ...]`: for each N, a stack of N generated services (after the local
+  stack is destroyed, as their objects would share names): `preview` with and without the
+  pack (nothing deployed), then `up` with the pack and `destroy`; resources per second.
 
 Targets: no-op preview <= 4 s, no-op up <= 5 s, first up <= 2x the floor.
 """
@@ -272,13 +274,15 @@ class EngineFigures:
     first_up_timeline: dict[str, float] = field(default_factory=dict)
     noop: dict[str, list[float]] = field(default_factory=dict)
     breakdown: dict[str, float] = field(default_factory=dict)
-    scale: dict[str, Any] = field(default_factory=dict)
+    scale: list[dict[str, Any]] = field(default_factory=list)
 
 
 PACK = ("--policy-pack", "policies")
 
 
-def bench_engine(report: dict[str, Any], scratch: Path, runs: int, scale: int) -> EngineFigures:
+def bench_engine(
+    report: dict[str, Any], scratch: Path, runs: int, scale: Sequence[int]
+) -> EngineFigures:
     figures = EngineFigures()
     with fresh_cluster(scratch) as kubeconfig:
         engine = engine_for(report, scratch, kubeconfig)
@@ -297,7 +301,8 @@ def bench_engine(report: dict[str, Any], scratch: Path, runs: int, scale: int) -
                 figures.noop.setdefault(name, []).append(engine.run(*args)[0])
         figures.breakdown = {**breakdown(engine, runs), **crd_share(engine, runs)}
         if scale:
-            figures.scale = bench_scale(engine, scale)
+            engine.run("destroy", "--yes")
+            figures.scale = [bench_scale(engine, count) for count in scale]
     return figures
 
 
@@ -379,8 +384,8 @@ def crd_share(engine: Engine, runs: int) -> dict[str, float]:
 
 
 def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
-    """Preview (nothing deployed) of a stack of `count` services like greeter, without
-    canary; with the pack and without it."""
+    """A stack of `count` services like greeter, without canary: preview (nothing
+    deployed) with the pack and without it, then up with the pack, then destroy."""
     name = f"scale-{count}"
     services = [
         {
@@ -395,11 +400,19 @@ def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
     new_stack(engine, name, {**local, "go-platform:services": services})
     with_pack, stdout = engine.run("preview", "--json", *PACK, stack=name)
     without, _ = engine.run("preview", "--json", stack=name)
+    up, up_stdout = engine.run("up", "--yes", "--json", *PACK, stack=name)
+    destroy, _ = engine.run("destroy", "--yes", stack=name)
+    resources = resources_in(stdout)
     return {
         "services": count,
-        "resources": resources_in(stdout),
+        "resources": resources,
         "preview (pack) s": with_pack,
         "preview s": without,
+        "up (pack) s": up,
+        "destroy s": destroy,
+        "created": resources_in(up_stdout),
+        "preview resources/s": resources / with_pack,
+        "up resources/s": resources / up,
     }
 
 
@@ -453,7 +466,7 @@ def pack_costs(objects: list[dict[str, Any]], runs: int) -> dict[str, float]:
 # --- report -------------------------------------------------------------------------------
 
 
-def results(runs: int, scale: int) -> dict[str, Any]:
+def results(runs: int, scale: Sequence[int]) -> dict[str, Any]:
     report = toolchain()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="local-stack-bench-") as tmp:
@@ -542,13 +555,19 @@ def table(figures: dict[str, Any]) -> str:
         for name, value in figures[key].items():
             lines.append(f"| {name:58} | {value:8.2f} |")
     if figures["scale"]:
-        scale = figures["scale"]
         lines.append("")
         lines.append(
-            f"scale: {scale['services']} services, {scale['resources']} resources, "
-            f"preview (nothing deployed): {scale['preview (pack) s']:.2f} s with the pack, "
-            f"{scale['preview s']:.2f} s without"
+            "| services | resources | preview (pack) s | preview s | up (pack) s | destroy s "
+            "| preview res/s | up res/s |"
         )
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for scale in figures["scale"]:
+            lines.append(
+                f"| {scale['services']} | {scale['resources']} | {scale['preview (pack) s']:.1f} "
+                f"| {scale['preview s']:.1f} | {scale['up (pack) s']:.1f} "
+                f"| {scale['destroy s']:.1f} | {scale['preview resources/s']:.1f} "
+                f"| {scale['up resources/s']:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -556,7 +575,9 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--runs", type=int, default=3, help="runs of each no-op command")
-    parser.add_argument("--scale", type=int, default=0, help="also preview N services")
+    parser.add_argument(
+        "--scale", type=int, nargs="*", default=[], help="also N generated services (each N)"
+    )
     args = parser.parse_args(argv)
     figures = results(args.runs, args.scale)
     print(json.dumps(figures, indent=2) if args.json else table(figures))

@@ -9,7 +9,6 @@ pack process, which installs `decode_once`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pulumi_policy.policy as sdk
@@ -36,7 +35,7 @@ def servicer() -> Any:
 
 
 @pytest.fixture
-def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every message the SDK converts, through the installed decoders."""
     seen: list[object] = []
     original = json_format.MessageToDict
@@ -47,7 +46,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 
     decode_once()
     monkeypatch.setattr(json_format, "MessageToDict", counted)
-    yield seen
+    return seen
 
 
 def test_the_sdk_still_decodes_through_the_replaced_globals() -> None:
@@ -76,9 +75,7 @@ def test_a_stack_is_decoded_once_for_every_stack_policy(conversions: list[object
     fixture = deployment()
     request = analyzer_pb2.AnalyzeStackRequest()
     for name in ("a", "b", "c"):
-        resource = request.resources.add(
-            type=fixture.type, urn=f"{fixture.urn}-{name}", name=name
-        )
+        resource = request.resources.add(type=fixture.type, urn=f"{fixture.urn}-{name}", name=name)
         resource.properties.CopyFrom(struct(dict(fixture.props)))
 
     servicer().AnalyzeStack(request, None)
