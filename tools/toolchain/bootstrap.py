@@ -188,7 +188,9 @@ class Manifest:
             pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
             plugins=tuple(plugins),
             govulncheck_version=(
-                _plain_version(text(govulncheck, "version", "govulncheck"), f"{path}: [govulncheck]")
+                _plain_version(
+                    text(govulncheck, "version", "govulncheck"), f"{path}: [govulncheck]"
+                )
                 if govulncheck
                 else ""
             ),
