@@ -13,6 +13,8 @@ Invariants guarded:
   `unknownSeverity` (critical by default, so it fails);
 - the gate fails closed: a database that is not there is exit 2 with govulncheck's reason,
   never a pass;
+- GoServiceStack's image build hook runs the same gate: it raises with the report when the
+  build context calls vulnerable code, and lets a clean one build;
 - the greeter's build step (`make -C services/greeter vulncheck`) runs the gate on the
   greeter's own code: a database entry for a standard-library symbol it calls fails it,
   naming the call path; an empty database passes it;
@@ -27,8 +29,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pulumi
 import pytest
 
+from components.go_service import VulnerabilityGateError, vulnerability_hook
 from components.severity import Severity
 from components.vulncheck import Audit, GateSettings, audit, main
 from tests.vulndb import (
@@ -190,6 +194,28 @@ def test_a_missing_database_fails_closed(
     err = capsys.readouterr().err
     assert f"govulncheck failed on {safe_app} (exit status 1)" in err
     assert "nowhere: no such file or directory" in err
+
+
+def test_the_image_build_hook_runs_the_gate(
+    modules: GoModules,
+    calling_app: Path,
+    safe_app: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    for name, value in modules.env.items():
+        monkeypatch.setenv(name, value)
+    settings = GateSettings(database=str(fakedep_database(tmp_path / "db")))
+    args = pulumi.ResourceHookArgs(urn="urn", id="", name="app-image", type="docker")
+
+    with pytest.raises(VulnerabilityGateError) as failed:
+        vulnerability_hook(calling_app, settings)(args)
+    vulnerability_hook(safe_app, settings)(args)
+
+    assert f"FAIL {CALLED} (critical)" in str(failed.value)
+    assert " -> ".join(CALL_PATH) in str(failed.value)
+    assert "no reachable finding at or above high" in capsys.readouterr().err
 
 
 # --- the greeter's build step --------------------------------------------------------------
