@@ -1,4 +1,5 @@
-"""Supply-chain checks on every container image: tag, digest, registry, signature.
+"""Supply-chain checks on every container image: tag, digest, registry, signature, and a
+recent, clean vulnerability scan.
 
 Image references are parsed by `components.images.parse_image`, the parser the program's
 config validation uses, so the pack and the program never disagree on what a reference
@@ -7,10 +8,12 @@ means (`team/app` is on Docker Hub; `localhost:5000/app` is not).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime
+from collections.abc import Callable, Iterator
 
 from pulumi_policy import ResourceValidationPolicy, Severity
 
+from go_platform_policies.attestations import AttestationVerifier, attestation_tag, scan_problem
 from go_platform_policies.core import (
     SUPPLY_CHAIN,
     Container,
@@ -18,8 +21,14 @@ from go_platform_policies.core import (
     WorkloadCheck,
     workload_policy,
 )
-from go_platform_policies.settings import PolicySettings, RegistrySettings, SignatureSettings
+from go_platform_policies.settings import (
+    PolicySettings,
+    RegistrySettings,
+    SignatureSettings,
+    VulnerabilityScanSettings,
+)
 from go_platform_policies.shared import ImageReference, parse_image
+from go_platform_policies.shared import Severity as FindingSeverity
 from go_platform_policies.signatures import SignatureVerifier, api_repository, signature_tag
 
 
@@ -137,6 +146,82 @@ def image_signature_policy(verifier: SignatureVerifier | None = None) -> Resourc
     )
 
 
+Clock = Callable[[], datetime.datetime]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def vulnerability_scan_check(verifier: AttestationVerifier, clock: Clock) -> WorkloadCheck:
+    """The scan check bound to `verifier` (its cache lasts as long as it does), judging
+    scans' age by `clock`."""
+
+    def check(workload: Workload, settings: VulnerabilityScanSettings) -> Iterator[str]:
+        fail_on = FindingSeverity.named(settings.fail_on)
+        for container, text, image in images(workload):
+            if image is None:
+                yield _unparseable(container, text)
+                continue
+            if image.digest is None:
+                yield container.violation(
+                    "image",
+                    text,
+                    "a reference pinned by digest, whose vulnerability attestation can be verified",
+                )
+                continue
+            if not settings.public_keys:
+                yield container.violation(
+                    "image",
+                    text,
+                    "a vulnerability attestation signed by a configured key, but publicKeys in "
+                    "the policy config is empty",
+                )
+                continue
+            verdict = verifier.verify(image, settings.public_keys, settings.timeout_seconds)
+            problem = verdict.reason
+            if verdict.scan is not None:
+                problem = scan_problem(
+                    verdict.scan,
+                    clock(),
+                    max_age=datetime.timedelta(hours=settings.max_age_hours),
+                    fail_on=fail_on,
+                    unknown=FindingSeverity.named(settings.unknown_severity),
+                )
+            if problem is not None:
+                yield (
+                    f"{container.where}: image {text!r} has no passing vulnerability scan "
+                    f"({problem}); expected a cosign vulnerability attestation (tag "
+                    f"{attestation_tag(image.digest)}) signed by one of the "
+                    f"{len(settings.public_keys)} configured public key(s), at most "
+                    f"{settings.max_age_hours:g}h old, with no finding at or above "
+                    f"{fail_on.label}"
+                )
+
+    return check
+
+
+def image_vulnerability_scan_policy(
+    verifier: AttestationVerifier | None = None, clock: Clock = utc_now
+) -> ResourceValidationPolicy:
+    """The scan policy, checking through `verifier` (a fresh one by default) at `clock`."""
+    return workload_policy(
+        "image-vulnerability-scanned",
+        "Images carry a recent cosign vulnerability attestation, signed by a configured key, "
+        "with no finding at or above the environment's threshold.",
+        vulnerability_scan_check(verifier or AttestationVerifier(), clock),
+        group=SUPPLY_CHAIN,
+        severity=Severity.CRITICAL,
+        settings=VulnerabilityScanSettings,
+        remediation_steps=(
+            "Scan the image by digest in CI and attest the result (`trivy image --format "
+            "cosign-vuln -o scan.json <image>@sha256:...` then `cosign attest --key cosign.key "
+            "--type vuln --predicate scan.json <image>@sha256:...`), and put the public key in "
+            "publicKeys of policies/config/<env>.json (docs/policies.md#scanned-images)."
+        ),
+    )
+
+
 image_tag_not_latest = workload_policy(
     "image-tag-not-latest",
     "Images name a version: no `latest` tag and no missing tag.",
@@ -173,10 +258,12 @@ image_registry_allowed = workload_policy(
 )
 
 image_signature_verified = image_signature_policy()
+image_vulnerability_scanned = image_vulnerability_scan_policy()
 
 POLICIES = [
     image_tag_not_latest,
     image_digest_pinned,
     image_registry_allowed,
     image_signature_verified,
+    image_vulnerability_scanned,
 ]
