@@ -19,7 +19,7 @@ import datetime
 import hashlib
 import json
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -333,6 +333,19 @@ class FakeRegistry:
 
     def manifest_requests(self) -> list[str]:
         return [url for url, _ in self.requests if "/manifests/" in url]
+
+
+def registry_with(*setup: Callable[[FakeRegistry], Any]) -> FakeRegistry:
+    """A registry after each `setup` step (`lambda r: r.sign(KEY)`) ran on it."""
+    registry = FakeRegistry()
+    for step in setup:
+        step(registry)
+    return registry
+
+
+def keys(*private: ec.EllipticCurvePrivateKey, **settings: Any) -> dict[str, Any]:
+    """Policy config naming the public halves of `private` keys, and other `settings`."""
+    return {"publicKeys": [public_pem(k) for k in private], **settings}
 
 
 VerifierT = TypeVar("VerifierT", bound=RegistryVerifier[Any])

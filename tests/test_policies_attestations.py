@@ -41,7 +41,8 @@ from tests.fake_registry import (
     REPOSITORY,
     FakeRegistry,
     grype_result,
-    public_pem,
+    keys,
+    registry_with,
     scan_predicate,
     sha256,
     trivy_result,
@@ -74,23 +75,12 @@ def scan_policy(registry: FakeRegistry):
     )
 
 
-def keys(*private, **settings) -> dict:
-    return {"publicKeys": [public_pem(k) for k in private], **settings}
-
-
 def not_admitted(reason: str, *, count: int = 1, hours: str = "168", fail_on: str = "high") -> str:
     return (
         f"{C0}: image {IMAGE!r} has no passing vulnerability scan ({reason}); expected a cosign "
         f"vulnerability attestation (tag {TAG}) signed by one of the {count} configured public "
         f"key(s), at most {hours}h old, with no finding at or above {fail_on}"
     )
-
-
-def registry_with(*setup) -> FakeRegistry:
-    registry = FakeRegistry()
-    for step in setup:
-        step(registry)
-    return registry
 
 
 def attested(result=None, *, finished=FRESH, signers=(KEY,), scanner=TRIVY, **options):
@@ -342,7 +332,7 @@ CASES = [
             "image-vulnerability-scanned",
             "no keys configured",
             deployment(),
-            f"{C0}: image is '{IMAGE}'; expected a vulnerability attestation signed by a "
+            f"{C0}: image is '{IMAGE}'; expected a vulnerability attestation by a "
             "configured key, but publicKeys in the policy config is empty",
         ),
     ),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from components.vulncheck import (
     read_scan,
     run_govulncheck,
 )
+from tests.loopback import serving
 
 SYMBOL = {
     "module": "example.com/dep",
@@ -149,12 +149,8 @@ class _Database(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_database() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Database)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/go"
-    server.shutdown()
-    server.server_close()
+    with serving(_Database) as url:
+        yield f"{url}/go"
 
 
 def test_entries_are_read_compressed_over_http(http_database: str):

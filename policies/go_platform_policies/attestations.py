@@ -90,54 +90,59 @@ class ScanFinding:
     severity: Severity | None
 
 
-def _highest_score(scores: Iterator[Any]) -> Severity | None:
-    numbers = [s for s in scores if isinstance(s, int | float) and not isinstance(s, bool)]
-    return score_severity(max(numbers)) if numbers else None
-
-
-def _rated(label: Any, scores: Iterator[Any]) -> Severity | None:
-    """The scanner's label, else the highest CVSS v3 score it gives, else unknown."""
+def scanned(
+    vulnerability: Any, name: Any, version: Any, label: Any, scores: Iterator[Any]
+) -> ScanFinding:
+    """A finding as a report states it; its severity is the scanner's label, else the
+    highest CVSS v3 score it gives, else unknown."""
     rated = label_severity(label)
-    return rated if rated is not None else _highest_score(scores)
+    if rated is None:
+        numbers = [s for s in scores if isinstance(s, int | float) and not isinstance(s, bool)]
+        rated = score_severity(max(numbers)) if numbers else None
+    return ScanFinding(str(vulnerability or "?"), f"{name or '?'} {version or ''}".strip(), rated)
 
 
 def _trivy_findings(result: Mapping[str, Any]) -> list[ScanFinding]:
+    """`Results[].Vulnerabilities[]`: `Severity`, scores in `CVSS.<source>.V3Score`."""
     findings = []
     for target in result.get("Results") or ():
         for found in (target.get("Vulnerabilities") or ()) if isinstance(target, dict) else ():
-            if not isinstance(found, dict):
-                continue
-            ratings = found.get("CVSS") if isinstance(found.get("CVSS"), dict) else {}
-            scores = (r.get("V3Score") for r in ratings.values() if isinstance(r, dict))
-            findings.append(
-                ScanFinding(
-                    id=str(found.get("VulnerabilityID", "?")),
-                    package=f"{found.get('PkgName', '?')} {found.get('InstalledVersion', '')}".strip(),
-                    severity=_rated(found.get("Severity"), scores),
+            if isinstance(found, dict):
+                ratings = found.get("CVSS") if isinstance(found.get("CVSS"), dict) else {}
+                scores = (r.get("V3Score") for r in ratings.values() if isinstance(r, dict))
+                findings.append(
+                    scanned(
+                        found.get("VulnerabilityID"),
+                        found.get("PkgName"),
+                        found.get("InstalledVersion"),
+                        found.get("Severity"),
+                        scores,
+                    )
                 )
-            )
     return findings
 
 
 def _grype_findings(result: Mapping[str, Any]) -> list[ScanFinding]:
+    """`matches[]`: `vulnerability.severity`, scores in `vulnerability.cvss[].metrics`."""
     findings = []
     for match in result.get("matches") or ():
-        vulnerability = match.get("vulnerability") if isinstance(match, dict) else None
-        if not isinstance(vulnerability, dict):
-            continue
-        artifact = match.get("artifact") if isinstance(match.get("artifact"), dict) else {}
-        scores = (
-            (c.get("metrics") or {}).get("baseScore")
-            for c in vulnerability.get("cvss") or ()
-            if isinstance(c, dict) and str(c.get("version", "")).startswith("3")
-        )
-        findings.append(
-            ScanFinding(
-                id=str(vulnerability.get("id", "?")),
-                package=f"{artifact.get('name', '?')} {artifact.get('version', '')}".strip(),
-                severity=_rated(vulnerability.get("severity"), scores),
+        found = match.get("vulnerability") if isinstance(match, dict) else None
+        if isinstance(found, dict):
+            artifact = match.get("artifact") if isinstance(match.get("artifact"), dict) else {}
+            scores = (
+                (c.get("metrics") or {}).get("baseScore")
+                for c in found.get("cvss") or ()
+                if isinstance(c, dict) and str(c.get("version", "")).startswith("3")
             )
-        )
+            findings.append(
+                scanned(
+                    found.get("id"),
+                    artifact.get("name"),
+                    artifact.get("version"),
+                    found.get("severity"),
+                    scores,
+                )
+            )
     return findings
 
 

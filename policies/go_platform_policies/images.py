@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from pulumi_policy import ResourceValidationPolicy, Severity
 
-from go_platform_policies.attestations import AttestationVerifier, attestation_tag, scan_problem
+from go_platform_policies.attestations import (
+    AttestationVerifier,
+    ScanVerdict,
+    attestation_tag,
+    scan_problem,
+)
 from go_platform_policies.core import (
     SUPPLY_CHAIN,
     Container,
@@ -29,7 +35,13 @@ from go_platform_policies.settings import (
 )
 from go_platform_policies.shared import ImageReference, parse_image
 from go_platform_policies.shared import Severity as FindingSeverity
-from go_platform_policies.signatures import SignatureVerifier, api_repository, signature_tag
+from go_platform_policies.signatures import (
+    RegistryVerifier,
+    SignatureVerifier,
+    Verdict,
+    api_repository,
+    signature_tag,
+)
 
 
 def images(workload: Workload) -> Iterator[tuple[Container, str | None, ImageReference | None]]:
@@ -95,39 +107,58 @@ def check_registry(workload: Workload, settings: RegistrySettings) -> Iterator[s
             yield container.violation("image", text, expected)
 
 
-def signature_check(verifier: SignatureVerifier) -> WorkloadCheck:
-    """The signature check bound to `verifier`, whose cache lasts as long as it does."""
+VerdictT = TypeVar("VerdictT")
+SettingsT = TypeVar("SettingsT", bound=SignatureSettings)
+Judge = Callable[[Container, str, str, VerdictT, SettingsT], str | None]
+"""(container, image text, digest, verdict, settings) -> what is wrong, or None."""
 
-    def check(workload: Workload, settings: SignatureSettings) -> Iterator[str]:
+
+def cosign_check(
+    verifier: RegistryVerifier[VerdictT], what: str, judge: Judge[VerdictT, SettingsT]
+) -> Callable[[Workload, SettingsT], Iterator[str]]:
+    """A check of the `what` cosign stores beside each image, looked up through `verifier`
+    (whose cache lasts as long as it does) and judged by `judge`. An image the registry
+    cannot be asked about is a violation by itself: unparseable, not pinned by digest, or
+    no key configured to verify with."""
+
+    def check(workload: Workload, settings: SettingsT) -> Iterator[str]:
         for container, text, image in images(workload):
-            if image is None:
+            if image is None or text is None:
                 yield _unparseable(container, text)
-                continue
-            if image.digest is None:
+            elif image.digest is None:
+                yield container.violation(
+                    "image", text, f"a reference pinned by digest, whose {what} can be verified"
+                )
+            elif not settings.public_keys:
                 yield container.violation(
                     "image",
                     text,
-                    "a reference pinned by digest, whose cosign signature can be verified",
+                    f"a {what} by a configured key, but publicKeys in the policy config is empty",
                 )
-                continue
-            if not settings.public_keys:
-                yield container.violation(
-                    "image",
-                    text,
-                    "a cosign signature by a configured key, but publicKeys in the policy "
-                    "config is empty",
-                )
-                continue
-            verdict = verifier.verify(image, settings.public_keys, settings.timeout_seconds)
-            if not verdict.verified:
-                yield (
-                    f"{container.where}: image {text!r} is not "
-                    f"signed as required ({verdict.reason}); expected a cosign signature "
-                    f"(tag {signature_tag(image.digest)}) by one of the "
-                    f"{len(settings.public_keys)} configured public key(s) over this digest"
-                )
+            else:
+                verdict = verifier.verify(image, settings.public_keys, settings.timeout_seconds)
+                problem = judge(container, text, image.digest, verdict, settings)
+                if problem is not None:
+                    yield problem
 
     return check
+
+
+def signature_problem(
+    container: Container, text: str, digest: str, verdict: Verdict, settings: SignatureSettings
+) -> str | None:
+    if verdict.verified:
+        return None
+    return (
+        f"{container.where}: image {text!r} is not signed as required ({verdict.reason}); "
+        f"expected a cosign signature (tag {signature_tag(digest)}) by one of the "
+        f"{len(settings.public_keys)} configured public key(s) over this digest"
+    )
+
+
+def signature_check(verifier: SignatureVerifier) -> WorkloadCheck:
+    """The signature check bound to `verifier`, whose cache lasts as long as it does."""
+    return cosign_check(verifier, "cosign signature", signature_problem)
 
 
 def image_signature_policy(verifier: SignatureVerifier | None = None) -> ResourceValidationPolicy:
@@ -157,48 +188,33 @@ def vulnerability_scan_check(verifier: AttestationVerifier, clock: Clock) -> Wor
     """The scan check bound to `verifier` (its cache lasts as long as it does), judging
     scans' age by `clock`."""
 
-    def check(workload: Workload, settings: VulnerabilityScanSettings) -> Iterator[str]:
+    def scan_judge(
+        container: Container,
+        text: str,
+        digest: str,
+        verdict: ScanVerdict,
+        settings: VulnerabilityScanSettings,
+    ) -> str | None:
         fail_on = FindingSeverity.named(settings.fail_on)
-        for container, text, image in images(workload):
-            if image is None:
-                yield _unparseable(container, text)
-                continue
-            if image.digest is None:
-                yield container.violation(
-                    "image",
-                    text,
-                    "a reference pinned by digest, whose vulnerability attestation can be verified",
-                )
-                continue
-            if not settings.public_keys:
-                yield container.violation(
-                    "image",
-                    text,
-                    "a vulnerability attestation signed by a configured key, but publicKeys in "
-                    "the policy config is empty",
-                )
-                continue
-            verdict = verifier.verify(image, settings.public_keys, settings.timeout_seconds)
-            problem = verdict.reason
-            if verdict.scan is not None:
-                problem = scan_problem(
-                    verdict.scan,
-                    clock(),
-                    max_age=datetime.timedelta(hours=settings.max_age_hours),
-                    fail_on=fail_on,
-                    unknown=FindingSeverity.named(settings.unknown_severity),
-                )
-            if problem is not None:
-                yield (
-                    f"{container.where}: image {text!r} has no passing vulnerability scan "
-                    f"({problem}); expected a cosign vulnerability attestation (tag "
-                    f"{attestation_tag(image.digest)}) signed by one of the "
-                    f"{len(settings.public_keys)} configured public key(s), at most "
-                    f"{settings.max_age_hours:g}h old, with no finding at or above "
-                    f"{fail_on.label}"
-                )
+        problem = verdict.reason
+        if verdict.scan is not None:
+            problem = scan_problem(
+                verdict.scan,
+                clock(),
+                max_age=datetime.timedelta(hours=settings.max_age_hours),
+                fail_on=fail_on,
+                unknown=FindingSeverity.named(settings.unknown_severity),
+            )
+        if problem is None:
+            return None
+        return (
+            f"{container.where}: image {text!r} has no passing vulnerability scan ({problem}); "
+            f"expected a cosign vulnerability attestation (tag {attestation_tag(digest)}) "
+            f"signed by one of the {len(settings.public_keys)} configured public key(s), at "
+            f"most {settings.max_age_hours:g}h old, with no finding at or above {fail_on.label}"
+        )
 
-    return check
+    return cosign_check(verifier, "vulnerability attestation", scan_judge)
 
 
 def image_vulnerability_scan_policy(
