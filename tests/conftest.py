@@ -44,10 +44,10 @@ class Registration:
     parent: str
     inputs: dict[str, Any]
     secret_paths: frozenset[str]
-    dependencies: frozenset[str] = frozenset()
-    """URNs this resource waits for (explicit `depends_on`, components expanded)."""
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Resource hooks bound to it, by kind (`before_create`): the hooks' names."""
+    dependencies: frozenset[str] = frozenset()
+    """URNs this resource waits for (explicit `depends_on`, components expanded)."""
 
     def has_secret(self, prefix: str) -> bool:
         """True when the input at `prefix` (dotted path) or anything under it is secret."""
@@ -147,9 +147,9 @@ class _RecordingMonitor(MockMonitor):
                     urn=response.urn,
                     parent=request.parent,
                     inputs=inputs,
+                    hooks={kind.name: tuple(names) for kind, names in request.hooks.ListFields()},
                     secret_paths=frozenset(secrets),
                     dependencies=frozenset(request.dependencies),
-                    hooks={kind.name: tuple(names) for kind, names in request.hooks.ListFields()},
                 )
             )
         return response
