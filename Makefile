@@ -67,6 +67,15 @@ test: lint test-deps ## Set up what the tests need, then run every test (Go, con
 	$(MAKE) --no-print-directory conformance
 	$(VENV_PY) -m pytest -q
 
+.PHONY: vulncheck
+vulncheck: ## govulncheck gate on every Go service (GOVULNDB=dir or URL, VULN_FAIL_ON=high)
+	@$(TOOLCHAIN_BOOTSTRAP) build --only govulncheck
+	@for dir in services/*/; do \
+		if [ -f "$$dir/Makefile" ]; then $(MAKE) --no-print-directory -C "$$dir" vulncheck $(VULNDB_ARG) || exit 1; fi; \
+	done
+# A database directory named from here, made absolute for the services' own Makefiles.
+VULNDB_ARG = $(if $(GOVULNDB),GOVULNDB=$(if $(findstring ://,$(GOVULNDB)),$(GOVULNDB),$(abspath $(GOVULNDB))))
+
 # Go modules of the toolchain that are ours: the language host (and its conformance suite,
 # run by `make conformance`), the random provider's mapping.
 GO_TOOL_MODULES := tools/language-python tools/toolchain/modules/random-provider

@@ -191,6 +191,7 @@ def build(settings: PlatformSettings) -> None:
                     gateway=binding,
                     observability=watched,
                     module_proxy_url=build_goproxy,
+                    vulnerability_gate=settings.vulnerability_gate.gate(),
                     callers=settings.callers(service.name),
                     track=track,
                     create_route=service.canary is None,

@@ -40,7 +40,9 @@ from pydantic.alias_generators import to_camel
 
 from components.images import parse_image
 from components.kube import label_value
+from components.severity import Severity, SeverityName, ThresholdName
 from components.units import parse_duration, parse_quantity
+from components.vulncheck import GateSettings
 
 CONFIG_NAMESPACE = "go-platform"
 PROVIDER_NAMESPACES = ("kubernetes", "docker", "random")
@@ -924,6 +926,36 @@ class CrdSettings(CamelModel):
     )
 
 
+class VulnerabilityGateSettings(CamelModel):
+    enabled: bool = Field(
+        True,
+        description="Run govulncheck on each `build` service's module before its image is "
+        "built (docs/policies.md#audited-go-builds).",
+    )
+    database: str | None = Field(
+        None,
+        description="Vulnerability database: a URL (`https://`, `file://`) or a directory in "
+        "the OSV layout govulncheck reads, relative to the project (air-gapped CI); unset: "
+        "govulncheck's public database.",
+    )
+    fail_on: ThresholdName = Field(
+        "high", description="Reachable findings at or above this severity fail the build."
+    )
+    unknown_severity: SeverityName = Field(
+        "critical", description="What a finding the database does not rate counts as."
+    )
+
+    def gate(self) -> GateSettings | None:
+        """The gate's settings, or None when builds are not audited."""
+        if not self.enabled:
+            return None
+        return GateSettings(
+            database=self.database or None,
+            fail_on=Severity.named(self.fail_on),
+            unknown_severity=Severity.named(self.unknown_severity),
+        )
+
+
 class PlatformSettings(CamelModel):
     environment: Environment = Field(
         description="Which profile supplies the defaults.",
@@ -939,6 +971,10 @@ class PlatformSettings(CamelModel):
     crds: CrdSettings = Field(description="Upstream CustomResourceDefinitions.")
     services: list[ServiceSettings] = Field(
         default_factory=list, description="The Go services to deploy."
+    )
+    vulnerability_gate: VulnerabilityGateSettings = Field(
+        default_factory=VulnerabilityGateSettings,
+        description="The govulncheck gate every image build passes first.",
     )
     config_namespaces: list[DnsLabel] = Field(
         default_factory=list,

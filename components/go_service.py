@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -16,6 +17,29 @@ from components.config import Environment, ServiceSettings
 from components.images import parse_image
 from components.resources import child_options
 from components.routing import GatewayBinding, MiddlewareRef, backend, route_parts
+from components.vulncheck import GateError, GateSettings, audit
+
+
+class VulnerabilityGateError(Exception):
+    """A build context's module calls vulnerable code at or above the threshold, or could
+    not be audited; the message is the gate's report."""
+
+
+def vulnerability_hook(context: Path, settings: GateSettings) -> pulumi.ResourceHookFunction:
+    """The hook that runs before a built image is created or updated: govulncheck on the
+    Go module in `context` (relative to the project); it raises, failing that step with the
+    gate's report as the error, unless every reachable finding is below the threshold."""
+
+    def before_build(args: pulumi.ResourceHookArgs) -> None:
+        try:
+            result = audit(context, settings)
+        except GateError as error:
+            raise VulnerabilityGateError(f"vulnerability gate: {context}: {error}") from None
+        if not result.passed:
+            raise VulnerabilityGateError("\n".join(result.report()))
+        pulumi.log.info("\n".join(result.report()))
+
+    return before_build
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,9 @@ class GoServiceStackArgs:
     """Replace pods instead of rolling them: a ReadWriteOnce volume has one writer."""
     route_middlewares: Sequence[MiddlewareRef] = ()
     """Applied after the gateway's and the route's own middlewares (e.g. BasicAuth)."""
+    vulnerability_gate: GateSettings | None = None
+    """govulncheck runs on the build context before a built image is created or updated
+    (preview included); None: built images are not audited."""
 
 
 class GoServiceStack(pulumi.ComponentResource):
@@ -451,6 +478,19 @@ class GoServiceStack(pulumi.ComponentResource):
         if args.module_proxy_url is not None:
             build_args.setdefault("GOPROXY", args.module_proxy_url)
         build_args.setdefault("VERSION", tag)
+        if args.vulnerability_gate is not None:
+            # Before the image is built, on every preview and update that would build it.
+            gate = pulumi.ResourceHook(
+                f"{name}-vulncheck",
+                vulnerability_hook(Path(build.context), args.vulnerability_gate),
+                pulumi.ResourceHookOptions(on_dry_run=True),
+            )
+            child = pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    hooks=pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate])
+                ),
+            )
         image = docker.Image(
             f"{name}-image",
             image_name=f"{build.repository}:{tag}",

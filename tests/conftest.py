@@ -44,6 +44,8 @@ class Registration:
     parent: str
     inputs: dict[str, Any]
     secret_paths: frozenset[str]
+    hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Resource hooks bound to it, by kind (`before_create`): the hooks' names."""
     dependencies: frozenset[str] = frozenset()
     """URNs this resource waits for (explicit `depends_on`, components expanded)."""
 
@@ -145,6 +147,7 @@ class _RecordingMonitor(MockMonitor):
                     urn=response.urn,
                     parent=request.parent,
                     inputs=inputs,
+                    hooks={kind.name: tuple(names) for kind, names in request.hooks.ListFields()},
                     secret_paths=frozenset(secrets),
                     dependencies=frozenset(request.dependencies),
                 )

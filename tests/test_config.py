@@ -576,6 +576,23 @@ BAD = [
         ],
     ),
     (
+        "a vulnerability threshold that is no severity",
+        "local",
+        {"vulnerabilityGate": {"failOn": "severe"}},
+        "go-platform:vulnerabilityGate.failOn: must be one of 'low', 'medium', 'high' or "
+        "'critical' (got 'severe')",
+    ),
+    (
+        "unknown severity counted as no severity",
+        "local",
+        {"vulnerabilityGate": {"unknownSeverity": "urgent", "enable": False}},
+        [
+            "go-platform:vulnerabilityGate.unknownSeverity: must be one of 'none', 'low', "
+            "'medium', 'high' or 'critical' (got 'urgent')",
+            "go-platform:vulnerabilityGate.enable: unknown key (did you mean 'enabled'?)",
+        ],
+    ),
+    (
         "egress to two targets beside a bad port",
         "local",
         {

@@ -15,7 +15,9 @@ Invariants guarded:
 - NetworkPolicy: ingress only from the gateway (routed services), monitoring (admin
   port) and declared callers; egress DNS plus declared rules.
 - Built images: pushed to the configured repository with GOPROXY from the module proxy,
-  deployed by digest.
+  deployed by digest; with a vulnerability gate, the image's before-create and
+  before-update hooks run govulncheck on the build context first (preview included), and
+  a context the gate cannot audit fails that step with the gate's reason.
 - Custom resources (IngressRoute, ServiceMonitor, Certificate) pass the upstream CRDs.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from components.config import load_settings
@@ -31,11 +34,16 @@ from components.go_service import (
     GoServiceStackArgs,
     MountedVolume,
     ObservabilityBinding,
+    VulnerabilityGateError,
+    vulnerability_hook,
 )
 from components.routing import GatewayBinding, MiddlewareRef
+from components.severity import Severity
+from components.vulncheck import GateSettings
 from tests.conftest import OMIT, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
+GATE = GateSettings(database="vulndb", fail_on=Severity.MEDIUM)
 GATEWAY = GatewayBinding(
     namespace="traefik",
     middlewares=(MiddlewareRef("secure-headers", "traefik"),),
@@ -55,6 +63,7 @@ def deploy(
     secrets=None,
     callers=(),
     module_proxy_url=None,
+    vulnerability_gate=None,
     **service,
 ):
     """Run one GoServiceStack built from a service config (camelCase overrides)."""
@@ -76,6 +85,7 @@ def deploy(
                 gateway=gateway,
                 observability=observability,
                 module_proxy_url=module_proxy_url,
+                vulnerability_gate=vulnerability_gate,
                 callers=callers,
             ),
         )
@@ -467,6 +477,30 @@ def test_built_image_is_pushed_and_deployed_by_digest(pulumi_program):
     assert image["build"]["dockerfile"] == "services/greeter/Dockerfile"
     assert image["build"]["platform"] == "linux/amd64"
     assert container(recording)["image"] == f"registry.example.com/greeter@sha256:{'ab' * 32}"
+
+
+BUILD = {"context": "services/greeter", "repository": "registry.example.com/greeter"}
+
+
+def test_built_images_pass_the_vulnerability_gate_first(pulumi_program):
+    gated = deploy(
+        pulumi_program, environment="dev", image=OMIT, build=BUILD, vulnerability_gate=GATE
+    )
+    ungated = deploy(pulumi_program, environment="dev", image=OMIT, build=BUILD)
+
+    assert gated.one("Image").hooks == {
+        "before_create": ("greeter-vulncheck",),
+        "before_update": ("greeter-vulncheck",),
+    }
+    assert ungated.one("Image").hooks == {}
+    assert all(r.hooks == {} for r in gated.resources if r.kind != "Image")
+
+
+def test_the_gate_hook_fails_the_build_step_when_it_cannot_audit(tmp_path):
+    hook = vulnerability_hook(tmp_path, GATE)
+
+    with pytest.raises(VulnerabilityGateError, match=f"{tmp_path} is not a Go module"):
+        hook(pulumi.ResourceHookArgs(urn="urn", id="", name="greeter-image", type="docker"))
 
 
 def test_explicit_goproxy_build_arg_wins(pulumi_program):

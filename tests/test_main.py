@@ -8,6 +8,8 @@ Invariants guarded:
 - every Kubernetes object carries the annotation that makes the platform own the fields it
   declares (drift is repaired, not a Server-Side Apply conflict); an autoscaled Deployment
   declares no replicas;
+- images the program builds pass the vulnerability gate (`go-platform:vulnerabilityGate`)
+  before they are built, unless it is turned off;
 - invalid config stops the program with one clean error (`pulumi.RunError`, which the
   engine prints without a traceback) before any resource is registered.
 """
@@ -21,7 +23,14 @@ import pytest
 import yaml
 
 from components.resources import with_owned_fields
-from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
+from tests.conftest import (
+    OMIT,
+    REPO,
+    STACK_FILES,
+    service_config,
+    stack_config,
+    stack_file_config,
+)
 
 MAIN = str(REPO / "__main__.py")
 
@@ -61,6 +70,24 @@ def test_every_stack_file_builds(pulumi_program, stack_file):
             recording.one("Deployment", parent=name).inputs["metadata"]["namespace"]
             == (namespace.inputs["metadata"]["name"])
         )
+
+
+@pytest.mark.parametrize(
+    ("gate", "hooks"), [({}, ("greeter-vulncheck",)), ({"enabled": False}, ())]
+)
+def test_built_images_are_audited_unless_the_gate_is_off(pulumi_program, gate, hooks):
+    build = {"context": "services/greeter", "repository": "registry.example.com/greeter"}
+    config = stack_config(
+        environment="dev",
+        domain="example.com",
+        services=[service_config(image=OMIT, build=build)],
+        vulnerabilityGate=gate,
+    )
+    recording = run_main(pulumi_program, stack="dev", config=config)
+
+    image = recording.one("Image")
+    assert image.hooks.get("before_create", ()) == hooks
+    assert image.hooks.get("before_update", ()) == hooks
 
 
 def test_secrets_flow_from_config_to_a_kubernetes_secret(pulumi_program):

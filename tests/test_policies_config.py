@@ -118,6 +118,36 @@ BAD_SETTINGS = [
         "input should be greater than 0 (got 0)",
     ),
     (
+        "image-vulnerability-scanned",
+        {"failOn": "severe"},
+        "failOn",
+        "input should be 'low', 'medium', 'high' or 'critical' (got 'severe')",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"unknownSeverity": "urgent"},
+        "unknownSeverity",
+        "input should be 'none', 'low', 'medium', 'high' or 'critical' (got 'urgent')",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"maxAgeHours": 0},
+        "maxAgeHours",
+        "input should be greater than 0 (got 0)",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"maxAge": 24},
+        "maxAge",
+        "unknown key (did you mean 'maxAgeHours'?)",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"publicKeys": [RSA_PEM]},
+        "publicKeys[0]",
+        "is not an ECDSA P-256 public key (cosign's default key type)",
+    ),
+    (
         "pod-host-namespaces-disallowed",
         {"exclude": [{"kind": "DaemonSet"}]},
         "exclude[0].reason",
@@ -397,6 +427,8 @@ def test_engine_schemas_accept_the_committed_settings(environment):
     [
         ("container-limits-within-caps", {"maxCpu": 2}),
         ("image-signature-verified", {"publicKeys": "one key"}),
+        ("image-vulnerability-scanned", {"maxAgeHours": "a week"}),
+        ("image-vulnerability-scanned", {"failOn": "severe"}),
         ("service-load-balancer-restricted", {"allowed": [{"labels": {"a": 1}}]}),
         ("pod-host-namespaces-disallowed", {"exclude": [{"kind": "Pod"}]}),
     ],

@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from tests import (
+    test_policies_attestations,
     test_policies_images,
     test_policies_network,
     test_policies_pod_security,
@@ -28,6 +29,7 @@ CASES = [
     *test_policies_pod_security.CASES,
     *test_policies_images.CASES,
     *test_policies_signatures.SIGNATURE_CASES,
+    *test_policies_attestations.ATTESTATION_CASES,
     *test_policies_network.CASES,
     *test_policies_stack.CASES,
 ]

@@ -5,11 +5,12 @@ recorder) is run through every policy of the pack with the committed config of t
 stack's environment (`policies/config/<env>.json`); no mandatory policy may report
 anything. Resource policies see each resource; stack policies see them all at once.
 
-Signatures need a registry: here the registry the stack's images live in is the
-in-memory one of `tests/fake_registry.py`, holding a valid cosign signature, by a key the
-test makes, for every digest the stack deploys; the config's `publicKeys` gets that key.
-So this checks that our images are found, pinned and verified, not that a real registry
-is reachable (`tests/integration/test_signatures_registry.py` does that).
+Signatures and vulnerability attestations need a registry: here the registry the stack's
+images live in is the in-memory one of `tests/fake_registry.py`, holding a valid cosign
+signature and a fresh, clean vulnerability attestation, by a key the test makes, for every
+digest the stack deploys; the config's `publicKeys` gets that key. So this checks that our
+images are found, pinned and verified, not that a real registry is reachable
+(`tests/integration/test_signatures_registry.py` and `test_attestations_registry.py` do).
 
 Invariants guarded:
 - no mandatory (or remediate) policy of a stack's environment reports any resource of
@@ -20,6 +21,7 @@ Invariants guarded:
 
 from __future__ import annotations
 
+import datetime
 import json
 import runpy
 from collections.abc import Sequence
@@ -31,8 +33,13 @@ from pulumi_policy import ResourceValidationPolicy
 
 from components.config import StackConfig
 from go_platform_policies import POLICIES
+from go_platform_policies.attestations import AttestationVerifier
 from go_platform_policies.core import Workload
-from go_platform_policies.images import image_signature_policy, images
+from go_platform_policies.images import (
+    image_signature_policy,
+    image_vulnerability_scan_policy,
+    images,
+)
 from go_platform_policies.pack_config import config_path, environment_of, load_config
 from tests.conftest import (
     REPO,
@@ -42,7 +49,7 @@ from tests.conftest import (
     set_stack_config,
     stack_file_config,
 )
-from tests.fake_registry import KEY, FakeRegistry, public_pem, verifier_for
+from tests.fake_registry import KEY, FakeRegistry, public_pem, scan_predicate, verifier_for
 from tests.policy_fixtures import Resource, check_resource, check_stack
 
 ENFORCED = ("mandatory", "remediate")
@@ -60,13 +67,18 @@ def level_and_settings(entry: Any) -> tuple[str, dict[str, Any]]:
 
 
 def signed_registry(resources: Sequence[Resource]) -> FakeRegistry:
-    """A registry holding a valid signature, by KEY, for every digest the stack deploys."""
+    """A registry holding a valid signature and a clean vulnerability scan finished an hour
+    ago, both by KEY, for every digest the stack deploys."""
     registry = FakeRegistry()
+    scanned = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
     for resource in resources:
         workload = Workload.of(resource.type, resource.props)
         for _, _, image in images(workload) if workload else ():
             if image and image.digest and image.registry == "registry.example.com":
                 registry.sign(KEY, image.digest, repository=image.repository)
+                registry.attest(
+                    [KEY], scan_predicate(scanned), image.digest, repository=image.repository
+                )
     return registry
 
 
@@ -99,13 +111,19 @@ def test_no_enforced_policy_reports_our_resources(stack):
     name, resources = stack
     config = load_config(config_path(environment(name)))
     fixtures = [Resource(r.type, r.inputs, r.name) for r in resources]
+    registry = signed_registry(fixtures)
     found: list[str] = []
     for policy in POLICIES:
         level, settings = level_and_settings(config.get(policy.name, "advisory"))
         if level not in ENFORCED:
             continue
         if policy.name == "image-signature-verified":
-            policy = image_signature_policy(verifier_for(signed_registry(fixtures)))
+            policy = image_signature_policy(verifier_for(registry))
+            settings = {**settings, "publicKeys": [public_pem(KEY)]}
+        if policy.name == "image-vulnerability-scanned":
+            policy = image_vulnerability_scan_policy(
+                verifier_for(registry, kind=AttestationVerifier)
+            )
             settings = {**settings, "publicKeys": [public_pem(KEY)]}
         if isinstance(policy, ResourceValidationPolicy):
             for fixture in fixtures:

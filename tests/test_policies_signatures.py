@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import http.server
 import json
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,11 +52,13 @@ from tests.fake_registry import (
     OTHER_KEY,
     REPOSITORY,
     FakeRegistry,
+    keys,
     payload,
-    public_pem,
+    registry_with,
     sha256,
     verifier_for,
 )
+from tests.loopback import serving
 from tests.policy_fixtures import (
     DIGEST,
     IMAGE,
@@ -77,11 +78,6 @@ def signature_policy(registry: FakeRegistry, credentials: Credentials | None = N
     return image_signature_policy(verifier_for(registry, credentials))
 
 
-def keys(*private) -> dict:
-    """Policy config naming the public halves of `private` keys."""
-    return {"publicKeys": [public_pem(k) for k in private]}
-
-
 def not_signed(reason: str, image: str = IMAGE, digest: str = DIGEST, count: int = 1) -> str:
     return (
         f"{C0}: image {image!r} is not signed as required ({reason}); expected a cosign "
@@ -93,13 +89,6 @@ def not_signed(reason: str, image: str = IMAGE, digest: str = DIGEST, count: int
 # --- the policy, case by case --------------------------------------------------------
 
 WHERE = f"registry.example.com/{REPOSITORY}"
-
-
-def registry_with(*setup) -> FakeRegistry:
-    registry = FakeRegistry()
-    for step in setup:
-        step(registry)
-    return registry
 
 
 CASES = [
@@ -435,12 +424,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def loopback_server():
     _Recorder.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Recorder) as url:
+        yield url
 
 
 def test_authorization_is_not_forwarded_on_redirects(loopback_server):

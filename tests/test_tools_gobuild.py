@@ -41,6 +41,7 @@ from gobuild.cache import (  # noqa: E402
     read_stamp,
     sha256,
     stamp_status,
+    symlink_atomically,
     write_atomically,
     write_json,
     write_last_build,
@@ -424,6 +425,21 @@ def test_write_atomically_leaves_no_partial_file(tmp_path: Path):
     assert (tmp_path / "state.json").read_text(encoding="utf-8") == json.dumps(
         {"b": 1, "a": [1]}, indent=2
     ) + "\n"
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_symlink_atomically_repoints_a_link_in_one_step(tmp_path: Path):
+    old, new = tmp_path / "tools" / "v1" / "tool", tmp_path / "tools" / "v2" / "tool"
+    for target in (old, new):
+        target.parent.mkdir(parents=True)
+        target.write_text(target.parent.name, encoding="utf-8")
+    link = tmp_path / "bin" / "tool"
+
+    symlink_atomically(link, old)
+    symlink_atomically(link, new)
+
+    assert link.resolve() == new
+    assert link.read_text(encoding="utf-8") == "v2"
     assert not list(tmp_path.rglob("*.partial"))
 
 

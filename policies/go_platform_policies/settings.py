@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi_policy import PolicyConfigSchema
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
-from go_platform_policies.shared import CamelModel, key_path, parse_quantity
+from go_platform_policies.shared import (
+    CamelModel,
+    SeverityName,
+    ThresholdName,
+    key_path,
+    parse_quantity,
+)
 
 # --- value types ---------------------------------------------------------------------
 
@@ -166,6 +172,21 @@ class SignatureSettings(PolicySettings):
     )
     timeout_seconds: float = Field(
         10, gt=0, le=60, description="Timeout of each request to a registry."
+    )
+
+
+class VulnerabilityScanSettings(SignatureSettings):
+    """The keys that sign the attestations and the registry timeout, as for signatures;
+    then how recent and how clean the scan must be."""
+
+    max_age_hours: float = Field(
+        168, gt=0, description="How long ago the newest scan may have finished (scanFinishedOn)."
+    )
+    fail_on: ThresholdName = Field(
+        "high", description="Findings at or above this severity refuse the image."
+    )
+    unknown_severity: SeverityName = Field(
+        "critical", description="What a finding the scanner does not rate counts as."
     )
 
 

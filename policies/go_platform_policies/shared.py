@@ -1,7 +1,9 @@
-"""The program's pure helpers the pack reuses, so both read images and quantities alike.
+"""The program's pure helpers the pack reuses, so both read images, quantities and
+vulnerability severities alike.
 
 The pack parses image references with `components.images.parse_image` and quantities with
-`components.units.parse_quantity` instead of keeping second copies that could drift. The
+`components.units.parse_quantity`, and ranks vulnerability findings on the build gate's scale
+(`components.severity`), instead of keeping second copies that could drift. The
 engine starts the pack with only `policies/` on `sys.path`; when `components` is not
 importable already (tests and the program put the project root there themselves), this
 module appends the project root, the parent of `policies/`. Appending, never prepending,
@@ -21,6 +23,15 @@ if importlib.util.find_spec("components") is None:
 
 from components.config import ENVIRONMENTS, CamelModel, key_path  # noqa: E402
 from components.images import ImageReference, parse_image  # noqa: E402
+from components.severity import (  # noqa: E402
+    Severity,
+    SeverityName,
+    ThresholdName,
+    describe,
+    fails,
+    label_severity,
+    score_severity,
+)
 from components.units import parse_quantity  # noqa: E402
 
 __all__ = [
@@ -28,7 +39,14 @@ __all__ = [
     "PROJECT_ROOT",
     "CamelModel",
     "ImageReference",
+    "Severity",
+    "SeverityName",
+    "ThresholdName",
+    "describe",
+    "fails",
     "key_path",
+    "label_severity",
     "parse_image",
     "parse_quantity",
+    "score_severity",
 ]

@@ -38,6 +38,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -148,10 +149,16 @@ def api_repository(image: ImageReference) -> str:
     return image.repository
 
 
+def cosign_tag(digest: str, suffix: str) -> str:
+    """The tag cosign stores an image's `sig`natures or `att`estations under:
+    `sha256-<hex>.<suffix>`."""
+    algorithm, _, hex_digest = digest.partition(":")
+    return f"{algorithm}-{hex_digest}.{suffix}"
+
+
 def signature_tag(digest: str) -> str:
     """The tag cosign stores an image's signatures under: `sha256-<hex>.sig`."""
-    algorithm, _, hex_digest = digest.partition(":")
-    return f"{algorithm}-{hex_digest}.sig"
+    return cosign_tag(digest, "sig")
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -280,6 +287,49 @@ class RegistryClient:
         return f"Bearer {token}"
 
 
+# --- what cosign stores beside an image ----------------------------------------------
+
+
+class NotVerified(Exception):  # noqa: N818 (an outcome, not an error of the pack)
+    """What cosign stored is missing, unreadable or untrusted; the message says why."""
+
+
+def read_manifest(client: RegistryClient, image: ImageReference, tag: str, what: str) -> bytes:
+    """The manifest cosign stored under `tag` (`what` it holds names a missing one)."""
+    where = f"{image.registry}/{image.repository}"
+    response = client.get(image, f"manifests/{tag}", MANIFEST_TYPES, MAX_MANIFEST_BYTES)
+    if response.status == 404:
+        raise NotVerified(f"no {what}: tag {tag} is not in {where}")
+    if response.status != 200:
+        raise NotVerified(f"{where} answered HTTP {response.status} for tag {tag}")
+    return response.body
+
+
+def manifest_layers(manifest: bytes, media_type: str) -> list[dict[str, Any]]:
+    """The layers of `media_type` in an image manifest; ValueError if it has no layers."""
+    document = json.loads(manifest)
+    layers = document.get("layers") if isinstance(document, dict) else None
+    if not isinstance(layers, list):
+        raise ValueError("the manifest has no layers")
+    return [
+        layer
+        for layer in layers
+        if isinstance(layer, dict)
+        and layer.get("mediaType") == media_type
+        and isinstance(layer.get("digest"), str)
+    ]
+
+
+def read_blob(client: RegistryClient, image: ImageReference, digest: str, what: str) -> bytes:
+    """The blob `digest` names, checked against it: the bytes are hashed, not trusted."""
+    response = client.get(image, f"blobs/{digest}", (), MAX_PAYLOAD_BYTES)
+    if response.status != 200:
+        raise NotVerified(f"{what} {digest} could not be read (HTTP {response.status})")
+    if not blob_matches(response.body, digest):
+        raise NotVerified(f"{what} does not match its digest {digest}")
+    return response.body
+
+
 # --- verification --------------------------------------------------------------------
 
 
@@ -301,22 +351,14 @@ class SignatureLayer:
 
 def signature_layers(manifest: bytes) -> list[SignatureLayer]:
     """The simple-signing layers of a cosign signature manifest; ValueError if unreadable."""
-    document = json.loads(manifest)
-    layers = document.get("layers") if isinstance(document, dict) else None
-    if not isinstance(layers, list):
-        raise ValueError("the signature manifest has no layers")
     found = []
-    for layer in layers:
-        if not isinstance(layer, dict) or layer.get("mediaType") != SIGNATURE_LAYER_TYPE:
-            continue
+    for layer in manifest_layers(manifest, SIGNATURE_LAYER_TYPE):
         encoded = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
         try:
             signature = base64.b64decode(encoded, validate=True) if encoded else None
         except (binascii.Error, TypeError):
             signature = None
-        digest = layer.get("digest")
-        if isinstance(digest, str):
-            found.append(SignatureLayer(digest, signature))
+        found.append(SignatureLayer(layer["digest"], signature))
     return found
 
 
@@ -349,17 +391,21 @@ def blob_matches(blob: bytes, digest: str) -> bool:
     return algorithm == "sha256" and hashlib.sha256(blob).hexdigest() == expected
 
 
-class SignatureVerifier:
-    """Verifies images' cosign signatures, once per image and key set in a run."""
+VerdictT = TypeVar("VerdictT")
+
+
+class RegistryVerifier(Generic[VerdictT]):
+    """Looks up what cosign stored for images, once per image and key set in a run, even
+    when the engine analyzes resources in parallel; subclasses say what is looked up."""
 
     def __init__(self, client_factory: Callable[[float], RegistryClient] | None = None) -> None:
         self._client_factory = client_factory or (lambda timeout: RegistryClient(timeout=timeout))
         self._clients: dict[float, RegistryClient] = {}
-        self._verdicts: dict[tuple[str, str, str, tuple[str, ...]], Verdict] = {}
+        self._verdicts: dict[tuple[str, str, str, tuple[str, ...]], VerdictT] = {}
         self._locks: dict[tuple[str, str, str, tuple[str, ...]], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def verify(self, image: ImageReference, public_keys: Sequence[str], timeout: float) -> Verdict:
+    def verify(self, image: ImageReference, public_keys: Sequence[str], timeout: float) -> VerdictT:
         """The verdict for `image` (which must carry a digest) under `public_keys` (PEM)."""
         assert image.digest is not None
         key = (image.registry, image.repository, image.digest, tuple(sorted(public_keys)))
@@ -370,7 +416,6 @@ class SignatureVerifier:
             client = self._clients.get(timeout)
             if client is None:
                 client = self._clients[timeout] = self._client_factory(timeout)
-        # One fetch per image even when the engine analyzes resources in parallel.
         with lock:
             if key not in self._verdicts:
                 keys = [load_public_key(pem) for pem in public_keys]
@@ -383,32 +428,45 @@ class SignatureVerifier:
         image: ImageReference,
         digest: str,
         keys: Sequence[ec.EllipticCurvePublicKey],
+    ) -> VerdictT:
+        raise NotImplementedError
+
+
+class SignatureVerifier(RegistryVerifier[Verdict]):
+    """Verifies images' cosign signatures."""
+
+    def _verify(
+        self,
+        client: RegistryClient,
+        image: ImageReference,
+        digest: str,
+        keys: Sequence[ec.EllipticCurvePublicKey],
     ) -> Verdict:
         where = f"{image.registry}/{image.repository}"
         tag = signature_tag(digest)
         try:
-            response = client.get(image, f"manifests/{tag}", MANIFEST_TYPES, MAX_MANIFEST_BYTES)
-            if response.status == 404:
-                return Verdict(False, f"no signature: tag {tag} is not in {where}")
-            if response.status != 200:
-                return Verdict(False, f"{where} answered HTTP {response.status} for tag {tag}")
+            manifest = read_manifest(client, image, tag, "signature")
             try:
-                layers = signature_layers(response.body)
+                layers = signature_layers(manifest)
             except (ValueError, AttributeError):
                 return Verdict(False, f"tag {tag} in {where} is not a cosign signature manifest")
             if not layers:
                 return Verdict(False, f"tag {tag} in {where} holds no simple-signing layer")
             reasons = []
             for layer in layers:
-                reason = self._check_layer(client, image, digest, layer, keys)
-                if reason is None:
-                    return Verdict(True, f"signed ({tag})")
-                reasons.append(reason)
+                try:
+                    self._check_layer(client, image, digest, layer, keys)
+                except NotVerified as failure:
+                    reasons.append(str(failure))
+                    continue
+                return Verdict(True, f"signed ({tag})")
+        except NotVerified as failure:
+            return Verdict(False, str(failure))
         except RegistryError as err:
             return Verdict(False, f"signature lookup failed: {err}")
         # The most telling reason first: a valid signature over the wrong digest says more
         # than a signature by an unknown key.
-        return Verdict(False, sorted(set(reasons), key=_reason_rank)[0])
+        return Verdict(False, most_telling(reasons, SIGNATURE_REASONS))
 
     def _check_layer(
         self,
@@ -417,24 +475,26 @@ class SignatureVerifier:
         digest: str,
         layer: SignatureLayer,
         keys: Sequence[ec.EllipticCurvePublicKey],
-    ) -> str | None:
+    ) -> None:
         if layer.signature is None:
-            return "a signature layer has no readable signature annotation"
-        response = client.get(image, f"blobs/{layer.digest}", (), MAX_PAYLOAD_BYTES)
-        if response.status != 200:
-            return f"signature payload {layer.digest} could not be read (HTTP {response.status})"
-        if not blob_matches(response.body, layer.digest):
-            return f"signature payload does not match its digest {layer.digest}"
-        if not verifies(response.body, layer.signature, keys):
-            return "no configured public key verifies the signature"
-        named = signed_digest(response.body)
+            raise NotVerified("a signature layer has no readable signature annotation")
+        payload = read_blob(client, image, layer.digest, "signature payload")
+        if not verifies(payload, layer.signature, keys):
+            raise NotVerified("no configured public key verifies the signature")
+        named = signed_digest(payload)
         if named is None:
-            return "the signed payload is not a cosign simple-signing payload"
+            raise NotVerified("the signed payload is not a cosign simple-signing payload")
         if named != digest:
-            return f"the signature is for another image: its payload names {named}"
-        return None
+            raise NotVerified(f"the signature is for another image: its payload names {named}")
 
 
-def _reason_rank(reason: str) -> int:
-    order = ("the signature is for another image", "no configured public key")
-    return next((i for i, prefix in enumerate(order) if reason.startswith(prefix)), len(order))
+SIGNATURE_REASONS = ("the signature is for another image", "no configured public key")
+
+
+def most_telling(reasons: Sequence[str], order: Sequence[str]) -> str:
+    """The reason to report of several: the first whose prefix comes first in `order`."""
+    rank = {
+        reason: next((i for i, prefix in enumerate(order) if reason.startswith(prefix)), len(order))
+        for reason in reasons
+    }
+    return sorted(set(reasons), key=lambda reason: (rank[reason], reason))[0]

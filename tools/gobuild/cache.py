@@ -113,6 +113,15 @@ def install(source: Path, destination: Path, *, mode: int = 0o755, move: bool = 
     os.replace(staging, destination)
 
 
+def symlink_atomically(link: Path, target: Path) -> None:
+    """Point `link` at `target`, replacing whatever `link` was in one step."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    staging = link.with_name(f".{link.name}.partial")
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(target)
+    os.replace(staging, link)
+
+
 def write_atomically(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write a file through `.<name>.partial` beside it, so readers never see half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)

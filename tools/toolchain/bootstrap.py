@@ -54,6 +54,7 @@ from gobuild.cache import (
     read_stamp,
     sha256,
     stamp_status,
+    symlink_atomically,
     write_last_build,
     write_stamp,
 )
@@ -140,6 +141,8 @@ class Manifest:
     path: Path
     pulumi_version: str
     plugins: tuple[PluginPin, ...]
+    govulncheck_version: str = ""
+    """golang.org/x/vuln's release for govulncheck; "" when the manifest pins none."""
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -177,10 +180,20 @@ class Manifest:
                     module_version=text(table, "module_version", where) if from_module else "",
                 )
             )
+        govulncheck = data.get("govulncheck", {})
+        if not isinstance(govulncheck, dict):
+            raise ToolchainError(f"{path}: [govulncheck] must be a table")
         return cls(
             path=path,
             pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
             plugins=tuple(plugins),
+            govulncheck_version=(
+                _plain_version(
+                    text(govulncheck, "version", "govulncheck"), f"{path}: [govulncheck]"
+                )
+                if govulncheck
+                else ""
+            ),
         )
 
 
@@ -213,6 +226,9 @@ class Layout(ToolCache):
 
     def provider_dir(self, name: str, version: str) -> Path:
         return self.root / "providers" / f"{name}-v{version}"
+
+    def tool_dir(self, name: str, version: str) -> Path:
+        return self.root / "tools" / f"{name}-v{version}"
 
     @property
     def pulumi_home(self) -> Path:
@@ -425,6 +441,18 @@ class Component(ABC):
             self.read_stamp(), recipe=RECIPE_REVISION, pins=self.pins(), outputs=self.outputs()
         )
 
+    def built_binary_is_current(self, binary: Path) -> bool:
+        """The stamp was written by this recipe from these pins and records `binary` as it is
+        on disk, so installing it again needs no compile."""
+        record = self.read_stamp()
+        return (
+            record is not None
+            and record.get("recipe") == RECIPE_REVISION
+            and record.get("pins") == self.pins()
+            and binary.is_file()
+            and record.get("files", {}).get(str(binary)) == sha256(binary)
+        )
+
     def write_stamp(self, ctx: BuildContext, modules: dict[str, str], seconds: float) -> None:
         write_stamp(
             self.stamp,
@@ -480,16 +508,26 @@ def go_build(
     env: Mapping[str, str],
     tags: str = "",
     label: str = "",
+    release: str = "",
 ) -> Path:
     """`go build` one program as release builds are made (`-trimpath`, stripped), with the
-    `-X` variables of `stamp` set; logged to work/build.log; returns the binary."""
+    `-X` variables of `stamp` set; logged to work/build.log; returns the binary.
+
+    With `release`, the program is installed from its own module at that version instead
+    (`go install package@release` into work/out), for a module without replace directives:
+    the binary's build info then names the release, as upstream's own install would."""
     out = work / "out" / executable
     ldflags = " ".join(["-s -w", *(f"-X {name}={value}" for name, value in stamp.items())])
-    argv = ["go", "build", "-v", "-trimpath", *(["-tags", tags] if tags else [])]
-    argv += ["-ldflags", ldflags, "-o", str(out), package]
-    with ctx.progress.step(f"go build {label or package}"):
+    flags = ["-v", "-trimpath", *(["-tags", tags] if tags else []), "-ldflags", ldflags]
+    if release:
+        argv = ["go", "install", *flags, f"{package}@{release}"]
+        env = {**env, "GOBIN": str(out.parent)}
+    else:
+        argv = ["go", "build", *flags, "-o", str(out), package]
+    verb = argv[1]
+    with ctx.progress.step(f"go {verb} {label or package}"):
         run_logged(
-            f"go build {executable}",
+            f"go {verb} {executable}",
             argv,
             cwd,
             work / "build.log",
@@ -706,11 +744,7 @@ class PythonLanguageHost(PulumiProgram):
         kind, target = self.in_use()
         if self.link.is_symlink() and self.link.resolve() == target.resolve():
             return
-        self.link.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.link.with_name(f".{self.link.name}.partial")
-        staging.unlink(missing_ok=True)
-        staging.symlink_to(target)
-        os.replace(staging, self.link)
+        symlink_atomically(self.link, target)
         progress.say(f"    language host: {kind} ({target})")
 
 
@@ -795,14 +829,8 @@ class ResourcePlugin(Component):
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         record = self.read_stamp()
-        binary_is_current = (
-            record is not None
-            and record.get("recipe") == RECIPE_REVISION
-            and record.get("pins") == self.pins()
-            and self.built.is_file()
-            and record.get("files", {}).get(str(self.built)) == sha256(self.built)
-        )
-        modules = record.get("modules", {}) if record and binary_is_current else self._compile(ctx)
+        current = record is not None and self.built_binary_is_current(self.built)
+        modules = record.get("modules", {}) if record and current else self._compile(ctx)
         with ctx.progress.step(f"install into {self.layout.pulumi_home}"):
             self._install_plugin(ctx)
         return modules
@@ -980,6 +1008,79 @@ class LocalResourcePlugin(ResourcePlugin):
         return dict(modules)
 
 
+GOVULNCHECK_MODULE = "golang.org/x/vuln"
+GOVULNCHECK_PACKAGE = f"{GOVULNCHECK_MODULE}/cmd/govulncheck"
+
+
+class Govulncheck(Component):
+    """govulncheck from golang.org/x/vuln, which the Go services' vulnerability gate runs
+    (`components/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
+    no replace directives, so `go install` takes it as published and its build info names
+    the release, as `govulncheck -version` and its JSON output report it) into
+    `tools/govulncheck-v<version>/`, and linked into the CLI's bin directory, so `env` and
+    `run` put it on PATH with the CLI. A new CLI release only needs a new link."""
+
+    name = "govulncheck"
+    executable = "govulncheck"
+
+    def __init__(self, manifest: Manifest, layout: Layout) -> None:
+        self.version = manifest.govulncheck_version
+        self.manifest = manifest
+        self.layout = layout
+
+    @property
+    def built(self) -> Path:
+        return self.layout.tool_dir(self.name, self.version) / self.executable
+
+    @property
+    def link(self) -> Path:
+        return self.layout.bin_dir(self.manifest.pulumi_version) / self.executable
+
+    def outputs(self) -> list[Path]:
+        return [self.built, self.link]
+
+    def pins(self) -> dict[str, str]:
+        return {GOVULNCHECK_MODULE: f"v{self.version}"}
+
+    @property
+    def stamp(self) -> Path:
+        return self.layout.tool_dir(self.name, self.version) / "stamp.json"
+
+    def unpinned(self) -> str | None:
+        if self.version:
+            return None
+        return f"{self.manifest.path} has no [govulncheck] version (docs/toolchain.md#pins-and-why)"
+
+    def status(self) -> str:
+        status = super().status()
+        linked = self.link.is_symlink() and self.link.resolve() == self.built.resolve()
+        return "missing" if status == "present" and not linked else status
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        release = f"v{self.version}"
+        if not self.built_binary_is_current(self.built):
+            work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
+            out = go_build(
+                ctx,
+                self.executable,
+                GOVULNCHECK_PACKAGE,
+                cwd=work,
+                work=work,
+                stamp={},
+                env=GO_BUILD_ENV,
+                release=release,
+            )
+            reported = capture("govulncheck -version", [str(out), "-version"], work)
+            if f"govulncheck@{release}" not in reported.stdout:
+                raise ToolchainError(
+                    f"the built govulncheck reports {reported.stdout.strip()!r}, expected {release}"
+                )
+            install(out, self.built, move=True)
+        with ctx.progress.step(f"link {self.link}"):
+            symlink_atomically(self.link, self.built)
+        return {GOVULNCHECK_MODULE: release}
+
+
 def components(manifest: Manifest, layout: Layout) -> list[Component]:
     """Every component, in build order (plugins are installed with the CLI)."""
     found: list[Component] = [PulumiCli(manifest, layout), PythonLanguageHost(manifest, layout)]
@@ -989,6 +1090,7 @@ def components(manifest: Manifest, layout: Layout) -> list[Component]:
         else ResourcePlugin(pin, manifest, layout)
         for pin in manifest.plugins
     )
+    found.append(Govulncheck(manifest, layout))
     return found
 
 
@@ -1154,6 +1256,8 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
         recipe = PROVIDER_RECIPES[plugin.name]
         wanted.append((plugin.name, recipe.module, plugin.module_version))
         wanted.extend((plugin.name, sibling, f"v{plugin.version}") for sibling in recipe.siblings)
+    govulncheck = manifest.govulncheck_version
+    wanted.append((Govulncheck.name, GOVULNCHECK_MODULE, f"v{govulncheck}" if govulncheck else ""))
     findings = []
     for component, path, version in wanted:
         if not version:
@@ -1351,7 +1455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build every missing component")
     build.add_argument(
-        "--only", help="comma-separated components (cli, language-python, kubernetes, random)"
+        "--only",
+        help="comma-separated components (cli, language-python, kubernetes, random, govulncheck)",
     )
     build.set_defaults(handler=command_build)
     doctor = commands.add_parser(
