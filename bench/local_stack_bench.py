@@ -72,6 +72,8 @@ PASSPHRASE = "go-platform-bench"
 STACK = "local"
 TARGETS = {"noop_preview_s": 4.0, "noop_up_s": 5.0, "first_up_vs_floor": 2.0}
 COMMAND_TIMEOUT = 600.0
+SCALE_TIMEOUT_PER_SERVICE = 30.0
+"""A generated stack's `up` or `destroy` may take this long per service (100: 50 minutes)."""
 AVAILABLE_TIMEOUT = 180.0
 
 
@@ -86,12 +88,18 @@ class Engine:
     project: Path
     bin_dir: Path
 
-    def run(self, *args: str, stack: str = STACK) -> tuple[float, str]:
+    def run(
+        self, *args: str, stack: str = STACK, timeout: float = COMMAND_TIMEOUT
+    ) -> tuple[float, str]:
         """Seconds `pulumi <args> --stack <stack>` took, and its stdout; fails loudly."""
-        return timed_command(["pulumi", *args, "--stack", stack], cwd=self.project, env=self.env)
+        return timed_command(
+            ["pulumi", *args, "--stack", stack], cwd=self.project, env=self.env, timeout=timeout
+        )
 
 
-def timed_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+def timed_command(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float = COMMAND_TIMEOUT
+) -> tuple[float, str]:
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv),
@@ -103,7 +111,7 @@ def timed_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tup
         start_new_session=True,
     )
     try:
-        stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+        stdout, stderr = process.communicate(timeout=timeout)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # no plugin outlives its command
@@ -400,8 +408,9 @@ def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
     new_stack(engine, name, {**local, "go-platform:services": services})
     with_pack, stdout = engine.run("preview", "--json", *PACK, stack=name)
     without, _ = engine.run("preview", "--json", stack=name)
-    up, up_stdout = engine.run("up", "--yes", "--json", *PACK, stack=name)
-    destroy, _ = engine.run("destroy", "--yes", stack=name)
+    long = max(COMMAND_TIMEOUT, count * SCALE_TIMEOUT_PER_SERVICE)
+    up, up_stdout = engine.run("up", "--yes", "--json", *PACK, stack=name, timeout=long)
+    destroy, _ = engine.run("destroy", "--yes", stack=name, timeout=long)
     resources = resources_in(stdout)
     return {
         "services": count,
