@@ -726,7 +726,11 @@ def test_keys_of_other_namespaces_are_not_ours():
 
 
 def test_the_namespaces_of_the_programs_providers_are_known():
-    sources = [REPO / "__main__.py", *sorted((REPO / "components").glob("*.py"))]
+    sources = [
+        REPO / "__main__.py",
+        *sorted((REPO / "components").glob("*.py")),
+        *sorted((REPO / "wiring").glob("*.py")),
+    ]
     imported = {
         package.replace("_", "-")
         for source in sources

@@ -67,6 +67,7 @@ PROGRAM_PATHS = (
     "Pulumi.local.yaml",
     "__main__.py",
     "components",
+    "wiring",
     "policies",
     "upstream",
 )
