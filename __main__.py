@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.config import ConfigError, PlatformSettings, load_settings
+from go_platform_core.config import ConfigError, PlatformSettings, load_settings
 from wiring.exports import export_outputs
 from wiring.foundation import setup_foundation
 from wiring.gateway import setup_gateway

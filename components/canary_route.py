@@ -8,12 +8,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import CanarySettings, Environment, ServiceSettings
-from components.images import parse_image
 from components.resources import child_options
 from components.routing import GatewayBinding, backend, route_parts
-from components.units import format_duration, parse_duration
+from go_platform_core import kube
+from go_platform_core.config import CanarySettings, Environment, ServiceSettings
+from go_platform_core.images import parse_image
+from go_platform_core.units import format_duration, parse_duration
 
 # --- pure helpers --------------------------------------------------------------------
 

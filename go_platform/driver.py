@@ -20,17 +20,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from components import canary_route
-from components.config import (
-    CONFIG_NAMESPACE,
-    ConfigError,
-    PlatformSettings,
-    ServiceSettings,
-    StackConfig,
-    load_settings,
-)
-from components.kube import workload_name
-from components.telemetry import traefik_service
-from components.units import format_duration
 from go_platform import canary as canary_machine
 from go_platform import ephemeral
 from go_platform.canary import (
@@ -74,6 +63,17 @@ from go_platform.workspace import (
     project_name,
     resolve_backend,
 )
+from go_platform_core.config import (
+    CONFIG_NAMESPACE,
+    ConfigError,
+    PlatformSettings,
+    ServiceSettings,
+    StackConfig,
+    load_settings,
+)
+from go_platform_core.kube import workload_name
+from go_platform_core.telemetry import traefik_service
+from go_platform_core.units import format_duration
 
 OnEvent = Callable[[auto.EngineEvent], Any]
 

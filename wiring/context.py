@@ -9,12 +9,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformSettings
 from components.go_service import ObservabilityBinding
 from components.module_proxy import ModuleProxy
 from components.observability import ObservabilityStack
-from components.telemetry import Endpoints
 from components.traefik_gateway import TraefikGateway
+from go_platform_core.config import PlatformSettings
+from go_platform_core.telemetry import Endpoints
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube, telemetry
-from components.config import PlatformSettings
 from components.crds import UpstreamCrds, UpstreamCrdsArgs, custom_resources_wait_for
 from components.resources import owned_fields_transformation
+from go_platform_core import kube, telemetry
+from go_platform_core.config import PlatformSettings
 from wiring.context import Platform
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.config import ObjectStorageSettings, StackConfig, qualified_key
+from go_platform_core.config import ObjectStorageSettings, StackConfig, qualified_key
 
 
 def read_stack_config() -> StackConfig:

@@ -112,10 +112,12 @@ def pack_env(stack: str, config: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-def start_pack(directory: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def start_pack(
+    directory: Path, env: Mapping[str, str], python: str | Path = sys.executable
+) -> subprocess.Popen[bytes]:
     """The pack process, started the way the language host starts a policy pack."""
     return subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
         cwd=directory,
         env=dict(env),
         stdout=subprocess.PIPE,
@@ -313,10 +315,7 @@ def test_a_bad_committed_config_stops_the_pack_with_one_line(tmp_path):
     (copy / "config" / "prod.json").write_text(
         json.dumps({"image-registry-allowed": {"allowedRegistries": ["https://ghcr.io"]}})
     )
-    env = pack_env("prod")
-    # The copy is outside the project: let it find the program's helpers where they are.
-    env["PYTHONPATH"] = str(REPO)
-    process = start_pack(copy, env)
+    process = start_pack(copy, pack_env("prod"))
     try:
         stdout, stderr = process.communicate(timeout=START_TIMEOUT)
     finally:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.base import CamelModel
-from components.config.errors import Problem
-from components.config.types import ConfigKey, CpuQuantity, MemoryQuantity
+from go_platform_core.config.base import CamelModel
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.types import ConfigKey, CpuQuantity, MemoryQuantity
 
 ADD_ON_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},

@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from components.config.base import CamelModel, within_domain
-from components.config.common import Resources
-from components.config.errors import Problem
-from components.config.gateway import GatewaySettings, middleware_problems
-from components.config.profiles import Profile
-from components.config.types import (
+from go_platform_core.config.base import CamelModel, within_domain
+from go_platform_core.config.common import Resources
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.gateway import GatewaySettings, middleware_problems
+from go_platform_core.config.profiles import Profile
+from go_platform_core.config.types import (
     Cidr,
     ConfigKey,
     DnsLabel,
@@ -26,8 +26,8 @@ from components.config.types import (
     ServiceName,
     Whole,
 )
-from components.images import parse_image
-from components.units import parse_quantity
+from go_platform_core.images import parse_image
+from go_platform_core.units import parse_quantity
 
 # Environment variables GoServiceStack sets from other keys; a stack file setting them in
 # `env` would silently lose, so it is an error instead.

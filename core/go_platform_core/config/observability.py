@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from components.config.base import CamelModel, within_domain
-from components.config.common import ChartSource, ObjectStorageSettings, key_pair_problems
-from components.config.errors import Problem
-from components.config.types import (
+from go_platform_core.config.base import CamelModel, within_domain
+from go_platform_core.config.common import ChartSource, ObjectStorageSettings, key_pair_problems
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.types import (
     DnsLabel,
     DomainName,
     LabelKey,

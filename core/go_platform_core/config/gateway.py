@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import CamelModel, within_domain
-from components.config.common import ADD_ON_RESOURCES, ChartSource, Resources
-from components.config.errors import Problem
-from components.config.types import Cidr, ConfigKey, DnsLabel, DomainName, Duration, Whole
+from go_platform_core.config.base import CamelModel, within_domain
+from go_platform_core.config.common import ADD_ON_RESOURCES, ChartSource, Resources
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.types import Cidr, ConfigKey, DnsLabel, DomainName, Duration, Whole
 
 # The named middlewares the gateway creates; routes refer to them by these names.
 MIDDLEWARE_NAMES = (

@@ -14,7 +14,7 @@ pass to `pulumi config set --path` (`services[0].resources.limits.memory`), and 
 shows a value that may be a secret. All problems are reported at once, as one
 `ConfigError`, before the program registers any resource.
 
-The package, one module per part (import from `components.config`, which re-exports
+The package, one module per part (import from `go_platform_core.config`, which re-exports
 every public name):
 
 - `base`: namespaces, environments, the base model, the stack's config as received;
@@ -27,7 +27,7 @@ every public name):
 - `loading`: `load_settings`; `errors`: problems and how they read.
 """
 
-from components.config.base import (
+from go_platform_core.config.base import (
     CANARY_STATE_NAMESPACE,
     CONFIG_NAMESPACE,
     ENVIRONMENTS,
@@ -42,21 +42,21 @@ from components.config.base import (
     model_in,
     qualified_key,
 )
-from components.config.common import (
+from go_platform_core.config.common import (
     ChartSource,
     ObjectStorageSettings,
     ResourceAmounts,
     Resources,
 )
-from components.config.crds import (
+from go_platform_core.config.crds import (
     CrdSettings,
 )
-from components.config.errors import (
+from go_platform_core.config.errors import (
     ConfigError,
     Problem,
     key_path,
 )
-from components.config.gateway import (
+from go_platform_core.config.gateway import (
     DEFAULT_MIDDLEWARES,
     MIDDLEWARE_NAMES,
     CertManagerSettings,
@@ -69,33 +69,33 @@ from components.config.gateway import (
     RetrySettings,
     TlsSettings,
 )
-from components.config.loading import (
+from go_platform_core.config.loading import (
     load_settings,
 )
-from components.config.module_proxy import (
+from go_platform_core.config.module_proxy import (
     ModuleProxyCredentials,
     ModuleProxyS3Settings,
     ModuleProxySettings,
     ModuleProxyStorageSettings,
     SingleFlightSettings,
 )
-from components.config.observability import (
+from go_platform_core.config.observability import (
     ObservabilityCharts,
     ObservabilityS3Settings,
     ObservabilitySettings,
     ObservabilityStorageSettings,
     RetentionSettings,
 )
-from components.config.profiles import (
+from go_platform_core.config.profiles import (
     PROFILES,
     UPSTREAM_CRD_SOURCES,
     Profile,
     merge_defaults,
 )
-from components.config.root import (
+from go_platform_core.config.root import (
     PlatformSettings,
 )
-from components.config.services import (
+from go_platform_core.config.services import (
     RESERVED_ENV,
     AutoscalingSettings,
     BuildSettings,
@@ -106,7 +106,7 @@ from components.config.services import (
     RouteSettings,
     ServiceSettings,
 )
-from components.config.types import (
+from go_platform_core.config.types import (
     MAX_SERVICE_NAME,
     Cidr,
     ConfigKey,
@@ -128,7 +128,7 @@ from components.config.types import (
     go_pattern_problem,
     shown_key,
 )
-from components.config.vulnerability_gate import (
+from go_platform_core.config.vulnerability_gate import (
     VulnerabilityGateSettings,
 )
 

@@ -6,15 +6,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import CamelModel, within_domain
-from components.config.common import (
+from go_platform_core.config.base import CamelModel, within_domain
+from go_platform_core.config.common import (
     ADD_ON_RESOURCES,
     ObjectStorageSettings,
     Resources,
     key_pair_problems,
 )
-from components.config.errors import Problem
-from components.config.types import (
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.types import (
     ConfigKey,
     DnsLabel,
     DomainName,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from components.config.base import CamelModel
-from components.config.errors import Problem
+from go_platform_core.config.base import CamelModel
+from go_platform_core.config.errors import Problem
 
 
 class CrdSettings(CamelModel):

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from components.config.base import StackConfig, qualified_key
-from components.config.crds import crd_problems
-from components.config.errors import Problem
-from components.config.gateway import gateway_problems
-from components.config.module_proxy import module_proxy_problems
-from components.config.observability import observability_problems
-from components.config.profiles import Profile
-from components.config.root import PlatformSettings
-from components.config.services import service_problems
-from components.config.types import shown_key
+from go_platform_core.config.base import StackConfig, qualified_key
+from go_platform_core.config.crds import crd_problems
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.gateway import gateway_problems
+from go_platform_core.config.module_proxy import module_proxy_problems
+from go_platform_core.config.observability import observability_problems
+from go_platform_core.config.profiles import Profile
+from go_platform_core.config.root import PlatformSettings
+from go_platform_core.config.services import service_problems
+from go_platform_core.config.types import shown_key
 
 
 def rule_problems(

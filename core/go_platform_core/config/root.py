@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.base import CamelModel, Environment
-from components.config.crds import CrdSettings
-from components.config.gateway import GatewaySettings
-from components.config.module_proxy import ModuleProxySettings
-from components.config.observability import ObservabilitySettings
-from components.config.services import ServiceSettings
-from components.config.types import DnsLabel, DomainName
-from components.config.vulnerability_gate import VulnerabilityGateSettings
+from go_platform_core.config.base import CamelModel, Environment
+from go_platform_core.config.crds import CrdSettings
+from go_platform_core.config.gateway import GatewaySettings
+from go_platform_core.config.module_proxy import ModuleProxySettings
+from go_platform_core.config.observability import ObservabilitySettings
+from go_platform_core.config.services import ServiceSettings
+from go_platform_core.config.types import DnsLabel, DomainName
+from go_platform_core.config.vulnerability_gate import VulnerabilityGateSettings
 
 
 class PlatformSettings(CamelModel):

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from components.config.base import INT32_MAX
-from components.images import parse_image
-from components.kube import label_value
-from components.units import parse_duration, parse_quantity
+from go_platform_core.config.base import INT32_MAX
+from go_platform_core.images import parse_image
+from go_platform_core.kube import label_value
+from go_platform_core.units import parse_duration, parse_quantity
 
 # Names the platform derives from a service name ("<name>-canary", "<name>-env-1a2b3c4d")
 # must stay within the 63 characters of a DNS label.

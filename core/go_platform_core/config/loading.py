@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationError
 
-from components.config.base import (
+from go_platform_core.config.base import (
     CONFIG_NAMESPACE,
     ENVIRONMENTS,
     PROGRAM_NAMESPACES,
@@ -23,12 +23,18 @@ from components.config.base import (
     field_aliases,
     qualified_key,
 )
-from components.config.errors import ConfigError, Problem, did_you_mean, shorten, validation_problem
-from components.config.profiles import PROFILES, with_profile
-from components.config.root import PlatformSettings
-from components.config.rules import rule_problems
-from components.config.services import presence_problems
-from components.config.types import CONFIG_KEY_FORMAT
+from go_platform_core.config.errors import (
+    ConfigError,
+    Problem,
+    did_you_mean,
+    shorten,
+    validation_problem,
+)
+from go_platform_core.config.profiles import PROFILES, with_profile
+from go_platform_core.config.root import PlatformSettings
+from go_platform_core.config.rules import rule_problems
+from go_platform_core.config.services import presence_problems
+from go_platform_core.config.types import CONFIG_KEY_FORMAT
 
 
 def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.config.base import CONFIG_NAMESPACE, INT32_MAX, field_aliases, model_in
+from go_platform_core.config.base import CONFIG_NAMESPACE, INT32_MAX, field_aliases, model_in
 
 
 @dataclass(frozen=True)
