@@ -7,9 +7,10 @@ from typing import Any
 
 import pulumi
 
-from components.canary_route import CanaryRoute, CanaryRouteArgs, canary_service
+from components.canary_route import CanaryRoute, CanaryRouteArgs
 from components.go_service import GoServiceStack, GoServiceStackArgs
 from go_platform_core import kube
+from go_platform_core.canary import canary_service
 from go_platform_core.config import ServiceSettings
 from wiring.context import Platform
 from wiring.secrets import secret_value
