@@ -126,8 +126,14 @@ def start_pack(
     )
 
 
-def serve(stack: str = "staging") -> Pack:
-    process = start_pack(POLICIES_DIR, pack_env(stack))
+def serve(
+    stack: str = "staging",
+    directory: Path = POLICIES_DIR,
+    env: Mapping[str, str] | None = None,
+    python: str | Path = sys.executable,
+) -> Pack:
+    """The pack in `directory`, started by `python`, once it serves (`env`: the stack's)."""
+    process = start_pack(directory, pack_env(stack) if env is None else env, python)
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line.isdigit():

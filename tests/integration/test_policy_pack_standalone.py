@@ -20,12 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import analyzer_pb2_grpc
 
-from tests.integration.test_policy_analyzer import START_TIMEOUT, pack_env, start_pack
+from tests.integration.test_policy_analyzer import pack_env, serve
 
 # isort: split
 from go_platform_policies import POLICIES
@@ -94,19 +92,10 @@ def test_the_copy_imports_the_core_from_its_own_virtualenv(standalone):
 def test_the_copy_starts_with_its_own_requirements_and_describes_every_policy(standalone):
     copy, python = standalone
     env = {k: v for k, v in pack_env("staging").items() if k not in NOT_OUTSIDE}
-    process = start_pack(copy, env, python)
+    pack = serve(directory=copy, env=env, python=python)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode().strip()
-        if not line.isdigit():
-            process.kill()
-            _, stderr = process.communicate(timeout=10)
-            pytest.fail(f"the copy did not print its port (got {line!r}):\n{stderr.decode()}")
-        with grpc.insecure_channel(f"127.0.0.1:{line}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT)
-            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty())
+        info = pack.stub.GetAnalyzerInfo(empty_pb2.Empty())
     finally:
-        process.kill()
-        process.wait(timeout=10)
+        pack.stop()
     assert info.name == "go-platform"
     assert [p.name for p in info.policies] == [p.name for p in POLICIES]

@@ -78,6 +78,7 @@ def qualified_key(key: str) -> str:
 
 
 def within_domain(host: str, domain: str) -> bool:
+    """Whether `host` is `domain` or a name below it."""
     return host == domain or host.endswith(f".{domain}")
 
 
