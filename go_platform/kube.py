@@ -1,31 +1,38 @@
-"""Just enough Kubernetes client for preflight: read a kubeconfig the way kubectl and the
-Kubernetes provider do, and GET JSON from the API server over HTTPS with its credentials
-(CA, client certificate, bearer token, token file, or an exec credential plugin).
+"""The driver's Kubernetes access (preflight): which kubeconfig and context a stack uses,
+and JSON from its API server through the official `kubernetes` client, which does the
+credentials as kubectl does: CA and client certificates, bearer tokens and token files,
+exec credential plugins (`KUBERNETES_EXEC_INFO`, refresh on expiry), `tls-server-name`,
+`insecure-skip-tls-verify`, the proxy variables.
 
-Standard library only (urllib, ssl): preflight must not need more than the driver does.
+What stays here is what the library does not say in one line: choosing the kubeconfig (the
+stack's `kubernetes:kubeconfig`, a path or the document itself; else `KUBECONFIG`, files
+merged as kubectl merges them; else ~/.kube/config) with messages that name where it came
+from and never quote it, and turning every failure into one `KubeError` line. The document
+is loaded into a `Configuration` of its own, with no persister: a refreshed token is never
+written back to the user's kubeconfig, and the library's default configuration is left
+alone.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import json
+import logging
 import os
 import ssl
-import subprocess
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 CONFIG_SOURCE = "stack config kubernetes:kubeconfig"
 CONFIG_PATH_SOURCE = "named by stack config kubernetes:kubeconfig"
-EXEC_TIMEOUT_SECONDS = 30
 
 
 class KubeError(Exception):
@@ -40,16 +47,8 @@ class ClusterAccess:
     context: str
     source: str
     """Where the kubeconfig came from (a path, or `stack config kubernetes:kubeconfig`)."""
-    ca_data: str | None = None
-    ca_file: str | None = None
-    insecure: bool = False
-    cert_data: str | None = None
-    key_data: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    token: str | None = None
-    token_file: str | None = None
-    exec_spec: Mapping[str, Any] | None = field(default=None, compare=False)
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The kubeconfig itself (it may hold credentials: never shown)."""
 
 
 # --- kubeconfig ----------------------------------------------------------------------
@@ -157,28 +156,19 @@ def cluster_access(
     if not server:
         raise KubeError(f"kubeconfig {source}: cluster {details.get('cluster')!r} has no server")
 
-    def decoded(section: Mapping[str, Any], field: str) -> str | None:
+    for section, key in (
+        (cluster, "certificate-authority-data"),
+        (user, "client-certificate-data"),
+        (user, "client-key-data"),
+    ):
         try:
-            return _decoded(section.get(field))
+            _decoded(section.get(key))
         except (ValueError, TypeError):  # binascii.Error and UnicodeDecodeError are ValueErrors
             raise KubeError(
-                f"kubeconfig {source}: {field} of context {name!r} is not base64 PEM"
+                f"kubeconfig {source}: {key} of context {name!r} is not base64 PEM"
             ) from None
-
     return ClusterAccess(
-        server=str(server).rstrip("/"),
-        context=name,
-        source=source,
-        ca_data=decoded(cluster, "certificate-authority-data"),
-        ca_file=cluster.get("certificate-authority"),
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        cert_data=decoded(user, "client-certificate-data"),
-        key_data=decoded(user, "client-key-data"),
-        cert_file=user.get("client-certificate"),
-        key_file=user.get("client-key"),
-        token=user.get("token"),
-        token_file=user.get("tokenFile"),
-        exec_spec=user.get("exec"),
+        server=str(server).rstrip("/"), context=name, source=source, document=document
     )
 
 
@@ -197,11 +187,12 @@ def _decoded(data: str | None) -> str | None:
 
 
 class KubeClient:
-    """GETs JSON from one cluster's API server."""
+    """Sends JSON requests to one cluster's API server with the official client."""
 
     def __init__(self, access: ClusterAccess, *, timeout: float = 5.0) -> None:
         self.access = access
         self.timeout = timeout
+        self._api: Any = None
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
@@ -215,121 +206,167 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> Any:
         """Send one request; the answer's JSON, or a KubeError in one line."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
         access = self.access
+        api = self._client()
+        headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
-            token, cert, key = self._credentials()
+            with _plugin_failures() as failures:
+                # Runs the exec credential plugin again when its token has expired.
+                api.update_params_for_auth(headers, [], ["BearerToken"])
+            _raise_plugin_failure(access, failures)
+            answer = api.rest_client.request(
+                method,
+                f"{api.configuration.host}{path}",
+                headers=headers,
+                body=body,
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )
+        except ApiException as error:
+            if error.status in (401, 403):
+                raise KubeError(
+                    f"{access.server} refused the credentials of context "
+                    f"{access.context!r} ({error.status} {error.reason})"
+                ) from None
+            if error.status:
+                raise KubeError(
+                    f"{access.server}{path} answered {error.status} {error.reason}"
+                ) from None
+            raise self._unreachable(error) from None  # status 0: TLS failed
+        except (HTTPError, OSError) as error:
+            raise self._unreachable(error) from None
+        try:
+            return json.loads(answer.data or b"null")
+        except ValueError:
+            raise KubeError(f"{access.server}{path} did not answer with JSON") from None
+
+    def _client(self) -> Any:
+        """An ApiClient on a Configuration of its own, loaded from the access's kubeconfig."""
+        if self._api is not None:
+            return self._api
+        # Imported here: the client is large, and most commands never talk to a cluster.
+        from kubernetes.client import ApiClient, Configuration
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        access = self.access
+        server = urlsplit(access.server)
+        if server.scheme not in ("http", "https") or not server.netloc:
+            raise KubeError(f"the server of context {access.context!r} is not an https:// URL")
+        configuration = Configuration()
+        configuration.retries = False  # one attempt: preflight reports, kubectl-style
+        loader = KubeConfigLoader(
+            config_dict=copy.deepcopy(dict(access.document)),
+            active_context=access.context,
+            config_base_path="",
+            config_persister=None,  # never write a refreshed token back to the kubeconfig
+        )
+        try:
+            with _plugin_failures() as failures:
+                loader.load_and_set(configuration)
         except OSError as error:
             raise KubeError(
                 f"the token file of context {access.context!r} cannot be read ({_reason(error)})"
             ) from None
-        with tempfile.TemporaryDirectory(prefix="go-platform-kube-") as private:
-            try:
-                context = self._tls_context(Path(private), cert, key)
-            except (ssl.SSLError, OSError, ValueError) as error:
-                raise KubeError(
-                    f"the certificates of context {access.context!r} cannot be used "
-                    f"({_reason(error)})"
-                ) from None
-            data = json.dumps(body).encode() if body is not None else None
-            try:
-                request = urllib.request.Request(f"{access.server}{path}", data=data, method=method)
-            except ValueError:
-                raise KubeError(
-                    f"the server of context {access.context!r} is not an https:// URL"
-                ) from None
-            request.add_header("Accept", "application/json")
-            if data is not None:
-                request.add_header("Content-Type", content_type)
-            if token:
-                request.add_header("Authorization", f"Bearer {token}")
-            try:
-                with urllib.request.urlopen(
-                    request, context=context, timeout=self.timeout
-                ) as answer:
-                    return json.loads(answer.read() or b"null")
-            except json.JSONDecodeError:
-                raise KubeError(f"{access.server}{path} did not answer with JSON") from None
-            except urllib.error.HTTPError as error:
-                if error.code in (401, 403):
-                    raise KubeError(
-                        f"{access.server} refused the credentials of context "
-                        f"{access.context!r} ({error.code} {error.reason})"
-                    ) from None
-                raise KubeError(
-                    f"{access.server}{path} answered {error.code} {error.reason}"
-                ) from None
-            except urllib.error.URLError as error:
-                raise KubeError(f"cannot reach {access.server}: {_reason(error.reason)}") from None
-            except TimeoutError:
-                raise KubeError(
-                    f"{access.server} did not answer within {self.timeout:g}s"
-                ) from None
-            except (ssl.SSLError, OSError) as error:
-                raise KubeError(f"cannot reach {access.server}: {_reason(error)}") from None
+        except ConfigException as error:
+            # "File does not exist: <path>" for a certificate file; other messages may quote
+            # the kubeconfig, so they are not shown.
+            text = str(error)
+            shown = text if text.startswith("File does not exist") else "not usable"
+            raise KubeError(
+                f"the certificates of context {access.context!r} cannot be used ({shown})"
+            ) from None
+        _raise_plugin_failure(access, failures)
+        try:
+            _check_certificates(configuration)
+        except (ssl.SSLError, OSError, ValueError) as error:
+            raise KubeError(
+                f"the certificates of context {access.context!r} cannot be used ({_reason(error)})"
+            ) from None
+        self._api = ApiClient(configuration)
+        return self._api
 
-    def _credentials(self) -> tuple[str | None, str | None, str | None]:
-        access = self.access
-        token = access.token
-        if not token and access.token_file:
-            token = Path(access.token_file).read_text(encoding="utf-8").strip()
-        cert, key = access.cert_data, access.key_data
-        if access.exec_spec and not (token or cert):
-            token, cert, key = exec_credential(access.exec_spec)
-        return token, cert, key
-
-    def _tls_context(self, private: Path, cert: str | None, key: str | None) -> ssl.SSLContext:
-        access = self.access
-        if access.insecure:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif access.ca_data:
-            context = ssl.create_default_context(cadata=access.ca_data)
-        else:
-            context = ssl.create_default_context(cafile=access.ca_file)
-        cert_file, key_file = access.cert_file, access.key_file
-        if cert and key:
-            cert_file, key_file = str(private / "client.crt"), str(private / "client.key")
-            for path, text in ((cert_file, cert), (key_file, key)):
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                    stream.write(text)
-        if cert_file and key_file:
-            context.load_cert_chain(cert_file, key_file)
-        return context
+    def _unreachable(self, error: BaseException) -> KubeError:
+        cause = _root_cause(error)
+        if _is_timeout(cause):
+            return KubeError(f"{self.access.server} did not answer within {self.timeout:g}s")
+        return KubeError(f"cannot reach {self.access.server}: {_reason(cause)}")
 
 
-def exec_credential(spec: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """Run a kubeconfig `exec` credential plugin: (token, client cert, client key)."""
-    command = [str(spec.get("command", "")), *[str(a) for a in spec.get("args") or []]]
-    env = dict(os.environ)
-    env.update({str(e["name"]): str(e["value"]) for e in spec.get("env") or [] if "name" in e})
-    env["KUBERNETES_EXEC_INFO"] = json.dumps(
-        {
-            "apiVersion": spec.get("apiVersion", "client.authentication.k8s.io/v1"),
-            "kind": "ExecCredential",
-            "spec": {"interactive": False},
-        }
-    )
+def _check_certificates(configuration: Any) -> None:
+    """Load the CA and client certificate the loader chose, so that a broken one is named
+    as such instead of failing the TLS handshake as an unreachable server."""
+    context = ssl.create_default_context()
+    if configuration.verify_ssl and configuration.ssl_ca_cert:
+        context.load_verify_locations(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file and configuration.key_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+
+
+@contextlib.contextmanager
+def _plugin_failures() -> Iterator[list[str]]:
+    """The official loader logs (on the root logger) why an exec credential plugin failed and
+    goes on without credentials. Keep those lines off the terminal (they may quote the
+    plugin's output) and hand them to the caller, which makes them one KubeError."""
+    caught: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.module in ("kube_config", "exec_provider"):
+            caught.append(record.getMessage())
+            return False
+        return True
+
+    root = logging.getLogger()
+    root.addFilter(keep)
     try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=EXEC_TIMEOUT_SECONDS,
-            check=False,
+        yield caught
+    finally:
+        root.removeFilter(keep)
+
+
+def _raise_plugin_failure(access: ClusterAccess, failures: list[str]) -> None:
+    if not failures:
+        return
+    user = _named(access.document, "users", _context_user(access)) or {}
+    command = str(((user.get("user") or {}).get("exec") or {}).get("command", "?"))
+    last = (failures[-1].strip().splitlines() or ["no output"])[-1]
+    raise KubeError(f"credential plugin {command!r} failed: {last}")
+
+
+def _context_user(access: ClusterAccess) -> str:
+    entry = _named(access.document, "contexts", access.context) or {}
+    return str((entry.get("context") or {}).get("user", ""))
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost exception under urllib3's and the client's wrappers."""
+    seen: set[int] = set()
+    current = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = (
+            getattr(current, "reason", None)
+            if isinstance(getattr(current, "reason", None), BaseException)
+            else None
         )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise KubeError(f"credential plugin {command[0]!r} did not run: {error}") from None
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise KubeError(f"credential plugin {command[0]!r} failed: {last}")
-    try:
-        status = json.loads(result.stdout).get("status") or {}
-    except json.JSONDecodeError:
-        raise KubeError(f"credential plugin {command[0]!r} printed no ExecCredential") from None
-    return status.get("token"), status.get("clientCertificateData"), status.get("clientKeyData")
+        inner = inner or current.__cause__ or current.__context__
+        if inner is None:
+            inner = next((a for a in current.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            break
+        current = inner
+    return current
+
+
+def _is_timeout(error: BaseException) -> bool:
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
+
+    if isinstance(error, NewConnectionError):  # a subclass of ConnectTimeoutError
+        return False
+    return isinstance(error, TimeoutError | ReadTimeoutError | ConnectTimeoutError)
 
 
 def _reason(reason: object) -> str:

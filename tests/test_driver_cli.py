@@ -53,6 +53,8 @@ from go_platform import canary as canary_machine
 from go_platform import driver as driver_module
 from go_platform.canary import Measurement, state_key
 from go_platform.cli import main
+from go_platform.driver import canary as canary_commands
+from go_platform.driver import core as driver_core
 from go_platform.exit_codes import ExitCode
 from go_platform.summary import schema
 from go_platform.workspace import PendingOperation
@@ -229,7 +231,7 @@ def project(tmp_path, monkeypatch) -> Path:
     (tmp_path / "Pulumi.yaml").write_text("name: go-platform\nruntime: python\n")
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
-    monkeypatch.setattr(driver_module, "Session", FakeSession)
+    monkeypatch.setattr(driver_core, "Session", FakeSession)
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     FakeSession.stacks = {}
@@ -638,7 +640,8 @@ def promote(project: Path, measurement: Measurement, tmp_path: Path):
         console=Console(file=io.StringIO()),
         summary=RunSummary(command="canary promote"),
     )
-    return driver, lambda: driver.canary_promote(
+    return driver, lambda: canary_commands.promote(
+        driver,
         "greeter",
         prometheus_url="http://127.0.0.1:9",
         dry_run=False,
@@ -917,7 +920,7 @@ def answering(value: float):
     return query
 
 
-HEALTHY = (driver_module.Prometheus, "query", answering(99.9))
+HEALTHY = (canary_commands.Prometheus, "query", answering(99.9))
 RESUME = "`go-platform canary promote --stack dev --service greeter` resumes from there"
 FINISH = "`go-platform canary rollback --stack dev --service greeter` finishes it"
 
@@ -933,7 +936,7 @@ FINISH = "`go-platform canary rollback --stack dev --service greeter` finishes i
             ["success rate: cannot reach http://127.0.0.1:9", "was rolled back to weight 0"],
         ),
         (
-            [(driver_module.Prometheus, "query", raising_query(RuntimeError("hunter2")))],
+            [(canary_commands.Prometheus, "query", raising_query(RuntimeError("hunter2")))],
             ExitCode.FAILED,
             "interrupted",
             ("progressing", 1, 20),
@@ -1052,7 +1055,7 @@ def test_a_missing_summary_directory_is_created(project, tmp_path):
 def test_a_summary_that_cannot_be_written_after_the_work_fails_a_success(
     project, tmp_path, capsys, monkeypatch, argv, code
 ):
-    from go_platform import cli
+    from go_platform.cli import root as cli
 
     drifted = step(URN, "update", diffs=["spec"])
     a_stack(drift=Script([*drifted, summary_event(update=1)], command_error("error: changes\n")))

@@ -13,8 +13,11 @@ Invariants guarded:
   `kubernetes:context`), else KUBECONFIG (files merged, first wins), and a broken one
   says what is wrong with it;
 - the client speaks TLS with the kubeconfig's CA and client certificate, or a bearer
-  token (also from an exec credential plugin); an untrusted server, refused credentials
-  and a closed port are each one clear line.
+  token (also from an exec credential plugin); an untrusted server, refused credentials,
+  a failing credential plugin and a closed port are each one clear line, and nothing the
+  plugin printed reaches the terminal;
+- the client never writes to the kubeconfig it read, nor changes the `kubernetes`
+  package's default configuration.
 """
 
 from __future__ import annotations
@@ -601,7 +604,8 @@ def test_an_exec_credential_plugin_supplies_the_token(token_server, pki, tmp_pat
     plugin = tmp_path / "credential.py"
     plugin.write_text(
         "import json\n"
-        'print(json.dumps({"kind": "ExecCredential", "status": {"token": "s3cr3t"}}))\n'
+        'print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1",\n'
+        '                  "kind": "ExecCredential", "status": {"token": "s3cr3t"}}))\n'
     )
     access = access_for(
         token_server,
@@ -619,3 +623,57 @@ def test_an_exec_credential_plugin_supplies_the_token(token_server, pki, tmp_pat
 def test_a_closed_port_is_one_line(pki):
     with pytest.raises(KubeError, match=r"cannot reach https://127\.0\.0\.1:9: connection refused"):
         KubeClient(access_for("https://127.0.0.1:9", pki), timeout=2).get("/version")
+
+
+def plugin_user(tmp_path: Path, script: str) -> dict[str, object]:
+    plugin = tmp_path / "credential.py"
+    plugin.write_text(script)
+    return {
+        "exec": {
+            "command": sys.executable,
+            "args": [str(plugin)],
+            "apiVersion": "client.authentication.k8s.io/v1",
+        }
+    }
+
+
+def test_a_failing_credential_plugin_is_one_line_and_prints_nothing(
+    token_server, pki, tmp_path, capfd
+):
+    user = plugin_user(
+        tmp_path,
+        f"import sys\nsys.stderr.write('{SECRET_TOKEN}\\nlogin expired\\n')\nsys.exit(1)\n",
+    )
+
+    with pytest.raises(KubeError) as raised:
+        KubeClient(access_for(token_server, pki, **user)).get("/version")
+
+    assert str(raised.value) == f"credential plugin {sys.executable!r} failed: login expired"
+    printed = capfd.readouterr()
+    assert SECRET_TOKEN not in printed.out + printed.err
+
+
+def test_the_kubeconfig_read_is_never_written_back(token_server, pki, tmp_path):
+    from kubernetes.client import Configuration
+
+    user = plugin_user(
+        tmp_path,
+        "import json\n"
+        'print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1",\n'
+        '                  "kind": "ExecCredential", "status": {"token": "s3cr3t",\n'
+        '                  "expirationTimestamp": "2000-01-01T00:00:00Z"}}))\n',
+    )
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(dict(access_for(token_server, pki, **user).document)))
+    before = path.read_bytes()
+    default_host = Configuration.get_default_copy().host
+
+    document, source = kubeconfig_document(
+        config_value=None, env={"KUBECONFIG": str(path)}, project_dir=tmp_path
+    )
+    client = KubeClient(cluster_access(document, context=None, source=source))
+    # The token has expired: the second request runs the plugin again.
+    assert client.get("/version") == client.get("/version") == {"gitVersion": "v1.36.3"}
+
+    assert path.read_bytes() == before
+    assert Configuration.get_default_copy().host == default_host

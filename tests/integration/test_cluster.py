@@ -92,7 +92,11 @@ class Cluster:
 
 
 def client_from(kubeconfig: Path, scratch: Path) -> ApiClient:
-    """A client with nothing but what the kubeconfig holds: server, CA and credentials."""
+    """A client with nothing but what the kubeconfig holds: server, CA and credentials.
+
+    The cluster tool's own stdlib client (`localcluster.api`), since these tests check the
+    tool as it runs before any virtualenv exists; the driver's access through the official
+    client is tested in `test_driver_preflight.py`."""
     config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
     context = next(
         c["context"] for c in config["contexts"] if c["name"] == config["current-context"]

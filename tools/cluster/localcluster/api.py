@@ -1,5 +1,12 @@
 """A small Kubernetes API client on the standard library: enough to check health, create
-the fake nodes and, in tests, create and read objects."""
+the fake nodes and, in tests, create and read objects.
+
+Why not the official `kubernetes` package, as the driver uses (`go_platform/kube.py`):
+`tools/cluster/cluster.py` builds and starts the embedded cluster before the project's
+virtualenv exists (`make cluster-start` runs on the system Python), so it can rely on
+the standard library only; and the cluster's own kubeconfig needs nothing but a CA and a
+client certificate.
+"""
 
 from __future__ import annotations
 

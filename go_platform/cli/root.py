@@ -1,0 +1,160 @@
+"""The root of the `go-platform` command line: the app each command group registers on
+(`stack.py`, `ephemeral.py`, `canary.py`), `run`, the one wrapper every command goes
+through (human output, the exit code, the JSON summary; never a traceback), and `main`.
+
+Exit codes are `exit_codes.ExitCode`: 0 ok, 1 engine/operation failure, 2 drift,
+3 mandatory policy violation, 4 preflight failure, 5 canary rolled back, 6 stack locked,
+64 bad arguments or invalid stack config. Click's own usage errors (exit 2 by default,
+which would read as drift) are mapped to 64.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import typer
+from pulumi.automation import CommandError
+from rich.console import Console
+from rich.markup import escape
+
+# typer vendors click (typer._click) and raises its exceptions, not click's.
+from typer._click.exceptions import ClickException
+from typer.rich_utils import rich_format_error
+
+from go_platform.driver import Driver, StackOptions
+from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, unexpected, usage_error
+from go_platform.summary import RunSummary, summary_path_problem, write_problem, write_summary
+from go_platform.workspace import command_error_lines
+
+EPILOG = "Exit codes: " + "; ".join(f"{int(code)} {meaning}" for code, meaning in MEANINGS.items())
+
+app = typer.Typer(
+    name="go-platform",
+    help="Run go-platform stacks from CI: preview, up, drift, ephemeral stacks, canary promotion.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def run(
+    command: str,
+    json_path: str | None,
+    options: Callable[[], StackOptions],
+    action: Callable[[Driver], None],
+) -> None:
+    """Run one command: human output, the exit code, and the JSON summary when asked."""
+    to_stdout = json_path == "-"
+    console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
+    # Where the summary goes is checked first: every other outcome is reported there, and
+    # nothing is deployed when it could not be.
+    problem = json_path_problem(json_path)
+    if problem is not None:
+        _print_error(console, usage_error(problem, "nothing was run"))
+        raise typer.Exit(int(ExitCode.USAGE))
+    summary = RunSummary(command=command)
+    started = time.monotonic()
+    code = ExitCode.OK
+    try:
+        try:
+            action(Driver(options(), console, summary))
+        except CommandError as failure:
+            # A CLI call outside an engine operation (config, tags, stack removal) failed.
+            raise DriverError(
+                ExitCode.FAILED, "pulumi failed:", *command_error_lines(failure)
+            ) from None
+    except DriverError as error:
+        code = error.code
+        _print_error(console, error)
+        summary.errors += [line for line in error.lines if line not in summary.errors]
+    except KeyboardInterrupt:
+        code = ExitCode.FAILED
+        console.print("[red]interrupted[/red]")
+        summary.errors.append("interrupted")
+    except Exception as error:  # a bug: still one line, the summary and an exit code
+        code = ExitCode.FAILED
+        line = unexpected(error)
+        _print_error(console, DriverError(code, line))
+        summary.errors.append(line)
+    summary.exit_code = code
+    summary.duration_seconds = time.monotonic() - started
+    written = _write_json(summary, json_path, console, command, code) if json_path else True
+    if not written and code == ExitCode.OK:
+        # CI reads the summary: a success without it is a failure. A failed command keeps
+        # its own code, which says more.
+        code = ExitCode.FAILED
+    raise typer.Exit(int(code))
+
+
+def json_path_problem(json_path: str | None) -> str | None:
+    """What is wrong with `--json PATH`, as the line to print; None when it can be written."""
+    if json_path is None or json_path == "-":
+        return None
+    if not json_path.strip():
+        return "--json: give a file path, or - for stdout"
+    problem = summary_path_problem(Path(json_path))
+    return f"--json {json_path}: {problem}" if problem else None
+
+
+def _print_error(console: Console, error: DriverError) -> None:
+    first, *rest = error.lines or [str(error)]
+    console.print(f"[red]error:[/red] {escape(first)}")
+    for line in rest:
+        console.print(f"  {escape(line)}")
+
+
+def _write_json(
+    summary: RunSummary, json_path: str, console: Console, command: str, code: ExitCode
+) -> bool:
+    """Write the summary; False (and the reason printed) when it could not be written."""
+    if json_path == "-":
+        sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
+        sys.stdout.flush()
+        return True
+    path = Path(json_path)
+    try:
+        write_summary(summary, path)
+    except OSError as error:
+        done = f"{command} succeeded, but " if code == ExitCode.OK else ""
+        _print_error(
+            console,
+            DriverError(
+                ExitCode.FAILED,
+                f"{done}the summary cannot be written to {json_path}: {write_problem(path, error)}",
+            ),
+        )
+        return False
+    return True
+
+
+# --- entry point -----------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script: returns the exit code instead of raising SystemExit."""
+    # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written.
+    signal.signal(signal.SIGTERM, _interrupt)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(
+            args=list(sys.argv[1:] if argv is None else argv),
+            prog_name="go-platform",
+            standalone_mode=False,
+        )
+    except ClickException as error:
+        # Click's usage errors exit 2, which CI would read as drift.
+        rich_format_error(error)
+        return int(ExitCode.USAGE)
+    except typer.Abort:
+        return int(ExitCode.FAILED)
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)

@@ -1,0 +1,276 @@
+"""The driver's core: one stack and the steps every command shares. It selects the stack,
+validates its config, runs preflight, runs an engine operation with progress and turns the
+outcome into an exit code and the JSON summary. The commands are functions of a `Driver`,
+one module per command group: `stack.py`, `ephemeral.py`, `canary.py`.
+
+Every failure ends as a `DriverError` (exit code + a few lines); the engine's own
+messages are kept, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+from rich.console import Console
+from rich.markup import escape
+
+from go_platform.exit_codes import DriverError, ExitCode, usage_error
+from go_platform.preflight import run_preflight
+from go_platform.progress import (
+    ProgressTracker,
+    ProgressView,
+    expected_resources,
+    operation_counts_line,
+)
+from go_platform.redact import scrub, sensitive_values, url_without_credentials
+from go_platform.summary import RunSummary
+from go_platform.workspace import (
+    EMBEDDED_ENVIRONMENT,
+    Session,
+    Target,
+    check_secrets_provider,
+    command_error_lines,
+    embedded_kubeconfig,
+    find_project_dir,
+    is_lock_conflict,
+    kubeconfig_override,
+    lock_error,
+    pending_error,
+    project_name,
+    resolve_backend,
+)
+from go_platform_core.config import (
+    CONFIG_NAMESPACE,
+    ConfigError,
+    PlatformSettings,
+    StackConfig,
+    load_settings,
+)
+
+OnEvent = Callable[[auto.EngineEvent], Any]
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """The options every stack command takes."""
+
+    stack: str
+    backend: str | None = None
+    secrets_provider: str | None = None
+    project_dir: Path | None = None
+    policy_pack: Path | None = None
+    policy_pack_config: Path | None = None
+
+
+@dataclass
+class Driver:
+    """Runs commands against one stack, recording what happened in `summary`."""
+
+    options: StackOptions
+    console: Console
+    summary: RunSummary
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    session_factory: Callable[[Target, Mapping[str, str]], Session] | None = None
+    """Makes the Session (tests pass fakes); default: a real one."""
+
+    def __post_init__(self) -> None:
+        project_dir = (self.options.project_dir or find_project_dir(Path.cwd())).resolve()
+        if not (project_dir / "Pulumi.yaml").is_file():
+            raise usage_error(f"--project-dir {project_dir}: no Pulumi.yaml there")
+        self.project_dir = project_dir
+        self.project = project_name(project_dir)
+        self.target = Target(
+            project_dir=project_dir,
+            stack=self.options.stack,
+            backend=resolve_backend(self.options.backend, self.env, project_dir),
+            secrets_provider=(
+                check_secrets_provider(self.options.secrets_provider)
+                if self.options.secrets_provider
+                else None
+            ),
+        )
+        self.summary.stack = self.options.stack
+        self.summary.project = self.project
+        self.summary.backend = url_without_credentials(self.target.backend)
+        self._session: Session | None = None
+        self.sensitive: frozenset[str] = frozenset()
+        """Config values no message may show (`redact.sensitive_values`), once read."""
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = (self.session_factory or Session)(self.target, self.env)
+        return self._session
+
+    @property
+    def is_go_platform(self) -> bool:
+        """The project is go-platform itself (its config is validated, preflight applies)."""
+        return self.project == CONFIG_NAMESPACE
+
+    # --- shared steps --------------------------------------------------------------
+
+    def policy_args(self) -> dict[str, Any]:
+        """The policy pack, always attached, and its config when one was given."""
+        pack = (self.options.policy_pack or self.project_dir / "policies").resolve()
+        if not (pack / "PulumiPolicy.yaml").is_file():
+            raise usage_error(
+                f"no policy pack at {pack} (no PulumiPolicy.yaml); pass --policy-pack DIR"
+            )
+        args: dict[str, Any] = {"policy_packs": [str(pack)]}
+        if self.options.policy_pack_config is not None:
+            config = self.options.policy_pack_config.resolve()
+            if not config.is_file():
+                raise usage_error(f"--policy-pack-config {config}: no such file")
+            args["policy_pack_configs"] = [str(config)]
+        return args
+
+    def settings(self, stack: auto.Stack) -> tuple[PlatformSettings | None, StackConfig]:
+        """The stack's validated settings (None for a project other than go-platform)."""
+        config = self.session.stack_config(stack)
+        self.sensitive = sensitive_values(config)
+        if not self.is_go_platform:
+            return None, config
+        try:
+            settings = load_settings(config, stack=stack.name)
+        except ConfigError as error:
+            # Its problems may quote a value: a secret pasted where a key's name belongs.
+            lines = [scrub(line, self.sensitive) for line in str(error).splitlines()]
+            raise DriverError(ExitCode.USAGE, *lines) from None
+        kubeconfig = kubeconfig_override(
+            settings.environment,
+            config.values,
+            lambda: embedded_kubeconfig(self.project_dir, self.env),
+        )
+        if kubeconfig is not None:
+            self.env = {**self.env, "KUBECONFIG": str(kubeconfig)}
+            self.session.set_env("KUBECONFIG", str(kubeconfig))
+        return settings, config
+
+    def preflight(self, settings: PlatformSettings | None, config: StackConfig) -> None:
+        """Run the preflight checks; a PREFLIGHT error listing every failure."""
+        if settings is None:
+            self.console.print(f"preflight: skipped (project {self.project} is not go-platform)")
+            return
+        results = [
+            replace(result, message=scrub(result.message, self.sensitive))
+            for result in run_preflight(
+                settings, config, env=self.env, project_dir=self.project_dir
+            )
+        ]
+        self.summary.preflight = [result.as_json() for result in results]
+        failures = [result.message for result in results if not result.ok]
+        for result in results:
+            mark = "[green]ok[/green]" if result.ok else "[red]FAILED[/red]"
+            self.console.print(f"preflight {result.check:<10} {mark}  {escape(result.message)}")
+        if failures:
+            cluster_down = any(r.check == "cluster" and not r.ok for r in results)
+            if cluster_down and settings.environment == EMBEDDED_ENVIRONMENT:
+                failures.append(
+                    "the local stack deploys to the embedded cluster: start it with "
+                    "`make cluster-start`"
+                )
+            raise DriverError(
+                ExitCode.PREFLIGHT,
+                f"preflight failed ({len(results) - sum(r.ok for r in results)} problem(s)); "
+                "nothing was deployed:",
+                *failures,
+            )
+
+    def engine(
+        self,
+        operation: str,
+        stack: auto.Stack,
+        call: Callable[[OnEvent], Any],
+        *,
+        expected: int = 0,
+    ) -> ProgressTracker:
+        """Run one engine operation with progress; a failure becomes a DriverError."""
+        tracker, error = self.run_operation(operation, stack, call, expected=expected)
+        if error is None:
+            return tracker
+        if is_lock_conflict(error):
+            raise lock_error(stack.name, error)
+        if tracker.mandatory_violations:
+            violations = tracker.mandatory_violations
+            raise DriverError(
+                ExitCode.POLICY,
+                f"{operation}: {len(violations)} mandatory policy violation(s); nothing was "
+                "changed by them:",
+                *[v.line() for v in violations],
+            )
+        raise DriverError(
+            ExitCode.FAILED,
+            f"{operation} of stack {stack.name!r} failed:",
+            *(tracker.errors or command_error_lines(error)),
+        )
+
+    def run_operation(
+        self,
+        operation: str,
+        stack: auto.Stack,
+        call: Callable[[OnEvent], Any],
+        *,
+        expected: int,
+    ) -> tuple[ProgressTracker, auto.CommandError | None]:
+        tracker = ProgressTracker(expected_total=expected)
+        view = ProgressView(self.console, f"{operation} {stack.name}", tracker)
+        error: auto.CommandError | None = None
+        try:
+            with view.running():
+                call(view.on_event)
+        except auto.CommandError as failure:
+            error = failure
+        except RuntimeError as failure:  # the Automation API's "summary event never found"
+            raise DriverError(ExitCode.FAILED, f"{operation}: {failure}") from None
+        finally:
+            self.summary.absorb(operation, tracker)
+        self._report(operation, tracker, failed=error is not None)
+        return tracker, error
+
+    def _report(self, operation: str, tracker: ProgressTracker, *, failed: bool) -> None:
+        for violation in tracker.violations:
+            style = "red" if violation.mandatory else "yellow"
+            self.console.print(f"[{style}]policy[/{style}] {escape(violation.line())}")
+        for warning in tracker.warnings:
+            self.console.print(f"[yellow]warning[/yellow] {escape(warning)}")
+        outcome = "stopped" if failed else operation_counts_line(tracker.operations)
+        self.console.print(
+            f"{operation}: {outcome} ({tracker.done}/{tracker.total} resources, "
+            f"{tracker.elapsed:.1f}s)",
+            highlight=False,
+        )
+
+    def expected(self, stack: auto.Stack) -> int:
+        """Resources the stack held after its last update (0 when unknown)."""
+        try:
+            last = stack.info(show_secrets=False)
+        except auto.CommandError:
+            return 0
+        return expected_resources(last.resource_changes if last else None)
+
+    def record_outputs(self, stack: auto.Stack) -> dict[str, Any]:
+        outputs = self.session.masked_outputs(stack)
+        self.summary.outputs = outputs
+        return outputs
+
+    def refuse_pending(self, stack: auto.Stack) -> None:
+        """Exit 7 before an operation that changes resources when an interrupted update left
+        operations pending: a pending create may have made a resource the state does not
+        know, which a new `up` would make again (or fail on)."""
+        pending = self.session.pending_operations(stack)
+        if pending:
+            raise pending_error(stack.name, pending)
+
+    def deploy(self, stack: auto.Stack, operation: str, policies: dict[str, Any]) -> None:
+        self.refuse_pending(stack)
+        self.engine(
+            operation,
+            stack,
+            lambda on_event: stack.up(on_event=on_event, color="never", **policies),
+            expected=self.expected(stack),
+        )
