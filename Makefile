@@ -159,4 +159,4 @@ policy-config: venv ## Check the committed policy config files
 
 .PHONY: docs
 docs: venv ## Regenerate the config reference in README.md from the models
-	$(VENV_PY) -m components.reference --write README.md
+	$(VENV_PY) -m go_platform_core.reference --write README.md

@@ -55,7 +55,7 @@ for entry in (str(REPO), str(REPO / "policies")):  # the tests' helpers, the pac
 
 import yaml  # noqa: E402
 
-from components.config import UPSTREAM_CRD_SOURCES  # noqa: E402
+from go_platform_core.config import UPSTREAM_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
 from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
 from tests.integration.test_local_manifests import (  # noqa: E402
@@ -319,9 +319,9 @@ def breakdown(engine: Engine, runs: int) -> dict[str, float]:
     python = str(Path(sys.prefix) / "bin" / "python")
     program_imports = (
         "import pulumi, pulumi_kubernetes, pulumi_random, pydantic, yaml; "
-        "import components.config, components.go_service, components.traefik_gateway, "
+        "import go_platform_core.config, components.go_service, components.traefik_gateway, "
         "components.observability, components.module_proxy, components.canary_route, "
-        "components.crds, components.telemetry"
+        "components.crds, go_platform_core.telemetry"
     )
     parts: dict[str, Callable[[], float]] = {
         "cli start (pulumi version)": lambda: timed_command(

@@ -8,58 +8,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import CanarySettings, Environment, ServiceSettings
-from components.images import parse_image
 from components.resources import child_options
 from components.routing import GatewayBinding, backend, route_parts
-from components.units import format_duration, parse_duration
-
-# --- pure helpers --------------------------------------------------------------------
-
-
-def canary_service(service: ServiceSettings) -> ServiceSettings:
-    """The canary track of `service`: its image and replica count, no autoscaler."""
-    canary = service.canary
-    assert canary is not None
-    return service.model_copy(
-        update={
-            "image": canary.image,
-            "build": None,
-            "replicas": canary.replicas,
-            "autoscaling": None,
-            "canary": None,
-        }
-    )
-
-
-def canary_plan(canary: CanarySettings) -> dict[str, Any]:
-    """The promotion plan as `pulumi preview` shows it and the driver follows it.
-
-    At each step the canary gets `weight` percent for `interval`, then is analysed;
-    `threshold` failed analyses roll it back; after the last step it is promoted.
-    """
-    interval = parse_duration(canary.interval)
-    return {
-        "currentWeight": canary.weight,
-        "steps": [
-            {"step": index, "weight": weight, "analysisAfter": format_duration(interval * index)}
-            for index, weight in enumerate(canary.steps, start=1)
-        ],
-        "interval": format_duration(interval),
-        "threshold": canary.threshold,
-        "analysis": {
-            "successRateMin": canary.analysis.success_rate,
-            "latencyP99MaxMs": canary.analysis.max_latency_ms,
-        },
-        "minTimeToPromote": format_duration(interval * len(canary.steps)),
-        "timeToRollback": format_duration(interval * canary.threshold),
-    }
-
-
-def header_match(route_match: str, header: str, value: str) -> str:
-    return f"{route_match} && Header(`{header}`, `{value}`)"
-
+from go_platform_core import kube
+from go_platform_core.canary import canary_plan, header_match
+from go_platform_core.config import Environment, ServiceSettings
+from go_platform_core.images import parse_image
 
 # --- the component -------------------------------------------------------------------
 

@@ -12,12 +12,12 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from components import kube, telemetry
-from components.config import Environment, ServiceSettings
-from components.images import parse_image
 from components.resources import child_options
 from components.routing import GatewayBinding, MiddlewareRef, backend, route_parts
-from components.vulncheck import GateError, GateSettings, audit
+from go_platform_core import kube, telemetry
+from go_platform_core.config import Environment, ServiceSettings
+from go_platform_core.images import parse_image
+from go_platform_core.vulncheck import GateError, GateSettings, audit
 
 
 class VulnerabilityGateError(Exception):

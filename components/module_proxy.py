@@ -10,7 +10,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import Environment, ModuleProxySettings, ServiceSettings
 from components.go_service import (
     GoServiceStack,
     GoServiceStackArgs,
@@ -19,6 +18,7 @@ from components.go_service import (
 )
 from components.resources import child_options
 from components.routing import GatewayBinding, MiddlewareRef
+from go_platform_core.config import Environment, ModuleProxySettings, ServiceSettings
 
 NAME = "athens"
 PORT = 3000

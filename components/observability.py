@@ -18,11 +18,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube, telemetry
-from components.config import Environment, ObservabilitySettings, RouteSettings
 from components.resources import child_options
 from components.routing import GatewayBinding, route_parts, service_backend
 from components.traefik_gateway import chart_source_args
+from go_platform_core import kube, telemetry
+from go_platform_core.config import Environment, ObservabilitySettings, RouteSettings
 
 GRAFANA_SECRET = "grafana-admin"
 S3_CREDENTIALS_SECRET = "observability-s3"

@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.config import RouteSettings
+from go_platform_core import kube
+from go_platform_core.config import RouteSettings
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube, telemetry
-from components.config import (
+from components.resources import child_options
+from components.routing import GatewayBinding, MiddlewareRef
+from go_platform_core import kube, telemetry
+from go_platform_core.config import (
     ChartSource,
     Environment,
     GatewaySettings,
     MiddlewareSettings,
 )
-from components.resources import child_options
-from components.routing import GatewayBinding, MiddlewareRef
 
 ACME_SERVERS = {
     "acmeStaging": "https://acme-staging-v02.api.letsencrypt.org/directory",

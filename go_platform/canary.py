@@ -28,10 +28,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from components.canary_route import canary_plan
-from components.config import CanaryAnalysisSettings, CanarySettings, ServiceSettings
-from components.units import format_duration, parse_duration
 from go_platform.exit_codes import DriverError, usage_error
+from go_platform_core.canary import canary_plan
+from go_platform_core.config import CanaryAnalysisSettings, CanarySettings, ServiceSettings
+from go_platform_core.units import format_duration, parse_duration
 
 STATE_NAMESPACE = "go-platform-canary"
 Phase = Literal["progressing", "promoting", "promoted", "rolling-back", "rolled-back"]

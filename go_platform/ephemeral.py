@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.config import CONFIG_NAMESPACE, ENVIRONMENTS
 from go_platform.exit_codes import usage_error
+from go_platform_core.config import CONFIG_NAMESPACE, ENVIRONMENTS
 
 NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 MAX_NAME = 40

@@ -16,14 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from components.config import (
-    CONFIG_NAMESPACE,
-    ObjectStorageSettings,
-    PlatformSettings,
-    StackConfig,
-    qualified_key,
-)
-from components.preflight import BucketAccess, check_bucket
 from go_platform.kube import (
     ClusterAccess,
     KubeClient,
@@ -31,6 +23,14 @@ from go_platform.kube import (
     cluster_access,
     kubeconfig_document,
 )
+from go_platform_core.config import (
+    CONFIG_NAMESPACE,
+    ObjectStorageSettings,
+    PlatformSettings,
+    StackConfig,
+    qualified_key,
+)
+from go_platform_core.preflight import BucketAccess, check_bucket
 
 Check = Literal["cluster", "api-groups", "buckets", "secrets"]
 

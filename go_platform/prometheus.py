@@ -17,8 +17,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from components.telemetry import latency_quantile, success_ratio
 from go_platform.redact import url_without_credentials
+from go_platform_core.telemetry import latency_quantile, success_ratio
 
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
 """A DNS name, an IPv4 address, or an IPv6 address (`urlsplit` drops its brackets)."""

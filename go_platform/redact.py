@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from components.config import StackConfig
+from go_platform_core.config import StackConfig
 
 HIDDEN = "[hidden]"
 MIN_HIDDEN_LENGTH = 3

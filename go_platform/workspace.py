@@ -30,9 +30,9 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
-from components.config import StackConfig
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import url_without_credentials
+from go_platform_core.config import StackConfig
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
 """The passphrase of stacks on a local file backend unless PULUMI_CONFIG_PASSPHRASE is set."""

@@ -20,7 +20,7 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from components.config import (
+from go_platform_core.config import (
     CONFIG_NAMESPACE,
     ServiceSettings,
     StackConfig,

@@ -18,8 +18,8 @@ import runpy
 
 import pytest
 
-from components.canary_route import canary_plan, canary_service
-from components.config import ConfigError, load_settings
+from go_platform_core.canary import canary_plan, canary_service
+from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import REPO, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 

@@ -28,7 +28,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import (
+from go_platform.canary import STATE_NAMESPACE
+from go_platform_core.config import (
     CANARY_STATE_NAMESPACE,
     CONFIG_NAMESPACE,
     INT32_MAX,
@@ -42,7 +43,6 @@ from components.config import (
     load_settings,
     merge_defaults,
 )
-from go_platform.canary import STATE_NAMESPACE
 from tests.conftest import OMIT, REPO, service_config, stack_config
 
 
@@ -726,7 +726,11 @@ def test_keys_of_other_namespaces_are_not_ours():
 
 
 def test_the_namespaces_of_the_programs_providers_are_known():
-    sources = [REPO / "__main__.py", *sorted((REPO / "components").glob("*.py"))]
+    sources = [
+        REPO / "__main__.py",
+        *sorted((REPO / "components").glob("*.py")),
+        *sorted((REPO / "wiring").glob("*.py")),
+    ]
     imported = {
         package.replace("_", "-")
         for source in sources

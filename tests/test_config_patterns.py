@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import go_pattern_problem
+from go_platform_core.config import go_pattern_problem
 
 UNCLOSED = "a `[` class is never closed with `]` (write `\\[` for a literal bracket)"
 EMPTY = "`[]` is an empty class; a class needs a character (write `\\]` for a literal)"

@@ -15,8 +15,8 @@ import runpy
 
 import pytest
 
-from components.config import ConfigError, load_settings
 from components.crds import is_custom_resource
+from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import REPO, service_config, stack_config
 
 

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from components.config import CanaryAnalysisSettings, load_settings
 from go_platform.canary import (
     CanaryState,
     Measurement,
@@ -35,6 +34,7 @@ from go_platform.canary import (
     state_key,
 )
 from go_platform.exit_codes import DriverError, ExitCode
+from go_platform_core.config import CanaryAnalysisSettings, load_settings
 from tests.conftest import canary_service_settings, service_config, stack_config
 
 HEALTHY = Measurement(success_rate=99.9, latency_p99_ms=120.0)

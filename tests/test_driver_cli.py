@@ -201,7 +201,7 @@ class FakeSession:
         return self.stacks[name]
 
     def stack_config(self, stack):
-        from components.config import StackConfig
+        from go_platform_core.config import StackConfig
 
         return StackConfig(
             values={k: v.value for k, v in stack.config.items()},

@@ -43,7 +43,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
-from components.config import load_settings
 from go_platform.kube import (
     ClusterAccess,
     KubeClient,
@@ -59,6 +58,7 @@ from go_platform.preflight import (
     secret_problems,
     served_problems,
 )
+from go_platform_core.config import load_settings
 from tests.conftest import service_config, stack_config
 
 REGION = "eu-west-1"

@@ -28,7 +28,6 @@ import json
 import pulumi
 import pytest
 
-from components.config import load_settings
 from components.go_service import (
     GoServiceStack,
     GoServiceStackArgs,
@@ -38,8 +37,9 @@ from components.go_service import (
     vulnerability_hook,
 )
 from components.routing import GatewayBinding, MiddlewareRef
-from components.severity import Severity
-from components.vulncheck import GateSettings
+from go_platform_core.config import load_settings
+from go_platform_core.severity import Severity
+from go_platform_core.vulncheck import GateSettings
 from tests.conftest import OMIT, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 

@@ -20,7 +20,6 @@ import runpy
 
 import pytest
 
-from components.config import ConfigError, load_settings
 from components.module_proxy import (
     athens_env,
     client_env,
@@ -28,6 +27,7 @@ from components.module_proxy import (
     filter_file,
     go_binary_env,
 )
+from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import OMIT, REPO, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 

@@ -22,8 +22,8 @@ import runpy
 
 import pytest
 
-from components.config import ConfigError, load_settings
 from components.observability import alloy_values, loki_values, prometheus_values, tempo_values
+from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import REPO, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationPolicy
 
-from components.config import StackConfig
+from go_platform_core.config import StackConfig
 from go_platform_policies import POLICIES
 from go_platform_policies.attestations import AttestationVerifier
 from go_platform_policies.core import Workload

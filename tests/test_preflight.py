@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
-from components.preflight import PROBE_PREFIX, BucketAccess, check_bucket
+from go_platform_core.preflight import PROBE_PREFIX, BucketAccess, check_bucket
 
 REGION = "eu-west-1"
 

@@ -1,14 +1,14 @@
 """The README's config reference is the models' own.
 
 Invariants guarded:
-- the generated section between the markers equals what `components.reference` renders
+- the generated section between the markers equals what `go_platform_core.reference` renders
   now, so a new key, default or description cannot land without its documentation;
 - every key of every model appears in it.
 """
 
 from __future__ import annotations
 
-from components.reference import markdown, replace_section, rows
+from go_platform_core.reference import markdown, replace_section, rows
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.severity import (
+from go_platform_core.severity import (
     Severity,
     cvss3_base_score,
     describe,

@@ -24,8 +24,8 @@ import subprocess
 import pytest
 import yaml
 
-from components.config import load_settings
-from components.telemetry import (
+from go_platform_core.config import load_settings
+from go_platform_core.telemetry import (
     alloy_config,
     endpoints,
     gateway_dashboard,

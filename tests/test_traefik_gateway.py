@@ -26,7 +26,6 @@ import runpy
 import jsonschema
 import pytest
 
-from components.config import GatewaySettings, load_settings
 from components.traefik_gateway import (
     cert_manager_values,
     middleware_specs,
@@ -34,6 +33,7 @@ from components.traefik_gateway import (
     tls_option_spec,
     traefik_values,
 )
+from go_platform_core.config import GatewaySettings, load_settings
 from tests.conftest import REPO, UPSTREAM, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
@@ -527,7 +527,7 @@ def test_strip_prefix_and_h2c_backends(pulumi_program):
     ],
 )
 def test_bad_gateway_config_names_its_key(keys, expected):
-    from components.config import ConfigError
+    from go_platform_core.config import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         load_settings(stack_config(domain="example.com", **keys), stack="dev")
@@ -535,7 +535,7 @@ def test_bad_gateway_config_names_its_key(keys, expected):
 
 
 def test_acme_needs_an_email():
-    from components.config import ConfigError
+    from go_platform_core.config import ConfigError
 
     config = stack_config(domain="example.com", gateway={"tls": {"acmeEmail": None}})
     with pytest.raises(ConfigError) as caught:

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.images import parse_image
-from components.kube import go_memory_limit, label_value, route_match
-from components.units import format_duration, parse_duration, parse_quantity
+from go_platform_core.images import parse_image
+from go_platform_core.kube import go_memory_limit, label_value, route_match
+from go_platform_core.units import format_duration, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize(

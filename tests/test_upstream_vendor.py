@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import UPSTREAM_CRD_SOURCES, CertManagerSettings, GatewaySettings
+from go_platform_core.config import UPSTREAM_CRD_SOURCES, CertManagerSettings, GatewaySettings
 from tests.conftest import REPO, UPSTREAM
 
 SCRIPT = REPO / "tools" / "upstream" / "vendor.py"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from components.severity import Severity
-from components.vulncheck import (
+from go_platform_core.severity import Severity
+from go_platform_core.vulncheck import (
     Audit,
     Finding,
     GateError,

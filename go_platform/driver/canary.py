@@ -15,10 +15,6 @@ from pulumi import automation as auto
 from rich.markup import escape
 
 from components import canary_route
-from components.config import CONFIG_NAMESPACE, PlatformSettings, ServiceSettings, StackConfig
-from components.kube import workload_name
-from components.telemetry import traefik_service
-from components.units import format_duration
 from go_platform import canary as canary_machine
 from go_platform.canary import (
     CanaryState,
@@ -38,6 +34,10 @@ from go_platform.prometheus import (
     url_problem,
 )
 from go_platform.workspace import command_error_lines
+from go_platform_core.config import CONFIG_NAMESPACE, PlatformSettings, ServiceSettings, StackConfig
+from go_platform_core.kube import workload_name
+from go_platform_core.telemetry import traefik_service
+from go_platform_core.units import format_duration
 
 
 def canary_context(driver: Driver, service_name: str) -> CanaryContext:

@@ -19,13 +19,6 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.markup import escape
 
-from components.config import (
-    CONFIG_NAMESPACE,
-    ConfigError,
-    PlatformSettings,
-    StackConfig,
-    load_settings,
-)
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.preflight import run_preflight
 from go_platform.progress import (
@@ -50,6 +43,13 @@ from go_platform.workspace import (
     pending_error,
     project_name,
     resolve_backend,
+)
+from go_platform_core.config import (
+    CONFIG_NAMESPACE,
+    ConfigError,
+    PlatformSettings,
+    StackConfig,
+    load_settings,
 )
 
 OnEvent = Callable[[auto.EngineEvent], Any]

@@ -22,7 +22,7 @@ Which findings a scan reports is read from `scanner.result` in the formats scann
 there: Trivy's JSON report (`Results[].Vulnerabilities[]`, which `trivy --format
 cosign-vuln` writes) and Grype's (`matches[].vulnerability`). A finding's severity is the
 scanner's own rating label, else the highest CVSS v3 score it gives, else unknown
-(`components/severity.py`); a result in neither format is refused, never read as clean.
+(`core/go_platform_core/severity.py`); a result in neither format is refused, never read as clean.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Supply-chain checks on every container image: tag, digest, registry, signature, and a
 recent, clean vulnerability scan.
 
-Image references are parsed by `components.images.parse_image`, the parser the program's
+Image references are parsed by `go_platform_core.images.parse_image`, the parser the program's
 config validation uses, so the pack and the program never disagree on what a reference
 means (`team/app` is on Docker Hub; `localhost:5000/app` is not).
 """

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from components.kube import workload_name
-from components.telemetry import traefik_service
 from go_platform.canary import CanaryState, Promotion, SystemClock
 from go_platform.driver import PrometheusMetrics
 from go_platform.prometheus import Prometheus, latency_p99_query, success_rate_query
+from go_platform_core.kube import workload_name
+from go_platform_core.telemetry import traefik_service
 from tests.conftest import canary_service_settings
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

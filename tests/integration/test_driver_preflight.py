@@ -22,10 +22,10 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from components.config import load_settings
-from components.preflight import PROBE_PREFIX
 from go_platform.kube import KubeClient, cluster_access, kubeconfig_document
 from go_platform.preflight import required_api_groups, run_preflight
+from go_platform_core.config import load_settings
+from go_platform_core.preflight import PROBE_PREFIX
 from tests.conftest import service_config, stack_config
 from tests.integration.test_cluster import running_cluster
 

@@ -21,9 +21,9 @@ import urllib.request
 
 import pytest
 
-from components.config import load_settings
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
-from components.telemetry import service_dashboard
+from go_platform_core.config import load_settings
+from go_platform_core.telemetry import service_dashboard
 from tests.conftest import REPO, run_under_mocks, service_config, stack_config
 from tests.test_telemetry import dashboard_exprs, metric_names
 

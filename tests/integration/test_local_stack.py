@@ -55,7 +55,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import UPSTREAM_CRD_SOURCES
+from go_platform_core.config import UPSTREAM_CRD_SOURCES
 from tests.integration.conftest import Engine, Toolchain, new_engine, run_in_virtualenv
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
@@ -67,6 +67,8 @@ PROGRAM_PATHS = (
     "Pulumi.local.yaml",
     "__main__.py",
     "components",
+    "core",
+    "wiring",
     "policies",
     "upstream",
 )

@@ -112,10 +112,12 @@ def pack_env(stack: str, config: Mapping[str, str] | None = None) -> dict[str, s
     return env
 
 
-def start_pack(directory: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def start_pack(
+    directory: Path, env: Mapping[str, str], python: str | Path = sys.executable
+) -> subprocess.Popen[bytes]:
     """The pack process, started the way the language host starts a policy pack."""
     return subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
         cwd=directory,
         env=dict(env),
         stdout=subprocess.PIPE,
@@ -124,8 +126,14 @@ def start_pack(directory: Path, env: Mapping[str, str]) -> subprocess.Popen[byte
     )
 
 
-def serve(stack: str = "staging") -> Pack:
-    process = start_pack(POLICIES_DIR, pack_env(stack))
+def serve(
+    stack: str = "staging",
+    directory: Path = POLICIES_DIR,
+    env: Mapping[str, str] | None = None,
+    python: str | Path = sys.executable,
+) -> Pack:
+    """The pack in `directory`, started by `python`, once it serves (`env`: the stack's)."""
+    process = start_pack(directory, pack_env(stack) if env is None else env, python)
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line.isdigit():
@@ -313,10 +321,7 @@ def test_a_bad_committed_config_stops_the_pack_with_one_line(tmp_path):
     (copy / "config" / "prod.json").write_text(
         json.dumps({"image-registry-allowed": {"allowedRegistries": ["https://ghcr.io"]}})
     )
-    env = pack_env("prod")
-    # The copy is outside the project: let it find the program's helpers where they are.
-    env["PYTHONPATH"] = str(REPO)
-    process = start_pack(copy, env)
+    process = start_pack(copy, pack_env("prod"))
     try:
         stdout, stderr = process.communicate(timeout=START_TIMEOUT)
     finally:

@@ -33,8 +33,8 @@ import pulumi
 import pytest
 
 from components.go_service import VulnerabilityGateError, vulnerability_hook
-from components.severity import Severity
-from components.vulncheck import Audit, GateSettings, audit, main
+from go_platform_core.severity import Severity
+from go_platform_core.vulncheck import Audit, GateSettings, audit, main
 from tests.vulndb import (
     CALLED,
     MEDIUM_VECTOR,

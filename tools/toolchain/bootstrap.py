@@ -1014,7 +1014,7 @@ GOVULNCHECK_PACKAGE = f"{GOVULNCHECK_MODULE}/cmd/govulncheck"
 
 class Govulncheck(Component):
     """govulncheck from golang.org/x/vuln, which the Go services' vulnerability gate runs
-    (`components/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
+    (`core/go_platform_core/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
     no replace directives, so `go install` takes it as published and its build info names
     the release, as `govulncheck -version` and its JSON output report it) into
     `tools/govulncheck-v<version>/`, and linked into the CLI's bin directory, so `env` and

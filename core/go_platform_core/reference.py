@@ -1,6 +1,6 @@
 """The stack config reference, generated from the models and the environment profiles.
 
-`python -m components.reference --write README.md` rewrites the README section between
+`python -m go_platform_core.reference --write README.md` rewrites the README section between
 the markers; a test fails when that section and the models disagree, so the reference
 can never go stale.
 """
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.config import (
+from go_platform_core.config import (
     ENVIRONMENTS,
     INT32_MAX,
     PROFILES,

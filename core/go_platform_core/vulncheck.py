@@ -12,7 +12,7 @@ govulncheck's JSON keeps only the OSV fields it uses, dropping `severity` and
 itself: `ID/<id>.json` in a local directory (the layout govulncheck reads: `index/db.json`,
 `index/modules.json`, `ID/<id>.json`), `ID/<id>.json.gz` from an HTTP(S) database. How a
 severity is derived from an entry, and what an unknown one counts as:
-`components/severity.py`. An entry that cannot be read has an unknown severity.
+`core/go_platform_core/severity.py`. An entry that cannot be read has an unknown severity.
 
 The database is a setting: unset, govulncheck uses its own default, the public Go
 vulnerability database (it needs the network); air-gapped CI points it at a directory (or a
@@ -20,7 +20,7 @@ vulnerability database (it needs the network); air-gapped CI points it at a dire
 run, cannot load the code or cannot read the database, the build fails with its error.
 
 Standard library only, so a service's Makefile can run it with any python3:
-`python3 -m components.vulncheck --fail-on high services/greeter` from the project root.
+`python3 -m go_platform_core.vulncheck --fail-on high services/greeter` from the project root.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.severity import Severity, describe, fails, osv_severity
+from go_platform_core.severity import Severity, describe, fails, osv_severity
 
 GOVULNCHECK_ENV = "GOVULNCHECK"
 """Names the govulncheck binary to run; by default the one on PATH."""
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Audit Go modules; exit 0 when every one passes, 1 when one fails, 2 when govulncheck
     could not give a verdict."""
     parser = argparse.ArgumentParser(
-        prog="python3 -m components.vulncheck",
+        prog="python3 -m go_platform_core.vulncheck",
         description="Run govulncheck on Go modules; fail on reachable findings at or above "
         "a severity (docs/policies.md#audited-go-builds).",
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import ObservabilitySettings
+from go_platform_core.config import ObservabilitySettings
 
 # Release names the ObservabilityStack installs its charts under; Services follow them.
 PROMETHEUS_RELEASE = "kps"

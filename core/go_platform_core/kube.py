@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from components.units import parse_quantity
+from go_platform_core.units import parse_quantity
 
 Track = Literal["stable", "canary"]
 

@@ -1,0 +1,118 @@
+"""Metrics, logs and traces (Prometheus, Loki, Tempo, Grafana, Alloy): models and their rules."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from go_platform_core.config.base import CamelModel, within_domain
+from go_platform_core.config.common import ChartSource, ObjectStorageSettings, key_pair_problems
+from go_platform_core.config.errors import Problem
+from go_platform_core.config.types import (
+    DnsLabel,
+    DomainName,
+    LabelKey,
+    LabelValue,
+    MemoryQuantity,
+    Number,
+    Whole,
+)
+
+
+class ObservabilityS3Settings(ObjectStorageSettings):
+    loki_chunks_bucket: str = Field(description="Bucket of Loki's chunks and index.")
+    loki_ruler_bucket: str = Field(description="Bucket of Loki's ruler.")
+    tempo_bucket: str = Field(description="Bucket of Tempo's traces.")
+
+
+class ObservabilityStorageSettings(CamelModel):
+    type: Literal["filesystem", "s3"] = Field(
+        description="Where Loki and Tempo keep data: volumes, or S3 buckets."
+    )
+    size: MemoryQuantity = Field("10Gi", description="Size of each data volume.")
+    storage_class: str | None = Field(None, description="StorageClass of the data volumes.")
+    s3: ObservabilityS3Settings | None = Field(None, description="`s3` only: the buckets.")
+
+
+class RetentionSettings(CamelModel):
+    metrics: str = Field(pattern=r"^[0-9]+(h|d|w)$", description="Prometheus retention (`15d`).")
+    logs: str = Field(pattern=r"^[0-9]+h$", description="Loki retention, in hours (`168h`).")
+    traces: str = Field(pattern=r"^[0-9]+h$", description="Tempo retention, in hours (`72h`).")
+
+
+def _chart(chart: str, version: str, repository: str) -> Any:
+    return Field(
+        default_factory=lambda: ChartSource(chart=chart, version=version, repository=repository),
+        description=f"Where the {chart} chart comes from.",
+    )
+
+
+_PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
+_GRAFANA_COMMUNITY_CHARTS = "https://grafana-community.github.io/helm-charts"
+_GRAFANA_CHARTS = "https://grafana.github.io/helm-charts"
+
+
+class ObservabilityCharts(CamelModel):
+    kube_prometheus_stack: ChartSource = _chart(
+        "kube-prometheus-stack", "88.5.3", _PROMETHEUS_CHARTS
+    )
+    loki: ChartSource = _chart("loki", "18.11.0", _GRAFANA_COMMUNITY_CHARTS)
+    tempo: ChartSource = _chart("tempo", "2.2.4", _GRAFANA_COMMUNITY_CHARTS)
+    grafana: ChartSource = _chart("grafana", "12.11.1", _GRAFANA_COMMUNITY_CHARTS)
+    alloy: ChartSource = _chart("alloy", "1.11.1", _GRAFANA_CHARTS)
+
+
+class ObservabilitySettings(CamelModel):
+    enabled: bool = Field(
+        description="Wire services to metrics, traces and alerts (ServiceMonitor, OTLP, "
+        "PrometheusRule, dashboard)."
+    )
+    install: bool = Field(
+        description="Install Prometheus, Loki, Tempo, Grafana and Alloy; `false` uses the "
+        "cluster's own and only wires services to them."
+    )
+    namespace: DnsLabel = Field("monitoring", description="Namespace of the stack.")
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP gRPC endpoint for services; Tempo's when installed, else none "
+        "unless given.",
+    )
+    prometheus_url: str | None = Field(
+        None, description="Prometheus query URL; the installed one's when `install`."
+    )
+    prometheus_replicas: Whole = Field(1, ge=1, description="Prometheus pods.")
+    monitor_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="Labels added to every ServiceMonitor and PrometheusRule, for a "
+        "Prometheus of the cluster's own that selects by others (`release: ...`).",
+    )
+    retention: RetentionSettings = Field(description="How long data is kept.")
+    storage: ObservabilityStorageSettings = Field(description="Loki and Tempo storage.")
+    grafana_host: DomainName | None = Field(
+        None, description="Grafana's host on the gateway; `grafana.<domain>` if unset."
+    )
+    availability_slo: Number = Field(
+        99.9, gt=0, lt=100, description="Availability objective of every service, percent."
+    )
+    charts: ObservabilityCharts = Field(
+        default_factory=ObservabilityCharts, description="Where the charts come from."
+    )
+
+
+def observability_problems(observability: ObservabilitySettings, domain: str) -> list[Problem]:
+    """Rules on the observability settings; Grafana's host lies within `domain`."""
+    problems = []
+    if observability.install and observability.storage.type == "s3":
+        if observability.storage.s3 is None:
+            problems.append(
+                Problem("observability.storage.s3", "is required with storage type 's3'")
+            )
+        else:
+            problems += key_pair_problems("observability.storage.s3", observability.storage.s3)
+    host = observability.grafana_host
+    if host and not within_domain(host, domain):
+        problems.append(
+            Problem("observability.grafanaHost", f"{host!r} is outside the domain {domain!r}")
+        )
+    return problems

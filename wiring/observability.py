@@ -1,0 +1,53 @@
+"""The observability layer: ObservabilityStack, and how workloads are wired to it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pulumi
+
+from components.go_service import ObservabilityBinding
+from components.observability import ObservabilityStack, ObservabilityStackArgs
+from wiring.context import Platform
+from wiring.secrets import aws_keys
+
+
+def setup_observability(platform: Platform) -> Platform:
+    settings = platform.settings
+    observing = settings.observability
+    gateway = platform.the_gateway()
+    observability = ObservabilityStack(
+        "observability",
+        ObservabilityStackArgs(
+            settings=observing,
+            environment=settings.environment,
+            namespace=platform.namespaces[observing.namespace].metadata.name
+            if observing.install
+            else observing.namespace,
+            grafana_host=settings.grafana_host,
+            gateway=gateway.binding(observing.namespace) if observing.install else None,
+            s3_credentials=aws_keys(observing.storage.s3)
+            if observing.install and observing.storage.type == "s3"
+            else {},
+        ),
+        opts=platform.first,
+    )
+    watched = (
+        ObservabilityBinding(
+            namespace=observing.namespace,
+            otlp_endpoint=platform.endpoints.otlp_grpc,
+            availability_slo=observing.availability_slo,
+            monitor_labels=observing.monitor_labels,
+        )
+        if observing.enabled
+        else None
+    )
+    # Where charts bring the definitions (and the operators), what follows waits for the
+    # platform. Otherwise nothing waits for the gateway's or observability's objects: custom
+    # resources wait for the definitions, and a Deployment waits for nothing.
+    after_platform = pulumi.ResourceOptions(
+        depends_on=[gateway, observability] if settings.installs_charts else []
+    )
+    return replace(
+        platform, observability=observability, watched=watched, after_platform=after_platform
+    )
