@@ -1,6 +1,6 @@
 """Metric-gated canary promotion: the state machine, free of I/O.
 
-For each step of the service's plan (`components.canary_route.canary_plan`): set the
+For each step of the service's plan (`go_platform_core.canary.canary_plan`): set the
 canary's weight and deploy; wait `interval`; measure the canary's success rate and p99
 latency over that interval; a check passes when both are within `analysis`. A pass moves
 to the next step, or after the last step promotes. A failure is counted (over the whole

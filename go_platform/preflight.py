@@ -5,7 +5,7 @@ line per problem, instead of half a deployment.
 - api-groups: the custom resource groups the program creates objects of are served, for
   add-ons the stack does not install (with `crds.install` the program installs them);
 - buckets: every S3 bucket the stack uses can be written, read and deleted in
-  (`components.preflight.check_bucket`);
+  (`go_platform_core.preflight.check_bucket`);
 - secrets: every secret config key the settings name holds a value.
 """
 

@@ -1,7 +1,7 @@
 """Prometheus instant queries, and the two the canary analysis asks about a Traefik service.
 
 Traefik (v3) labels its service metrics with `service="<namespace>-<service>-<port>@kubernetescrd"`
-(`components.telemetry.traefik_service`): the canary track is its own leaf of the weighted
+(`go_platform_core.telemetry.traefik_service`): the canary track is its own leaf of the weighted
 TraefikService, so its requests and latencies are measured apart from stable's.
 """
 
@@ -54,7 +54,7 @@ def url_problem(url: str) -> str | None:
 
 def success_rate_query(traefik_service: str, window: str) -> str:
     """Percent of non-5xx responses of one Traefik service over `window` (see
-    `components.telemetry.success_ratio` for what empty and NaN mean)."""
+    `go_platform_core.telemetry.success_ratio` for what empty and NaN mean)."""
     selector = f'service="{traefik_service}"'
     return f"100 * {success_ratio(selector, window)}"
 

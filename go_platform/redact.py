@@ -2,7 +2,7 @@
 
 The driver names keys and flags, never their values, in its own messages. Two kinds of
 text it shows come from elsewhere and may hold a value: the config validation's problems
-(`components.config`) and preflight's lines. Those pass through `scrub`, which hides the
+(`go_platform_core.config`) and preflight's lines. Those pass through `scrub`, which hides the
 values a stack's config marks as sensitive (`sensitive_values`): every secret key's value,
 and every value a setting gives as the *name* of a secret key (`secretEnv`, `...Secret`),
 where a secret pasted by mistake would otherwise be shown back in full.

@@ -14,7 +14,6 @@ from typing import Any
 from pulumi import automation as auto
 from rich.markup import escape
 
-from components import canary_route
 from go_platform import canary as canary_machine
 from go_platform.canary import (
     CanaryState,
@@ -34,6 +33,7 @@ from go_platform.prometheus import (
     url_problem,
 )
 from go_platform.workspace import command_error_lines
+from go_platform_core.canary import canary_plan
 from go_platform_core.config import CONFIG_NAMESPACE, PlatformSettings, ServiceSettings, StackConfig
 from go_platform_core.kube import workload_name
 from go_platform_core.telemetry import traefik_service
@@ -227,7 +227,7 @@ class CanaryContext:
             "service": self.service.name,
             "action": action,
             "dryRun": dry_run,
-            "plan": canary_route.canary_plan(self.service.canary),
+            "plan": canary_plan(self.service.canary),
             "state": state.as_json() if state else None,
             "checks": [check.as_json() for check in checks or []],
             "decision": decision,
