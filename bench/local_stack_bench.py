@@ -57,6 +57,7 @@ import yaml  # noqa: E402
 
 from go_platform_core.config import UPSTREAM_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
+from tests.integration.conftest import run_in_group  # noqa: E402
 from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
 from tests.integration.test_local_manifests import (  # noqa: E402
     Applier,
@@ -100,25 +101,20 @@ class Engine:
 def timed_command(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float = COMMAND_TIMEOUT
 ) -> tuple[float, str]:
+    """Seconds the command took and its stdout (the tests' `run_in_group`: no plugin
+    outlives it); a failure or timeout ends the bench with what the command printed."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # no plugin outlives its command
+        result = run_in_group(argv, cwd=cwd, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        sys.exit(f"`{' '.join(argv)}` did not finish within {timeout:.0f}s\n{expired.stderr}")
     elapsed = time.perf_counter() - started
-    if process.returncode != 0:
-        sys.exit(f"`{' '.join(argv)}` exited {process.returncode}\n{stdout[-3000:]}\n{stderr}")
-    return elapsed, stdout
+    if result.returncode != 0:
+        sys.exit(
+            f"`{' '.join(argv)}` exited {result.returncode}\n{result.stdout[-3000:]}\n"
+            f"{result.stderr}"
+        )
+    return elapsed, result.stdout
 
 
 def toolchain() -> dict[str, Any]:

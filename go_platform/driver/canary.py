@@ -61,11 +61,34 @@ def canary_context(driver: Driver, service_name: str) -> CanaryContext:
     return CanaryContext(stack, settings, config, index, service, recorded)
 
 
+def _say(driver: Driver, line: str) -> None:
+    """A line of the promotion's own, printed as it is (no markup, no highlighting)."""
+    driver.console.print(escape(line), highlight=False)
+
+
+def _promotion(
+    driver: Driver,
+    context: CanaryContext,
+    metrics: canary_machine.Metrics,
+    clock: canary_machine.Clock,
+) -> tuple[StackDeployer, Promotion]:
+    """The promotion state machine of one service, deploying through the stack."""
+    deployer = StackDeployer(driver, context, driver.policy_args())
+    promotion = Promotion(
+        service=context.service,
+        deployer=deployer,
+        metrics=metrics,
+        clock=clock,
+        report=lambda line: _say(driver, line),
+    )
+    return deployer, promotion
+
+
 def plan(driver: Driver, service_name: str) -> None:
     context = canary_context(driver, service_name)
     assert context.service.canary is not None
     for line in plan_lines(context.service.canary, context.recorded):
-        driver.console.print(escape(line), highlight=False)
+        _say(driver, line)
     driver.summary.canary = context.summary("plan", decision="planned")
 
 
@@ -87,17 +110,15 @@ def promote(
     context = canary_context(driver, service_name)
     canary = context.service.canary
     assert canary is not None
-    deployer = StackDeployer(driver, context, driver.policy_args())
-    promotion = Promotion(
-        service=context.service,
-        deployer=deployer,
-        metrics=metrics or prometheus_metrics(driver, context, prometheus_url),
-        clock=clock or SystemClock(),
-        report=lambda line: driver.console.print(escape(line), highlight=False),
+    deployer, promotion = _promotion(
+        driver,
+        context,
+        metrics or prometheus_metrics(driver, context, prometheus_url),
+        clock or SystemClock(),
     )
     state = promotion.start(context.recorded, restart=restart)
     for line in plan_lines(canary, state if state is context.recorded else None):
-        driver.console.print(escape(line), highlight=False)
+        _say(driver, line)
     if dry_run:
         start = max(state.step, 1)
         driver.console.print(
@@ -152,13 +173,7 @@ def rollback(driver: Driver, service_name: str) -> None:
     context = canary_context(driver, service_name)
     canary = context.service.canary
     assert canary is not None
-    deployer = StackDeployer(driver, context, driver.policy_args())
-    promotion = Promotion(
-        service=context.service,
-        deployer=deployer,
-        metrics=_NoMetrics(),
-        report=lambda line: driver.console.print(escape(line), highlight=False),
-    )
+    deployer, promotion = _promotion(driver, context, _NoMetrics(), SystemClock())
     state = context.recorded
     if state is None or state.canary_image != canary.image:
         state = promotion.start(None)

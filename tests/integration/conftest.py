@@ -159,15 +159,12 @@ def processes_working_in(root: Path) -> list[int]:
     return found
 
 
-def run_command(
-    argv: Sequence[str],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    check: bool,
-    timeout: float,
+def run_in_group(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command in its own process group; on timeout the whole group is killed."""
+    """Run a command in its own process group, which is killed when the command ends (the
+    plugins it started must not outlive it) or runs out of time: then `TimeoutExpired` is
+    raised with what the command printed."""
     process = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -182,16 +179,33 @@ def run_command(
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"`{' '.join(argv)}` did not finish within {timeout:.0f}s\n{stdout}\n{stderr}")
+        raise subprocess.TimeoutExpired(list(argv), timeout, stdout, stderr) from None
     finally:
-        # Plugins the command started must not outlive it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    result = subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    check: bool,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """`run_in_group`, failing the test on a timeout, and on a non-zero exit when `check`."""
+    try:
+        result = run_in_group(argv, cwd=cwd, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(
+            f"`{' '.join(argv)}` did not finish within {timeout:.0f}s\n"
+            f"{expired.output}\n{expired.stderr}"
+        )
     if check and result.returncode != 0:
         pytest.fail(
             f"`{' '.join(argv)}` exited {result.returncode}\n"
-            f"--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
 
