@@ -8,11 +8,15 @@ package main
 // - runtime options are checked, not silently ignored;
 // - the executor gets every flag it parses (--parallel always), config only when present;
 // - a policy pack learns its stack from the environment;
+// - About answers with the interpreter that runs the program, from one start of it;
 // - exit statuses map onto the engine's answer (32 = bail);
 // - interrupting children stops them, and waiting ends when they are gone.
 
 import (
+	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -129,6 +133,57 @@ func TestResolveProgramReadsProgramInfo(t *testing.T) {
 	p, err = resolveProgram(nil, "/work/prog")
 	if err != nil || p.root != "/work/prog" || p.entryPath() != "/work/prog" {
 		t.Errorf("without program info the working directory is the program: %+v, %v", p, err)
+	}
+}
+
+func TestAboutNamesTheInterpreterThatRunsTheProgram(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 on PATH: %v", err)
+	}
+	want, err := exec.Command(python, "-c", aboutScript).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	executable, pythonVersion, _ := parseAbout(string(want))
+	// A python3 first on PATH that logs each start, then runs the real one.
+	bin, starts := t.TempDir(), filepath.Join(t.TempDir(), "starts")
+	wrapper := "#!/bin/sh\necho \"$*\" >> " + starts + "\nexec " + python + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "python3"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	got, err := (&host{}).About(context.Background(), &pulumirpc.AboutRequest{
+		Info: &pulumirpc.ProgramInfo{RootDirectory: t.TempDir(), ProgramDirectory: t.TempDir(), EntryPoint: "."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetExecutable() != executable || got.GetVersion() != pythonVersion {
+		t.Errorf("About = %q %q, want %q %q", got.GetExecutable(), got.GetVersion(), executable, pythonVersion)
+	}
+	if got.GetMetadata()["toolchain"] != "auto" || !strings.HasPrefix(got.GetMetadata()["host"], "go-platform ") {
+		t.Errorf("About metadata = %v", got.GetMetadata())
+	}
+	logged, err := os.ReadFile(starts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(logged)), "\n"); len(lines) != 1 {
+		t.Errorf("About started the interpreter %d times, want once: %q", len(lines), lines)
+	}
+}
+
+func TestParseAbout(t *testing.T) {
+	executable, pythonVersion, err := parseAbout("/venv/bin/python\n3.11.7\n")
+	if err != nil || executable != "/venv/bin/python" || pythonVersion != "3.11.7" {
+		t.Errorf("parseAbout = %q %q %v", executable, pythonVersion, err)
+	}
+	for _, bad := range []string{"", "/venv/bin/python\n", "a\nb\nc"} {
+		if _, _, err := parseAbout(bad); err == nil {
+			t.Errorf("parseAbout(%q) accepted", bad)
+		}
 	}
 }
 
