@@ -75,6 +75,27 @@ def project_name(project_dir: Path) -> str:
     return name
 
 
+def policy_pack_virtualenv(pack: Path) -> Path | None:
+    """The virtualenv `pack`'s PulumiPolicy.yaml names (runtime option `virtualenv`, relative
+    to the pack), or None when it names none and the language host picks a Python itself."""
+    path = pack / "PulumiPolicy.yaml"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise usage_error(f"{path}: cannot be read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or error
+        raise usage_error(f"{path}: not valid YAML ({where}{problem})") from None
+    runtime = document.get("runtime") if isinstance(document, dict) else None
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    virtualenv = options.get("virtualenv") if isinstance(options, dict) else None
+    if not isinstance(virtualenv, str) or not virtualenv:
+        return None
+    return Path(os.path.normpath(pack / virtualenv))
+
+
 def default_backend(project_dir: Path) -> str:
     return f"file://{project_dir / '.state' / 'backend'}"
 

@@ -9,6 +9,10 @@ Invariants guarded:
   config (click's own usage errors too, never its 2);
 - bad arguments and invalid stack config fail before any engine operation, with one line
   per problem (the ConfigError's lines with their key paths), never a traceback;
+- a policy pack whose PulumiPolicy.yaml names a virtualenv that is missing (or has no
+  `bin/python`) is one line naming that path and how to create it (`make policy-venv` for
+  the project's own pack, `pulumi install` in any other), before any engine run, stack
+  creation or config write; a PulumiPolicy.yaml that is not YAML is one line too;
 - a mandatory violation is listed with policy, resource and message; advisory ones do not
   fail; a lock conflict says the stack is locked and that nothing changed;
 - pending operations in the state stop `up`, `destroy` and the commands built on them with
@@ -321,6 +325,88 @@ def test_no_policy_pack_is_a_usage_error(project, capsys):
 
     assert main(["preview", "--stack", "dev"]) == 64
     assert "no policy pack" in capsys.readouterr().out
+
+
+def pack_in_virtualenv(pack: Path, virtualenv: str) -> None:
+    """Give `pack` a PulumiPolicy.yaml naming `virtualenv` (relative to the pack)."""
+    pack.mkdir(exist_ok=True)
+    (pack / "PulumiPolicy.yaml").write_text(
+        f"runtime:\n  name: python\n  options:\n    virtualenv: {virtualenv}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["preview", "--stack", "dev"],
+        ["up", "--stack", "dev", "--skip-preflight"],
+        ["ephemeral", "up", "--name", "pr-1"],
+        ["canary", "rollback", "--stack", "dev", "--service", "greeter"],
+    ],
+    ids=" ".join,
+)
+@pytest.mark.parametrize(
+    ("make", "found"), [(False, "does not exist"), (True, "has no bin/python")], ids=str
+)
+def test_a_pack_without_its_virtualenv_is_one_line_before_any_engine_run(
+    project, capsys, argv, make, found
+):
+    pack_in_virtualenv(project / "policies", "venv")
+    if make:
+        (project / "policies" / "venv").mkdir()
+    stack = canary_stack()
+
+    code = main(argv)
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    pack = project / "policies"
+    assert (
+        f"policy pack {pack}: its virtualenv {pack / 'venv'} {found}; create it with "
+        "`make policy-venv`\n"
+    ) in out
+    assert "Traceback" not in out
+    assert list(FakeSession.stacks) == ["dev"]
+    assert stack.calls == []
+    assert stack.config_writes == []
+
+
+def test_another_pack_without_its_virtualenv_is_told_to_run_pulumi_install(project, capsys):
+    bundle = project / "bundle"
+    pack_in_virtualenv(bundle, "venv")
+    a_stack()
+
+    assert main(["preview", "--stack", "dev", "--policy-pack", str(bundle)]) == ExitCode.USAGE
+    assert (
+        f"policy pack {bundle}: its virtualenv {bundle / 'venv'} does not exist; create it with "
+        f"`pulumi install` in {bundle}\n"
+    ) in capsys.readouterr().out
+
+
+def test_a_pack_with_its_virtualenv_runs_and_one_outside_is_named_as_it_resolves(project, capsys):
+    shared = project / "venv"
+    (shared / "bin").mkdir(parents=True)
+    (shared / "bin" / "python").touch()
+    pack_in_virtualenv(project / "policies", "../venv")
+    stack = a_stack()
+
+    assert main(["preview", "--stack", "dev"]) == 0
+    assert stack.operations == ["preview"]
+
+    shutil.rmtree(shared)
+    assert main(["preview", "--stack", "dev"]) == ExitCode.USAGE
+    assert f"its virtualenv {shared} does not exist" in capsys.readouterr().out
+
+
+def test_a_pulumipolicy_yaml_that_is_not_yaml_is_one_line(project, capsys):
+    (project / "policies" / "PulumiPolicy.yaml").write_text("runtime: [python\n")
+    a_stack()
+
+    assert main(["preview", "--stack", "dev"]) == ExitCode.USAGE
+    assert (
+        f"{project / 'policies' / 'PulumiPolicy.yaml'}: not valid YAML (line 2: expected ',' "
+        "or ']', but got '<stream end>')\n"
+    ) in capsys.readouterr().out
 
 
 # --- engine outcomes -----------------------------------------------------------------

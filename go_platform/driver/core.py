@@ -41,6 +41,7 @@ from go_platform.workspace import (
     kubeconfig_override,
     lock_error,
     pending_error,
+    policy_pack_virtualenv,
     project_name,
     resolve_backend,
 )
@@ -115,11 +116,23 @@ class Driver:
     # --- shared steps --------------------------------------------------------------
 
     def policy_args(self) -> dict[str, Any]:
-        """The policy pack, always attached, and its config when one was given."""
+        """The policy pack, always attached, and its config when one was given. A pack whose
+        virtualenv is missing is refused here, before any engine run, rather than by the
+        language host half-way through one."""
         pack = (self.options.policy_pack or self.project_dir / "policies").resolve()
         if not (pack / "PulumiPolicy.yaml").is_file():
             raise usage_error(
                 f"no policy pack at {pack} (no PulumiPolicy.yaml); pass --policy-pack DIR"
+            )
+        virtualenv = policy_pack_virtualenv(pack)
+        if virtualenv is not None and not (virtualenv / "bin" / "python").exists():
+            found = "has no bin/python" if virtualenv.exists() else "does not exist"
+            # Our own pack names the core package, which no index serves: only the Makefile
+            # can install it (editable); any other pack installs from its requirements.
+            own = self.is_go_platform and pack == self.project_dir / "policies"
+            create = "`make policy-venv`" if own else f"`pulumi install` in {pack}"
+            raise usage_error(
+                f"policy pack {pack}: its virtualenv {virtualenv} {found}; create it with {create}"
             )
         args: dict[str, Any] = {"policy_packs": [str(pack)]}
         if self.options.policy_pack_config is not None:
