@@ -42,6 +42,26 @@ $(VENV)/.installed: requirements.txt
 .PHONY: venv
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 
+# The policy pack's own virtualenv (policies/PulumiPolicy.yaml names it): only what
+# policies/requirements.txt names, with the core package editable from core/ (which
+# satisfies its `go-platform-core==` pin), so an edit of core/ is live in the pack too.
+POLICY_VENV := policies/venv
+$(POLICY_VENV)/.installed: policies/requirements.txt core/pyproject.toml | $(VENV)/.installed
+	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(POLICY_VENV)/bin/python \
+		-r policies/requirements.txt -e ./core
+	@touch $@
+
+.PHONY: policy-venv
+policy-venv: $(POLICY_VENV)/.installed ## Create the policy pack's own virtualenv (policies/venv)
+
+# What `pulumi policy publish` takes: the pack with the core package's wheel beside it.
+POLICY_BUNDLE ?= dist/policy-pack
+
+.PHONY: policy-bundle
+policy-bundle: venv ## Build the publishable policy pack in POLICY_BUNDLE (default dist/policy-pack)
+	$(VENV_PY) tools/policy_bundle.py --output $(POLICY_BUNDLE)
+
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests use (promtool, docker-registry)
 	bash tools/system-packages.sh
@@ -49,7 +69,7 @@ system-deps: ## Install the Debian packages the tests use (promtool, docker-regi
 # Everything the tests use, built once into caches outside the repository (docs/toolchain.md,
 # docs/cluster.md): the first run takes a while and shows progress; later runs take seconds.
 .PHONY: test-deps
-test-deps: venv system-deps cluster-build toolchain ## Build or install what the tests need (cached)
+test-deps: venv policy-venv system-deps cluster-build toolchain ## Build or install what the tests need (cached)
 
 .PHONY: lint
 lint: venv ## ruff lint and format check
@@ -119,7 +139,7 @@ upstream-check: ## Check the vendored upstream schemas against their provenance
 	$(PYTHON) tools/upstream/vendor.py verify
 
 .PHONY: stack
-stack: venv toolchain $(STACK_CLUSTER)
+stack: venv policy-venv toolchain $(STACK_CLUSTER)
 	@mkdir -p $(STATE_DIR)/backend
 	@$(PULUMI) stack select --create $(STACK) >/dev/null
 

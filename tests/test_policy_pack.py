@@ -6,15 +6,25 @@ Invariants guarded:
   runs the same versions in the project and on its own;
 - it names the core package at the version `core/pyproject.toml` declares;
 - the pack reaches the program's helpers through that package only: no module of the pack
-  imports `components`, `wiring` or `go_platform`, or changes `sys.path`.
+  imports `components`, `wiring` or `go_platform`, or changes `sys.path`;
+- the virtualenv `PulumiPolicy.yaml` names is the pack's own, inside the pack directory
+  (`policies/venv`, which `make policy-venv` creates), ignored by git and left out of a
+  bundle (tools/policy_bundle.py), so a published pack makes its own.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 
+import yaml
+
 from tests.conftest import REPO
+
+sys.path.append(str(REPO / "tools"))  # the bundle tool is a script
+from policy_bundle import LEFT_OUT
 
 PACK = REPO / "policies"
 PACK_REQUIREMENTS = {"pulumi", "pulumi-policy", "pydantic", "cryptography", "go-platform-core"}
@@ -52,9 +62,23 @@ def test_the_packs_pins_are_the_projects():
 
 
 def test_the_pack_reaches_the_program_only_through_the_core_package():
-    for source in sorted(PACK.rglob("*.py")):
+    for source in sorted(p for p in PACK.rglob("*.py") if not p.is_relative_to(PACK / "venv")):
         text = source.read_text()
         assert not re.search(
             r"^\s*(from|import) (components|wiring|go_platform)\b", text, re.MULTILINE
         ), source
         assert "sys.path" not in text, source
+
+
+def test_the_packs_virtualenv_is_its_own_inside_the_pack():
+    manifest = yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    virtualenv = manifest["runtime"]["options"]["virtualenv"]
+    resolved = (PACK / virtualenv).resolve()
+    assert resolved.parent == PACK.resolve(), virtualenv
+    assert resolved.name in LEFT_OUT
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", f"policies/{virtualenv}/bin/python"],
+        cwd=REPO,
+        check=False,
+    )
+    assert ignored.returncode == 0, f"policies/{virtualenv} is not ignored by git"

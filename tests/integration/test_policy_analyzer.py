@@ -317,7 +317,7 @@ def test_bad_settings_are_one_diagnostic_not_an_rpc_error(pack):
 
 def test_a_bad_committed_config_stops_the_pack_with_one_line(tmp_path):
     copy = tmp_path / "policies"
-    shutil.copytree(POLICIES_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(POLICIES_DIR, copy, ignore=shutil.ignore_patterns("venv", "__pycache__"))
     (copy / "config" / "prod.json").write_text(
         json.dumps({"image-registry-allowed": {"allowedRegistries": ["https://ghcr.io"]}})
     )
