@@ -45,10 +45,11 @@ venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 # The policy pack's own virtualenv (policies/PulumiPolicy.yaml names it): only what
 # policies/requirements.txt names, with the core package editable from core/ (which
 # satisfies its `go-platform-core==` pin), so an edit of core/ is live in the pack too.
+# Compiled like the project's: the engine starts the pack from it on every command.
 POLICY_VENV := policies/venv
 $(POLICY_VENV)/.installed: policies/requirements.txt core/pyproject.toml | $(VENV)/.installed
 	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
-	$(VENV)/bin/uv pip install --quiet --python $(POLICY_VENV)/bin/python \
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(POLICY_VENV)/bin/python \
 		-r policies/requirements.txt -e ./core
 	@touch $@
 
@@ -86,7 +87,7 @@ format: venv ## Format the Python code
 PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadfile
 
 .PHONY: unit
-unit: venv ## Fast tests: config, components under mocks, policies
+unit: venv policy-venv ## Fast tests: config, components under mocks, policies
 	$(VENV_PY) -m pytest -q $(PYTEST_PARALLEL) -m "not integration"
 
 .PHONY: test

@@ -1,16 +1,19 @@
-"""The project virtualenv as `make venv` builds it.
+"""The project virtualenv as `make venv` builds it, and the policy pack's own as `make
+policy-venv` builds it.
 
 Invariant guarded: the packages that the Python processes of every engine command import
-(the program, the policy pack, the driver: the Pulumi SDKs, the policy SDK, gRPC, protobuf,
-pydantic, the Kubernetes client) are installed with their bytecode, so those processes do not
-compile them from source on each start, as they would wherever bytecode cannot be written
-(PYTHONDONTWRITEBYTECODE, a read-only checkout): about 4 s of CPU per program run
-(Makefile, `--compile-bytecode`; docs/PERFORMANCE.md).
+(the program and the driver from the project virtualenv: the Pulumi SDKs, the policy SDK,
+gRPC, protobuf, pydantic, the Kubernetes client; the policy pack from `policies/venv`: the
+Pulumi and policy SDKs, gRPC, protobuf, pydantic) are installed with their bytecode, so
+those processes do not compile them from source on each start, as they would wherever
+bytecode cannot be written (PYTHONDONTWRITEBYTECODE, a read-only checkout): about 4 s of CPU
+per program run (Makefile, `--compile-bytecode`; docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,17 +30,25 @@ ENGINE_IMPORTS = (
 )
 
 
-def uncompiled(package: str) -> list[Path]:
-    """The package's source files that have no bytecode beside them."""
-    spec = importlib.util.find_spec(package)
-    assert spec is not None, f"{package} is not installed"
-    assert spec.submodule_search_locations, f"{package} is not a package"
-    root = Path(next(iter(spec.submodule_search_locations)))
+PACK_VENV = Path(__file__).resolve().parents[1] / "policies" / "venv"
+PACK_IMPORTS = ("pulumi", "pulumi_policy", "grpc", "google.protobuf", "pydantic")
+
+
+def uncompiled_under(root: Path) -> list[Path]:
+    """The source files under `root` that have no bytecode (for this Python) beside them."""
     return [
         source
         for source in root.rglob("*.py")
         if not Path(importlib.util.cache_from_source(str(source))).is_file()
     ]
+
+
+def uncompiled(package: str) -> list[Path]:
+    """The package's source files, as this virtualenv has them, that have no bytecode."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None, f"{package} is not installed"
+    assert spec.submodule_search_locations, f"{package} is not a package"
+    return uncompiled_under(Path(next(iter(spec.submodule_search_locations))))
 
 
 @pytest.mark.parametrize("package", ENGINE_IMPORTS)
@@ -46,4 +57,19 @@ def test_what_engine_processes_import_is_installed_compiled(package: str) -> Non
     assert not missing, (
         f"{len(missing)} modules of {package} have no bytecode (first: {missing[0]}); "
         "the virtualenv predates `--compile-bytecode`: rm -rf venv && make venv"
+    )
+
+
+@pytest.mark.parametrize("package", PACK_IMPORTS)
+def test_what_the_policy_pack_imports_is_installed_compiled_in_its_own_virtualenv(
+    package: str,
+) -> None:
+    # The pack's virtualenv is made by the same Python as this one (the Makefile's $(PYTHON)).
+    tag = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    root = PACK_VENV / "lib" / tag / "site-packages" / Path(*package.split("."))
+    assert root.is_dir(), f"{root} is missing: make policy-venv"
+    missing = uncompiled_under(root)
+    assert not missing, (
+        f"{len(missing)} modules of {package} in the pack's virtualenv have no bytecode "
+        f"(first: {missing[0]}): rm -rf policies/venv && make policy-venv"
     )
