@@ -56,12 +56,14 @@ $(POLICY_VENV)/.installed: policies/requirements.txt core/pyproject.toml | $(VEN
 .PHONY: policy-venv
 policy-venv: $(POLICY_VENV)/.installed ## Create the policy pack's own virtualenv (policies/venv)
 
-# What `pulumi policy publish` takes: the pack with the core package's wheel beside it.
-POLICY_BUNDLE ?= dist/policy-pack
+# What `pulumi policy publish` takes: the pack with the core package's wheel beside it,
+# outside the repository (a publish leaves out what a .gitignore above it ignores): by
+# default policy-pack/ in go-platform's cache, or POLICY_BUNDLE=DIR.
+POLICY_BUNDLE ?=
 
 .PHONY: policy-bundle
-policy-bundle: venv ## Build the publishable policy pack in POLICY_BUNDLE (default dist/policy-pack)
-	$(VENV_PY) tools/policy_bundle.py --output $(POLICY_BUNDLE)
+policy-bundle: venv ## Build the publishable policy pack (POLICY_BUNDLE=DIR; default in the cache)
+	$(VENV_PY) tools/policy_bundle.py $(if $(POLICY_BUNDLE),--output $(POLICY_BUNDLE))
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests use (promtool, docker-registry)

@@ -226,6 +226,30 @@ def test_the_bundle_is_the_pack_without_its_virtualenv_with_the_wheel(
     assert [p.name for p in output.parent.iterdir()] == ["policy-pack"]
 
 
+def test_by_default_the_bundle_goes_to_the_cache_outside_the_repository(
+    sources, fake_wheel, tmp_path, monkeypatch, capsys
+):
+    pack, core = sources
+    monkeypatch.setenv("GO_PLATFORM_CACHE", str(tmp_path / "cache"))
+
+    assert policy_bundle.main(["--pack", str(pack), "--core", str(core)]) == 0
+
+    output = tmp_path / "cache" / "policy-pack"
+    assert (output / "PulumiPolicy.yaml").is_file()
+    assert f"publish it: cd {output} && " in capsys.readouterr().out
+
+
+def test_a_cache_inside_the_repository_is_one_line(sources, fake_wheel, monkeypatch, capsys):
+    pack, core = sources
+    monkeypatch.setenv("GO_PLATFORM_CACHE", str(policy_bundle.REPO / "cache"))
+
+    assert policy_bundle.main(["--pack", str(pack), "--core", str(core)]) == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert "is inside the repository; point GO_PLATFORM_CACHE somewhere else" in line
+    assert not (policy_bundle.REPO / "cache").exists()
+
+
 def test_a_bundle_git_ignores_is_not_offered_for_publishing(sources, fake_wheel, tmp_path, capsys):
     pack, core = sources
     subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)

@@ -2,7 +2,10 @@
 """Build the policy pack as `pulumi policy publish` takes it: a directory that installs and
 runs on a machine without this repository.
 
-    python3 tools/policy_bundle.py [--output dist/policy-pack] [--pack policies] [--core core]
+    python3 tools/policy_bundle.py [--output DIR] [--pack policies] [--core core]
+
+The default output is `policy-pack/` in go-platform's cache
+(${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}), outside the repository.
 
 The bundle is a copy of the pack without its virtualenv and bytecode, the core package's
 wheel (built without its dependencies, which the pack's requirements pin) in `wheels/`, and
@@ -16,8 +19,8 @@ requirement would be read against pip's working directory instead, and drop the 
 `pulumi policy publish` archives the directory it runs in, leaving out what any
 `.gitignore` in it or above it ignores. The bundle's own `.gitignore` keeps the virtualenv
 that `pulumi install` makes there out of the archive; a bundle inside a directory git
-ignores (this repository's `dist/`, the default) would be archived empty, so it is for
-local use, and the tool says to build one elsewhere for publishing.
+ignores would be archived empty, which is why the default lies outside the repository, and
+the tool says so when an --output is ignored.
 
 The core version `core/pyproject.toml` declares must be the one `policies/requirements.txt`
 pins, else nothing is built. Standard library only; bad arguments are one line.
@@ -36,6 +39,10 @@ from pathlib import Path
 from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))  # gobuild: the cache root the toolchain uses
+from gobuild.cache import cache_root  # noqa: E402
+from gobuild.errors import ToolError  # noqa: E402
+
 CORE_PROJECT = "go-platform-core"
 WHEELS = "wheels"
 LEFT_OUT = ("venv", "__pycache__", "*.pyc")
@@ -218,14 +225,15 @@ class OneLineParser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="policy_bundle.py", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--output", type=Path, default=REPO / "dist" / "policy-pack", help="the bundle directory"
+        "--output", type=Path, help="the bundle directory (default: policy-pack/ in the cache)"
     )
     parser.add_argument("--pack", type=Path, default=REPO / "policies", help="the policy pack")
     parser.add_argument("--core", type=Path, default=REPO / "core", help="the core package")
     args = parser.parse_args(argv)
     try:
-        wheel, version = build_bundle(args.pack, args.core, args.output)
-    except BundleError as error:
+        output = args.output or cache_root("policy-pack", "policy bundle")
+        wheel, version = build_bundle(args.pack, args.core, output)
+    except (BundleError, ToolError) as error:
         print(f"policy_bundle.py: {error}", file=sys.stderr)
         return 1
     bundle = wheel.parents[1]

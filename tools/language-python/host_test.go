@@ -5,7 +5,7 @@ package main
 // - Python versions become the semantic versions plugins are installed under;
 // - required packages come from pulumi-plugin.json, skip non-resource packages and
 //   pulumi-policy, and fall back to the pulumi-<name> convention only without a JSON file;
-// - runtime options are checked, not silently ignored;
+// - runtime options are checked, not silently ignored; a missing virtualenv says how to make it;
 // - the executor gets every flag it parses (--parallel always), config only when present;
 // - a policy pack learns its stack from the environment;
 // - About answers with the interpreter that runs the program, from one start of it;
@@ -183,6 +183,26 @@ func TestParseAbout(t *testing.T) {
 	for _, bad := range []string{"", "/venv/bin/python\n", "a\nb\nc"} {
 		if _, _, err := parseAbout(bad); err == nil {
 			t.Errorf("parseAbout(%q) accepted", bad)
+		}
+	}
+}
+
+func TestAMissingVirtualenvSaysHowToCreateIt(t *testing.T) {
+	root := t.TempDir()
+	options, _ := structpb.NewStruct(map[string]any{"virtualenv": "venv"})
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{
+		RootDirectory: root, ProgramDirectory: root, EntryPoint: ".", Options: options,
+	}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.checkVirtualenv(context.Background())
+	if err == nil {
+		t.Fatal("a missing virtualenv was accepted")
+	}
+	for _, want := range []string{filepath.Join(root, "venv"), "`pulumi install`", "`make policy-venv`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s: %v", want, err)
 		}
 	}
 }

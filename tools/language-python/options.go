@@ -135,7 +135,8 @@ func (p *program) checkVirtualenv(ctx context.Context) error {
 	if err := p.tc.ValidateVenv(ctx); err != nil {
 		venv, _ := p.tc.VirtualEnvPath(ctx)
 		return fmt.Errorf("the virtualenv %s (runtime option virtualenv: %s) is not ready: %v;"+
-			" create it with `pulumi install` or `make venv`", venv, p.options.Virtualenv, err)
+			" create it with `pulumi install` (in go-platform: `make venv`, for the policy pack"+
+			" `make policy-venv`)", venv, p.options.Virtualenv, err)
 	}
 	return nil
 }
