@@ -84,9 +84,10 @@ format: venv ## Format the Python code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Test modules spread over the cores, each module on one worker (its clusters, backends and
-# ports are its own). PYTEST_PARALLEL= runs them in one process.
-PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadfile
+# Tests spread over the cores: each module on one worker (its clusters, backends and ports
+# are its own) unless it is marked `spread`, the long integration modules first
+# (tests/conftest.py says why). PYTEST_PARALLEL= runs them in one process.
+PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: unit
 unit: venv policy-venv ## Fast tests: config, components under mocks, policies
