@@ -84,10 +84,9 @@ format: venv ## Format the Python code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Tests spread over the cores: each module on one worker (its clusters, backends and ports
-# are its own) unless it is marked `spread`, the long integration modules first
-# (tests/conftest.py says why). PYTEST_PARALLEL= runs them in one process.
-PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadgroup --no-loadscope-reorder
+# Test modules spread over the cores, each module on one worker (its clusters, backends and
+# ports are its own). PYTEST_PARALLEL= runs them in one process.
+PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadfile
 
 .PHONY: unit
 unit: venv policy-venv ## Fast tests: config, components under mocks, policies

@@ -34,34 +34,6 @@ UPSTREAM = REPO / "upstream"
 STACK_FILES = sorted(REPO.glob("Pulumi.*.yaml"))
 
 
-# --- how `make test` spreads the tests over its workers (pytest-xdist) --------------------
-
-INTEGRATION = Path(__file__).resolve().parent / "integration"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Schedule for `make test`'s `--dist loadgroup --no-loadscope-reorder`.
-
-    Each module's tests stay on one worker (they may share module-scoped clusters, stacks and
-    servers), unless the module is marked `spread`: its tests are independent, and its long
-    engine runs are better shared out. The integration modules come first: a few of them run
-    for minutes, and started last they would leave one worker finishing alone while the
-    other idles; the thousand quick unit tests fill in around them.
-    """
-    for item in items:
-        if item.get_closest_marker("spread") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=schedule_rank)
-
-
-def schedule_rank(item: pytest.Item) -> int:
-    """0 for the tests that drive the real engine (the integration conftest marks them
-    before this hook runs), 1 for the other integration tests, 2 for unit tests."""
-    if INTEGRATION not in Path(str(item.fspath)).parents:
-        return 2
-    return 0 if item.get_closest_marker("engine") else 1
-
-
 @dataclass(frozen=True)
 class Registration:
     """One resource the program registered."""

@@ -59,9 +59,6 @@ from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
 
-# Each test has its own engine, backend and servers: `make test` runs them on any worker.
-pytestmark = pytest.mark.spread
-
 REPO = Path(__file__).resolve().parents[2]
 GO_PLATFORM = [sys.executable, "-m", "go_platform"]
 STACK = "dev"

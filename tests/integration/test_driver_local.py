@@ -45,9 +45,6 @@ if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
     from tests.integration.test_cluster import Cluster
 
-# Each test has its own engine; each worker that runs one starts its own cluster.
-pytestmark = pytest.mark.spread
-
 LOCAL = "local"
 WEIGHTED = "/apis/traefik.io/v1alpha1/namespaces/apps/traefikservices/greeter-weighted"
 STABLE_DEPLOYMENT = "/apis/apps/v1/namespaces/apps/deployments/greeter"
