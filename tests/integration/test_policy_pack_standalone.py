@@ -39,6 +39,9 @@ from tests.test_policy_pack import pins
 from go_platform_policies import POLICIES
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.append(str(REPO / "tools"))  # the bundle tool is a script
+from policy_bundle import normalized  # noqa: E402
+
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 INSTALL_TIMEOUT = 600
 
@@ -86,7 +89,7 @@ def test_pulumi_install_gives_the_bundle_its_own_virtualenv_with_the_packs_pins(
         python_of(bundle), "-m", "pip", "list", "--format=freeze", env=outside_the_project()
     )
     installed = {
-        re.sub(r"[-_.]+", "-", name).lower(): version
+        normalized(name): version
         for name, _, version in (line.partition("==") for line in listed.split())
     }
     wanted = pins(REPO / "policies" / "requirements.txt")
