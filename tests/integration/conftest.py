@@ -5,8 +5,8 @@ exactly the paths and versions the bootstrap uses. A test that needs a component
 not built is skipped with one reason naming it; nothing else skips.
 
 Every test gets an `Engine`: its own PULUMI_HOME (sharing the toolchain's installed plugins),
-a file backend and a passphrase in a tmp dir, a KUBECONFIG that does not exist, and
-automatic plugin acquisition off. Programs and policy packs are copied from
+a file backend, a passphrase and a TMPDIR in a tmp dir, a KUBECONFIG that does not exist,
+and automatic plugin acquisition off. Programs and policy packs are copied from
 `fixtures/` into the tmp dir, so nothing is written into the repository, and every command
 runs in its own process group that is killed if it outlives its timeout.
 """
@@ -212,13 +212,17 @@ def run_command(
 
 def new_engine(toolchain: Toolchain, virtualenv: Path, root: Path, kubeconfig: Path) -> Engine:
     """An Engine confined to `root`: its own PULUMI_HOME (sharing the toolchain's installed
-    plugins), a file backend, a passphrase, and `kubeconfig` as KUBECONFIG."""
+    plugins), a file backend, a passphrase, a temp dir, and `kubeconfig` as KUBECONFIG."""
     home = root / "pulumi-home"
     home.mkdir()
     # The toolchain's plugins, read-only in spirit; credentials and workspaces stay per test.
     (home / "plugins").symlink_to(toolchain.pulumi_home / "plugins", target_is_directory=True)
     state = root / "state"
     state.mkdir()
+    # The kubernetes provider writes a copy of a stack's `kubernetes:kubeconfig` into the
+    # temp dir on every run and never removes it: the test's own, not the machine's /tmp.
+    scratch = root / "tmp"
+    scratch.mkdir()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -234,6 +238,7 @@ def new_engine(toolchain: Toolchain, virtualenv: Path, root: Path, kubeconfig: P
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "KUBECONFIG": str(kubeconfig),
             "PYTHONDONTWRITEBYTECODE": "1",
+            "TMPDIR": str(scratch),
         }
     )
     return Engine(toolchain=toolchain, root=root, env=env, virtualenv=virtualenv)

@@ -14,7 +14,13 @@ Invariants guarded:
   TraefikService `greeter-weighted` in `apps` gives stable 100 and the stable Deployment
   runs the promoted image;
 - an unhealthy canary is rolled back after `threshold` failed checks (exit 5), and the
-  TraefikService on the cluster gives stable 100 again.
+  TraefikService on the cluster gives stable 100 again;
+- `up` with the kubeconfig named by the stack's `kubernetes:kubeconfig` passes preflight
+  against the cluster and deploys; `drift` exits 0 while the cluster matches the state,
+  and 2 after an out-of-band edit, naming the edited resource and the changed field (the
+  JSON summary says the same);
+- the kubernetes provider's copies of that kubeconfig (it writes one into the temp dir on
+  every run and never removes it) stay in the test's TMPDIR, none in the machine's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from go_platform.kube import KubeClient, cluster_access
 from tests.integration.test_cluster import cluster  # noqa: F401 (fixture)
 from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
     CANARY,
@@ -38,7 +46,7 @@ from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
     exporter,
     prometheus,
 )
-from tests.integration.test_driver_engine import GO_PLATFORM, drive, must, pulumi
+from tests.integration.test_driver_engine import GO_PLATFORM, STACK, drive, must, pulumi
 from tests.integration.test_local_stack import copy_program
 
 if TYPE_CHECKING:
@@ -109,6 +117,50 @@ def test_an_ephemeral_stack_deploys_to_the_cluster_and_down_removes_it(kube_engi
     assert gone.status == 404, gone.body
     stacks = json.loads(pulumi(engine, program, "stack", "ls", "--json"))
     assert name not in [s["name"] for s in stacks]
+
+
+def system_kubeconfig_copies() -> set[str]:
+    """What the kubernetes provider would leave in the machine's temp dir."""
+    return {path.name for path in Path(tempfile.gettempdir()).glob("kubeconfig*")}
+
+
+def test_an_out_of_band_change_is_drift_naming_the_resource(kube_engine, cluster):  # noqa: F811
+    engine = kube_engine
+    kubeconfig = kubeconfig_of(cluster)
+    program = engine.project("driver/program")
+    policy = engine.project("driver/policy")
+    name = f"driver-drift-{uuid.uuid4().hex[:8]}"
+    leftovers = system_kubeconfig_copies()
+    must(drive(engine, program, "preview", "--stack", STACK, "--policy-pack", str(policy)))
+    for key, value in (
+        ("kubernetes:kubeconfig", str(kubeconfig)),
+        ("fixture:kubernetesNamespace", "default"),
+        ("fixture:configMapName", name),
+    ):
+        pulumi(engine, program, "config", "set", key, value, "--stack", STACK)
+    try:
+        up = must(drive(engine, program, "up", "--stack", STACK, "--policy-pack", str(policy)))
+        assert up.summary["preflight"][0]["check"] == "cluster"
+        assert up.summary["preflight"][0]["ok"]
+        must(drive(engine, program, "drift", "--stack", STACK))
+
+        access = cluster_access(yaml.safe_load(kubeconfig.read_text()), context=None, source="test")
+        KubeClient(access).request(
+            "PATCH",
+            f"/api/v1/namespaces/default/configmaps/{name}",
+            {"data": {"LOG_LEVEL": "debug"}},
+            content_type="application/merge-patch+json",
+        )
+        drifted = must(drive(engine, program, "drift", "--stack", STACK), 2)
+
+        assert "ConfigMap settings" in drifted.output
+        [resource] = drifted.summary["drift"]
+        assert (resource["name"], resource["change"]) == ("settings", "update")
+        assert any(path.startswith("data") for path in resource["paths"]), resource
+    finally:
+        drive(engine, program, "destroy", "--stack", STACK, "--yes")
+    assert list((engine.root / "tmp").glob("kubeconfig*")), "the provider ran without TMPDIR"
+    assert system_kubeconfig_copies() <= leftovers
 
 
 # --- canary promotion of the local stack -------------------------------------------------
