@@ -85,8 +85,10 @@ format: venv ## Format the Python code
 	$(VENV)/bin/ruff check --fix .
 
 # Test modules spread over the cores, each module on one worker (its clusters, backends and
-# ports are its own). PYTEST_PARALLEL= runs them in one process.
-PYTEST_PARALLEL ?= -n $(shell nproc) --dist loadfile
+# ports are its own). One worker more than cores: the engine tests wait on the cluster
+# (awaits, analysis windows) and a third worker fills those waits (docs/PERFORMANCE.md).
+# PYTEST_PARALLEL= runs them in one process.
+PYTEST_PARALLEL ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadfile
 
 .PHONY: unit
 unit: venv policy-venv ## Fast tests: config, components under mocks, policies

@@ -1,0 +1,328 @@
+"""The driver's hold on the state, with the real CLI, language host and random provider:
+an S3 backend served by moto's server mode on 127.0.0.1, the stack's lock, and an update
+that dies. The program and pack are `test_driver_engine.py`'s (`fixtures/driver/`); the
+module is its own so that the scheduler can run it beside that one.
+
+Invariants guarded:
+- preview, up, outputs and destroy work on an S3 backend as on a file one (the state
+  object is where Pulumi's layout puts it);
+- two concurrent `up` runs on one S3-backed stack: one wins, the other exits 6 saying the
+  stack is locked, and the state stays whole (the resources are there, the lock is gone);
+- a driver killed (SIGKILL, its whole process group) while the engine creates a resource
+  leaves its lock and a pending create: the next `up` exits 7 naming the resource and how
+  to clear it, changing nothing; `refresh --clear-pending-creates` is refused on the lock
+  (6) until `pulumi cancel` removes it, then clears the pending create, and `up` deploys;
+- a stack locked by an update that died exits 6 on `refresh` and `destroy`, and neither
+  the lock nor the state is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.integration.conftest import processes_working_in, run_command
+from tests.integration.test_driver_engine import (  # noqa: F401 (fixtures)
+    DRIVER_TIMEOUT,
+    GO_PLATFORM,
+    STACK,
+    DriverRun,
+    cli_engine,
+    drive,
+    driver_engine,
+    lifecycle,
+    must,
+    policy,
+    program,
+    pulumi,
+    stack_resources,
+)
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Engine
+
+REGION = "us-east-1"
+
+
+# --- S3 backend ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class S3Backend:
+    url: str
+    env: dict[str, str]
+    client: Any
+    bucket: str
+
+    def locks(self) -> list[str]:
+        found = self.client.list_objects_v2(Bucket=self.bucket, Prefix=".pulumi/locks/")
+        return [item["Key"] for item in found.get("Contents") or []]
+
+
+@pytest.fixture
+def s3_backend() -> Iterator[S3Backend]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto keeps its buckets per process, not per server: a bucket of its own per test.
+    bucket = f"state-{uuid.uuid4().hex[:12]}"
+    url = f"s3://{bucket}?region={REGION}&endpoint={endpoint}&s3ForcePathStyle=true"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "PULUMI_BACKEND_URL": url,
+    }
+    client = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield S3Backend(
+            url=url,
+            env=env,
+            client=client,
+            bucket=bucket,
+        )
+    finally:
+        server.stop()
+
+
+def test_lifecycle_on_an_s3_backend(driver_engine, program, policy, s3_backend):  # noqa: F811
+    lifecycle(driver_engine, program, policy, env=s3_backend.env)
+
+    keys = [
+        item["Key"]
+        for item in s3_backend.client.list_objects_v2(Bucket=s3_backend.bucket).get("Contents")
+        or []
+    ]
+    assert any(
+        key.startswith(".pulumi/stacks/") and key.endswith(f"/{STACK}.json") for key in keys
+    ), keys
+
+
+def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
+    driver_engine,  # noqa: F811
+    program,  # noqa: F811
+    policy,  # noqa: F811
+    s3_backend,
+):
+    engine = driver_engine
+    backend = ("--backend", s3_backend.url)
+    env = s3_backend.env
+    must(
+        drive(
+            engine,
+            program,
+            "preview",
+            "--stack",
+            STACK,
+            "--policy-pack",
+            str(policy),
+            *backend,
+            env=env,
+        )
+    )
+    pulumi(
+        engine, program, "config", "set", "fixture:sleepSeconds", "12", "--stack", STACK, env=env
+    )
+    first: dict[str, DriverRun] = {}
+
+    def run_first() -> None:
+        first["run"] = drive(
+            engine,
+            program,
+            "up",
+            "--stack",
+            STACK,
+            "--skip-preflight",
+            "--policy-pack",
+            str(policy),
+            *backend,
+            env=env,
+        )
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not s3_backend.locks():
+        assert time.monotonic() < deadline, "the first up never took the lock"
+        assert thread.is_alive(), first.get("run")
+        time.sleep(0.2)
+
+    second = drive(
+        engine,
+        program,
+        "up",
+        "--stack",
+        STACK,
+        "--skip-preflight",
+        "--policy-pack",
+        str(policy),
+        *backend,
+        env=env,
+    )
+    thread.join(timeout=DRIVER_TIMEOUT)
+
+    must(second, 6)
+    assert "stack 'dev' is locked by another update; nothing was changed" in second.output
+    assert second.summary["result"] == "locked"
+    must(first["run"])
+    assert not s3_backend.locks()
+    assert any("RandomPet::pet" in urn for urn in stack_resources(engine, program, env=env))
+    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK, env=env)
+    settled = must(
+        drive(
+            engine,
+            program,
+            "preview",
+            "--stack",
+            STACK,
+            "--policy-pack",
+            str(policy),
+            *backend,
+            env=env,
+        )
+    )
+    assert set(settled.summary["operations"]) == {"same"}
+
+
+def pending_operations(engine: Engine, project: Path) -> list[dict[str, Any]]:
+    result = run_command(
+        ["pulumi", "stack", "export", "--stack", STACK],
+        cwd=project,
+        env=engine.env,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        return []
+    return json.loads(result.stdout)["deployment"].get("pending_operations") or []
+
+
+def test_a_driver_killed_mid_up_leaves_a_pending_create_the_next_run_reports_and_clears(
+    driver_engine,  # noqa: F811
+    program,  # noqa: F811
+    policy,  # noqa: F811
+):
+    engine = driver_engine
+    pack = ("--policy-pack", str(policy))
+    must(drive(engine, program, "preview", "--stack", STACK, *pack))
+    # The dynamic provider's create writes the marker; a FIFO nobody reads holds it there,
+    # so the engine has recorded the create as pending when the driver is killed.
+    fifo = engine.root / "marker.fifo"
+    os.mkfifo(fifo)
+    pulumi(engine, program, "config", "set", "fixture:markerPath", str(fifo), "--stack", STACK)
+    killed = subprocess.Popen(
+        [*GO_PLATFORM, "up", "--stack", STACK, "--skip-preflight", *pack],
+        cwd=program,
+        env=engine.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not pending_operations(engine, program):
+            assert time.monotonic() < deadline, "the engine never recorded the pending create"
+            assert killed.poll() is None, f"the up ended on its own ({killed.returncode})"
+            time.sleep(0.3)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+        # What a SIGKILL leaves running: the plugins (the dynamic provider blocked on the
+        # FIFO, the policy pack), each in a process group of its own.
+        for pid in processes_working_in(engine.root):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    fifo.unlink()
+    locks = engine.state / ".pulumi" / "locks"
+    assert list(locks.rglob("*.json")), "the killed update left no lock"
+
+    after = must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack), 7)
+
+    text = " ".join(after.output.split())
+    assert "1 pending operation(s) left by an update that was interrupted" in text
+    assert "creating pulumi-python:dynamic:Resource marker" in text
+    assert f"go-platform refresh --stack {STACK} --clear-pending-creates" in text
+    assert f"pulumi cancel --stack {STACK} --yes" in text
+    assert after.summary["result"] == "pending-operations"
+    assert [op["type"] for op in pending_operations(engine, program)] == ["creating"]
+
+    clear = ("refresh", "--stack", STACK, "--clear-pending-creates")
+    locked = must(drive(engine, program, *clear), 6)
+    assert "pulumi cancel" in locked.output
+    pulumi(engine, program, "cancel", "--yes", "--stack", STACK)
+    assert not list(locks.rglob("*.json"))
+    must(drive(engine, program, *clear))
+    assert pending_operations(engine, program) == []
+
+    marker = engine.root / "marker.txt"
+    pulumi(engine, program, "config", "set", "fixture:markerPath", str(marker), "--stack", STACK)
+    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
+    assert marker.read_text() == "v1"
+    assert any("::marker" in urn for urn in stack_resources(engine, program))
+    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
+
+
+def test_a_stack_locked_by_a_dead_update_exits_6_and_stays_as_it_was(
+    cli_engine,  # noqa: F811
+    program,  # noqa: F811
+    s3_backend,
+):
+    engine, env = cli_engine, s3_backend.env
+    pulumi(engine, program, "stack", "init", STACK, env=env)
+    lock = f".pulumi/locks/organization/go-platform/{STACK}/{uuid.uuid4()}.json"
+    s3_backend.client.put_object(
+        Bucket=s3_backend.bucket,
+        Key=lock,
+        Body=json.dumps(
+            {
+                "pid": 4242,
+                "username": "ci",
+                "hostname": "runner-7",
+                "timestamp": "2026-01-01T00:00:00Z",
+            }
+        ),
+    )
+    state_key = f".pulumi/stacks/go-platform/{STACK}.json"
+    before = s3_backend.client.get_object(Bucket=s3_backend.bucket, Key=state_key)["Body"].read()
+
+    refresh = must(drive(engine, program, "refresh", "--stack", STACK, env=env), 6)
+    destroy = must(drive(engine, program, "destroy", "--stack", STACK, "--yes", env=env), 6)
+
+    for run in (refresh, destroy):
+        assert "stack 'dev' is locked by another update; nothing was changed" in run.output
+        assert "currently locked by 1 lock(s)" in run.output
+        assert run.summary["result"] == "locked"
+    assert s3_backend.locks() == [lock]
+    assert (
+        s3_backend.client.get_object(Bucket=s3_backend.bucket, Key=state_key)["Body"].read()
+        == before
+    )
