@@ -16,14 +16,19 @@ Invariants guarded:
 - the CLI is found in any layout (a `bin/` folder or not, behind symbolic links): the
   Automation API runs the executable itself, checked to be at least the SDK's version
   (same major), and one that does not run or is too old is one line, exit 1;
+- the pending operations of a stack are read from `pulumi stack export` without
+  `--show-secrets` (no secret is decrypted for it), and a state that cannot be read is one
+  error naming the stack;
 - a rejected secrets provider or backend is never shown back with a secret in it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pulumi.automation import CommandResult, ConcurrentUpdateError
@@ -33,6 +38,9 @@ from go_platform.exit_codes import DriverError, ExitCode
 from go_platform.workspace import (
     DEFAULT_LOCAL_PASSPHRASE,
     Cli,
+    PendingOperation,
+    Session,
+    Target,
     check_backend,
     check_secrets_provider,
     command_error_lines,
@@ -284,6 +292,63 @@ def test_the_sdks_opt_out_of_the_version_check_is_honoured(tmp_path):
     command = pulumi_command(cli, {"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true"})
 
     assert str(command.version) == "3.0.0"
+
+
+# --- the stack's state ---------------------------------------------------------------
+
+PENDING_STATE = {
+    "version": 3,
+    "deployment": {
+        "resources": [],
+        "pending_operations": [
+            {"type": "creating", "resource": {"urn": "urn:pulumi:dev::p::random:RandomPet::pet"}}
+        ],
+    },
+}
+
+
+def exporting_pulumi(path: Path, state: str, exit_code: int = 0) -> Path:
+    """A CLI that answers `version`, logs every other command's arguments to `<path>.log`
+    and answers `stack export` with `state`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "state.json").write_text(state)
+    path.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = version ]; then echo v{SDK_VERSION}; exit 0; fi\n'
+        f'echo "$*" >> "{path}.log"\n'
+        f'cat "{path.parent / "state.json"}"; echo "error: no state" >&2; exit {exit_code}\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def session_with(tmp_path: Path, cli: Path) -> Session:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    target = Target(tmp_path / "project", "dev", f"file://{tmp_path / 'state'}")
+    return Session(target, {"PATH": str(cli.parent), "PULUMI_CONFIG_PASSPHRASE": "x"})
+
+
+def test_pending_operations_are_read_without_decrypting_secrets(tmp_path):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", json.dumps(PENDING_STATE))
+
+    pending = session_with(tmp_path, cli).pending_operations(SimpleNamespace(name="dev"))
+
+    assert pending == [PendingOperation("creating", "urn:pulumi:dev::p::random:RandomPet::pet")]
+    [command] = Path(f"{cli}.log").read_text().splitlines()
+    assert command.split() == ["--non-interactive", "stack", "export", "--stack", "dev"]
+
+
+@pytest.mark.parametrize(("state", "exit_code"), [("{}", 1), ("not json", 0)])
+def test_a_state_that_cannot_be_read_is_one_error_naming_the_stack(tmp_path, state, exit_code):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", state, exit_code)
+    session = session_with(tmp_path, cli)
+
+    with pytest.raises(DriverError) as raised:
+        session.pending_operations(SimpleNamespace(name="dev"))
+
+    assert raised.value.code == ExitCode.FAILED
+    assert raised.value.lines[0].startswith("cannot read the state of stack 'dev'")
 
 
 # --- nothing secret is shown back ----------------------------------------------------
