@@ -11,6 +11,7 @@ one `tools/toolchain/bootstrap.py` built (with the environment `bootstrap.py env
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -441,11 +443,22 @@ class Session:
         if target.backend.startswith("file://"):
             state_dir = Path(os.path.expanduser(target.backend[len("file://") :].split("?")[0]))
             state_dir.mkdir(parents=True, exist_ok=True)
+        # The engine's temp dir is the driver's own and goes when it exits: the kubernetes
+        # provider writes a copy of a stack's `kubernetes:kubeconfig`, credentials and all,
+        # into the temp dir on every run and never removes it.
+        parent = env.get("TMPDIR")
+        self.scratch = Path(
+            tempfile.mkdtemp(
+                prefix="go-platform-", dir=parent if parent and os.path.isdir(parent) else None
+            )
+        )
+        atexit.register(shutil.rmtree, self.scratch, ignore_errors=True)
         self.env_vars = {
             **{k: v for k, v in ENGINE_DEFAULTS.items() if not env.get(k)},
             **cli.env,
             **passphrase_environment(provider, target.backend, env),
             "PULUMI_BACKEND_URL": target.backend,
+            "TMPDIR": str(self.scratch),
         }
         self.pulumi_home = self.env_vars.get("PULUMI_HOME") or env.get("PULUMI_HOME")
         self.workspace = auto.LocalWorkspace(

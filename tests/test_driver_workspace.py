@@ -16,6 +16,8 @@ Invariants guarded:
 - the CLI is found in any layout (a `bin/` folder or not, behind symbolic links): the
   Automation API runs the executable itself, checked to be at least the SDK's version
   (same major), and one that does not run or is too old is one line, exit 1;
+- every engine command runs with a temp dir of the driver's own under TMPDIR, removed when
+  the driver exits (the kubernetes provider leaves kubeconfig copies in it);
 - the pending operations of a stack are read from `pulumi stack export` without
   `--show-secrets` (no secret is decrypted for it), and a state that cannot be read is one
   error naming the stack;
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
@@ -337,6 +341,35 @@ def test_pending_operations_are_read_without_decrypting_secrets(tmp_path):
     assert pending == [PendingOperation("creating", "urn:pulumi:dev::p::random:RandomPet::pet")]
     [command] = Path(f"{cli}.log").read_text().splitlines()
     assert command.split() == ["--non-interactive", "stack", "export", "--stack", "dev"]
+
+
+def test_the_engine_gets_a_temp_dir_of_its_own_removed_when_the_driver_exits(tmp_path):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (tmp_path / "tmp").mkdir()
+    driver = (
+        "import os, pathlib, sys\n"
+        "from go_platform.workspace import Session, Target\n"
+        f"target = Target(pathlib.Path({str(tmp_path / 'project')!r}), 'dev', "
+        f"'file://{tmp_path / 'state'}')\n"
+        "session = Session(target, dict(os.environ))\n"
+        "scratch = pathlib.Path(session.env_vars['TMPDIR'])\n"
+        "(scratch / 'kubeconfig123').write_text('a copy')\n"
+        "print(scratch)\n"
+    )
+    env = {**os.environ, "PATH": str(cli.parent), "TMPDIR": str(tmp_path / "tmp")}
+
+    done = subprocess.run(
+        [sys.executable, "-c", driver], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    scratch = Path(done.stdout.strip())
+    assert scratch.parent == tmp_path / "tmp"
+    assert scratch.name.startswith("go-platform-")
+    assert not scratch.exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 @pytest.mark.parametrize(("state", "exit_code"), [("{}", 1), ("not json", 0)])
