@@ -134,39 +134,18 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     s3_backend,
 ):
     engine = driver_engine
-    backend = ("--backend", s3_backend.url)
     env = s3_backend.env
-    must(
-        drive(
-            engine,
-            program,
-            "preview",
-            "--stack",
-            STACK,
-            "--policy-pack",
-            str(policy),
-            *backend,
-            env=env,
-        )
-    )
+    stack_args = ("--stack", STACK, "--policy-pack", str(policy), "--backend", s3_backend.url)
+    preview = ("preview", *stack_args)
+    up = ("up", "--skip-preflight", *stack_args)
+    must(drive(engine, program, *preview, env=env))
     pulumi(
         engine, program, "config", "set", "fixture:sleepSeconds", "12", "--stack", STACK, env=env
     )
     first: dict[str, DriverRun] = {}
 
     def run_first() -> None:
-        first["run"] = drive(
-            engine,
-            program,
-            "up",
-            "--stack",
-            STACK,
-            "--skip-preflight",
-            "--policy-pack",
-            str(policy),
-            *backend,
-            env=env,
-        )
+        first["run"] = drive(engine, program, *up, env=env)
 
     thread = threading.Thread(target=run_first)
     thread.start()
@@ -176,18 +155,7 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
         assert thread.is_alive(), first.get("run")
         time.sleep(0.2)
 
-    second = drive(
-        engine,
-        program,
-        "up",
-        "--stack",
-        STACK,
-        "--skip-preflight",
-        "--policy-pack",
-        str(policy),
-        *backend,
-        env=env,
-    )
+    second = drive(engine, program, *up, env=env)
     thread.join(timeout=DRIVER_TIMEOUT)
 
     must(second, 6)
@@ -197,19 +165,7 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     assert not s3_backend.locks()
     assert any("RandomPet::pet" in urn for urn in stack_resources(engine, program, env=env))
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK, env=env)
-    settled = must(
-        drive(
-            engine,
-            program,
-            "preview",
-            "--stack",
-            STACK,
-            "--policy-pack",
-            str(policy),
-            *backend,
-            env=env,
-        )
-    )
+    settled = must(drive(engine, program, *preview, env=env))
     assert set(settled.summary["operations"]) == {"same"}
 
 
