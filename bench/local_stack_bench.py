@@ -23,6 +23,10 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   longest Service await;
 - the policy pack outside the engine: `Analyze` round trips to the running pack for the
   stack's objects and for the CRDs it installs;
+- with `--crd-choice`: which definitions the local stack installs, side by side on one
+  cluster (after the local stack is destroyed): first `up` (with the pack) and `destroy` of
+  the local config with the definitions it installs (`LOCAL_CRD_SOURCES`) and with every
+  vendored one, alternated `--runs` times, and the size of each stack's checkpoint;
 - with `--scale N [N ...]`: for each N, a stack of N generated services (after the local
   stack is destroyed, as their objects would share names): `preview` with and without the
   pack (nothing deployed), then `up` with the pack and `destroy`; resources per second.
@@ -49,13 +53,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-for entry in (str(REPO), str(REPO / "policies")):  # the tests' helpers, the pack's package
+# The tests' helpers, the pack's package, the tools' scripts (core_speed).
+for entry in (str(REPO), str(REPO / "policies"), str(REPO / "tools")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
 import yaml  # noqa: E402
+from core_speed import loop_seconds  # noqa: E402
 
-from go_platform_core.config import UPSTREAM_CRD_SOURCES  # noqa: E402
+from go_platform_core.config import LOCAL_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
 from tests.integration.conftest import run_in_group  # noqa: E402
 from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
@@ -279,13 +285,14 @@ class EngineFigures:
     noop: dict[str, list[float]] = field(default_factory=dict)
     breakdown: dict[str, float] = field(default_factory=dict)
     scale: list[dict[str, Any]] = field(default_factory=list)
+    crd_choice: dict[str, float] = field(default_factory=dict)
 
 
 PACK = ("--policy-pack", "policies")
 
 
 def bench_engine(
-    report: dict[str, Any], scratch: Path, runs: int, scale: Sequence[int]
+    report: dict[str, Any], scratch: Path, runs: int, scale: Sequence[int], crd_choice: bool
 ) -> EngineFigures:
     figures = EngineFigures()
     with fresh_cluster(scratch) as kubeconfig:
@@ -304,9 +311,11 @@ def bench_engine(
             for name, args in commands.items():
                 figures.noop.setdefault(name, []).append(engine.run(*args)[0])
         figures.breakdown = {**breakdown(engine, runs), **crd_share(engine, runs)}
-        if scale:
+        if scale or crd_choice:
             engine.run("destroy", "--yes")
-            figures.scale = [bench_scale(engine, count) for count in scale]
+        figures.scale = [bench_scale(engine, count) for count in scale]
+        if crd_choice:
+            figures.crd_choice = bench_crd_choice(engine, runs)
     return figures
 
 
@@ -421,6 +430,35 @@ def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
     }
 
 
+ALL_VENDORED_CRDS = "upstream/crds/*/*.yaml"
+
+
+def bench_crd_choice(engine: Engine, runs: int) -> dict[str, float]:
+    """The local config's first `up` and `destroy` with the definitions the profile
+    installs and with every vendored one, alternated; medians, and each checkpoint's size."""
+    local = yaml.safe_load((engine.project / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    variants = {
+        f"the {len(LOCAL_CRD_SOURCES)} the program's kinds need": list(LOCAL_CRD_SOURCES),
+        f"all {len(list(REPO.glob(ALL_VENDORED_CRDS)))} vendored": [ALL_VENDORED_CRDS],
+    }
+    samples: dict[str, list[float]] = {}
+    figures: dict[str, float] = {}
+    for index, sources in enumerate(variants.values()):
+        config = {**local, "go-platform:crds": {"install": True, "sources": sources}}
+        new_stack(engine, f"crds-choice-{index}", config)
+    for _ in range(runs):  # alternated, so load changes hit both alike
+        for index, name in enumerate(variants):
+            stack = f"crds-choice-{index}"
+            up, _ = engine.run("up", "--yes", *PACK, stack=stack)
+            _, exported = engine.run("stack", "export", stack=stack)
+            destroy, _ = engine.run("destroy", "--yes", stack=stack)
+            samples.setdefault(f"first up (pack), {name}", []).append(up)
+            samples.setdefault(f"destroy, {name}", []).append(destroy)
+            compact = json.dumps(json.loads(exported), separators=(",", ":"))  # as the CLI saves it
+            figures[f"checkpoint KiB, {name}"] = len(compact.encode()) / 1024
+    return {**{name: median(values) for name, values in samples.items()}, **figures}
+
+
 # --- the policy pack, outside the engine ------------------------------------------------
 
 
@@ -434,7 +472,7 @@ def pack_costs(objects: list[dict[str, Any]], runs: int) -> dict[str, float]:
     resource: the stack's objects and the CRDs it installs, summed, and the largest CRD."""
     crds = [
         document
-        for pattern in UPSTREAM_CRD_SOURCES
+        for pattern in LOCAL_CRD_SOURCES
         for path in sorted(REPO.glob(pattern))
         for document in yaml.safe_load_all(path.read_text())
         if document
@@ -471,16 +509,16 @@ def pack_costs(objects: list[dict[str, Any]], runs: int) -> dict[str, float]:
 # --- report -------------------------------------------------------------------------------
 
 
-def results(runs: int, scale: Sequence[int]) -> dict[str, Any]:
+def results(runs: int, scale: Sequence[int], crd_choice: bool) -> dict[str, Any]:
     report = toolchain()
-    load_before = os.getloadavg()
+    load_before, loop_before = os.getloadavg(), loop_seconds()
     with tempfile.TemporaryDirectory(prefix="local-stack-bench-") as tmp:
         scratch = Path(tmp)
         program_s, objects = declared_objects()
         (scratch / "floor").mkdir()
         floor_figures = floor(scratch / "floor", objects)
         (scratch / "engine").mkdir()
-        engine = bench_engine(report, scratch / "engine", runs, scale)
+        engine = bench_engine(report, scratch / "engine", runs, scale, crd_choice)
         pack = pack_costs(objects, runs)
     noop = {name: median(samples) for name, samples in engine.noop.items()}
     return {
@@ -488,6 +526,7 @@ def results(runs: int, scale: Sequence[int]) -> dict[str, Any]:
             "cores": os.cpu_count(),
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
+            "core_loop_s": [round(loop_before, 2), round(loop_seconds(), 2)],
             "pulumi": report["pulumi_version"],
             "plugins": report["plugins"],
         },
@@ -507,6 +546,7 @@ def results(runs: int, scale: Sequence[int]) -> dict[str, Any]:
         "first_up_timeline_s": engine.first_up_timeline,
         "policy_pack_s": pack,
         "scale": engine.scale,
+        "crd_choice": engine.crd_choice,
         "targets": TARGETS,
     }
 
@@ -522,7 +562,9 @@ def table(figures: dict[str, Any]) -> str:
         f"{floor_figures['objects']} Kubernetes objects applied for the floor; "
         f"no-op figures are medians of {figures['runs']} runs",
         f"machine: {figures['machine']['cores']} cores, load "
-        f"{figures['machine']['load_before']} -> {figures['machine']['load_after']}",
+        f"{figures['machine']['load_before']} -> {figures['machine']['load_after']}; "
+        "one core, 10M Python loop steps (tools/core_speed.py): "
+        f"{' s -> '.join(map(str, figures['machine']['core_loop_s']))} s",
         "",
         f"| {'measure':58} | {'seconds':>8} | {'target':>12} |",
         f"|{'-' * 60}|{'-' * 10}|{'-' * 14}|",
@@ -553,7 +595,10 @@ def table(figures: dict[str, Any]) -> str:
     for title, key in (
         ("first up, from its events (whole seconds)", "first_up_timeline_s"),
         ("policy pack, outside the engine (medians)", "policy_pack_s"),
+        ("definitions the local stack installs (medians; KiB where named)", "crd_choice"),
     ):
+        if not figures[key]:
+            continue
         lines.append("")
         lines.append(f"| {title:58} | {'seconds':>8} |")
         lines.append(f"|{'-' * 60}|{'-' * 10}|")
@@ -583,8 +628,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--scale", type=int, nargs="*", default=[], help="also N generated services (each N)"
     )
+    parser.add_argument(
+        "--crd-choice",
+        action="store_true",
+        help="also the first up with the profile's definitions against every vendored one",
+    )
     args = parser.parse_args(argv)
-    figures = results(args.runs, args.scale)
+    figures = results(args.runs, args.scale, args.crd_choice)
     print(json.dumps(figures, indent=2) if args.json else table(figures))
     return 0
 

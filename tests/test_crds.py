@@ -3,6 +3,8 @@
 Invariants guarded:
 - the local stack installs the upstream CRDs (traefik.io, cert-manager.io,
   monitoring.coreos.com) from configured sources; other environments leave it to charts;
+- it installs the definitions of exactly the kinds the program creates in some committed
+  stack file: none missing, none that nothing creates;
 - custom resources, and nothing else, wait for the definitions; where charts bring the
   definitions (dev, staging, prod) every child of every service waits for the gateway
   instead; without charts no workload waits for the platform's objects;
@@ -14,10 +16,11 @@ from __future__ import annotations
 import runpy
 
 import pytest
+import yaml
 
 from components.crds import is_custom_resource
-from go_platform_core.config import ConfigError, load_settings
-from tests.conftest import REPO, service_config, stack_config
+from go_platform_core.config import LOCAL_CRD_SOURCES, ConfigError, load_settings
+from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
 
 
 def run(pulumi_program, stack="local", **keys):
@@ -31,11 +34,35 @@ def run(pulumi_program, stack="local", **keys):
 def test_local_installs_the_upstream_crds(pulumi_program):
     recording = run(pulumi_program)
     group = recording.one("ConfigGroup", parent="crds").inputs
-    assert group["files"] == [
-        "upstream/crds/traefik/*.yaml",
-        "upstream/crds/cert-manager/*.yaml",
-        "upstream/crds/prometheus-operator/*.yaml",
-    ]
+    assert group["files"] == list(LOCAL_CRD_SOURCES)
+
+
+def defined_kinds(sources) -> set[tuple[str, str]]:
+    """(group, kind) of every definition in the files `sources` names."""
+    documents = [yaml.safe_load((REPO / source).read_text()) for source in sources]
+    return {(d["spec"]["group"], d["spec"]["names"]["kind"]) for d in documents}
+
+
+def created_kinds(recording) -> set[tuple[str, str]]:
+    """(group, kind) of every custom resource the program registered."""
+    custom = [r for r in recording.resources if is_custom_resource(r.type)]
+    return {(r.type.split(":")[1].split("/")[0], r.kind) for r in custom}
+
+
+def test_local_installs_the_definitions_of_exactly_the_kinds_the_program_creates(
+    pulumi_program,
+):
+    created = set()
+    for stack_file in STACK_FILES:
+        stack = stack_file.stem.split(".")[1]
+        recording = pulumi_program(
+            lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__"),
+            stack=stack,
+            config=stack_file_config(stack_file),
+        )
+        created |= created_kinds(recording)
+    assert ("traefik.io", "TraefikService") in created  # the local stack's canary
+    assert defined_kinds(LOCAL_CRD_SOURCES) == created
 
 
 def test_other_environments_leave_crds_to_the_charts(pulumi_program):

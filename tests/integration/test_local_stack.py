@@ -55,7 +55,7 @@ from typing import Any
 import pytest
 import yaml
 
-from go_platform_core.config import UPSTREAM_CRD_SOURCES
+from go_platform_core.config import LOCAL_CRD_SOURCES
 from tests.integration.conftest import Engine, Toolchain, new_engine, run_in_virtualenv
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
@@ -379,7 +379,7 @@ def staging_config() -> dict[str, Any]:
         "kubernetes:context": CONTEXT,
         "go-platform:environment": "staging",
         "go-platform:domain": "staging.example.com",
-        "go-platform:crds": {"install": True, "sources": list(UPSTREAM_CRD_SOURCES)},
+        "go-platform:crds": {"install": True, "sources": list(LOCAL_CRD_SOURCES)},
         "go-platform:gateway": {
             "install": False,
             "tls": {"acmeEmail": "platform-team@example.com"},

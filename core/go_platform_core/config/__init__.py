@@ -87,8 +87,8 @@ from go_platform_core.config.observability import (
     RetentionSettings,
 )
 from go_platform_core.config.profiles import (
+    LOCAL_CRD_SOURCES,
     PROFILES,
-    UPSTREAM_CRD_SOURCES,
     Profile,
     merge_defaults,
 )
@@ -138,6 +138,7 @@ __all__ = [
     "DEFAULT_MIDDLEWARES",
     "ENVIRONMENTS",
     "INT32_MAX",
+    "LOCAL_CRD_SOURCES",
     "MAX_SERVICE_NAME",
     "MIDDLEWARE_NAMES",
     "PROFILES",
@@ -145,7 +146,6 @@ __all__ = [
     "PROVIDER_NAMESPACES",
     "RESERVED_ENV",
     "RULES",
-    "UPSTREAM_CRD_SOURCES",
     "AutoscalingSettings",
     "BuildSettings",
     "CamelModel",
