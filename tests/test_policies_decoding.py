@@ -1,8 +1,8 @@
 """The pack decodes a resource's properties once per engine call (`decode_once`).
 
 Runs the policy SDK's own analyzer servicer in-process with every policy of the pack and
-counts the protobuf-to-dict conversions it makes: without `decode_once` that is one per
-policy (30 for a Deployment), with it one per message. What the policies report is the same
+counts the protobuf-to-dict conversions and the unknown-checking proxies it makes: without
+`decode_once` that is one of each per policy (30 for a Deployment), with it one per message. What the policies report is the same
 either way; `tests/integration/test_policy_analyzer.py` checks that over gRPC against the
 pack process, which installs `decode_once`.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi_policy.policy as sdk
+import pulumi_policy.proxy as proxy
 import pytest
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
@@ -54,6 +55,23 @@ def test_the_sdk_still_decodes_through_the_replaced_globals() -> None:
     assert sdk._go_platform_decode_once is True
     assert sdk.deserialize_properties.__module__ == "go_platform_policies.decoding"
     assert sdk.json_format.MessageToDict.__module__ == "go_platform_policies.decoding"
+    assert sdk.unknown_checking_proxy.__module__ == "go_platform_policies.decoding"
+
+
+@pytest.fixture
+def proxied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every value the SDK builds a new unknown-checking proxy of (its proxy's top level)."""
+    seen: list[object] = []
+    original = proxy._proxy_helper
+
+    def counted(value: Any, props_acc: list[str]) -> Any:
+        if not props_acc:
+            seen.append(value)
+        return original(value, props_acc)
+
+    decode_once()
+    monkeypatch.setattr(proxy, "_proxy_helper", counted)
+    return seen
 
 
 def test_one_resource_is_decoded_once_for_every_resource_policy(conversions: list[object]) -> None:
@@ -68,6 +86,31 @@ def test_one_resource_is_decoded_once_for_every_resource_policy(conversions: lis
 
     assert conversions == [request.properties]
     assert any("privileged" in d.message for d in response.diagnostics)
+
+
+def test_one_resource_is_proxied_once_for_every_resource_policy(proxied: list[object]) -> None:
+    fixture = deployment({"containers[0].securityContext.privileged": True})
+    request = analyzer_pb2.AnalyzeRequest(
+        type=fixture.type, properties=struct(dict(fixture.props)), urn=fixture.urn, name="app"
+    )
+
+    response = servicer().Analyze(request, None)
+
+    assert len(proxied) == 1
+    assert proxied[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert any("privileged" in d.message for d in response.diagnostics)
+
+
+def test_a_stack_is_proxied_once_for_every_stack_policy(proxied: list[object]) -> None:
+    fixture = deployment()
+    request = analyzer_pb2.AnalyzeStackRequest()
+    for name in ("a", "b", "c"):
+        resource = request.resources.add(type=fixture.type, urn=f"{fixture.urn}-{name}", name=name)
+        resource.properties.CopyFrom(struct(dict(fixture.props)))
+
+    servicer().AnalyzeStack(request, None)
+
+    assert len(proxied) == 3
 
 
 def test_a_stack_is_decoded_once_for_every_stack_policy(conversions: list[object]) -> None:

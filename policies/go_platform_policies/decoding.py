@@ -1,13 +1,15 @@
 """Decode each resource's properties once per engine call, not once per policy.
 
 The policy SDK (pulumi-policy 1.21) turns a request's protobuf properties into Python values
-inside its loop over policies: for one `Analyze` call of a resource, 30 resource policies
-mean 30 conversions of the same message; for `AnalyzeStack`, every resource once per stack
-policy. A CustomResourceDefinition's schema makes that the pack's main cost in the engine
-(measured in docs/PERFORMANCE.md). `decode_once()` makes the SDK reuse the first conversion
-of a message for the rest of the call: the policies see equal values, and none of ours
-changes the props it is given (remediation, which does, decodes on its own path and is left
-as the SDK has it).
+inside its loop over policies, then wraps them in its unknown-value checking proxy (a new
+copy of every dict and list in them): for one `Analyze` call of a resource, 30 resource
+policies mean 30 conversions and 30 proxies of the same message; for `AnalyzeStack`, every
+resource once per stack policy. A CustomResourceDefinition's schema makes that the pack's
+main cost in the engine (measured in docs/PERFORMANCE.md). `decode_once()` makes the SDK
+reuse the first conversion and the first proxy of a message for the rest of the call: the
+policies see equal values, and none of ours changes the props it is given (remediation,
+which does, decodes on its own path into fresh values each call, so nothing it changes is
+shared).
 
 The SDK's decoding helpers are module globals of `pulumi_policy.policy`; they are replaced by
 memoizing wrappers around the originals. `tests/test_policies_decoding.py` fails if an SDK
@@ -28,7 +30,7 @@ T = TypeVar("T")
 
 REMEMBERED = 8192
 """Conversions remembered: two per resource (message -> dict -> values), so one
-`AnalyzeStack` of a 4,000-resource stack is decoded once."""
+`AnalyzeStack` of a 4,000-resource stack is decoded once; as many proxies."""
 
 
 class IdentityMemo:
@@ -88,6 +90,13 @@ def decode_once(size: int = REMEMBERED) -> None:
             return original_deserialize(props, proxy_secrets)
         return memo(props, lambda: original_deserialize(props))
 
+    original_proxy = sdk.unknown_checking_proxy
+    proxies = IdentityMemo(size)  # apart: a value may be the same object as its source
+
+    def unknown_checking_proxy(props: dict[str, Any]) -> Any:
+        return proxies(props, lambda: original_proxy(props))
+
     sdk.json_format = _JsonFormat(message_to_dict)  # type: ignore[assignment]
     sdk.deserialize_properties = deserialize_properties  # type: ignore[assignment]
+    sdk.unknown_checking_proxy = unknown_checking_proxy  # type: ignore[assignment]
     sdk._go_platform_decode_once = True  # type: ignore[attr-defined]
