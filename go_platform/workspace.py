@@ -492,27 +492,36 @@ class Session:
     def select(self, name: str | None = None) -> auto.Stack:
         """The existing stack `name` (default: the target's)."""
         name = name or self.target.stack
-        try:
-            return auto.Stack.select(name, self.workspace)
-        except auto.StackNotFoundError:
-            raise usage_error(f"no stack named {name!r} in backend {self.target.backend}") from None
-        except auto.CommandError as error:
-            raise DriverError(
-                ExitCode.FAILED, f"cannot select stack {name!r}", *command_error_lines(error)
-            ) from None
+        stack = self._select_existing(name)
+        if stack is None:
+            raise usage_error(f"no stack named {name!r} in backend {self.target.backend}")
+        return stack
 
     def select_or_create_declared(self) -> auto.Stack:
         """The target's stack, created on first use when the project declares it with a
-        Pulumi.<stack>.yaml (a typo in --stack never creates a stack)."""
+        Pulumi.<stack>.yaml (a typo in --stack never creates a stack). Selected without
+        listing the backend's stacks first: one CLI run fewer before every operation."""
         name = self.target.stack
-        if self.stack_exists(name):
-            return self.select(name)
+        stack = self._select_existing(name)
+        if stack is not None:
+            return stack
         if not (self.target.project_dir / f"Pulumi.{name}.yaml").is_file():
             raise usage_error(
                 f"no stack named {name!r} in backend {self.target.backend}, and the project "
                 f"has no Pulumi.{name}.yaml declaring it"
             )
         return self.create(name)
+
+    def _select_existing(self, name: str) -> auto.Stack | None:
+        """The stack `name`, or None when the backend has none of that name."""
+        try:
+            return auto.Stack.select(name, self.workspace)
+        except auto.StackNotFoundError:
+            return None
+        except auto.CommandError as error:
+            raise DriverError(
+                ExitCode.FAILED, f"cannot select stack {name!r}", *command_error_lines(error)
+            ) from None
 
     def create(self, name: str) -> auto.Stack:
         try:

@@ -343,6 +343,16 @@ def test_pending_operations_are_read_without_decrypting_secrets(tmp_path):
     assert command.split() == ["--non-interactive", "stack", "export", "--stack", "dev"]
 
 
+def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+
+    stack = session_with(tmp_path, cli).select_or_create_declared()
+
+    assert stack.name == "dev"
+    commands = [line.split() for line in Path(f"{cli}.log").read_text().splitlines()]
+    assert commands == [["--non-interactive", "stack", "select", "--stack", "dev"]]
+
+
 def test_the_engine_gets_a_temp_dir_of_its_own_removed_when_the_driver_exits(tmp_path):
     cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
     (tmp_path / "project").mkdir()
