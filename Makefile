@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 # satisfies its `go-platform-core==` pin), so an edit of core/ is live in the pack too.
 # Compiled like the project's: the engine starts the pack from it on every command.
 POLICY_VENV := policies/venv
-$(POLICY_VENV)/.installed: policies/requirements.txt core/pyproject.toml | $(VENV)/.installed
+$(POLICY_VENV)/.installed: policies/requirements.txt policies/constraints.txt core/pyproject.toml | $(VENV)/.installed
 	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(POLICY_VENV)/bin/python \
 		-r policies/requirements.txt -e ./core
@@ -55,6 +55,12 @@ $(POLICY_VENV)/.installed: policies/requirements.txt core/pyproject.toml | $(VEN
 
 .PHONY: policy-venv
 policy-venv: $(POLICY_VENV)/.installed ## Create the policy pack's own virtualenv (policies/venv)
+
+# policies/constraints.txt pins everything the pack's requirements bring (uv resolves them
+# against the project's pins; it asks the package index). Run after changing a pin.
+.PHONY: policy-constraints
+policy-constraints: venv ## Pin everything the policy pack's requirements bring (policies/constraints.txt)
+	$(PYTHON) tools/policy_constraints.py
 
 # What `pulumi policy publish` takes: the pack with the core package's wheel beside it,
 # outside the repository (a publish leaves out what a .gitignore above it ignores): by

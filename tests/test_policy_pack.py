@@ -18,47 +18,89 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO
 
 sys.path.append(str(REPO / "tools"))  # the bundle tool is a script
-from policy_bundle import LEFT_OUT
+from policy_bundle import LEFT_OUT, normalized
 
 PACK = REPO / "policies"
-PACK_REQUIREMENTS = {"pulumi", "pulumi-policy", "pydantic", "cryptography", "go-platform-core"}
+CORE = "go-platform-core"
+PACK_REQUIREMENTS = {"pulumi", "pulumi-policy", "pydantic", "cryptography", CORE}
 
 
 def pins(path):
-    """`name -> version` of the `name==version` lines of a requirements file."""
+    """`name -> version` of the requirement lines of a requirements or constraints file,
+    each of which must be `name==version` (with a platform marker or not); options such as
+    `-c` are not requirements."""
     found = {}
     for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()
+        if line and not line.startswith("-"):
             name, equals, version = line.partition("==")
             assert equals, f"{path.name}: {line!r} is not pinned with =="
-            found[name.strip()] = version.strip()
+            found[normalized(name.strip())] = version.strip()
     return found
+
+
+def installed(python: Path) -> dict[str, str]:
+    """`name -> version` of every distribution the interpreter's environment holds."""
+    listed = subprocess.run(
+        [str(python), "-c",
+         "import importlib.metadata as m\n"
+         "for d in m.distributions(): print(d.metadata['Name'], d.version)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {normalized(n): v for n, v in (line.split() for line in listed.stdout.splitlines())}
 
 
 def test_the_pack_requires_what_it_imports_and_nothing_else():
     assert set(pins(PACK / "requirements.txt")) == PACK_REQUIREMENTS
 
 
-def test_the_packs_pins_are_the_projects():
-    project = {
-        name: version
+def pins_of_project() -> dict[str, str]:
+    """The project's `name==version` pins (its requirements.txt also names editables)."""
+    return {
+        normalized(name): version
         for name, version in (
             line.split("#", 1)[0].strip().partition("==")[::2]
             for line in (REPO / "requirements.txt").read_text().splitlines()
         )
         if version
     }
+
+
+def test_the_packs_pins_are_the_projects():
+    project = pins_of_project()
     pack = pins(PACK / "requirements.txt")
     core = tomllib.loads((REPO / "core" / "pyproject.toml").read_text())["project"]
-    assert pack.pop("go-platform-core") == core["version"]
+    assert pack.pop(CORE) == core["version"]
     assert pack == {name: project[name] for name in pack}
+
+
+def test_the_packs_requirements_apply_its_constraints():
+    lines = [line.strip() for line in (PACK / "requirements.txt").read_text().splitlines()]
+    assert "-c constraints.txt" in lines
+
+
+def test_the_packs_virtualenv_holds_every_constraint_at_its_version():
+    environment = installed(PACK / "venv" / "bin" / "python")
+    constraints = pins(PACK / "constraints.txt")
+    assert len(constraints) > 20
+    assert {name: environment.get(name) for name in constraints} == constraints
+    core = tomllib.loads((REPO / "core" / "pyproject.toml").read_text())["project"]
+    assert environment[CORE] == core["version"]
+
+
+def test_the_constraints_agree_with_the_projects_pins():
+    project = pins_of_project()
+    constraints = pins(PACK / "constraints.txt")
+    shared = set(project) & set(constraints)
+    assert {"pyyaml", "pydantic", "pulumi", "cryptography"} <= shared
+    assert {name: constraints[name] for name in shared} == {name: project[name] for name in shared}
 
 
 def test_the_pack_reaches_the_program_only_through_the_core_package():

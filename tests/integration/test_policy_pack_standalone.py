@@ -10,7 +10,8 @@ the language host starts it, and finally run by the engine itself.
 
 Invariants guarded:
 - `pulumi install` in the bundle creates its own virtualenv with the pins of
-  `policies/requirements.txt`, the core package among them;
+  `policies/requirements.txt`, the core package among them, and every distribution they
+  bring at the version `policies/constraints.txt` pins;
 - the bundled pack imports the core from its own virtualenv, not from the repository, and
   describes every policy;
 - under the real engine, `pulumi preview --policy-pack <bundle>` of a stack on the embedded
@@ -93,6 +94,8 @@ def test_pulumi_install_gives_the_bundle_its_own_virtualenv_with_the_packs_pins(
         for name, _, version in (line.partition("==") for line in listed.split())
     }
     wanted = pins(REPO / "policies" / "requirements.txt")
+    wanted |= pins(REPO / "policies" / "constraints.txt")  # everything those bring, too
+    assert len(wanted) > 20
     assert {name: installed.get(name) for name in wanted} == wanted
 
 
