@@ -326,10 +326,15 @@ def exporting_pulumi(path: Path, state: str, exit_code: int = 0) -> Path:
     return path
 
 
-def session_with(tmp_path: Path, cli: Path) -> Session:
+def project_in(tmp_path: Path) -> Path:
+    """A minimal Pulumi project at `tmp_path/project`."""
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
-    target = Target(tmp_path / "project", "dev", f"file://{tmp_path / 'state'}")
+    return tmp_path / "project"
+
+
+def session_with(tmp_path: Path, cli: Path) -> Session:
+    target = Target(project_in(tmp_path), "dev", f"file://{tmp_path / 'state'}")
     return Session(target, {"PATH": str(cli.parent), "PULUMI_CONFIG_PASSPHRASE": "x"})
 
 
@@ -355,13 +360,12 @@ def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_p
 
 def test_the_engine_gets_a_temp_dir_of_its_own_removed_when_the_driver_exits(tmp_path):
     cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
-    (tmp_path / "project").mkdir()
-    (tmp_path / "project" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    project = project_in(tmp_path)
     (tmp_path / "tmp").mkdir()
     driver = (
         "import os, pathlib, sys\n"
         "from go_platform.workspace import Session, Target\n"
-        f"target = Target(pathlib.Path({str(tmp_path / 'project')!r}), 'dev', "
+        f"target = Target(pathlib.Path({str(project)!r}), 'dev', "
         f"'file://{tmp_path / 'state'}')\n"
         "session = Session(target, dict(os.environ))\n"
         "scratch = pathlib.Path(session.env_vars['TMPDIR'])\n"

@@ -9,26 +9,21 @@ pack process, which installs `decode_once`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi_policy.policy as sdk
 import pulumi_policy.proxy as proxy
 import pytest
-from google.protobuf import json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2
+from google.protobuf import json_format
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
+from tests.integration.test_policy_analyzer import analyze_request, analyze_stack_request
 from tests.policy_fixtures import deployment
 
 # isort: split
 from go_platform_policies import POLICIES
 from go_platform_policies.decoding import IdentityMemo, decode_once
-
-
-def struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
 
 
 def servicer() -> Any:
@@ -77,10 +72,7 @@ def proxied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 def test_one_resource_is_decoded_once_for_every_resource_policy(conversions: list[object]) -> None:
     resource_policies = [p for p in POLICIES if isinstance(p, ResourceValidationPolicy)]
     assert len(resource_policies) > 20
-    fixture = deployment({"containers[0].securityContext.privileged": True})
-    request = analyzer_pb2.AnalyzeRequest(
-        type=fixture.type, properties=struct(dict(fixture.props)), urn=fixture.urn, name="app"
-    )
+    request = analyze_request(deployment({"containers[0].securityContext.privileged": True}))
 
     response = servicer().Analyze(request, None)
 
@@ -89,10 +81,7 @@ def test_one_resource_is_decoded_once_for_every_resource_policy(conversions: lis
 
 
 def test_one_resource_is_proxied_once_for_every_resource_policy(proxied: list[object]) -> None:
-    fixture = deployment({"containers[0].securityContext.privileged": True})
-    request = analyzer_pb2.AnalyzeRequest(
-        type=fixture.type, properties=struct(dict(fixture.props)), urn=fixture.urn, name="app"
-    )
+    request = analyze_request(deployment({"containers[0].securityContext.privileged": True}))
 
     response = servicer().Analyze(request, None)
 
@@ -103,10 +92,7 @@ def test_one_resource_is_proxied_once_for_every_resource_policy(proxied: list[ob
 
 def test_a_stack_is_proxied_once_for_every_stack_policy(proxied: list[object]) -> None:
     fixture = deployment()
-    request = analyzer_pb2.AnalyzeStackRequest()
-    for name in ("a", "b", "c"):
-        resource = request.resources.add(type=fixture.type, urn=f"{fixture.urn}-{name}", name=name)
-        resource.properties.CopyFrom(struct(dict(fixture.props)))
+    request = analyze_stack_request([replace(fixture, name=name) for name in ("a", "b", "c")])
 
     servicer().AnalyzeStack(request, None)
 
@@ -116,10 +102,7 @@ def test_a_stack_is_proxied_once_for_every_stack_policy(proxied: list[object]) -
 def test_a_stack_is_decoded_once_for_every_stack_policy(conversions: list[object]) -> None:
     assert sum(isinstance(p, StackValidationPolicy) for p in POLICIES) > 1
     fixture = deployment()
-    request = analyzer_pb2.AnalyzeStackRequest()
-    for name in ("a", "b", "c"):
-        resource = request.resources.add(type=fixture.type, urn=f"{fixture.urn}-{name}", name=name)
-        resource.properties.CopyFrom(struct(dict(fixture.props)))
+    request = analyze_stack_request([replace(fixture, name=name) for name in ("a", "b", "c")])
 
     servicer().AnalyzeStack(request, None)
 
@@ -128,12 +111,7 @@ def test_a_stack_is_decoded_once_for_every_stack_policy(conversions: list[object
 
 def test_a_new_message_with_equal_content_is_decoded_again(conversions: list[object]) -> None:
     fixture = deployment()
-    requests = [
-        analyzer_pb2.AnalyzeRequest(
-            type=fixture.type, properties=struct(dict(fixture.props)), urn=fixture.urn, name="app"
-        )
-        for _ in range(2)
-    ]
+    requests = [analyze_request(fixture) for _ in range(2)]
     for request in requests:
         servicer().Analyze(request, None)
     assert conversions == [r.properties for r in requests]

@@ -27,7 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +171,21 @@ def analyze_request(resource: Resource) -> analyzer_pb2.AnalyzeRequest:
     )
 
 
+def analyze_stack_request(resources: Sequence[Resource]) -> analyzer_pb2.AnalyzeStackRequest:
+    return analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                properties=struct(r.props),
+                urn=r.urn,
+                name=r.name,
+                options=analyzer_pb2.AnalyzerResourceOptions(),
+            )
+            for r in resources
+        ]
+    )
+
+
 def messages(response: Any, policy: str, description: str) -> list[tuple[str, str]]:
     """(urn, message) of `policy`'s diagnostics, without the description the SDK prefixes."""
     return [
@@ -187,19 +202,7 @@ def over_grpc(pack: Pack, case: Case) -> list[str]:
     if len(case.resources) == 1 and case.policy not in STACK_POLICIES:
         response = pack.stub.Analyze(analyze_request(case.resources[0]))
         return [m for _, m in messages(response, case.policy, policy.description)]
-    request = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                type=r.type,
-                properties=struct(r.props),
-                urn=r.urn,
-                name=r.name,
-                options=analyzer_pb2.AnalyzerResourceOptions(),
-            )
-            for r in case.resources
-        ]
-    )
-    response = pack.stub.AnalyzeStack(request)
+    response = pack.stub.AnalyzeStack(analyze_stack_request(case.resources))
     names = {r.urn: r.name for r in case.resources}
     return [
         f"{names[u]}: {m}" if u else m
