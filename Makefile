@@ -93,8 +93,9 @@ format: venv ## Format the Python code
 # Test modules spread over the cores, each module on one worker (its clusters, backends and
 # ports are its own). One worker more than cores: the engine tests wait on the cluster
 # (awaits, analysis windows) and a third worker fills those waits (docs/PERFORMANCE.md).
+# Modules start in collection order, which tests/schedule.py makes the longest first.
 # PYTEST_PARALLEL= runs them in one process.
-PYTEST_PARALLEL ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadfile
+PYTEST_PARALLEL ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadfile --no-loadscope-reorder
 
 .PHONY: unit
 unit: venv policy-venv ## Fast tests: config, components under mocks, policies

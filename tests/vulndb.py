@@ -140,7 +140,9 @@ class GoModules:
         }
 
     def app(self, name: str, calls: str) -> Path:
-        """A main module `example.com/<name>` whose main prints `fakedep.<calls>(...)`."""
+        """A main module `example.com/<name>` whose main prints `fakedep.<calls>(...)`, with
+        the builtin `println`: importing no standard-library package keeps govulncheck's
+        call-graph analysis of the module to a tenth of a second (2.3 s with `fmt`)."""
         directory = self.root / name
         directory.mkdir()
         (directory / "go.mod").write_text(
@@ -150,8 +152,8 @@ class GoModules:
         argument = '"hello"' if calls == "Vulnerable" else ""
         (directory / "main.go").write_text(
             "package main\n\n"
-            'import (\n\t"fmt"\n\n\t"example.com/fakedep"\n)\n\n'
-            f"func main() {{\n\tfmt.Println(fakedep.{calls}({argument}))\n}}\n",
+            'import "example.com/fakedep"\n\n'
+            f"func main() {{\n\tprintln(fakedep.{calls}({argument}))\n}}\n",
             encoding="utf-8",
         )
         subprocess.run(

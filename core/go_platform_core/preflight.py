@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 PROBE_PREFIX = ".go-platform-preflight/"
 
@@ -30,6 +30,12 @@ def check_bucket(access: BucketAccess, *, timeout_seconds: float = 10) -> list[s
 
     Each problem is one line naming the bucket and what failed.
     """
+    # boto3 is imported here, when a bucket is checked: importing it takes about 0.2 s,
+    # which every start of the driver would pay whether its stack has buckets or not.
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = boto3.client(
         "s3",
         region_name=access.region,

@@ -47,7 +47,7 @@ from tests.vulndb import (
 
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
-CALL_PATH = ("example.com/app.main (main.go:10:32)", "example.com/fakedep.Vulnerable")
+CALL_PATH = ("example.com/app.main (main.go:6:28)", "example.com/fakedep.Vulnerable")
 
 
 @pytest.fixture(scope="session")
