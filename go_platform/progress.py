@@ -81,14 +81,6 @@ def describe_urn(urn: str) -> str:
     return f"{kind} {resource_name(urn)}" if kind else resource_name(urn)
 
 
-def expected_resources(resource_changes: Mapping[str, int] | None) -> int:
-    """How many resources a stack holds after an update with these counts (0 when unknown)."""
-    if not resource_changes:
-        return 0
-    gone = {"delete", "delete-replaced", "discard", "discard-replaced"}
-    return sum(count for op, count in resource_changes.items() if str(op) not in gone)
-
-
 def format_elapsed(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)

@@ -381,6 +381,25 @@ def pending_operations(deployment: Mapping[str, Any]) -> list[PendingOperation]:
     ]
 
 
+@dataclass(frozen=True)
+class StackState:
+    """What the driver reads of a stack's state before an operation."""
+
+    resources: int
+    """Resources the state holds, the stack itself and its providers included: the steps
+    an operation over them takes, which is the progress total."""
+    pending: list[PendingOperation]
+
+
+def stack_state(deployment: Mapping[str, Any]) -> StackState:
+    """The `StackState` of a state document (`pulumi stack export`'s `deployment`)."""
+    resources = deployment.get("resources")
+    return StackState(
+        resources=len(resources) if isinstance(resources, list) else 0,
+        pending=pending_operations(deployment),
+    )
+
+
 def pending_error(stack: str, pending: list[PendingOperation]) -> DriverError:
     """Exit 7: what was left pending, and the two ways to clear it."""
     return DriverError(
@@ -559,8 +578,9 @@ class Session:
             project_dir=self.target.project_dir,
         )
 
-    def pending_operations(self, stack: auto.Stack) -> list[PendingOperation]:
-        """What an interrupted update left pending in the stack's state (read, no lock).
+    def state(self, stack: auto.Stack) -> StackState:
+        """How many resources the stack's state holds and what an interrupted update left
+        pending in it (read, no lock): one `stack export` before each operation.
 
         Exported without `--show-secrets`, which the SDK's `export_stack` always passes:
         nothing here needs a secret, and decrypting every one of them cost about a second
@@ -579,7 +599,7 @@ class Session:
                 ExitCode.FAILED, f"cannot read the state of stack {stack.name!r}: not JSON"
             ) from None
         deployment = document.get("deployment") if isinstance(document, dict) else None
-        return pending_operations(deployment if isinstance(deployment, dict) else {})
+        return stack_state(deployment if isinstance(deployment, dict) else {})
 
     def masked_outputs(self, stack: auto.Stack) -> dict[str, Any]:
         """Stack outputs with every secret value, nested ones too, shown as `[secret]`."""

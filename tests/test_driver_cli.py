@@ -61,7 +61,7 @@ from go_platform.driver import canary as canary_commands
 from go_platform.driver import core as driver_core
 from go_platform.exit_codes import ExitCode
 from go_platform.summary import schema
-from go_platform.workspace import PendingOperation
+from go_platform.workspace import PendingOperation, StackState
 from tests.conftest import REPO, service_config, stack_config
 
 URN = "urn:pulumi:dev::go-platform::kubernetes:apps/v1:Deployment::greeter"
@@ -216,8 +216,8 @@ class FakeSession:
     def masked_outputs(self, stack):
         return dict(self.outputs)
 
-    def pending_operations(self, stack):
-        return list(stack.pending)
+    def state(self, stack):
+        return StackState(resources=1, pending=list(stack.pending))
 
     def run_cli(self, *args):
         if args[:2] == ("config", "cp"):

@@ -44,6 +44,7 @@ from go_platform.workspace import (
     Cli,
     PendingOperation,
     Session,
+    StackState,
     Target,
     check_backend,
     check_secrets_provider,
@@ -60,6 +61,7 @@ from go_platform.workspace import (
     pulumi_command,
     resolve_backend,
     stack_secrets_provider,
+    stack_state,
 )
 
 PROJECT = Path("/srv/go-platform")
@@ -338,14 +340,29 @@ def session_with(tmp_path: Path, cli: Path) -> Session:
     return Session(target, {"PATH": str(cli.parent), "PULUMI_CONFIG_PASSPHRASE": "x"})
 
 
-def test_pending_operations_are_read_without_decrypting_secrets(tmp_path):
+def test_the_state_is_read_once_without_decrypting_secrets(tmp_path):
     cli = exporting_pulumi(tmp_path / "bin" / "pulumi", json.dumps(PENDING_STATE))
 
-    pending = session_with(tmp_path, cli).pending_operations(SimpleNamespace(name="dev"))
+    state = session_with(tmp_path, cli).state(SimpleNamespace(name="dev"))
 
-    assert pending == [PendingOperation("creating", "urn:pulumi:dev::p::random:RandomPet::pet")]
+    assert state.pending == [
+        PendingOperation("creating", "urn:pulumi:dev::p::random:RandomPet::pet")
+    ]
     [command] = Path(f"{cli}.log").read_text().splitlines()
     assert command.split() == ["--non-interactive", "stack", "export", "--stack", "dev"]
+
+
+def test_the_progress_total_is_every_resource_the_state_holds():
+    deployment = {
+        "resources": [
+            {"urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"},
+            {"urn": "urn:pulumi:dev::p::pulumi:providers:random::default"},
+            {"urn": "urn:pulumi:dev::p::random:RandomPet::pet"},
+        ]
+    }
+
+    assert stack_state(deployment) == StackState(resources=3, pending=[])
+    assert stack_state({}) == StackState(resources=0, pending=[])
 
 
 def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):
@@ -392,7 +409,7 @@ def test_a_state_that_cannot_be_read_is_one_error_naming_the_stack(tmp_path, sta
     session = session_with(tmp_path, cli)
 
     with pytest.raises(DriverError) as raised:
-        session.pending_operations(SimpleNamespace(name="dev"))
+        session.state(SimpleNamespace(name="dev"))
 
     assert raised.value.code == ExitCode.FAILED
     assert raised.value.lines[0].startswith("cannot read the state of stack 'dev'")

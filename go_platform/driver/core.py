@@ -24,7 +24,6 @@ from go_platform.preflight import run_preflight
 from go_platform.progress import (
     ProgressTracker,
     ProgressView,
-    expected_resources,
     operation_counts_line,
 )
 from go_platform.redact import scrub, sensitive_values, url_without_credentials
@@ -32,6 +31,7 @@ from go_platform.summary import RunSummary
 from go_platform.workspace import (
     EMBEDDED_ENVIRONMENT,
     Session,
+    StackState,
     Target,
     check_secrets_provider,
     command_error_lines,
@@ -258,32 +258,25 @@ class Driver:
             highlight=False,
         )
 
-    def expected(self, stack: auto.Stack) -> int:
-        """Resources the stack held after its last update (0 when unknown)."""
-        try:
-            last = stack.info(show_secrets=False)
-        except auto.CommandError:
-            return 0
-        return expected_resources(last.resource_changes if last else None)
-
     def record_outputs(self, stack: auto.Stack) -> dict[str, Any]:
         outputs = self.session.masked_outputs(stack)
         self.summary.outputs = outputs
         return outputs
 
-    def refuse_pending(self, stack: auto.Stack) -> None:
-        """Exit 7 before an operation that changes resources when an interrupted update left
-        operations pending: a pending create may have made a resource the state does not
-        know, which a new `up` would make again (or fail on)."""
-        pending = self.session.pending_operations(stack)
-        if pending:
-            raise pending_error(stack.name, pending)
+    def refuse_pending(self, stack: auto.Stack) -> StackState:
+        """The stack's state; exit 7 instead before an operation that changes resources
+        when an interrupted update left operations pending: a pending create may have made
+        a resource the state does not know, which a new `up` would make again (or fail on)."""
+        state = self.session.state(stack)
+        if state.pending:
+            raise pending_error(stack.name, state.pending)
+        return state
 
     def deploy(self, stack: auto.Stack, operation: str, policies: dict[str, Any]) -> None:
-        self.refuse_pending(stack)
+        state = self.refuse_pending(stack)
         self.engine(
             operation,
             stack,
             lambda on_event: stack.up(on_event=on_event, color="never", **policies),
-            expected=self.expected(stack),
+            expected=state.resources,
         )

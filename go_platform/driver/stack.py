@@ -24,7 +24,7 @@ def preview(driver: Driver) -> None:
         "preview",
         stack,
         lambda on_event: stack.preview(on_event=on_event, color="never", diff=False, **policies),
-        expected=driver.expected(stack),
+        expected=driver.session.state(stack).resources,
     )
 
 
@@ -44,12 +44,12 @@ def up(driver: Driver, *, skip_preflight: bool = False, stack: auto.Stack | None
 
 def destroy(driver: Driver, *, stack: auto.Stack | None = None) -> None:
     stack = stack or driver.session.select()
-    driver.refuse_pending(stack)
+    state = driver.refuse_pending(stack)
     driver.engine(
         "destroy",
         stack,
         lambda on_event: stack.destroy(on_event=on_event, color="never"),
-        expected=driver.expected(stack),
+        expected=state.resources,
     )
 
 
@@ -61,7 +61,7 @@ def refresh(driver: Driver, *, clear_pending_creates: bool = False) -> None:
         lambda on_event: stack.refresh(
             on_event=on_event, color="never", clear_pending_creates=clear_pending_creates
         ),
-        expected=driver.expected(stack),
+        expected=driver.session.state(stack).resources,
     )
 
 
@@ -74,7 +74,7 @@ def drift(driver: Driver) -> None:
         lambda on_event: stack.preview_refresh(
             on_event=on_event, color="never", expect_no_changes=True
         ),
-        expected=driver.expected(stack),
+        expected=driver.session.state(stack).resources,
     )
     if error is not None and is_lock_conflict(error):
         raise lock_error(stack.name, error)
