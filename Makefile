@@ -101,13 +101,10 @@ PYTEST_PARALLEL ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadfile --no-l
 unit: venv policy-venv ## Fast tests: config, components under mocks, policies
 	$(VENV_PY) -m pytest -q $(PYTEST_PARALLEL) -m "not integration"
 
+# pytest runs the Go suites too (tests/integration/test_go_suites.py: each service's own
+# `make test`, `make go-test`, `make conformance`), beside the Python tests.
 .PHONY: test
 test: lint test-deps ## Set up what the tests need, then run every test (Go, conformance, Python)
-	@for dir in services/*/; do \
-		if [ -f "$$dir/Makefile" ]; then $(MAKE) --no-print-directory -C "$$dir" test || exit 1; fi; \
-	done
-	$(MAKE) --no-print-directory go-test
-	$(MAKE) --no-print-directory conformance
 	$(VENV_PY) -m pytest -q $(PYTEST_PARALLEL)
 
 .PHONY: vulncheck

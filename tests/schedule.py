@@ -23,6 +23,7 @@ LONGEST_FIRST = (
     "integration/test_local_stack.py",
     "integration/test_driver_local.py",
     "integration/test_driver_engine.py",
+    "integration/test_go_suites.py",
     "integration/test_driver_state.py",
     "integration/test_policy_pack_standalone.py",
     "integration/test_vulncheck_gate.py",

@@ -1,0 +1,65 @@
+"""The Go suites `make test` runs, as tests of the Python run: each Go service's own `make
+test` (go vet, go test -race), `make go-test` (the toolchain's Go modules) and `make
+conformance` (Pulumi's language conformance suite against our language host).
+
+They are here rather than make steps before pytest so that they run beside the Python
+tests: on its own, the conformance suite kept the cores about 90% busy and the Go modules'
+tests, which mostly link large test binaries, about half, for two minutes before the first
+Python test started (docs/PERFORMANCE.md). `make go-test` and `make conformance` still run
+them on their own, with their output as it comes.
+
+Invariants guarded: every target exits 0; on failure the test shows the end of its output.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Toolchain
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = sorted(path.parent for path in (REPO / "services").glob("*/Makefile"))
+SUITE_TIMEOUT = 1200
+SHOWN = 6000
+"""Characters of a failed target's output shown, from its end."""
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=SUITE_TIMEOUT,
+    )
+
+
+def failure(result: subprocess.CompletedProcess[str]) -> str:
+    output = (result.stdout + result.stderr)[-SHOWN:]
+    return f"`{' '.join(map(str, result.args))}` exited {result.returncode}:\n{output}"
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda path: path.name)
+def test_the_services_go_tests_pass(service: Path) -> None:
+    result = make("-C", str(service.relative_to(REPO)), "test")
+
+    assert result.returncode == 0, failure(result)
+
+
+def test_the_toolchains_go_modules_pass_vet_and_test() -> None:
+    result = make("go-test")
+
+    assert result.returncode == 0, failure(result)
+
+
+def test_our_language_host_passes_the_conformance_suite(toolchain: Toolchain) -> None:
+    toolchain.require("cli", "language-python")
+
+    result = make("conformance")
+
+    assert result.returncode == 0, failure(result)
+    assert " 0 failed" in result.stdout, failure(result)
