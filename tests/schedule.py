@@ -5,8 +5,9 @@ the modules on several workers (`--dist loadfile`: a module runs whole on one wo
 its cluster, stack and backend are its own) and hands them out in collection order
 (`--no-loadscope-reorder`). The modules below take minutes each, the rest seconds, so
 starting them first lets the short ones fill in around them. xdist's own order (the modules
-with most tests first) started the three-test `test_driver_local.py` last, and the run then
-ended with that module alone and a core idle for about two minutes (docs/PERFORMANCE.md).
+with most tests first) started the three-test `test_driver_local.py` near the end, and the
+run then ended with that module nearly alone, the cores 30-70% busy for its last two
+minutes (docs/PERFORMANCE.md).
 
 The order is a measured one (`pytest --durations=0`, summed per module); a module missing
 from it only starts later, it is not left out.

@@ -124,6 +124,8 @@ class FakeStack:
     removed: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     pending: list[PendingOperation] = field(default_factory=list)
+    resources: int = 1
+    """Resources its state holds (`Session.state`)."""
 
     def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs))
@@ -217,7 +219,7 @@ class FakeSession:
         return dict(self.outputs)
 
     def state(self, stack):
-        return StackState(resources=1, pending=list(stack.pending))
+        return StackState(resources=stack.resources, pending=list(stack.pending))
 
     def run_cli(self, *args):
         if args[:2] == ("config", "cp"):
@@ -430,6 +432,18 @@ def test_up_succeeds_with_the_pack_attached_and_a_valid_summary(project, tmp_pat
     assert summary["resources"] == {"done": 2, "total": 2, "failed": []}
     assert summary["outputs"]["gateway"]["dashboardPassword"] == "[secret]"
     assert "[2/2] created" in capsys.readouterr().out
+
+
+def test_the_progress_total_is_what_the_state_holds_before_the_operation(project, tmp_path):
+    stack = a_stack(up=Script([*step(PET, "update"), summary_event(update=1, same=2)]))
+    stack.resources = 3
+
+    code, summary = run_cli(
+        "up", "--stack", "dev", "--skip-preflight", json_path=tmp_path / "s.json"
+    )
+
+    assert code == 0
+    assert summary["resources"] == {"done": 1, "total": 3, "failed": []}
 
 
 def test_a_given_policy_config_is_passed_and_a_missing_one_refused(project, tmp_path):

@@ -39,8 +39,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def greeter_binary(tmp_path_factory):
     out = tmp_path_factory.mktemp("greeter") / "greeter"
-    # The build settings of the greeter's `go vet` (which `make test` runs first), so its
-    # compiled packages are reused: with -trimpath a cold cache compiled them all again.
+    # The build settings of the greeter's `go vet` (its own `make test`), so the two share
+    # compiled packages: with -trimpath a cold build cache compiled every one of them twice.
     subprocess.run(["go", "build", "-o", str(out), "."], cwd=GREETER, check=True, timeout=600)
     return out
 
