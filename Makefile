@@ -152,9 +152,13 @@ stack: venv policy-venv toolchain $(STACK_CLUSTER)
 	@mkdir -p $(STATE_DIR)/backend
 	@$(PULUMI) stack select --create $(STACK) >/dev/null
 
+# A preview writes no state, so it runs with checkpoints skipped: the CLI then serialises the
+# state once instead of after every step (DRY_RUN_ENV of go_platform/workspace.py says why).
+DRY_RUN_ENV := PULUMI_SKIP_CHECKPOINTS=true
+
 .PHONY: preview
 preview: stack ## pulumi preview of STACK (default local) with the policy pack
-	$(PULUMI) preview --refresh --stack $(STACK) --diff --policy-pack policies
+	$(DRY_RUN_ENV) $(PULUMI) preview --refresh --stack $(STACK) --diff --policy-pack policies
 
 .PHONY: up
 # --refresh: read the cluster first, so what was changed by hand (kubectl scale, an edited

@@ -10,7 +10,9 @@ Needs `make toolchain` and `make cluster-build`. Measured:
 
 - engine: the first `up` of the local stack (`pulumi up --yes --policy-pack policies`, as
   `make up` runs it), then the no-op `preview` and no-op `up`, each with the policy pack
-  (as `make preview`/`make up`) and without it, `--runs` times (median reported);
+  (as `make preview`/`make up`) and without it, and the no-op update alone with the pack
+  (`up --skip-preview`, as the driver's Automation API runs it), `--runs` times (median
+  reported); previews run as the project runs them (`DRY_RUN_ENV`);
 - floor: the objects the program declares (run under mocks, as
   tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
   CRDs until Established, every object, then every Deployment Available (what `up` awaits);
@@ -29,7 +31,9 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   vendored one, alternated `--runs` times, and the size of each stack's checkpoint;
 - with `--scale N [N ...]`: for each N, a stack of N generated services (after the local
   stack is destroyed, as their objects would share names): `preview` with and without the
-  pack (nothing deployed), then `up` with the pack and `destroy`; resources per second.
+  pack (nothing deployed), and with the pack as the CLI runs a preview by default (the
+  whole state serialised after every step; the project's previews skip that:
+  `DRY_RUN_ENV`), then `up` with the pack and `destroy`; resources per second.
 
 Targets: no-op preview <= 4 s, no-op up <= 5 s, first up <= 2x the floor.
 """
@@ -61,6 +65,7 @@ for entry in (str(REPO), str(REPO / "policies"), str(REPO / "tools")):
 import yaml  # noqa: E402
 from core_speed import loop_seconds  # noqa: E402
 
+from go_platform.workspace import DRY_RUN_ENV  # noqa: E402
 from go_platform_core.config import LOCAL_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
 from tests.integration.conftest import run_in_group  # noqa: E402
@@ -96,11 +101,19 @@ class Engine:
     bin_dir: Path
 
     def run(
-        self, *args: str, stack: str = STACK, timeout: float = COMMAND_TIMEOUT
+        self,
+        *args: str,
+        stack: str = STACK,
+        timeout: float = COMMAND_TIMEOUT,
+        checkpoints: bool = False,
     ) -> tuple[float, str]:
-        """Seconds `pulumi <args> --stack <stack>` took, and its stdout; fails loudly."""
+        """Seconds `pulumi <args> --stack <stack>` took, and its stdout; fails loudly. A
+        preview runs as the project runs one (`DRY_RUN_ENV`) unless `checkpoints`."""
+        env = self.env
+        if args[0] == "preview" and not checkpoints:
+            env = {**env, **DRY_RUN_ENV}
         return timed_command(
-            ["pulumi", *args, "--stack", stack], cwd=self.project, env=self.env, timeout=timeout
+            ["pulumi", *args, "--stack", stack], cwd=self.project, env=env, timeout=timeout
         )
 
 
@@ -306,6 +319,12 @@ def bench_engine(
             "preview": ("preview", "--expect-no-changes"),
             "up (pack)": ("up", "--yes", *PACK),
             "up": ("up", "--yes"),
+            "up (pack), update only as the driver runs it": (
+                "up",
+                "--yes",
+                "--skip-preview",
+                *PACK,
+            ),
         }
         for _ in range(runs):  # interleaved, so load changes hit every command alike
             for name, args in commands.items():
@@ -413,6 +432,7 @@ def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
     new_stack(engine, name, {**local, "go-platform:services": services})
     with_pack, stdout = engine.run("preview", "--json", *PACK, stack=name)
     without, _ = engine.run("preview", "--json", stack=name)
+    per_step, _ = engine.run("preview", "--json", *PACK, stack=name, checkpoints=True)
     long = max(COMMAND_TIMEOUT, count * SCALE_TIMEOUT_PER_SERVICE)
     up, up_stdout = engine.run("up", "--yes", "--json", *PACK, stack=name, timeout=long)
     destroy, _ = engine.run("destroy", "--yes", stack=name, timeout=long)
@@ -422,6 +442,7 @@ def bench_scale(engine: Engine, count: int) -> dict[str, Any]:
         "resources": resources,
         "preview (pack) s": with_pack,
         "preview s": without,
+        "preview (pack), checkpoint per step s": per_step,
         "up (pack) s": up,
         "destroy s": destroy,
         "created": resources_in(up_stdout),
@@ -607,14 +628,17 @@ def table(figures: dict[str, Any]) -> str:
     if figures["scale"]:
         lines.append("")
         lines.append(
-            "| services | resources | preview (pack) s | preview s | up (pack) s | destroy s "
+            "| services | resources | preview (pack) s | preview s "
+            "| preview (pack), checkpoint per step s | up (pack) s | destroy s "
             "| preview res/s | up res/s |"
         )
-        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for scale in figures["scale"]:
             lines.append(
                 f"| {scale['services']} | {scale['resources']} | {scale['preview (pack) s']:.1f} "
-                f"| {scale['preview s']:.1f} | {scale['up (pack) s']:.1f} "
+                f"| {scale['preview s']:.1f} "
+                f"| {scale['preview (pack), checkpoint per step s']:.1f} "
+                f"| {scale['up (pack) s']:.1f} "
                 f"| {scale['destroy s']:.1f} | {scale['preview resources/s']:.1f} "
                 f"| {scale['up resources/s']:.1f} |"
             )

@@ -38,6 +38,7 @@ Invariants guarded:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -126,9 +127,13 @@ class FakeStack:
     pending: list[PendingOperation] = field(default_factory=list)
     resources: int = 1
     """Resources its state holds (`Session.state`)."""
+    dry_runs: list[str] = field(default_factory=list)
+    """The operations that ran inside `Session.dry_run()`."""
 
     def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs))
+        if FakeSession.in_dry_run:
+            self.dry_runs.append(operation)
         script = self.scripts.get(operation, Script([summary_event(same=1)]))
         for item in script.events:
             on_event(item)
@@ -184,9 +189,18 @@ class FakeSession:
 
     stacks: ClassVar[dict[str, FakeStack]] = {}
     outputs: ClassVar[dict[str, Any]] = {}
+    in_dry_run: ClassVar[bool] = False
 
     def __init__(self, target, env) -> None:
         self.target = target
+
+    @contextlib.contextmanager
+    def dry_run(self):
+        FakeSession.in_dry_run = True
+        try:
+            yield
+        finally:
+            FakeSession.in_dry_run = False
 
     def stack_exists(self, name):
         return name in self.stacks
@@ -612,6 +626,39 @@ def test_no_drift_exits_0(project):
 
     assert main(["drift", "--stack", "dev"]) == 0
     assert stack.calls[0][1]["expect_no_changes"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "dry_runs"),
+    [
+        (["preview"], ["preview"]),
+        (["drift"], ["drift"]),
+        (["up", "--skip-preflight"], []),
+        (["refresh"], []),
+        (["destroy", "--yes"], []),
+    ],
+)
+def test_only_the_commands_that_write_no_state_skip_checkpoints(project, argv, dry_runs):
+    """preview and drift run the CLI inside `Session.dry_run()` (no per-step checkpoint
+    serialisation); up, refresh and destroy keep their checkpoints."""
+    stack = a_stack()
+
+    assert main([*argv, "--stack", "dev"]) == 0
+
+    assert stack.operations
+    assert stack.dry_runs == dry_runs
+
+
+@pytest.mark.parametrize(
+    "argv", [["up", "--skip-preflight"], ["refresh"], ["drift"], ["destroy", "--yes"]]
+)
+def test_no_operation_decrypts_the_state_for_a_summary_it_does_not_read(project, argv):
+    stack = a_stack()
+
+    assert main([*argv, "--stack", "dev"]) == 0
+
+    [(_, kwargs)] = stack.calls
+    assert kwargs["show_secrets"] is False
 
 
 def test_a_missing_stack_is_a_usage_error(project, capsys):

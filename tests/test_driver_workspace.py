@@ -41,6 +41,8 @@ from pulumi.automation.errors import CommandError
 from go_platform.exit_codes import DriverError, ExitCode
 from go_platform.workspace import (
     DEFAULT_LOCAL_PASSPHRASE,
+    DRY_RUN_ENV,
+    REPO,
     Cli,
     PendingOperation,
     Session,
@@ -211,8 +213,6 @@ def test_the_local_environment_always_uses_the_embedded_cluster():
 
 
 def test_the_embedded_kubeconfig_comes_from_the_cluster_tool(tmp_path):
-    from tests.conftest import REPO
-
     assert (
         embedded_kubeconfig(REPO, {"GO_PLATFORM_CLUSTER_DIR": str(tmp_path)})
         == tmp_path / "kubeconfig"
@@ -363,6 +363,50 @@ def test_the_progress_total_is_every_resource_the_state_holds():
 
     assert stack_state(deployment) == StackState(resources=3, pending=[])
     assert stack_state({}) == StackState(resources=0, pending=[])
+
+
+def test_a_dry_run_skips_checkpoints_for_its_commands_only(tmp_path):
+    cli = tmp_path / "bin" / "pulumi"
+    cli.parent.mkdir()
+    cli.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = version ]; then echo v{SDK_VERSION}; exit 0; fi\n'
+        f'echo "$* skip=$PULUMI_SKIP_CHECKPOINTS" >> "{cli}.log"\n'
+    )
+    cli.chmod(0o755)
+    session = session_with(tmp_path, cli)
+
+    session.run_cli("up")
+    with session.dry_run():
+        session.run_cli("preview")
+    session.run_cli("destroy")
+
+    assert DRY_RUN_ENV == {"PULUMI_SKIP_CHECKPOINTS": "true"}
+    assert Path(f"{cli}.log").read_text().splitlines() == [
+        "--non-interactive up skip=",
+        "--non-interactive preview skip=true",
+        "--non-interactive destroy skip=",
+    ]
+
+
+def make_recipe(target: str) -> str:
+    """The last command `make <target>` would run for a dev stack (`make -n`: nothing runs)."""
+    done = subprocess.run(
+        ["make", "-n", target, "STACK=dev"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [recipe] = [line for line in done.stdout.splitlines() if f"pulumi {target} " in line]
+    return recipe
+
+
+def test_the_makefiles_preview_skips_checkpoints_and_its_up_does_not():
+    dry_run = " ".join(f"{name}={value}" for name, value in DRY_RUN_ENV.items())
+
+    assert make_recipe("preview").startswith(dry_run + " ")
+    assert not any(name in make_recipe("up") for name in DRY_RUN_ENV)
 
 
 def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):

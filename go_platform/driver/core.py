@@ -277,6 +277,9 @@ class Driver:
         self.engine(
             operation,
             stack,
-            lambda on_event: stack.up(on_event=on_event, color="never", **policies),
+            # show_secrets=False: the summary the SDK reads after it goes unread (stack.py).
+            lambda on_event: stack.up(
+                on_event=on_event, color="never", show_secrets=False, **policies
+            ),
             expected=state.resources,
         )
