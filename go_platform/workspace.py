@@ -55,7 +55,7 @@ DRY_RUN_ENV = {"PULUMI_SKIP_CHECKPOINTS": "true"}
 """What a command that writes no state runs with (a preview, `refresh --preview-only`).
 The CLI (3.276.0, file and S3 backends) keeps a snapshot manager in a preview too and, after
 every step, serialises the whole state and hands it to a persister that discards it: work
-that grows with the square of the stack's size (56% of the CLI's CPU in a preview of 100
+that grows with the square of the stack's size (57% of the CLI's CPU in a preview of 100
 services). Skipping checkpoints makes it serialise once, at the end; a preview writes
 nothing either way. Never for `up`, `destroy` or `refresh`, whose checkpoints are the record
 of what an interrupted update did (docs/PERFORMANCE.md)."""

@@ -146,7 +146,8 @@ def pulumi(engine: Engine, project: Path, *args: str, env: dict[str, str] | None
 def lifecycle(
     engine: Engine, program: Path, policy: Path, env: dict[str, str] | None = None
 ) -> None:
-    """preview, up, outputs, preview again, destroy; the backend is env's or the engine's."""
+    """preview, up, outputs, preview again (the state untouched), destroy; the backend is
+    env's or the engine's."""
     pack = ("--policy-pack", str(policy))
     backend = ("--backend", env["PULUMI_BACKEND_URL"]) if env else ()
 
@@ -171,8 +172,11 @@ def lifecycle(
     printed = must(drive(engine, program, "outputs", "--stack", STACK, *backend, env=env))
     assert json.loads(printed.stdout)["token"] == "[secret]"
 
+    state = pulumi(engine, program, "stack", "export", "--stack", STACK, env=env)
     again = must(drive(engine, program, "preview", "--stack", STACK, *pack, *backend, env=env))
     assert set(again.summary["operations"]) == {"same"}
+    # A preview, run with checkpoints skipped (workspace.DRY_RUN_ENV), writes no state.
+    assert pulumi(engine, program, "stack", "export", "--stack", STACK, env=env) == state
 
     gone = must(drive(engine, program, "destroy", "--stack", STACK, "--yes", *backend, env=env))
     assert gone.summary["operations"].get("delete", 0) >= 2
