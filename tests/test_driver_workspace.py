@@ -390,7 +390,8 @@ def test_a_dry_run_skips_checkpoints_for_its_commands_only(tmp_path):
 
 
 def make_recipe(target: str) -> str:
-    """The last command `make <target>` would run for a dev stack (`make -n`: nothing runs)."""
+    """The `pulumi <target>` command line `make <target>` would run for a dev stack
+    (`make -n`: nothing runs)."""
     done = subprocess.run(
         ["make", "-n", target, "STACK=dev"],
         cwd=REPO,
