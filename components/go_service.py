@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components.resources import child_options
@@ -471,6 +470,10 @@ class GoServiceStack(pulumi.ComponentResource):
         self, name: str, args: GoServiceStackArgs, child: pulumi.ResourceOptions
     ) -> tuple[pulumi.Output[str], str]:
         """Build and push the service image; the Deployment runs it by digest."""
+        # Imported here, by the stacks that build: loading the docker SDK costs every run of
+        # the program about 0.1 s (docs/PERFORMANCE.md, eighth round).
+        import pulumi_docker as docker
+
         build = args.service.build
         assert build is not None
         tag = build.tag or args.environment

@@ -11,12 +11,17 @@ Invariants guarded:
 - images the program builds pass the vulnerability gate (`go-platform:vulnerabilityGate`)
   before they are built, unless it is turned off;
 - invalid config stops the program with one clean error (`pulumi.RunError`, which the
-  engine prints without a traceback) before any resource is registered.
+  engine prints without a traceback) before any resource is registered;
+- the program's imports leave out the docker SDK, which only a service that builds its
+  image loads (0.1 s of every run otherwise).
 """
 
 from __future__ import annotations
 
+import ast
 import runpy
+import subprocess
+import sys
 
 import pulumi
 import pytest
@@ -183,3 +188,25 @@ def test_an_autoscaled_deployment_leaves_replicas_to_the_autoscaler(pulumi_progr
     deployment = recording.one("Deployment", parent=service["name"])
     assert "replicas" not in deployment.inputs["spec"]
     assert deployment.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+
+
+def test_the_program_loads_the_docker_sdk_only_to_build_an_image():
+    tree = ast.parse((REPO / "__main__.py").read_text())
+    modules = [
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    check = (
+        f"import sys; [__import__(m) for m in {modules!r}]; print('pulumi_docker' in sys.modules)"
+    )
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, check=True
+    )
+
+    assert "wiring.services" in modules
+    assert loaded.stdout.strip() == "False"

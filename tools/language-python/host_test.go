@@ -7,6 +7,7 @@ package main
 //   pulumi-policy, and fall back to the pulumi-<name> convention only without a JSON file;
 // - runtime options are checked, not silently ignored; a missing virtualenv says how to make it;
 // - the executor gets every flag it parses (--parallel always), config only when present;
+// - the runner around the executor keeps its exit: status, threads, atexit handlers;
 // - a policy pack learns its stack from the environment;
 // - About answers with the interpreter that runs the program, from one start of it;
 // - exit statuses map onto the engine's answer (32 = bail);
@@ -14,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,6 +223,55 @@ func TestExecutorArgs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("executorArgs:\n got %q\nwant %q", got, want)
+	}
+}
+
+// The runner must change nothing a program sees, only skip the exit's final collection: the
+// script runs as __main__ with its own argv, its exit status is kept, non-daemon threads are
+// joined and atexit handlers run (after the freeze, so they see it).
+func TestExecutorRunnerKeepsTheScriptsExit(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 on PATH: %v", err)
+	}
+	dir := t.TempDir()
+	script, out := filepath.Join(dir, "executor"), filepath.Join(dir, "out")
+	program := `import atexit, gc, sys, threading, time
+assert __name__ == "__main__" and __file__ == sys.argv[0], (__name__, __file__, sys.argv)
+def log(line):
+    with open(sys.argv[1], "a") as f:
+        f.write(line + "\n")
+log("argv=" + ",".join(sys.argv[2:]))
+def late():
+    time.sleep(0.2)
+    log("thread")
+threading.Thread(target=late).start()
+atexit.register(lambda: log("atexit frozen=%s" % (gc.get_freeze_count() > 0)))
+sys.exit(int(sys.argv[2]))
+`
+	if err := os.WriteFile(script, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	output, err := exec.Command(python, "-u", "-c", executorRunner, script, out, "3", "x").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("exit = %v, want status 3; output:\n%s", err, output)
+	}
+	logged, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "argv=3,x\nthread\natexit frozen=True\n"; string(logged) != want {
+		t.Errorf("the script left %q, want %q", logged, want)
+	}
+
+	// An uncaught exception still ends with its traceback and status 1.
+	if err := os.WriteFile(script, []byte("raise ValueError('boom')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	output, err = exec.Command(python, "-u", "-c", executorRunner, script).CombinedOutput()
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(output), "ValueError: boom") {
+		t.Errorf("a failing script: exit %v, output %q", err, output)
 	}
 }
 
