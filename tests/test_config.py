@@ -17,12 +17,17 @@ Invariants guarded:
   values that may be secrets are never echoed in an error.
 - random configs either validate or fail with ConfigError, never another exception, and
   what validates obeys the rules above.
+- the package's names are its modules' own, each loaded when first asked for: the policy
+  pack's imports load none of the models.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -734,7 +739,7 @@ def test_the_namespaces_of_the_programs_providers_are_known():
     imported = {
         package.replace("_", "-")
         for source in sources
-        for package in re.findall(r"^import pulumi_(\w+)", source.read_text(), re.MULTILINE)
+        for package in re.findall(r"^\s*import pulumi_(\w+)", source.read_text(), re.MULTILINE)
     }
     assert imported == set(PROVIDER_NAMESPACES)
     assert set(PROVIDER_NAMESPACES) < set(PROGRAM_NAMESPACES)
@@ -1184,3 +1189,33 @@ def test_one_bad_value_is_refused_at_its_key_and_a_good_one_is_kept(case):
     with pytest.raises(ConfigError) as caught:
         load(**keys)
     assert {f"{p.namespace}:{p.path}" for p in caught.value.problems} == {path}
+
+
+def test_every_name_the_package_exports_is_its_modules_own():
+    import go_platform_core.config as config
+
+    for name in config.__all__:
+        module = importlib.import_module(f"go_platform_core.config.{config._MODULE_OF[name]}")
+        assert getattr(config, name) is getattr(module, name), name
+    assert set(config.__all__) <= set(dir(config))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        config.Nope  # noqa: B018
+
+
+def test_the_policy_pack_imports_none_of_the_config_models():
+    check = (
+        "import sys, go_platform_policies, go_platform_policies.pack_config; "
+        "print(sorted(m for m in sys.modules if m.startswith('go_platform_core.config.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=REPO / "policies",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert loaded.stdout.split() == [
+        "['go_platform_core.config.base',",
+        "'go_platform_core.config.errors']",
+    ]

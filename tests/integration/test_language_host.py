@@ -7,6 +7,9 @@ Invariants guarded:
   the project's runtime options name, with the stack's config and secrets, the stack and
   project names, and the dry-run flag of each phase;
 - a program's exit status reaches the engine: a failure fails the update naming the code;
+- a program's run records what it imported from site-packages, and its next run starts in a
+  process that imported those while the engine was loading plugins (the warm start); with
+  `GO_PLATFORM_PYTHON_WARM_START=false` it starts cold;
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
@@ -97,6 +100,29 @@ def test_preview_and_up_run_the_program_with_config_and_secrets(
     assert masked.stdout.strip() == "[secret]"
     exported = engine.run("stack", "export", "--stack", STACK, cwd=project)
     assert "s3cr3t-token-value" not in exported.stdout
+
+
+def test_the_next_run_of_a_program_starts_warm(
+    toolchain: Toolchain, engine: Engine, tmp_path: Path
+):
+    toolchain.require("cli", "language-python")
+    engine.env["XDG_CACHE_HOME"] = str(tmp_path)
+    project = new_stack(engine, "python-program")
+
+    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
+    [record] = (tmp_path / "go-platform" / "python-warm-start").glob("*.json")
+    recorded = json.loads(record.read_text())
+    assert {"pulumi", "pulumi.runtime", "grpc", "annotated_types"} <= set(recorded)
+    assert "__main__" not in recorded
+
+    set_config(engine, project, "greeting", "again")  # an update with something to do
+    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
+    assert outputs(engine, project)["preloaded"] is True
+
+    engine.env["GO_PLATFORM_PYTHON_WARM_START"] = "false"
+    set_config(engine, project, "greeting", "cold")
+    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
+    assert outputs(engine, project)["preloaded"] is False
 
 
 def test_a_failing_program_fails_the_update_with_its_exit_code(

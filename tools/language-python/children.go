@@ -31,10 +31,15 @@ func (c *children) start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	c.track(cmd)
+	return nil
+}
+
+// track tracks a cmd started elsewhere (a warm start) until finished is called for it.
+func (c *children) track(cmd *exec.Cmd) {
 	c.mu.Lock()
 	c.running[cmd] = make(chan struct{})
 	c.mu.Unlock()
-	return nil
 }
 
 // finished records that a started cmd has been waited for.

@@ -36,10 +36,13 @@ type host struct {
 	engineAddress string
 	tracing       string
 	children      *children
+	warm          *warmStarts
 }
 
 func newHost(engineAddress, tracing string, children *children) *host {
-	return &host{engineAddress: engineAddress, tracing: tracing, children: children}
+	return &host{
+		engineAddress: engineAddress, tracing: tracing, children: children, warm: newWarmStarts(),
+	}
 }
 
 func (h *host) engine() string {
@@ -83,6 +86,11 @@ func (h *host) GetRequiredPackages(
 	packages, err := requiredPackages(dists)
 	if err != nil {
 		return nil, err
+	}
+	// The engine asks this before it runs the program (and before destroy and refresh, which
+	// do not): the program's interpreter starts importing now (warm.go).
+	if script, err := executorPath(); err == nil {
+		h.warm.prepare(ctx, p, script)
 	}
 	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
 }
@@ -203,35 +211,37 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"-u", "-c", executorRunner, script},
-		executorArgs(req, h.engine(), h.tracing, p.entryPath())...)
 	// The program must outlive a cancelled RPC long enough to be interrupted cleanly.
-	cmd, err := p.tc.Command(context.WithoutCancel(ctx), args...)
+	cmd, err := p.tc.Command(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}
+	key := warmKey(cmd.Path, p.programDir)
+	args := executorArgs(req, h.engine(), h.tracing, p.entryPath())
+	cmd.Args = append(cmd.Args, runnerArgs("run", recordPath(key), script, args...)...)
 	cmd.Dir = req.GetPwd()
 	cmd.Env = append(baseEnv(cmd.Env), programEnv(req.GetConfig(), req.GetConfigSecretKeys())...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return runResult(h.children, cmd), nil
+	return h.launch(cmd, key, args), nil
 }
 
-// executorRunner runs the executor script (argv[1]) as the main module, then freezes the
-// garbage collector's objects before the interpreter exits. The engine waits for the program's
-// exit before it ends a preview or an update, and a program that loaded the kubernetes SDK
-// spent about 0.25 s of that exit in the final collection over every object it imported
-// (docs/PERFORMANCE.md, eighth round); frozen objects are skipped by it. The rest of the exit
-// is as before: non-daemon threads are joined and atexit handlers run. What the collection
-// would have freed (objects in reference cycles, whose finalizers Python does not promise to
-// run at exit) is reclaimed with the process. The executor runs the program itself with
-// runpy too, so the program's own module is in the same place with or without the runner.
-const executorRunner = `import gc, runpy, sys
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-finally:
-    gc.freeze()
-`
+// launch runs the program cmd describes, with the executor arguments args: in the warm
+// process started for key when there is one, else by starting cmd.
+func (h *host) launch(cmd *exec.Cmd, key string, args []string) *pulumirpc.RunResponse {
+	if warm := h.warm.take(key); warm != nil {
+		dir := cmd.Dir
+		if dir == "" {
+			dir, _ = os.Getwd()
+		}
+		if err := warm.start(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: args}); err == nil {
+			h.children.track(warm.cmd)
+			err := warm.wait()
+			h.children.finished(warm.cmd)
+			return exitResponse(err)
+		}
+	}
+	return runResult(h.children, cmd)
+}
 
 // runResult starts cmd, waits for it and maps its exit status onto the engine's answer.
 func runResult(children *children, cmd *exec.Cmd) *pulumirpc.RunResponse {

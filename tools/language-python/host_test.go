@@ -8,6 +8,7 @@ package main
 // - runtime options are checked, not silently ignored; a missing virtualenv says how to make it;
 // - the executor gets every flag it parses (--parallel always), config only when present;
 // - the runner around the executor keeps its exit: status, threads, atexit handlers;
+// - a warm start runs the program in the process prepared for it, as a cold run would;
 // - a policy pack learns its stack from the environment;
 // - About answers with the interpreter that runs the program, from one start of it;
 // - exit statuses map onto the engine's answer (32 = bail);
@@ -15,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -229,15 +231,13 @@ func TestExecutorArgs(t *testing.T) {
 // The runner must change nothing a program sees, only skip the exit's final collection: the
 // script runs as __main__ with its own argv, its exit status is kept, non-daemon threads are
 // joined and atexit handlers run (after the freeze, so they see it).
-func TestExecutorRunnerKeepsTheScriptsExit(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Fatalf("python3 on PATH: %v", err)
-	}
+func TestRunnerKeepsTheExecutorsExit(t *testing.T) {
+	python := python3(t)
 	dir := t.TempDir()
 	script, out := filepath.Join(dir, "executor"), filepath.Join(dir, "out")
-	program := `import atexit, gc, sys, threading, time
+	program := `import atexit, gc, os, sys, threading, time
 assert __name__ == "__main__" and __file__ == sys.argv[0], (__name__, __file__, sys.argv)
+assert sys.path[0] == os.path.dirname(sys.argv[0]), sys.path
 def log(line):
     with open(sys.argv[1], "a") as f:
         f.write(line + "\n")
@@ -252,27 +252,171 @@ sys.exit(int(sys.argv[2]))
 	if err := os.WriteFile(script, []byte(program), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	output, err := exec.Command(python, "-u", "-c", executorRunner, script, out, "3", "x").CombinedOutput()
+	output, err := exec.Command(python, runnerArgs("run", "", script, out, "3", "x")...).CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Fatalf("exit = %v, want status 3; output:\n%s", err, output)
 	}
-	logged, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "argv=3,x\nthread\natexit frozen=True\n"; string(logged) != want {
-		t.Errorf("the script left %q, want %q", logged, want)
+	if got, want := readFile(t, out), "argv=3,x\nthread\natexit frozen=True\n"; got != want {
+		t.Errorf("the script left %q, want %q", got, want)
 	}
 
 	// An uncaught exception still ends with its traceback and status 1.
 	if err := os.WriteFile(script, []byte("raise ValueError('boom')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	output, err = exec.Command(python, "-u", "-c", executorRunner, script).CombinedOutput()
+	output, err = exec.Command(python, runnerArgs("run", "", script)...).CombinedOutput()
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(output), "ValueError: boom") {
 		t.Errorf("a failing script: exit %v, output %q", err, output)
 	}
+}
+
+// A warm start runs the program in the process prepared for it, which imported what the last
+// run recorded before the run was asked for, and gives it the run's directory, environment,
+// arguments and an empty standard input; its exit status is the run's. Without one prepared
+// (or for another program), the run starts cold, with the same result.
+func TestWarmStartRunsTheProgramInThePreparedProcess(t *testing.T) {
+	python3(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	root, workdir, out := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "out")
+	executor := filepath.Join(root, "executor")
+	report := `import json, os, sys
+first = sys.argv[1]
+with open(first, "a") as f:
+    f.write(json.dumps({
+        "pid": os.getpid(), "cwd": os.getcwd(), "args": sys.argv[2:],
+        "env": os.environ.get("PULUMI_CONFIG"), "host_only": os.environ.get("HOST_ONLY"),
+        "stdin": sys.stdin.read(), "preloaded": "xml.dom.minidom" in sys.modules,
+    }) + "\n")
+sys.exit(7)
+`
+	if err := os.WriteFile(executor, []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHost("127.0.0.1:1", "", newChildren())
+	run := func() (*pulumirpc.RunResponse, map[string]any) {
+		t.Helper()
+		cmd, err := p.tc.Command(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := warmKey(cmd.Path, p.programDir)
+		args := []string{out, "a b", "c"}
+		cmd.Args = append(cmd.Args, runnerArgs("run", recordPath(key), executor, args...)...)
+		cmd.Dir = workdir
+		cmd.Env = append(baseEnv(cmd.Env), `PULUMI_CONFIG={"k":"v"}`)
+		response := h.launch(cmd, key, args)
+		lines := strings.Split(strings.TrimSpace(readFile(t, out)), "\n")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+			t.Fatal(err)
+		}
+		return response, got
+	}
+	want := func(got map[string]any, response *pulumirpc.RunResponse) {
+		t.Helper()
+		if response.GetError() != "program exited with non-zero exit code: 7" {
+			t.Errorf("response = %v, want exit code 7", response)
+		}
+		if got["cwd"] != workdir || got["env"] != `{"k":"v"}` || got["stdin"] != "" ||
+			!reflect.DeepEqual(got["args"], []any{"a b", "c"}) {
+			t.Errorf("the program saw %v", got)
+		}
+	}
+
+	// Cold: nothing prepared. The runner records nothing from site-packages here (the report
+	// imports only the standard library), so a record naming a module is written by hand.
+	response, cold := run()
+	want(cold, response)
+	cmd, _ := p.tc.Command(context.Background())
+	record := recordPath(warmKey(cmd.Path, p.programDir))
+	if err := os.WriteFile(record, []byte(`["xml.dom.minidom"]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Warm: prepared with a variable the run's environment does not have.
+	t.Setenv("HOST_ONLY", "1")
+	h.warm.prepare(context.Background(), p, executor)
+	prepared := h.warm.ready[warmKey(cmd.Path, p.programDir)]
+	if prepared == nil {
+		t.Fatal("no warm process was started")
+	}
+	os.Unsetenv("HOST_ONLY")
+	response, warm := run()
+	want(warm, response)
+	if int(warm["pid"].(float64)) != prepared.cmd.Process.Pid || warm["preloaded"] != true {
+		t.Errorf("the run did not use the prepared process (pid %d) or its imports: %v", prepared.cmd.Process.Pid, warm)
+	}
+	if warm["host_only"] != nil {
+		t.Errorf("the warm process kept the environment it started with: %v", warm)
+	}
+	if len(h.warm.ready) != 0 {
+		t.Errorf("the warm process is still offered after its run: %v", h.warm.ready)
+	}
+}
+
+// A warm process never taken ends when the host closes it.
+func TestAWarmProcessNotTakenEndsWithTheHost(t *testing.T) {
+	python3(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	root := t.TempDir()
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWarmStarts()
+	w.prepare(context.Background(), p, filepath.Join(root, "executor"))
+	if len(w.ready) != 1 {
+		t.Fatalf("prepared %d warm processes, want 1", len(w.ready))
+	}
+	var warm *warmProcess
+	for _, warm = range w.ready {
+	}
+	w.close()
+	select {
+	case <-warm.done:
+		if warm.err != nil {
+			t.Errorf("the warm process ended with %v, want a clean exit", warm.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the warm process is still running after the host closed it")
+	}
+}
+
+func TestWarmStartsCanBeTurnedOff(t *testing.T) {
+	t.Setenv(warmStartEnv, "false")
+	root := t.TempDir()
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWarmStarts()
+	w.prepare(context.Background(), p, filepath.Join(root, "executor"))
+	if len(w.ready) != 0 {
+		t.Errorf("%s=false still prepared %d warm processes", warmStartEnv, len(w.ready))
+	}
+}
+
+func python3(t *testing.T) string {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 on PATH: %v", err)
+	}
+	return python
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 func TestProgramEnv(t *testing.T) {

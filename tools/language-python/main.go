@@ -103,6 +103,7 @@ func run(args []string) error {
 	if err := <-handle.Done; err != nil {
 		return fmt.Errorf("language host stopped: %w", err)
 	}
+	host.warm.close()
 	children.wait(childGracePeriod)
 	return nil
 }

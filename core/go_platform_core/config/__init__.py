@@ -27,188 +27,124 @@ every public name):
 - `loading`: `load_settings`; `errors`: problems and how they read.
 """
 
-from go_platform_core.config.base import (
-    CANARY_STATE_NAMESPACE,
-    CONFIG_NAMESPACE,
-    ENVIRONMENTS,
-    INT32_MAX,
-    PROGRAM_NAMESPACES,
-    PROVIDER_NAMESPACES,
-    RULES,
-    CamelModel,
-    Environment,
-    StackConfig,
-    field_aliases,
-    model_in,
-    qualified_key,
-)
-from go_platform_core.config.common import (
-    ChartSource,
-    ObjectStorageSettings,
-    ResourceAmounts,
-    Resources,
-)
-from go_platform_core.config.crds import (
-    CrdSettings,
-)
-from go_platform_core.config.errors import (
-    ConfigError,
-    Problem,
-    key_path,
-)
-from go_platform_core.config.gateway import (
-    DEFAULT_MIDDLEWARES,
-    MIDDLEWARE_NAMES,
-    CertManagerSettings,
-    CircuitBreakerSettings,
-    DashboardSettings,
-    Dns01Settings,
-    GatewaySettings,
-    MiddlewareSettings,
-    RateLimitSettings,
-    RetrySettings,
-    TlsSettings,
-)
-from go_platform_core.config.loading import (
-    load_settings,
-)
-from go_platform_core.config.module_proxy import (
-    ModuleProxyCredentials,
-    ModuleProxyS3Settings,
-    ModuleProxySettings,
-    ModuleProxyStorageSettings,
-    SingleFlightSettings,
-)
-from go_platform_core.config.observability import (
-    ObservabilityCharts,
-    ObservabilityS3Settings,
-    ObservabilitySettings,
-    ObservabilityStorageSettings,
-    RetentionSettings,
-)
-from go_platform_core.config.profiles import (
-    LOCAL_CRD_SOURCES,
-    PROFILES,
-    Profile,
-    merge_defaults,
-)
-from go_platform_core.config.root import (
-    PlatformSettings,
-)
-from go_platform_core.config.services import (
-    RESERVED_ENV,
-    AutoscalingSettings,
-    BuildSettings,
-    CanaryAnalysisSettings,
-    CanaryHeaderSettings,
-    CanarySettings,
-    EgressRule,
-    RouteSettings,
-    ServiceSettings,
-)
-from go_platform_core.config.types import (
-    MAX_SERVICE_NAME,
-    Cidr,
-    ConfigKey,
-    CpuQuantity,
-    DnsLabel,
-    DomainName,
-    Duration,
-    EnvName,
-    Format,
-    ImageRef,
-    LabelKey,
-    LabelValue,
-    MemoryQuantity,
-    ModulePattern,
-    Number,
-    Port,
-    ServiceName,
-    Whole,
-    go_pattern_problem,
-    shown_key,
-)
-from go_platform_core.config.vulnerability_gate import (
-    VulnerabilityGateSettings,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CANARY_STATE_NAMESPACE",
-    "CONFIG_NAMESPACE",
-    "DEFAULT_MIDDLEWARES",
-    "ENVIRONMENTS",
-    "INT32_MAX",
-    "LOCAL_CRD_SOURCES",
-    "MAX_SERVICE_NAME",
-    "MIDDLEWARE_NAMES",
-    "PROFILES",
-    "PROGRAM_NAMESPACES",
-    "PROVIDER_NAMESPACES",
-    "RESERVED_ENV",
-    "RULES",
-    "AutoscalingSettings",
-    "BuildSettings",
-    "CamelModel",
-    "CanaryAnalysisSettings",
-    "CanaryHeaderSettings",
-    "CanarySettings",
-    "CertManagerSettings",
-    "ChartSource",
-    "Cidr",
-    "CircuitBreakerSettings",
-    "ConfigError",
-    "ConfigKey",
-    "CpuQuantity",
-    "CrdSettings",
-    "DashboardSettings",
-    "Dns01Settings",
-    "DnsLabel",
-    "DomainName",
-    "Duration",
-    "EgressRule",
-    "EnvName",
-    "Environment",
-    "Format",
-    "GatewaySettings",
-    "ImageRef",
-    "LabelKey",
-    "LabelValue",
-    "MemoryQuantity",
-    "MiddlewareSettings",
-    "ModulePattern",
-    "ModuleProxyCredentials",
-    "ModuleProxyS3Settings",
-    "ModuleProxySettings",
-    "ModuleProxyStorageSettings",
-    "Number",
-    "ObjectStorageSettings",
-    "ObservabilityCharts",
-    "ObservabilityS3Settings",
-    "ObservabilitySettings",
-    "ObservabilityStorageSettings",
-    "PlatformSettings",
-    "Port",
-    "Problem",
-    "Profile",
-    "RateLimitSettings",
-    "ResourceAmounts",
-    "Resources",
-    "RetentionSettings",
-    "RetrySettings",
-    "RouteSettings",
-    "ServiceName",
-    "ServiceSettings",
-    "SingleFlightSettings",
-    "StackConfig",
-    "TlsSettings",
-    "VulnerabilityGateSettings",
-    "Whole",
-    "field_aliases",
-    "go_pattern_problem",
-    "key_path",
-    "load_settings",
-    "merge_defaults",
-    "model_in",
-    "qualified_key",
-    "shown_key",
-]
+from importlib import import_module
+
+# Every public name, by the module that defines it. A module is imported when one of its names
+# is first asked for: the policy pack needs `base` and `errors` only, and importing every model
+# cost its start 0.13 s, which each preview and update with the pack waits for
+# (docs/PERFORMANCE.md, eighth round). tests/test_config.py holds every name to its module.
+_NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "base": (
+        "CANARY_STATE_NAMESPACE",
+        "CONFIG_NAMESPACE",
+        "ENVIRONMENTS",
+        "INT32_MAX",
+        "PROGRAM_NAMESPACES",
+        "PROVIDER_NAMESPACES",
+        "RULES",
+        "CamelModel",
+        "Environment",
+        "StackConfig",
+        "field_aliases",
+        "model_in",
+        "qualified_key",
+    ),
+    "common": (
+        "ChartSource",
+        "ObjectStorageSettings",
+        "ResourceAmounts",
+        "Resources",
+    ),
+    "crds": ("CrdSettings",),
+    "errors": (
+        "ConfigError",
+        "Problem",
+        "key_path",
+    ),
+    "gateway": (
+        "DEFAULT_MIDDLEWARES",
+        "MIDDLEWARE_NAMES",
+        "CertManagerSettings",
+        "CircuitBreakerSettings",
+        "DashboardSettings",
+        "Dns01Settings",
+        "GatewaySettings",
+        "MiddlewareSettings",
+        "RateLimitSettings",
+        "RetrySettings",
+        "TlsSettings",
+    ),
+    "loading": ("load_settings",),
+    "module_proxy": (
+        "ModuleProxyCredentials",
+        "ModuleProxyS3Settings",
+        "ModuleProxySettings",
+        "ModuleProxyStorageSettings",
+        "SingleFlightSettings",
+    ),
+    "observability": (
+        "ObservabilityCharts",
+        "ObservabilityS3Settings",
+        "ObservabilitySettings",
+        "ObservabilityStorageSettings",
+        "RetentionSettings",
+    ),
+    "profiles": (
+        "LOCAL_CRD_SOURCES",
+        "PROFILES",
+        "Profile",
+        "merge_defaults",
+    ),
+    "root": ("PlatformSettings",),
+    "services": (
+        "RESERVED_ENV",
+        "AutoscalingSettings",
+        "BuildSettings",
+        "CanaryAnalysisSettings",
+        "CanaryHeaderSettings",
+        "CanarySettings",
+        "EgressRule",
+        "RouteSettings",
+        "ServiceSettings",
+    ),
+    "types": (
+        "MAX_SERVICE_NAME",
+        "Cidr",
+        "ConfigKey",
+        "CpuQuantity",
+        "DnsLabel",
+        "DomainName",
+        "Duration",
+        "EnvName",
+        "Format",
+        "ImageRef",
+        "LabelKey",
+        "LabelValue",
+        "MemoryQuantity",
+        "ModulePattern",
+        "Number",
+        "Port",
+        "ServiceName",
+        "Whole",
+        "go_pattern_problem",
+        "shown_key",
+    ),
+    "vulnerability_gate": ("VulnerabilityGateSettings",),
+}
+_MODULE_OF = {name: module for module, names in _NAMES_BY_MODULE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # asked once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

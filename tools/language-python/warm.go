@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// runnerScript runs the SDK's executor script, now or after a warm start (runner.py says how).
+//
+//go:embed runner.py
+var runnerScript string
+
+// warmStartEnv turns warm starts off when set to "false"; runs then start cold, as Pulumi's
+// own host starts them.
+const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
+
+// warmStarts holds the Python processes started ahead of a program's run: one per
+// interpreter and program, each importing what that program's last run imported from
+// site-packages while the engine is still loading plugins and policy packs. A run takes the
+// one started for it; one never taken ends when the host closes its standard input (or exits).
+type warmStarts struct {
+	mu       sync.Mutex
+	disabled bool
+	ready    map[string]*warmProcess
+}
+
+// warmProcess is a started runner waiting, on its standard input, for the run to make.
+type warmProcess struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan struct{} // closed when the process has exited; then err is its Wait's result
+	err   error
+}
+
+// wait blocks until the process has exited and returns what exec.Cmd.Wait returned.
+func (warm *warmProcess) wait() error {
+	<-warm.done
+	return warm.err
+}
+
+// warmRun is what the runner reads on its standard input: the run's working directory,
+// complete environment and executor arguments.
+type warmRun struct {
+	Dir  string            `json:"dir"`
+	Env  map[string]string `json:"env"`
+	Args []string          `json:"args"`
+}
+
+func newWarmStarts() *warmStarts {
+	return &warmStarts{
+		disabled: os.Getenv(warmStartEnv) == "false",
+		ready:    map[string]*warmProcess{},
+	}
+}
+
+// runnerArgs are the interpreter's arguments for the runner in one mode.
+func runnerArgs(mode, record, executor string, args ...string) []string {
+	return append([]string{"-u", "-c", runnerScript, mode, record, executor}, args...)
+}
+
+// warmKey names the interpreter and the program a warm process is for.
+func warmKey(python, programDir string) string {
+	return python + "\x00" + programDir
+}
+
+// recordPath is where the runner keeps the modules a program's runs import, in the user's
+// cache directory (outside the program and its virtualenv); "" when there is none.
+func recordPath(key string) string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(cache, "go-platform", "python-warm-start", hex.EncodeToString(sum[:8])+".json")
+}
+
+// prepare starts a warm process for p unless one is ready or warm starts are off. Failing
+// to start one is not an error: the run then starts cold.
+func (w *warmStarts) prepare(ctx context.Context, p *program, executor string) {
+	if w.disabled {
+		return
+	}
+	cmd, err := p.tc.Command(context.WithoutCancel(ctx))
+	if err != nil {
+		return
+	}
+	key := warmKey(cmd.Path, p.programDir)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.ready[key]; ok {
+		return
+	}
+	cmd.Args = append(cmd.Args, runnerArgs("warm", recordPath(key), executor)...)
+	cmd.Dir = p.programDir
+	cmd.Env = baseEnv(cmd.Env)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		return
+	}
+	warm := &warmProcess{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	go func() { // one Wait for its whole life: taken by a run or not
+		warm.err = cmd.Wait()
+		close(warm.done)
+	}()
+	w.ready[key] = warm
+}
+
+// take hands the warm process for key to a run, or nil when none is ready.
+func (w *warmStarts) take(key string) *warmProcess {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	warm := w.ready[key]
+	delete(w.ready, key)
+	return warm
+}
+
+// close ends every warm process not taken.
+func (w *warmStarts) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, warm := range w.ready {
+		_ = warm.stdin.Close()
+		delete(w.ready, key)
+	}
+}
+
+// start sends the warm process its run. On an error the process is stopped, and the caller
+// starts the run cold.
+func (warm *warmProcess) start(run warmRun) error {
+	line, err := json.Marshal(run)
+	if err == nil {
+		_, err = warm.stdin.Write(append(line, '\n'))
+	}
+	if closeErr := warm.stdin.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		_ = warm.cmd.Process.Kill()
+		return fmt.Errorf("warm start: %w", err)
+	}
+	return nil
+}
+
+// envMap is an environment list as a map; of duplicate keys the last wins, as in os/exec.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
