@@ -20,6 +20,9 @@ non-daemon threads are joined and atexit handlers run. docs/PERFORMANCE.md (eigh
 has the figures.
 """
 
+from __future__ import annotations
+
+import contextlib
 import gc
 import importlib
 import json
@@ -38,10 +41,8 @@ def preload(record: str) -> None:
         return
     for name in names if isinstance(names, list) else ():
         if isinstance(name, str) and name not in sys.modules:
-            try:
+            with contextlib.suppress(Exception):  # the program's own import reports it
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the program's own import reports it
-                pass
 
 
 def await_run() -> dict | None:
@@ -68,13 +69,11 @@ def remember(record: str) -> None:
         if (getattr(module, "__file__", None) or "").startswith(roots)
     ]
     partial = f"{record}.{os.getpid()}"
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache costs the next run its warm start
         os.makedirs(os.path.dirname(record), exist_ok=True)
         with open(partial, "w", encoding="utf-8") as f:
             json.dump(names, f)
         os.replace(partial, record)
-    except OSError:
-        pass  # a read-only cache only costs the next run its warm start
 
 
 def main(argv: list[str]) -> None:

@@ -607,10 +607,22 @@ class PulumiCli(PulumiProgram):
         return selected
 
 
+GO_EMBED = re.compile(r"^//go:embed\s+(.+)$", re.MULTILINE)
+
+
+def embedded_files(go_file: Path) -> set[Path]:
+    """The files a Go source embeds (`//go:embed` patterns, relative to its directory)."""
+    found: set[Path] = set()
+    for patterns in GO_EMBED.findall(go_file.read_text(encoding="utf-8")):
+        for pattern in patterns.split():
+            found.update(p for p in go_file.parent.glob(pattern) if p.is_file())
+    return found
+
+
 def source_digest(directory: Path) -> str:
-    """SHA-256 over a Go module's build inputs (go.mod, go.sum, non-test .go files; of the
-    modules nested in it, only those its go.mod replaces into the build), so that editing the
-    source makes a component built from it stale."""
+    """SHA-256 over a Go module's build inputs (go.mod, go.sum, non-test .go files and the
+    files they embed; of the modules nested in it, only those its go.mod replaces into the
+    build), so that editing the source makes a component built from it stale."""
     digest = hashlib.sha256()
     replaced = {
         (directory / r.new_path).resolve()
@@ -622,13 +634,16 @@ def source_digest(directory: Path) -> str:
         for go_mod in directory.rglob("go.mod")
         if go_mod.parent != directory and go_mod.parent.resolve() not in replaced
     ]
-    for path in sorted(directory.rglob("*")):
-        if any(module in path.parents for module in nested):
-            continue  # a module of its own (the conformance suite, the shim) builds apart
+    paths = [
+        path
+        for path in sorted(directory.rglob("*"))
+        if not any(module in path.parents for module in nested)  # those build apart
+    ]
+    sources = [p for p in paths if p.suffix == ".go" and not p.name.endswith("_test.go")]
+    embedded = set().union(*(embedded_files(p) for p in sources if p.is_file()))
+    for path in paths:
         relative = path.relative_to(directory).as_posix()
-        wanted = path.name in {"go.mod", "go.sum"} or (
-            path.suffix == ".go" and not path.name.endswith("_test.go")
-        )
+        wanted = path.name in {"go.mod", "go.sum"} or path in sources or path in embedded
         if path.is_file() and wanted:
             digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
