@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +280,13 @@ func TestWarmStartRunsTheProgramInThePreparedProcess(t *testing.T) {
 	python3(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	root, workdir, out := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "out")
+	// A module that says when it has been imported: preloading stops when the run arrives.
+	site, marker := t.TempDir(), filepath.Join(t.TempDir(), "imported")
+	module := "open(" + strconv.Quote(marker) + ", 'w').close()\n"
+	if err := os.WriteFile(filepath.Join(site, "warm_marker.py"), []byte(module), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PYTHONPATH", site)
 	executor := filepath.Join(root, "executor")
 	report := `import json, os, sys
 first = sys.argv[1]
@@ -286,7 +294,7 @@ with open(first, "a") as f:
     f.write(json.dumps({
         "pid": os.getpid(), "cwd": os.getcwd(), "args": sys.argv[2:],
         "env": os.environ.get("PULUMI_CONFIG"), "host_only": os.environ.get("HOST_ONLY"),
-        "stdin": sys.stdin.read(), "preloaded": "xml.dom.minidom" in sys.modules,
+        "stdin": sys.stdin.read(), "preloaded": "warm_marker" in sys.modules,
     }) + "\n")
 sys.exit(7)
 `
@@ -334,7 +342,7 @@ sys.exit(7)
 	want(cold, response)
 	cmd, _ := p.tc.Command(context.Background())
 	record := recordPath(warmKey(cmd.Path, p.programDir))
-	if err := os.WriteFile(record, []byte(`["xml.dom.minidom"]`), 0o644); err != nil {
+	if err := os.WriteFile(record, []byte(`["warm_marker"]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -345,6 +353,7 @@ sys.exit(7)
 	if prepared == nil {
 		t.Fatal("no warm process was started")
 	}
+	awaitFile(t, marker) // preloaded: the run may come
 	os.Unsetenv("HOST_ONLY")
 	response, warm := run()
 	want(warm, response)
@@ -356,6 +365,128 @@ sys.exit(7)
 	}
 	if len(h.warm.ready) != 0 {
 		t.Errorf("the warm process is still offered after its run: %v", h.warm.ready)
+	}
+}
+
+// Preloading imports modules as the program's own imports did. Pulumi's SDKs load
+// subpackages lazily and bind the names of submodules to what they export
+// (`from .Thing import *`): the program must see the class, not the submodule.
+func TestAWarmStartLoadsLazyPackagesAsTheProgramWould(t *testing.T) {
+	python := python3(t)
+	site, dir := t.TempDir(), t.TempDir()
+	files := map[string]string{
+		"lazyroot/__init__.py": `import importlib.util, sys
+def lazy(name):
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+sub = lazy("lazyroot.sub")
+`,
+		"lazyroot/sub/__init__.py": "from .Thing import *\n",
+		"lazyroot/sub/Thing.py":    "__all__ = ['Thing']\nclass Thing:\n    pass\n",
+	}
+	for name, text := range files {
+		path := filepath.Join(site, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record, executor, out := filepath.Join(dir, "record.json"), filepath.Join(dir, "executor"), filepath.Join(dir, "out")
+	marker := filepath.Join(dir, "imported")
+	files["warm_marker.py"] = "open(" + strconv.Quote(marker) + ", 'w').close()\n"
+	if err := os.WriteFile(filepath.Join(site, "warm_marker.py"), []byte(files["warm_marker.py"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte(`["lazyroot", "lazyroot.sub", "lazyroot.sub.Thing", "warm_marker"]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	program := `import sys
+loaded = "lazyroot.sub.Thing" in sys.modules
+import lazyroot
+open(sys.argv[1], "w").write("%s %s" % (loaded, isinstance(lazyroot.sub.Thing, type)))
+`
+	if err := os.WriteFile(executor, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, runnerArgs("warm", record, executor)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+site)
+	run, _ := json.Marshal(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: []string{out}})
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var output strings.Builder
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	awaitFile(t, marker) // preloaded: the run may come
+	_, _ = stdin.Write(append(run, '\n'))
+	_ = stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, output.String())
+	}
+	if got := readFile(t, out); got != "True True" {
+		t.Errorf("preloaded, Thing is a class: %q, want %q", got, "True True")
+	}
+}
+
+// Preloading stops when the run arrives: the program imports the rest itself rather than
+// wait for modules it may import later, or never.
+func TestAWarmStartStopsPreloadingWhenTheRunArrives(t *testing.T) {
+	python := python3(t)
+	site, dir := t.TempDir(), t.TempDir()
+	started, sent := filepath.Join(dir, "started"), filepath.Join(dir, "sent")
+	files := map[string]string{
+		// Imported first, it says so and returns only once the run has been sent.
+		"warm_gate.py": "import os, time\nopen(" + strconv.Quote(started) + ", 'w').close()\n" +
+			"while not os.path.exists(" + strconv.Quote(sent) + "):\n    time.sleep(0.01)\ntime.sleep(0.3)\n",
+		"warm_after.py": "",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(site, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record, executor, out := filepath.Join(dir, "record.json"), filepath.Join(dir, "executor"), filepath.Join(dir, "out")
+	if err := os.WriteFile(record, []byte(`["warm_gate", "warm_after"]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	program := `import sys
+open(sys.argv[1], "w").write("%s %s" % ("warm_gate" in sys.modules, "warm_after" in sys.modules))
+`
+	if err := os.WriteFile(executor, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(python, runnerArgs("warm", record, executor)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+site)
+	run, _ := json.Marshal(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: []string{out}})
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var output strings.Builder
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	awaitFile(t, started)
+	_, _ = stdin.Write(append(run, '\n'))
+	_ = stdin.Close()
+	if err := os.WriteFile(sent, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, output.String())
+	}
+	if got := readFile(t, out); got != "True False" {
+		t.Errorf("gate preloaded, after preloaded: %q, want %q", got, "True False")
 	}
 }
 
@@ -408,6 +539,17 @@ func python3(t *testing.T) string {
 		t.Fatalf("python3 on PATH: %v", err)
 	}
 	return python
+}
+
+// awaitFile waits for path to exist.
+func awaitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear", path)
 }
 
 func readFile(t *testing.T, path string) string {

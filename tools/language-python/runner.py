@@ -4,10 +4,11 @@
     python -u -c RUNNER warm RECORD EXECUTOR             import, then wait for the run
 
 `warm` is the host's warm start: the host starts it as soon as the engine names the program
-(GetRequiredPackages, a second before the engine asks for the run), and it imports the
-installed packages the program's last run imported, from RECORD. Then it reads one JSON line
-on standard input, {"dir": ..., "env": {...}, "args": [...]}, takes that working directory,
-environment and arguments, and runs the executor as `run` would. Nothing of the program's
+(GetRequiredPackages, up to a second before the engine asks for the run), and it imports the
+installed packages the program's last run imported, from RECORD, until the run arrives: one
+JSON line on standard input, {"dir": ..., "env": {...}, "args": [...]}. It takes that working
+directory, environment and arguments, and runs the executor as `run` would; the program
+imports whatever was not preloaded yet. Nothing of the program's
 own is imported before its environment is in place: only modules from the interpreter's
 site-packages are recorded, and the Pulumi SDK reads its configuration from the environment
 when asked, not at import.
@@ -30,31 +31,66 @@ import os
 import runpy
 import sys
 import sysconfig
+import threading
 
 
-def preload(record: str) -> None:
-    """Import the modules RECORD names; one that fails now is left for the program to meet."""
+def preload(record: str, run_arrived: threading.Event) -> None:
+    """Import the modules RECORD names, in the order the last run loaded them, until the
+    run arrives (the program then imports the rest itself); one that fails now is left for
+    the program to meet.
+
+    A module is imported only if running its packages did not import it. Pulumi's SDKs load
+    subpackages lazily (a `_LazyModule`, run at its first attribute access) and bind names
+    like their submodules' (`from .CustomResource import *` binds the class
+    `CustomResource`). A submodule imported by name into a lazy package not yet run is set
+    on the package as an attribute, and when the package does run, the lazy module puts
+    that attribute back over the class. So each lazy package is run first, as the program's
+    own attribute access did.
+    """
     try:
         with open(record, encoding="utf-8") as f:
             names = json.load(f)
     except (OSError, ValueError):
         return
     for name in names if isinstance(names, list) else ():
-        if isinstance(name, str) and name not in sys.modules:
+        if run_arrived.is_set():
+            return
+        if not isinstance(name, str) or name in sys.modules:
+            continue
+        parts = name.split(".")
+        for depth in range(1, len(parts)):  # outermost first
+            package = sys.modules.get(".".join(parts[:depth]))
+            if type(package).__name__ == "_LazyModule":
+                with contextlib.suppress(Exception):
+                    getattr(package, "__go_platform_warm_start__", None)  # runs it
+        if name not in sys.modules:
             with contextlib.suppress(Exception):  # the program's own import reports it
                 importlib.import_module(name)
 
 
-def await_run() -> dict | None:
-    """The run the host sends, or None when the host closes the pipe without one."""
-    line = sys.stdin.readline()
-    if not line:
-        return None
-    # The program reads nothing from the host: its standard input is empty, as in a cold run.
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    return json.loads(line)
+class RunRequest:
+    """The one line the host sends, read on a thread of its own, so that preloading can stop
+    the moment it arrives."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self._line = b""
+        threading.Thread(target=self._read, name="warm-start-run", daemon=True).start()
+
+    def _read(self) -> None:
+        self._line = sys.stdin.buffer.readline()
+        self.arrived.set()
+
+    def wait(self) -> dict | None:
+        """The run, or None when the host closed the pipe without one."""
+        self.arrived.wait()
+        if not self._line:
+            return None
+        # The program reads nothing from the host: its standard input is empty, as when cold.
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        return json.loads(self._line)
 
 
 def remember(record: str) -> None:
@@ -81,9 +117,11 @@ def main(argv: list[str]) -> None:
     sys.path[0] = os.path.dirname(executor)  # as if the executor were run as a script
     args = argv[3:]
     if mode == "warm":
+        sys.argv = [executor]  # what modules that look at it see, until the run's arguments
+        request = RunRequest()
         if record:
-            preload(record)
-        run = await_run()
+            preload(record, request.arrived)
+        run = request.wait()
         if run is None:
             return
         os.chdir(run["dir"])
