@@ -5,7 +5,8 @@ Invariants guarded:
   program's own imports do: `k8s.apiextensions.CustomResource` is the resource class, not
   the submodule of the same name (which a lazily loaded package would otherwise put back
   over the class when it runs);
-- the recorded modules are those of site-packages, none of the program's.
+- the recorded modules are those of site-packages, none of the program's; a run deletes the
+  records of programs not run for two weeks, and no other file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,3 +72,18 @@ def test_a_run_records_the_site_packages_modules_it_imported(tmp_path: Path):
         recorded
     )
     assert not [name for name in recorded if name.startswith(("wiring", "components", "__main__"))]
+
+
+def test_a_run_deletes_the_records_of_programs_long_not_run(tmp_path: Path):
+    records = tmp_path / "records"
+    records.mkdir()
+    stale, recent, other = records / "old.json", records / "recent.json", records / "notes.txt"
+    for path in (stale, recent, other):
+        path.write_text("[]")
+    month_ago = time.time() - 30 * 24 * 3600
+    os.utime(stale, (month_ago, month_ago))
+    os.utime(other, (month_ago, month_ago))
+
+    warm_run(tmp_path, records / "this.json")
+
+    assert sorted(p.name for p in records.iterdir()) == ["notes.txt", "recent.json", "this.json"]

@@ -32,6 +32,7 @@ import runpy
 import sys
 import sysconfig
 import threading
+import time
 
 
 def preload(record: str, run_arrived: threading.Event) -> None:
@@ -93,8 +94,14 @@ class RunRequest:
         return json.loads(self._line)
 
 
+RECORD_LIFETIME = 14 * 24 * 3600
+"""A record not rewritten for this long (its program not run) is deleted by the next run that
+writes one: programs in temporary directories (tests) leave records behind."""
+
+
 def remember(record: str) -> None:
-    """Write the names of the modules imported from site-packages, in import order."""
+    """Write the names of the modules imported from site-packages, in import order, and
+    delete the records of programs not run for RECORD_LIFETIME."""
     roots = tuple(
         os.path.join(path, "")
         for path in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
@@ -110,6 +117,10 @@ def remember(record: str) -> None:
         with open(partial, "w", encoding="utf-8") as f:
             json.dump(names, f)
         os.replace(partial, record)
+        stale = time.time() - RECORD_LIFETIME
+        for entry in os.scandir(os.path.dirname(record)):
+            if entry.name.endswith(".json") and entry.stat().st_mtime < stale:
+                os.remove(entry.path)
 
 
 def main(argv: list[str]) -> None:
