@@ -12,7 +12,8 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   `make up` runs it), then the no-op `preview` and no-op `up`, each with the policy pack
   (as `make preview`/`make up`) and without it, and the no-op update alone with the pack
   (`up --skip-preview`, as the driver's Automation API runs it), `--runs` times (median
-  reported); previews run as the project runs them (`DRY_RUN_ENV`);
+  reported); previews run as the project runs them (`DRY_RUN_ENV`); beside them, the
+  previews and the update with the language host's warm start off;
 - floor: the objects the program declares (run under mocks, as
   tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
   CRDs until Established, every object, then every Deployment Available (what `up` awaits);
@@ -106,10 +107,11 @@ class Engine:
         stack: str = STACK,
         timeout: float = COMMAND_TIMEOUT,
         checkpoints: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> tuple[float, str]:
         """Seconds `pulumi <args> --stack <stack>` took, and its stdout; fails loudly. A
         preview runs as the project runs one (`DRY_RUN_ENV`) unless `checkpoints`."""
-        env = self.env
+        env = {**self.env, **(extra_env or {})}
         if args[0] == "preview" and not checkpoints:
             env = {**env, **DRY_RUN_ENV}
         return timed_command(
@@ -302,6 +304,9 @@ class EngineFigures:
 
 
 PACK = ("--policy-pack", "policies")
+COLD = "warm start off"
+WARM_START_OFF = {"GO_PLATFORM_PYTHON_WARM_START": "false"}
+"""The language host's warm start off (docs/toolchain.md#language-host), measured beside it."""
 
 
 def bench_engine(
@@ -314,21 +319,20 @@ def bench_engine(
         figures.first_up_s, stdout = engine.run("up", "--yes", "--json", *PACK)
         figures.resources = resources_in(stdout)
         figures.first_up_timeline = timeline(stdout, figures.first_up_s)
-        commands = {
-            "preview (pack)": ("preview", "--expect-no-changes", *PACK),
-            "preview": ("preview", "--expect-no-changes"),
-            "up (pack)": ("up", "--yes", *PACK),
-            "up": ("up", "--yes"),
-            "up (pack), update only as the driver runs it": (
-                "up",
-                "--yes",
-                "--skip-preview",
-                *PACK,
-            ),
+        preview, update = ("preview", "--expect-no-changes"), ("up", "--yes", "--skip-preview")
+        commands: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+            "preview (pack)": ((*preview, *PACK), {}),
+            "preview": (preview, {}),
+            "up (pack)": (("up", "--yes", *PACK), {}),
+            "up": (("up", "--yes"), {}),
+            "up (pack), update only as the driver runs it": ((*update, *PACK), {}),
+            f"preview (pack), {COLD}": ((*preview, *PACK), WARM_START_OFF),
+            f"preview, {COLD}": (preview, WARM_START_OFF),
+            f"up (pack), update only, {COLD}": ((*update, *PACK), WARM_START_OFF),
         }
         for _ in range(runs):  # interleaved, so load changes hit every command alike
-            for name, args in commands.items():
-                figures.noop.setdefault(name, []).append(engine.run(*args)[0])
+            for name, (args, extra_env) in commands.items():
+                figures.noop.setdefault(name, []).append(engine.run(*args, extra_env=extra_env)[0])
         figures.breakdown = {**breakdown(engine, runs), **crd_share(engine, runs)}
         if scale or crd_choice:
             engine.run("destroy", "--yes")
@@ -606,6 +610,9 @@ def table(figures: dict[str, Any]) -> str:
     row("  floor: every object applied", floor_figures["objects_s"])
     row("  floor: Deployments Available", floor_figures["available_s"])
     for name, value in noop.items():
+        if name.endswith(COLD):  # the reference beside the default, not a target
+            row(f"no-op {name}", value)
+            continue
         target = TARGETS["noop_preview_s" if name.startswith("preview") else "noop_up_s"]
         row(f"no-op {name}", value, f"<= {target:.0f} {verdict(value, target)}")
     lines.append("")

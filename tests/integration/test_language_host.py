@@ -8,8 +8,9 @@ Invariants guarded:
   project names, and the dry-run flag of each phase;
 - a program's exit status reaches the engine: a failure fails the update naming the code;
 - a program's run records what it imported from site-packages, and its next run starts in a
-  process that imported those while the engine was loading plugins (the warm start); with
-  `GO_PLATFORM_PYTHON_WARM_START=false` it starts cold;
+  process the host started ahead of it, which imports those while the engine loads plugins
+  (the warm start; what it imports is proven in tests/test_language_host_runner.py and the
+  host's Go tests); with `GO_PLATFORM_PYTHON_WARM_START=false` it starts cold;
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
@@ -112,17 +113,17 @@ def test_the_next_run_of_a_program_starts_warm(
     engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
     [record] = (tmp_path / "go-platform" / "python-warm-start").glob("*.json")
     recorded = json.loads(record.read_text())
-    assert {"pulumi", "pulumi.runtime", "grpc", "annotated_types"} <= set(recorded)
+    assert {"pulumi", "pulumi.runtime", "grpc", "yaml"} <= set(recorded)
     assert "__main__" not in recorded
 
     set_config(engine, project, "greeting", "again")  # an update with something to do
     engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
-    assert outputs(engine, project)["preloaded"] is True
+    assert outputs(engine, project)["warmStart"] is True
 
     engine.env["GO_PLATFORM_PYTHON_WARM_START"] = "false"
     set_config(engine, project, "greeting", "cold")
     engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
-    assert outputs(engine, project)["preloaded"] is False
+    assert outputs(engine, project)["warmStart"] is False
 
 
 def test_a_failing_program_fails_the_update_with_its_exit_code(
