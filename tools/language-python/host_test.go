@@ -366,6 +366,17 @@ sys.exit(7)
 	if len(h.warm.ready) != 0 {
 		t.Errorf("the warm process is still offered after its run: %v", h.warm.ready)
 	}
+
+	// A warm process that died before its run: the run starts cold.
+	h.warm.prepare(context.Background(), p, executor)
+	dead := h.warm.ready[warmKey(cmd.Path, p.programDir)]
+	_ = dead.cmd.Process.Kill()
+	<-dead.done
+	response, cold = run()
+	want(cold, response)
+	if int(cold["pid"].(float64)) == dead.cmd.Process.Pid {
+		t.Errorf("the run claims the dead warm process's pid: %v", cold)
+	}
 }
 
 // Preloading imports modules as the program's own imports did. Pulumi's SDKs load

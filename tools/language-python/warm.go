@@ -138,9 +138,14 @@ func (w *warmStarts) close() {
 	}
 }
 
-// start sends the warm process its run. On an error the process is stopped, and the caller
-// starts the run cold.
+// start sends the warm process its run. On an error (the process is gone, or its pipe
+// failed) the process is stopped, and the caller starts the run cold.
 func (warm *warmProcess) start(run warmRun) error {
+	select {
+	case <-warm.done:
+		return fmt.Errorf("warm start: the process had exited: %v", warm.err)
+	default:
+	}
 	line, err := json.Marshal(run)
 	if err == nil {
 		_, err = warm.stdin.Write(append(line, '\n'))
