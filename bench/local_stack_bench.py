@@ -13,7 +13,8 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   (as `make preview`/`make up`) and without it, and the no-op update alone with the pack
   (`up --skip-preview`, as the driver's Automation API runs it), `--runs` times (median
   reported); previews run as the project runs them (`DRY_RUN_ENV`); beside them, the
-  previews and the update with the language host's warm start off;
+  preview and the update with the pack with the language host's warm start off (without a
+  pack there is none);
 - floor: the objects the program declares (run under mocks, as
   tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
   CRDs until Established, every object, then every Deployment Available (what `up` awaits);
@@ -327,7 +328,6 @@ def bench_engine(
             "up": (("up", "--yes"), {}),
             "up (pack), update only as the driver runs it": ((*update, *PACK), {}),
             f"preview (pack), {COLD}": ((*preview, *PACK), WARM_START_OFF),
-            f"preview, {COLD}": (preview, WARM_START_OFF),
             f"up (pack), update only, {COLD}": ((*update, *PACK), WARM_START_OFF),
         }
         for _ in range(runs):  # interleaved, so load changes hit every command alike

@@ -7,10 +7,11 @@ Invariants guarded:
   the project's runtime options name, with the stack's config and secrets, the stack and
   project names, and the dry-run flag of each phase;
 - a program's exit status reaches the engine: a failure fails the update naming the code;
-- a program's run records what it imported from site-packages, and its next run starts in a
-  process the host started ahead of it, which imports those while the engine loads plugins
-  (the warm start; what it imports is proven in tests/test_language_host_runner.py and the
-  host's Go tests); with `GO_PLATFORM_PYTHON_WARM_START=false` it starts cold;
+- a program's run records what it imported from site-packages, and its next run with a
+  policy pack starts in a process the host started with the pack, which imports those while
+  the pack starts (the warm start; what it imports is proven in
+  tests/test_language_host_runner.py and the host's Go tests); without a pack, or with
+  `GO_PLATFORM_PYTHON_WARM_START=false`, it starts cold;
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
@@ -103,27 +104,29 @@ def test_preview_and_up_run_the_program_with_config_and_secrets(
     assert "s3cr3t-token-value" not in exported.stdout
 
 
-def test_the_next_run_of_a_program_starts_warm(
+def test_the_next_run_of_a_program_with_a_policy_pack_starts_warm(
     toolchain: Toolchain, engine: Engine, tmp_path: Path
 ):
     toolchain.require("cli", "language-python")
     engine.env["XDG_CACHE_HOME"] = str(tmp_path)
     project = new_stack(engine, "python-program")
+    pack = ("--policy-pack", str(engine.project("policy-pack")))
 
-    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
+    def up(greeting: str, *flags: str) -> bool:
+        set_config(engine, project, "greeting", greeting)  # an update with something to do
+        engine.run("up", "--yes", "--stack", STACK, "--non-interactive", *flags, cwd=project)
+        return outputs(engine, project)["warmStart"]
+
+    up("first", *pack)
     [record] = (tmp_path / "go-platform" / "python-warm-start").glob("*.json")
     recorded = json.loads(record.read_text())
     assert {"pulumi", "pulumi.runtime", "grpc", "yaml"} <= set(recorded)
     assert "__main__" not in recorded
 
-    set_config(engine, project, "greeting", "again")  # an update with something to do
-    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
-    assert outputs(engine, project)["warmStart"] is True
-
+    assert up("with the pack", *pack) is True
+    assert up("without a pack") is False  # nothing to wait for: the run follows at once
     engine.env["GO_PLATFORM_PYTHON_WARM_START"] = "false"
-    set_config(engine, project, "greeting", "cold")
-    engine.run("up", "--yes", "--stack", STACK, "--non-interactive", cwd=project)
-    assert outputs(engine, project)["warmStart"] is False
+    assert up("turned off", *pack) is False
 
 
 def test_a_failing_program_fails_the_update_with_its_exit_code(

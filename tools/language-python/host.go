@@ -87,10 +87,10 @@ func (h *host) GetRequiredPackages(
 	if err != nil {
 		return nil, err
 	}
-	// The engine asks this before it runs the program (and before destroy and refresh, which
-	// do not): the program's interpreter starts importing now (warm.go).
+	// The engine asks this before it runs the program, and before destroy and refresh, which
+	// do not: the program is only noted here, for a warm start once a policy pack starts.
 	if script, err := executorPath(); err == nil {
-		h.warm.prepare(ctx, p, script)
+		h.warm.expect(p, script)
 	}
 	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
 }
@@ -365,6 +365,9 @@ func (h *host) RunPlugin(
 			"go-platform's Python language host runs policy packs (kind analyzer), not plugins of kind %q", kind)
 	}
 	ctx := server.Context()
+	// The engine runs the program once its policy packs have started, most of a second from
+	// now: the program's interpreter starts importing meanwhile (warm.go).
+	h.warm.prepareExpected(ctx)
 	p, err := resolveProgram(req.GetInfo(), req.GetPwd())
 	if err != nil {
 		return err

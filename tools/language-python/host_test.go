@@ -8,7 +8,8 @@ package main
 // - runtime options are checked, not silently ignored; a missing virtualenv says how to make it;
 // - the executor gets every flag it parses (--parallel always), config only when present;
 // - the runner around the executor keeps its exit: status, threads, atexit handlers;
-// - a warm start runs the program in the process prepared for it, as a cold run would;
+// - a warm start begins when a policy pack starts, and runs the program in the process
+//   prepared for it, as a cold run would;
 // - a policy pack learns its stack from the environment;
 // - About answers with the interpreter that runs the program, from one start of it;
 // - exit statuses map onto the engine's answer (32 = bail);
@@ -527,6 +528,30 @@ func TestAWarmProcessNotTakenEndsWithTheHost(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the warm process is still running after the host closed it")
 	}
+}
+
+// The program is noted when the engine asks for its packages, and its warm process starts
+// only once a policy pack starts (destroy and refresh, which run no program, start no pack).
+func TestAWarmStartBeginsWithAPolicyPack(t *testing.T) {
+	python3(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	root := t.TempDir()
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWarmStarts()
+	w.prepareExpected(context.Background())
+	w.expect(p, filepath.Join(root, "executor"))
+	if len(w.ready) != 0 {
+		t.Fatalf("started %d warm processes before any pack, want none", len(w.ready))
+	}
+	w.prepareExpected(context.Background())
+	w.prepareExpected(context.Background()) // a second pack: still one
+	if len(w.ready) != 1 {
+		t.Errorf("started %d warm processes once a pack started, want 1", len(w.ready))
+	}
+	w.close()
 }
 
 func TestWarmStartsCanBeTurnedOff(t *testing.T) {

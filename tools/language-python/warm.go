@@ -26,12 +26,26 @@ const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
 
 // warmStarts holds the Python processes started ahead of a program's run: one per
 // interpreter and program, each importing what that program's last run imported from
-// site-packages while the engine is still loading plugins and policy packs. A run takes the
-// one started for it; one never taken ends when the host closes its standard input (or exits).
+// site-packages while the engine starts the policy packs. A run takes the one started for
+// it; one never taken ends when the host closes its standard input (or exits).
+//
+// The engine asks GetRequiredPackages before every deployment, then starts the policy packs
+// (RunPlugin), then runs the program. A pack takes most of a second to start, time the
+// program's imports can use; without a pack the run follows at once and a warm start gains
+// nothing, and destroy and refresh run no program at all (there a warm process only took
+// CPU from the operation: docs/PERFORMANCE.md, eighth round). So GetRequiredPackages notes
+// the program (expect) and a pack's start starts its warm process (prepareExpected).
 type warmStarts struct {
 	mu       sync.Mutex
 	disabled bool
 	ready    map[string]*warmProcess
+	expected *expectedRun
+}
+
+// expectedRun is the program GetRequiredPackages named last, and its executor.
+type expectedRun struct {
+	program  *program
+	executor string
 }
 
 // warmProcess is a started runner waiting, on its standard input, for the run to make.
@@ -82,6 +96,23 @@ func recordPath(key string) string {
 	}
 	sum := sha256.Sum256([]byte(key))
 	return filepath.Join(cache, "go-platform", "python-warm-start", hex.EncodeToString(sum[:8])+".json")
+}
+
+// expect notes the program the engine will run if a policy pack starts.
+func (w *warmStarts) expect(p *program, executor string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.expected = &expectedRun{program: p, executor: executor}
+}
+
+// prepareExpected starts the warm process of the program expect noted, if any.
+func (w *warmStarts) prepareExpected(ctx context.Context) {
+	w.mu.Lock()
+	expected := w.expected
+	w.mu.Unlock()
+	if expected != nil {
+		w.prepare(ctx, expected.program, expected.executor)
+	}
 }
 
 // prepare starts a warm process for p unless one is ready or warm starts are off. Failing
