@@ -3,15 +3,14 @@
     python -u -c RUNNER run  RECORD EXECUTOR [ARGS...]   run the executor now
     python -u -c RUNNER warm RECORD EXECUTOR             import, then wait for the run
 
-`warm` is the host's warm start: the host starts it as soon as the engine names the program
-(GetRequiredPackages, up to a second before the engine asks for the run), and it imports the
+`warm` is the host's warm start: the host starts it when a policy pack starts (most of a
+second before the engine asks for the run, which waits for the pack), and it imports the
 installed packages the program's last run imported, from RECORD, until the run arrives: one
 JSON line on standard input, {"dir": ..., "env": {...}, "args": [...]}. It takes that working
 directory, environment and arguments, and runs the executor as `run` would; the program
-imports whatever was not preloaded yet. Nothing of the program's
-own is imported before its environment is in place: only modules from the interpreter's
-site-packages are recorded, and the Pulumi SDK reads its configuration from the environment
-when asked, not at import.
+imports whatever was not preloaded yet. Nothing of the program's own is imported before its
+environment is in place: only modules from the interpreter's site-packages are recorded, and
+the Pulumi SDK reads its configuration from the environment when asked, not at import.
 
 Both modes, when the executor is done: record what this run imported from site-packages, for
 the next warm start, and freeze the garbage collector's objects, so that the interpreter's
