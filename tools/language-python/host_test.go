@@ -384,9 +384,9 @@ sys.exit(7)
 // subpackages lazily and bind the names of submodules to what they export
 // (`from .Thing import *`): the program must see the class, not the submodule.
 func TestAWarmStartLoadsLazyPackagesAsTheProgramWould(t *testing.T) {
-	python := python3(t)
 	site, dir := t.TempDir(), t.TempDir()
-	files := map[string]string{
+	marker := filepath.Join(dir, "imported")
+	writeFiles(t, site, map[string]string{
 		"lazyroot/__init__.py": `import importlib.util, sys
 def lazy(name):
     spec = importlib.util.find_spec(name)
@@ -399,52 +399,20 @@ sub = lazy("lazyroot.sub")
 `,
 		"lazyroot/sub/__init__.py": "from .Thing import *\n",
 		"lazyroot/sub/Thing.py":    "__all__ = ['Thing']\nclass Thing:\n    pass\n",
-	}
-	for name, text := range files {
-		path := filepath.Join(site, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record, executor, out := filepath.Join(dir, "record.json"), filepath.Join(dir, "executor"), filepath.Join(dir, "out")
-	marker := filepath.Join(dir, "imported")
-	files["warm_marker.py"] = "open(" + strconv.Quote(marker) + ", 'w').close()\n"
-	if err := os.WriteFile(filepath.Join(site, "warm_marker.py"), []byte(files["warm_marker.py"]), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(record, []byte(`["lazyroot", "lazyroot.sub", "lazyroot.sub.Thing", "warm_marker"]`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	program := `import sys
+		"warm_marker.py":           "open(" + strconv.Quote(marker) + ", 'w').close()\n",
+	})
+	writeFiles(t, dir, map[string]string{
+		"record.json": `["lazyroot", "lazyroot.sub", "lazyroot.sub.Thing", "warm_marker"]`,
+		"executor": `import sys
 loaded = "lazyroot.sub.Thing" in sys.modules
 import lazyroot
 open(sys.argv[1], "w").write("%s %s" % (loaded, isinstance(lazyroot.sub.Thing, type)))
-`
-	if err := os.WriteFile(executor, []byte(program), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(python, runnerArgs("warm", record, executor)...)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+site)
-	run, _ := json.Marshal(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: []string{out}})
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var output strings.Builder
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitFile(t, marker) // preloaded: the run may come
-	_, _ = stdin.Write(append(run, '\n'))
-	_ = stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, output.String())
-	}
-	if got := readFile(t, out); got != "True True" {
+`,
+	})
+
+	got := runWarm(t, site, dir, marker, nil) // the run comes once everything is preloaded
+
+	if got != "True True" {
 		t.Errorf("preloaded, Thing is a class: %q, want %q", got, "True True")
 	}
 }
@@ -452,31 +420,49 @@ open(sys.argv[1], "w").write("%s %s" % (loaded, isinstance(lazyroot.sub.Thing, t
 // Preloading stops when the run arrives: the program imports the rest itself rather than
 // wait for modules it may import later, or never.
 func TestAWarmStartStopsPreloadingWhenTheRunArrives(t *testing.T) {
-	python := python3(t)
 	site, dir := t.TempDir(), t.TempDir()
 	started, sent := filepath.Join(dir, "started"), filepath.Join(dir, "sent")
-	files := map[string]string{
+	writeFiles(t, site, map[string]string{
 		// Imported first, it says so and returns only once the run has been sent.
 		"warm_gate.py": "import os, time\nopen(" + strconv.Quote(started) + ", 'w').close()\n" +
 			"while not os.path.exists(" + strconv.Quote(sent) + "):\n    time.sleep(0.01)\ntime.sleep(0.3)\n",
 		"warm_after.py": "",
+	})
+	writeFiles(t, dir, map[string]string{
+		"record.json": `["warm_gate", "warm_after"]`,
+		"executor": `import sys
+open(sys.argv[1], "w").write("%s %s" % ("warm_gate" in sys.modules, "warm_after" in sys.modules))
+`,
+	})
+
+	got := runWarm(t, site, dir, started, func() { writeFiles(t, dir, map[string]string{"sent": ""}) })
+
+	if got != "True False" {
+		t.Errorf("gate preloaded, after preloaded: %q, want %q", got, "True False")
 	}
+}
+
+// writeFiles writes each file, named relative to dir, creating its directories.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(site, name), []byte(text), 0o644); err != nil {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	record, executor, out := filepath.Join(dir, "record.json"), filepath.Join(dir, "executor"), filepath.Join(dir, "out")
-	if err := os.WriteFile(record, []byte(`["warm_gate", "warm_after"]`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	program := `import sys
-open(sys.argv[1], "w").write("%s %s" % ("warm_gate" in sys.modules, "warm_after" in sys.modules))
-`
-	if err := os.WriteFile(executor, []byte(program), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(python, runnerArgs("warm", record, executor)...)
+}
+
+// runWarm runs the runner in warm mode with site on PYTHONPATH, dir/record.json as its
+// record and dir/executor as the executor. It sends the run once the file ready exists, then
+// calls sent (if not nil), and returns what the executor wrote to the file it is given.
+func runWarm(t *testing.T, site, dir, ready string, sent func()) string {
+	t.Helper()
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(python3(t), runnerArgs("warm", filepath.Join(dir, "record.json"), filepath.Join(dir, "executor"))...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+site)
 	run, _ := json.Marshal(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: []string{out}})
 	stdin, err := cmd.StdinPipe()
@@ -488,18 +474,16 @@ open(sys.argv[1], "w").write("%s %s" % ("warm_gate" in sys.modules, "warm_after"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	awaitFile(t, started)
+	awaitFile(t, ready)
 	_, _ = stdin.Write(append(run, '\n'))
 	_ = stdin.Close()
-	if err := os.WriteFile(sent, nil, 0o644); err != nil {
-		t.Fatal(err)
+	if sent != nil {
+		sent()
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("%v: %s", err, output.String())
 	}
-	if got := readFile(t, out); got != "True False" {
-		t.Errorf("gate preloaded, after preloaded: %q, want %q", got, "True False")
-	}
+	return readFile(t, out)
 }
 
 // A warm process never taken ends when the host closes it.
