@@ -9,6 +9,7 @@ logical name, inputs (secrets unwrapped, their paths listed), parent. Tests quer
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ class Registration:
     """Resource hooks bound to it, by kind (`before_create`): the hooks' names."""
     dependencies: frozenset[str] = frozenset()
     """URNs this resource waits for (explicit `depends_on`, components expanded)."""
+    accepts_resources: bool = True
+    """Whether the registration asked for resource references in its outputs (a component's
+    children as resources rather than URNs)."""
 
     def has_secret(self, prefix: str) -> bool:
         """True when the input at `prefix` (dotted path) or anything under it is secret."""
@@ -150,6 +154,7 @@ class _RecordingMonitor(MockMonitor):
                     hooks={kind.name: tuple(names) for kind, names in request.hooks.ListFields()},
                     secret_paths=frozenset(secrets),
                     dependencies=frozenset(request.dependencies),
+                    accepts_resources=request.acceptResources,
                 )
             )
         return response
@@ -177,8 +182,16 @@ def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -
 
 @pytest.fixture
 def pulumi_program() -> Iterator[Callable[..., Recording]]:
+    # The program sets the SDK's switch for resource references in the process environment:
+    # each program run starts without it, and no later test (or process it starts) inherits it.
+    from wiring.foundation import RESOURCE_REFERENCES_ENV
+
+    saved = os.environ.pop(RESOURCE_REFERENCES_ENV, None)
     yield run_under_mocks
     set_stack_config(StackConfig({}))
+    os.environ.pop(RESOURCE_REFERENCES_ENV, None)
+    if saved is not None:
+        os.environ[RESOURCE_REFERENCES_ENV] = saved
 
 
 # --- stack config factories -------------------------------------------------------------

@@ -13,7 +13,9 @@ Invariants guarded:
 - invalid config stops the program with one clean error (`pulumi.RunError`, which the
   engine prints without a traceback) before any resource is registered;
 - the program's imports leave out the docker SDK, which only a service that builds its
-  image loads (0.1 s of every run otherwise).
+  image loads (0.1 s of every run otherwise);
+- every registration declines resource references (a component's children come back as
+  URNs, not fetched and decoded), unless the environment asks for them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tests.conftest import (
     stack_config,
     stack_file_config,
 )
+from wiring.foundation import RESOURCE_REFERENCES_ENV
 
 MAIN = str(REPO / "__main__.py")
 
@@ -210,3 +213,19 @@ def test_the_program_loads_the_docker_sdk_only_to_build_an_image():
 
     assert "wiring.services" in modules
     assert loaded.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("environment", "accepted"), [(None, False), ("false", True), ("true", False)]
+)
+def test_registrations_decline_resource_references_unless_the_environment_asks(
+    pulumi_program, monkeypatch, environment, accepted
+):
+    if environment is not None:
+        monkeypatch.setenv(RESOURCE_REFERENCES_ENV, environment)
+    config = stack_file_config(REPO / "Pulumi.local.yaml")
+
+    recording = run_main(pulumi_program, stack="local", config=config)
+
+    assert recording.one("ConfigGroup", parent="crds").accepts_resources is accepted
+    assert {r.accepts_resources for r in recording.resources} == {accepted}
