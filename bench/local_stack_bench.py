@@ -308,6 +308,12 @@ PACK = ("--policy-pack", "policies")
 COLD = "warm start off"
 WARM_START_OFF = {"GO_PLATFORM_PYTHON_WARM_START": "false"}
 """The language host's warm start off (docs/toolchain.md#language-host), measured beside it."""
+REFERENCES = "resource references accepted"
+REFERENCES_ACCEPTED = {"PULUMI_DISABLE_RESOURCE_REFERENCES": "false"}
+"""The program's resource references accepted (wiring/foundation.py says why it declines
+them), measured beside it."""
+BESIDE = (COLD, REFERENCES)
+"""The names of the measures taken beside a default: references for it, not targets."""
 
 
 def bench_engine(
@@ -329,6 +335,8 @@ def bench_engine(
             "up (pack), update only as the driver runs it": ((*update, *PACK), {}),
             f"preview (pack), {COLD}": ((*preview, *PACK), WARM_START_OFF),
             f"up (pack), update only, {COLD}": ((*update, *PACK), WARM_START_OFF),
+            f"preview, {REFERENCES}": (preview, REFERENCES_ACCEPTED),
+            f"up (pack), update only, {REFERENCES}": ((*update, *PACK), REFERENCES_ACCEPTED),
         }
         for _ in range(runs):  # interleaved, so load changes hit every command alike
             for name, (args, extra_env) in commands.items():
@@ -610,7 +618,7 @@ def table(figures: dict[str, Any]) -> str:
     row("  floor: every object applied", floor_figures["objects_s"])
     row("  floor: Deployments Available", floor_figures["available_s"])
     for name, value in noop.items():
-        if name.endswith(COLD):  # the reference beside the default, not a target
+        if name.endswith(BESIDE):
             row(f"no-op {name}", value)
             continue
         target = TARGETS["noop_preview_s" if name.startswith("preview") else "noop_up_s"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -271,8 +271,9 @@ class ModuleProxy(pulumi.ComponentResource):
             volumes.append(MountedVolume("storage", STORAGE_DIR, source, read_only=False))
 
         route_middlewares: list[MiddlewareRef] = []
+        gateway = args.gateway
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
-        if args.gateway is not None:
+        if gateway is not None:
             users = k8s.core.v1.Secret(
                 f"{name}-users",
                 metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
@@ -288,7 +289,8 @@ class ModuleProxy(pulumi.ComponentResource):
                 opts=child,
             )
             route_middlewares.append(MiddlewareRef(f"{NAME}-auth", args.namespace))
-            child = child_options(self, opts, depends_on=[auth])
+            # The route waits for its BasicAuth middleware; the workload does not.
+            gateway = replace(gateway, ready=(*gateway.ready, auth))
 
         stack = GoServiceStack(
             f"{name}-athens",
@@ -297,7 +299,7 @@ class ModuleProxy(pulumi.ComponentResource):
                 namespace=args.namespace,
                 environment=args.environment,
                 secret_env=args.secret_env,
-                gateway=args.gateway,
+                gateway=gateway,
                 observability=args.observability,
                 volumes=tuple(volumes),
                 recreate=storage.type == "disk",

@@ -40,7 +40,9 @@ class GatewayBinding:
     middleware_namespace: pulumi.Input[str] | None = None
     """Where the gateway's named middlewares live; the route's own namespace if None."""
     ready: Sequence[pulumi.Resource] = ()
-    """What a route waits for: the gateway (its CRDs, issuers and middlewares)."""
+    """What a route waits for: the gateway's charts and the middlewares the route names.
+    Not its certificate or the issuer: cert-manager issues the certificate once the issuer is
+    ready, whichever was created first."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def route_parts(
     )
     if gateway.cluster_issuer is not None:
         secret_name = f"{object_name}-tls"
-        certificate = k8s.apiextensions.CustomResource(
+        k8s.apiextensions.CustomResource(
             f"{name}-certificate",
             api_version="cert-manager.io/v1",
             kind="Certificate",
@@ -87,7 +89,6 @@ def route_parts(
             opts=after_gateway,
         )
         tls = {"secretName": secret_name}
-        depends_on.append(certificate)
     named_in = gateway.middleware_namespace or namespace
     middlewares = [m.as_spec() for m in gateway.middlewares]
     middlewares += [MiddlewareRef(m, named_in).as_spec() for m in route.middlewares]

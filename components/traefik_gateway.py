@@ -354,14 +354,18 @@ class TraefikGateway(pulumi.ComponentResource):
             tls_option_spec(),
         )
         specs = middleware_specs(gateway.middlewares, replicas=gateway.replicas)
-        for namespace, namespace_output in args.routes_namespaces.items():
-            for middleware, spec in specs.items():
+        self._middlewares: dict[str, list[pulumi.Resource]] = {
+            namespace: [
                 self._custom(
                     f"{namespace}-{middleware}",
                     "Middleware",
                     {"name": middleware, "namespace": namespace_output},
                     spec,
                 )
+                for middleware, spec in specs.items()
+            ]
+            for namespace, namespace_output in args.routes_namespaces.items()
+        }
 
         self.dashboard_url = None
         self.dashboard_password = None
@@ -390,7 +394,10 @@ class TraefikGateway(pulumi.ComponentResource):
             middlewares=tuple(MiddlewareRef(m, in_namespace) for m in gateway.default_middlewares),
             cluster_issuer=self.cluster_issuer,
             middleware_namespace=in_namespace,
-            ready=(self,),
+            # The charts and the middlewares a route names. Not the whole gateway: a route
+            # then waited for the dashboard's certificate and route too (a dependency on a
+            # component is one on every child), a second or more of every first `up`.
+            ready=(*self._charts, *self._middlewares[namespace]),
         )
 
     def _alerts_and_dashboard(self) -> None:
@@ -453,20 +460,27 @@ class TraefikGateway(pulumi.ComponentResource):
         )
 
     def _issuers(self, cert_ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
-        """The environment's ClusterIssuer(s); returns the name certificates use."""
+        """The environment's ClusterIssuer(s); returns the name certificates use.
+
+        Nothing waits for an issuer, not even the CA chain's links for each other:
+        cert-manager issues a certificate once its issuer is ready, whatever was created
+        first, and creating one after the other only made each route wait for three more
+        rounds through the engine (docs/PERFORMANCE.md, ninth round).
+        """
         gateway = self._args.gateway
         tls = gateway.tls
+        name = pulumi.Output.from_input(tls.cluster_issuer_name)
         if tls.issuer == "existing":
-            return pulumi.Output.from_input(tls.cluster_issuer_name)
+            return name
         if tls.issuer == "privateCa":
             # A self-signed root signs the CA certificate; the CA issuer signs the rest.
-            root = self._custom(
+            self._custom(
                 "selfsigned-issuer",
                 "ClusterIssuer",
                 {"name": SELF_SIGNED_ISSUER},
                 {"selfSigned": {}},
             )
-            ca = self._custom(
+            self._custom(
                 "ca-certificate",
                 "Certificate",
                 {"name": CA_SECRET, "namespace": cert_ns.metadata.name},
@@ -482,16 +496,14 @@ class TraefikGateway(pulumi.ComponentResource):
                         "name": SELF_SIGNED_ISSUER,
                     },
                 },
-                depends_on=[root],
             )
-            issuer = self._custom(
+            self._custom(
                 "cluster-issuer",
                 "ClusterIssuer",
                 {"name": tls.cluster_issuer_name},
                 {"ca": {"secretName": CA_SECRET}},
-                depends_on=[ca],
             )
-            return issuer.metadata["name"]
+            return name
         token_secret = None
         if self._args.dns01_token is not None:
             token = k8s.core.v1.Secret(
@@ -503,13 +515,13 @@ class TraefikGateway(pulumi.ComponentResource):
                 opts=child_options(self, self._opts),
             )
             token_secret = token.metadata.name
-        issuer = self._custom(
+        self._custom(
             "cluster-issuer",
             "ClusterIssuer",
             {"name": tls.cluster_issuer_name},
             acme_issuer_spec(gateway, dns01_token_secret=token_secret),
         )
-        return issuer.metadata["name"]
+        return name
 
     def _dashboard(self) -> None:
         """Dashboard IngressRoute to `api@internal`, behind BasicAuth and an allow list."""
@@ -530,22 +542,24 @@ class TraefikGateway(pulumi.ComponentResource):
             opts=child_options(self, self._opts),
         )
         middlewares = [{"name": "dashboard-auth", "namespace": namespace}]
-        self._custom(
+        auth = self._custom(
             "dashboard-auth",
             "Middleware",
             {"name": "dashboard-auth", "namespace": namespace},
             {"basicAuth": {"secret": users.metadata.name, "removeHeader": True}},
         )
+        named = [auth]
         if gateway.dashboard.ip_allow_list:
-            self._custom(
+            allow = self._custom(
                 "dashboard-allow",
                 "Middleware",
                 {"name": "dashboard-allow", "namespace": namespace},
                 {"ipAllowList": {"sourceRange": list(gateway.dashboard.ip_allow_list)}},
             )
             middlewares.insert(0, {"name": "dashboard-allow", "namespace": namespace})
+            named.append(allow)
         host = self._args.dashboard_host
-        certificate = self._custom(
+        self._custom(
             "dashboard-certificate",
             "Certificate",
             {"name": "traefik-dashboard", "namespace": namespace},
@@ -567,7 +581,7 @@ class TraefikGateway(pulumi.ComponentResource):
                 ],
                 "tls": {"secretName": "traefik-dashboard-tls"},
             },
-            depends_on=[certificate],
+            depends_on=named,  # as a service route: its middlewares, not its certificate
         )
         self.dashboard_url = pulumi.Output.from_input(f"https://{host}/dashboard/")
         self.dashboard_password = pulumi.Output.secret(password.result)

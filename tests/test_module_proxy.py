@@ -9,7 +9,8 @@ Invariants guarded:
 - private module patterns become the no-sum patterns, the download-mode file (private
   fetched by Athens itself, `sync`), the filter file, and GOPRIVATE for Athens's own go;
 - git credentials are a Secret mounted as files (0400), never env or chart values;
-- the external route is behind BasicAuth (bcrypt from the provider); CI namespaces may
+- the external route is behind BasicAuth (bcrypt from the provider), and only the route
+  waits for that middleware, not the workload; CI namespaces may
   reach the internal Service; outputs give internal and external URLs and client env;
 - service builds receive the proxy's internal URL as GOPROXY.
 """
@@ -277,6 +278,21 @@ def test_external_route_behind_basic_auth(pulumi_program):
         if r.inputs["metadata"]["namespace"] == "module-proxy"
     }
     assert {"secure-headers", "rate-limit", "athens-auth"} <= middlewares_in_proxy_ns
+
+
+def test_only_the_route_waits_for_the_basic_auth_middleware(pulumi_program):
+    recording = run(pulumi_program, stack="local")
+    auth = recording.one("Middleware", name="module-proxy-auth").urn
+    workload = [
+        r
+        for r in recording.children("module-proxy-athens")
+        if r.kind in ("Deployment", "Service", "ConfigMap", "ServiceAccount", "NetworkPolicy")
+    ]
+
+    assert auth in recording.one("IngressRoute", parent="module-proxy-athens").dependencies
+    assert len(workload) >= 5
+    for child in workload:
+        assert auth not in child.dependencies, child.name
 
 
 def test_ci_namespaces_may_use_the_internal_service(pulumi_program):

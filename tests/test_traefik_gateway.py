@@ -15,7 +15,10 @@ Invariants guarded:
 - the dashboard is only an IngressRoute on websecure behind BasicAuth (bcrypt from the
   provider), with an optional allow list; its password is a secret output; off in prod;
 - the default TLSOption requires TLS 1.2 and offers h2;
-- GoServiceStack routes get the gateway's default middleware chain and issuer.
+- GoServiceStack routes get the gateway's default middleware chain and issuer, and wait
+  for the middlewares they name (and where charts are installed, the charts), not for the
+  rest of the gateway; nothing waits for an issuer or a certificate (cert-manager issues
+  once the issuer is ready, whatever was created first).
 """
 
 from __future__ import annotations
@@ -458,6 +461,42 @@ def test_service_routes_use_the_gateway_chain_and_issuer(pulumi_program):
     assert network["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "traefik"
     }
+
+
+def test_routes_wait_for_the_middlewares_they_name_and_nothing_waits_for_issuance(
+    pulumi_program,
+):
+    recording = run_program(pulumi_program, "local")
+    route = recording.one("IngressRoute", parent="greeter")
+    in_apps = {
+        r.urn
+        for r in recording.of_kind("Middleware")
+        if recording.parent_name(r) == "gateway" and r.inputs["metadata"]["namespace"] == "apps"
+    }
+    issuance = {r.urn for r in recording.resources if r.kind in ("Certificate", "ClusterIssuer")}
+    dashboard = {
+        r.urn for r in recording.children("gateway") if r.name.startswith("gateway-dashboard")
+    }
+
+    assert len(in_apps) >= 6
+    assert in_apps <= route.dependencies
+    assert not dashboard & route.dependencies
+    dashboard_route = recording.one("IngressRoute", name="gateway-dashboard")
+    assert recording.one("Middleware", name="gateway-dashboard-auth").urn in (
+        dashboard_route.dependencies
+    )
+    # The CA chain, the issuer, the certificates of the dashboard, greeter and module proxy.
+    assert len(issuance) == 6
+    for resource in recording.resources:
+        assert not issuance & resource.dependencies, resource.name
+
+
+def test_where_charts_are_installed_routes_wait_for_them(pulumi_program):
+    recording = run_program(pulumi_program, "dev")
+    charts = {r.urn for r in recording.of_kind("Chart") if recording.parent_name(r) == "gateway"}
+
+    assert len(charts) == 2
+    assert charts <= recording.one("IngressRoute", parent="greeter").dependencies
 
 
 def test_strip_prefix_and_h2c_backends(pulumi_program):
