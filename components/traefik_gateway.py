@@ -396,7 +396,7 @@ class TraefikGateway(pulumi.ComponentResource):
             middleware_namespace=in_namespace,
             # The charts and the middlewares a route names. Not the whole gateway: a route
             # then waited for the dashboard's certificate and route too (a dependency on a
-            # component is one on every child), a second or more of every first `up`.
+            # component is one on every child).
             ready=(*self._charts, *self._middlewares[namespace]),
         )
 
@@ -464,8 +464,9 @@ class TraefikGateway(pulumi.ComponentResource):
 
         Nothing waits for an issuer, not even the CA chain's links for each other:
         cert-manager issues a certificate once its issuer is ready, whatever was created
-        first, and creating one after the other only made each route wait for three more
-        rounds through the engine (docs/PERFORMANCE.md, ninth round).
+        first, and the provider awaits neither, so ordering their creation guaranteed
+        nothing and put three more steps before every route (docs/PERFORMANCE.md, ninth
+        round).
         """
         gateway = self._args.gateway
         tls = gateway.tls
