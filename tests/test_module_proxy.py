@@ -10,8 +10,8 @@ Invariants guarded:
   fetched by Athens itself, `sync`), the filter file, and GOPRIVATE for Athens's own go;
 - git credentials are a Secret mounted as files (0400), never env or chart values;
 - the external route is behind BasicAuth (bcrypt from the provider), and only the route
-  waits for that middleware, not the workload; CI namespaces may
-  reach the internal Service; outputs give internal and external URLs and client env;
+  waits for that middleware, not the workload; CI namespaces may reach the internal
+  Service; outputs give internal and external URLs and client env;
 - service builds receive the proxy's internal URL as GOPROXY.
 """
 
