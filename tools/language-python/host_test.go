@@ -302,10 +302,7 @@ sys.exit(7)
 	if err := os.WriteFile(executor, []byte(report), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := programAt(t, root)
 	h := newHost("127.0.0.1:1", "", newChildren())
 	run := func() (*pulumirpc.RunResponse, map[string]any) {
 		t.Helper()
@@ -491,10 +488,7 @@ func TestAWarmProcessNotTakenEndsWithTheHost(t *testing.T) {
 	python3(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	root := t.TempDir()
-	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := programAt(t, root)
 	w := newWarmStarts()
 	w.prepare(context.Background(), p, filepath.Join(root, "executor"))
 	if len(w.ready) != 1 {
@@ -520,10 +514,7 @@ func TestAWarmStartBeginsWithAPolicyPack(t *testing.T) {
 	python3(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	root := t.TempDir()
-	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := programAt(t, root)
 	w := newWarmStarts()
 	w.prepareExpected(context.Background())
 	w.expect(p, filepath.Join(root, "executor"))
@@ -541,15 +532,22 @@ func TestAWarmStartBeginsWithAPolicyPack(t *testing.T) {
 func TestWarmStartsCanBeTurnedOff(t *testing.T) {
 	t.Setenv(warmStartEnv, "false")
 	root := t.TempDir()
-	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := programAt(t, root)
 	w := newWarmStarts()
 	w.prepare(context.Background(), p, filepath.Join(root, "executor"))
 	if len(w.ready) != 0 {
 		t.Errorf("%s=false still prepared %d warm processes", warmStartEnv, len(w.ready))
 	}
+}
+
+// programAt resolves the program whose project and entry point are the directory root.
+func programAt(t *testing.T, root string) *program {
+	t.Helper()
+	p, err := resolveProgram(&pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func python3(t *testing.T) string {
