@@ -9,9 +9,10 @@ Needs `make toolchain` (the host is found through `bootstrap.py doctor --json`).
   its first call, once per host launch; a preview launches two, an update three);
   target < 50 ms;
 - GetPluginInfo round trip (the first call after every launch);
-- GetRequiredPackages on this project's virtualenv, beside the two ways of finding the
-  installed packages' pulumi-plugin.json files: the host's single `importlib.metadata`
-  pass, and `pip list` (what the SDK's toolchain package runs) for comparison.
+- GetRequiredPackages on this project's virtualenv: with the environment unchanged since the
+  last call (the host's kept listing, checked against the paths it watches), and listed
+  (the kept listing deleted first: the host's single `importlib.metadata` pass), beside
+  `pip list` (what the SDK's toolchain package runs) for comparison.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent import futures
@@ -108,8 +112,13 @@ def main() -> int:
         )
     ]
 
+    cache = Path(tempfile.mkdtemp(prefix="language-host-bench-"))
+    listings = cache / "go-platform" / "python-packages"
     process = subprocess.Popen(
-        [str(host), engine_address], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [str(host), engine_address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "XDG_CACHE_HOME": str(cache)},
     )
     try:
         port = int(process.stdout.readline())
@@ -131,10 +140,16 @@ def main() -> int:
         runs = max(3, args.runs // 5)
         rows.append(
             summary(
-                "GetRequiredPackages (host)",
-                timed(lambda: client.GetRequiredPackages(request), runs),
+                "GetRequiredPackages, unchanged",
+                timed(lambda: client.GetRequiredPackages(request), args.runs),
             )
         )
+
+        def listed() -> None:
+            shutil.rmtree(listings, ignore_errors=True)
+            client.GetRequiredPackages(request)
+
+        rows.append(summary("GetRequiredPackages, listed", timed(listed, runs)))
         pip_list = [str(VENV / "bin" / "python"), "-m", "pip", "list", "--format", "json"]
         rows.append(
             summary(
@@ -147,6 +162,7 @@ def main() -> int:
         process.kill()
         process.wait()
         engine.stop(grace=None)
+        shutil.rmtree(cache, ignore_errors=True)
 
     found = sorted(f"{p.name} {p.version}" for p in packages.packages)
     if args.json:

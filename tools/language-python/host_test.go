@@ -5,6 +5,7 @@ package main
 // - Python versions become the semantic versions plugins are installed under;
 // - required packages come from pulumi-plugin.json, skip non-resource packages and
 //   pulumi-policy, and fall back to the pulumi-<name> convention only without a JSON file;
+// - the installed packages are listed again exactly when a path the listing depends on changed;
 // - runtime options are checked, not silently ignored; a missing virtualenv says how to make it;
 // - the executor gets every flag it parses (--parallel always), config only when present;
 // - the runner around the executor keeps its exit: status, threads, atexit handlers;
@@ -106,6 +107,123 @@ func TestRequiredPackages(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pulumi-broken") {
 		t.Errorf("an unreadable pulumi-plugin.json must be reported naming the package, got %v", err)
 	}
+}
+
+// fakeDistribution installs, in dir, a distribution shipping a pulumi-plugin.json for the
+// resource plugin name at version, the way a wheel lays one out.
+func fakeDistribution(t *testing.T, dir, name, version string) {
+	t.Helper()
+	module := "pulumi_" + name
+	info := filepath.Join(dir, module+"-"+version+".dist-info")
+	files := map[string]string{
+		filepath.Join(info, "METADATA"): "Metadata-Version: 2.1\nName: pulumi-" + name + "\nVersion: " + version + "\n",
+		filepath.Join(info, "RECORD"): module + "/pulumi-plugin.json,,\n" +
+			filepath.Base(info) + "/METADATA,,\n" + filepath.Base(info) + "/RECORD,,\n",
+		filepath.Join(dir, module, "pulumi-plugin.json"): `{"resource": true, "name": "` + name + `", "version": "` + version + `"}`,
+	}
+	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// touch gives path a modification time no earlier listing can have seen.
+func touch(t *testing.T, path string) {
+	t.Helper()
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRequiredPackagesAreListedAgainOnlyWhenTheEnvironmentChanges(t *testing.T) {
+	python := python3(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("PYTHONUSERBASE", t.TempDir())
+	t.Setenv("PYTHONNOUSERSITE", "")
+	t.Setenv("PYTHONPATH", "")
+	// A python3 first on PATH that logs each start, then runs the real one.
+	bin, starts := t.TempDir(), filepath.Join(t.TempDir(), "starts")
+	wrapper := "#!/bin/sh\necho started >> " + starts + "\nexec " + python + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "python3"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	root := t.TempDir() // the program directory is on the search path, as it is for `-c`
+	fakeDistribution(t, root, "alpha", "1.0.0")
+	h := &host{warm: newWarmStarts()}
+	ask := func(step string, wantStarts int, want ...string) {
+		t.Helper()
+		got, err := h.GetRequiredPackages(context.Background(), &pulumirpc.GetRequiredPackagesRequest{
+			Info: &pulumirpc.ProgramInfo{RootDirectory: root, ProgramDirectory: root, EntryPoint: "."},
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		var names []string
+		for _, p := range got.GetPackages() {
+			names = append(names, p.GetName()+" "+p.GetVersion())
+		}
+		if !reflect.DeepEqual(names, want) {
+			t.Errorf("%s: packages %q, want %q", step, names, want)
+		}
+		if n := strings.Count(readFile(t, starts), "started"); n != wantStarts {
+			t.Errorf("%s: the interpreter has started %d times, want %d", step, n, wantStarts)
+		}
+	}
+
+	ask("first", 1, "alpha v1.0.0")
+	ask("nothing changed", 1, "alpha v1.0.0")
+
+	fakeDistribution(t, root, "beta", "2.0.0")
+	touch(t, root)
+	ask("a distribution installed", 2, "alpha v1.0.0", "beta v2.0.0")
+
+	plugin := filepath.Join(root, "pulumi_beta", "pulumi-plugin.json")
+	if err := os.WriteFile(plugin, []byte(`{"resource": true, "name": "beta", "version": "2.1.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, plugin)
+	ask("a pulumi-plugin.json edited in place", 3, "alpha v1.0.0", "beta v2.1.0")
+
+	// The user site directory: watched before it exists, and a site directory, whose .pth
+	// files add search paths.
+	out, err := exec.Command(python, "-c", "import site; print(site.getusersitepackages())").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	userSite := strings.TrimSpace(string(out))
+	fakeDistribution(t, userSite, "gamma", "3.0.0")
+	ask("the user site directory created", 4, "alpha v1.0.0", "beta v2.1.0", "gamma v3.0.0")
+
+	first, second := t.TempDir(), t.TempDir()
+	fakeDistribution(t, first, "delta", "4.0.0")
+	fakeDistribution(t, second, "epsilon", "5.0.0")
+	pth := filepath.Join(userSite, "paths.pth")
+	if err := os.WriteFile(pth, []byte(first+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, userSite)
+	ask("a .pth file added", 5, "alpha v1.0.0", "beta v2.1.0", "delta v4.0.0", "gamma v3.0.0")
+	if err := os.WriteFile(pth, []byte(second+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, pth)
+	ask("a .pth file edited in place", 6, "alpha v1.0.0", "beta v2.1.0", "epsilon v5.0.0", "gamma v3.0.0")
+	ask("nothing changed since", 6, "alpha v1.0.0", "beta v2.1.0", "epsilon v5.0.0", "gamma v3.0.0")
+
+	t.Setenv("PYTHONPATH", first)
+	ask("PYTHONPATH set", 7, "alpha v1.0.0", "beta v2.1.0", "delta v4.0.0", "epsilon v5.0.0", "gamma v3.0.0")
+
+	if err := os.RemoveAll(filepath.Join(root, "pulumi_alpha-1.0.0.dist-info")); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, root)
+	ask("a distribution removed", 8, "beta v2.1.0", "delta v4.0.0", "epsilon v5.0.0", "gamma v3.0.0")
 }
 
 func TestParseOptions(t *testing.T) {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -16,8 +20,33 @@ import (
 // distributions that can hold a Pulumi plugin, with the pulumi-plugin.json each ships, if any.
 // A distribution whose RECORD never mentions "pulumi" cannot, and is skipped before its
 // metadata is parsed: that keeps the pass at a fraction of `pip list` (bench/language_host_bench.py).
+//
+// It also reports what its answer depends on ("watch": path -> modification time in ns, -1
+// for a path that does not exist): every entry of the search path (a directory's time changes
+// when a distribution in it is installed, upgraded or removed), the user site directory even
+// before it exists, each .pth file (editable installs add search paths), and each
+// pulumi-plugin.json read.
 const listDistributions = `
-import importlib.metadata, json, sys
+import importlib.metadata, json, os, site, sys
+watch = {}
+def note(path):
+    path = os.path.abspath(path)
+    try:
+        watch[path] = os.stat(path).st_mtime_ns
+    except OSError:
+        watch[path] = -1
+search = list(sys.path)
+if site.ENABLE_USER_SITE:
+    search.append(site.getusersitepackages())
+for entry in search:
+    note(entry or ".")
+    try:
+        names = os.listdir(entry or ".")
+    except OSError:
+        continue
+    for name in names:
+        if name.endswith(".pth"):
+            note(os.path.join(entry, name))
 found = []
 for dist in importlib.metadata.distributions():
     record = dist.read_text("RECORD") or ""
@@ -27,13 +56,14 @@ for dist in importlib.metadata.distributions():
     if "pulumi-plugin.json" in record:
         for f in dist.files or ():
             if f.name == "pulumi-plugin.json":
+                note(f.locate())
                 try:
                     entry["plugin"] = json.loads(f.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as error:
                     entry["pluginError"] = f"{f.locate()}: {error}"
                 break
     found.append(entry)
-json.dump(found, sys.stdout)
+json.dump({"dists": found, "watch": watch}, sys.stdout)
 `
 
 // distribution is one installed Python package, as listDistributions reports it.
@@ -44,22 +74,117 @@ type distribution struct {
 	PluginError string                   `json:"pluginError"`
 }
 
-// installedDistributions lists the packages of the program's Python environment.
+// packageListing is listDistributions' answer: the distributions, and the modification
+// times of the paths they were found through.
+type packageListing struct {
+	Dists []distribution   `json:"dists"`
+	Watch map[string]int64 `json:"watch"`
+}
+
+// current says whether every watched path still has the time it was listed with (-1: still
+// absent), so that the listing would come out the same.
+func (l *packageListing) current() bool {
+	if len(l.Watch) == 0 {
+		return false
+	}
+	for path, listed := range l.Watch {
+		info, err := os.Stat(path)
+		switch {
+		case err != nil:
+			if listed != -1 {
+				return false
+			}
+		case info.ModTime().UnixNano() != listed:
+			return false
+		}
+	}
+	return true
+}
+
+// packagesLifetime is how long a listing not rewritten is kept: one per interpreter and
+// program directory, and tests leave programs in temporary directories behind.
+const packagesLifetime = 14 * 24 * time.Hour
+
+// installedDistributions lists the packages of the program's Python environment. The engine
+// asks before every preview, update, refresh and destroy, and starting the interpreter for it
+// costs a tenth of a second or more, on the way to the program's run; so the listing is kept
+// in the user's cache directory and reused while no path it watches has changed.
 func installedDistributions(ctx context.Context, p *program) ([]distribution, error) {
 	cmd, err := p.tc.Command(ctx, "-c", listDistributions)
 	if err != nil {
 		return nil, err
 	}
 	cmd.Dir = p.programDir
+	cached := cacheFile("python-packages", listingKey(cmd))
+	if listing, err := readListing(cached); err == nil && listing.current() {
+		return listing.Dists, nil
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing installed Python packages with %s: %w", cmd.Path, withStderr(err))
 	}
-	var dists []distribution
-	if err := json.Unmarshal(out, &dists); err != nil {
+	var listing packageListing
+	if err := json.Unmarshal(out, &listing); err != nil {
 		return nil, fmt.Errorf("reading the installed Python packages: %w", err)
 	}
-	return dists, nil
+	writeListing(cached, out)
+	return listing.Dists, nil
+}
+
+// listingKey names what a listing is for: the interpreter, its arguments (the script, so a
+// host that lists differently never reads an older host's listing), the directory it runs
+// in, and the environment variables that move Python's search path.
+func listingKey(cmd *exec.Cmd) string {
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	parts := append([]string{cmd.Path, cmd.Dir}, cmd.Args...)
+	for _, entry := range env {
+		if strings.HasPrefix(entry, "PYTHON") || strings.HasPrefix(entry, "VIRTUAL_ENV=") {
+			parts = append(parts, entry)
+		}
+	}
+	sort.Strings(parts[2+len(cmd.Args):])
+	return strings.Join(parts, "\x00")
+}
+
+func readListing(path string) (*packageListing, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var listing packageListing
+	if err := json.Unmarshal(data, &listing); err != nil {
+		return nil, err
+	}
+	return &listing, nil
+}
+
+// writeListing keeps a listing for the next call, and deletes listings not rewritten for
+// packagesLifetime. Failing to is not an error: the next call lists again.
+func writeListing(path string, listing []byte) {
+	if path == "" {
+		return
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	partial := fmt.Sprintf("%s.%d", path, os.Getpid())
+	if err := os.WriteFile(partial, listing, 0o644); err != nil {
+		return
+	}
+	if err := os.Rename(partial, path); err != nil {
+		_ = os.Remove(partial)
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, entry := range entries {
+		if info, err := entry.Info(); err == nil && time.Since(info.ModTime()) > packagesLifetime {
+			_ = os.Remove(filepath.Join(dir, entry.Name()))
+		}
+	}
 }
 
 // packagesWithoutPlugins are `pulumi-` distributions that are not resource providers.

@@ -87,15 +87,20 @@ func warmKey(python, programDir string) string {
 	return python + "\x00" + programDir
 }
 
-// recordPath is where the runner keeps the modules a program's runs import, in the user's
-// cache directory (outside the program and its virtualenv); "" when there is none.
+// recordPath is where the runner keeps the modules a program's runs import.
 func recordPath(key string) string {
+	return cacheFile("python-warm-start", key)
+}
+
+// cacheFile is the file for key among the host's kind of cached files, in the user's cache
+// directory (outside the program and its virtualenv); "" when there is none.
+func cacheFile(kind, key string) string {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(key))
-	return filepath.Join(cache, "go-platform", "python-warm-start", hex.EncodeToString(sum[:8])+".json")
+	return filepath.Join(cache, "go-platform", kind, hex.EncodeToString(sum[:8])+".json")
 }
 
 // expect notes the program the engine will run if a policy pack starts.
