@@ -14,9 +14,10 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   (`up --skip-preview`, as the driver's Automation API runs it), `--runs` times (median
   reported); previews run as the project runs them (`DRY_RUN_ENV`); beside them, the
   preview and the update with the pack with the language host's warm start off (without a
-  pack there is none), and a preview and the update with resource references accepted
-  (the program declines them: wiring/foundation.py); at the end, after a `destroy`, the
-  first `up` again as the driver runs it (no preview);
+  pack there is none), a preview and the update with resource references accepted (the
+  program declines them: wiring/foundation.py), and a preview and the update with the
+  Python SDK's debug messages kept (the program drops them: the same file); at the end,
+  after a `destroy`, the first `up` again as the driver runs it (no preview);
 - floor: the objects the program declares (run under mocks, as
   tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
   CRDs until Established, every object, then every Deployment Available (what `up` awaits);
@@ -316,7 +317,11 @@ REFERENCES = "resource references accepted"
 REFERENCES_ACCEPTED = {"PULUMI_DISABLE_RESOURCE_REFERENCES": "false"}
 """The program's resource references accepted (wiring/foundation.py says why it declines
 them), measured beside it."""
-BESIDE = (COLD, REFERENCES)
+SDK_DEBUG = "SDK debug messages kept"
+SDK_DEBUG_KEPT = {"GO_PLATFORM_SDK_DEBUG": "true"}
+"""The Python SDK's own debug messages kept (wiring/foundation.py says why the program drops
+them), measured beside it."""
+BESIDE = (COLD, REFERENCES, SDK_DEBUG)
 """The names of the measures taken beside a default: references for it, not targets."""
 
 
@@ -341,6 +346,8 @@ def bench_engine(
             f"up (pack), update only, {COLD}": ((*update, *PACK), WARM_START_OFF),
             f"preview, {REFERENCES}": (preview, REFERENCES_ACCEPTED),
             f"up (pack), update only, {REFERENCES}": ((*update, *PACK), REFERENCES_ACCEPTED),
+            f"preview, {SDK_DEBUG}": (preview, SDK_DEBUG_KEPT),
+            f"up (pack), update only, {SDK_DEBUG}": ((*update, *PACK), SDK_DEBUG_KEPT),
         }
         for _ in range(runs):  # interleaved, so load changes hit every command alike
             for name, (args, extra_env) in commands.items():

@@ -21,6 +21,7 @@ Invariants guarded:
 from __future__ import annotations
 
 import ast
+import logging
 import runpy
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from tests.conftest import (
     stack_config,
     stack_file_config,
 )
-from wiring.foundation import RESOURCE_REFERENCES_ENV
+from wiring.foundation import RESOURCE_REFERENCES_ENV, SDK_DEBUG_ENV
 
 MAIN = str(REPO / "__main__.py")
 
@@ -229,3 +230,25 @@ def test_registrations_decline_resource_references_unless_the_environment_asks(
 
     assert recording.one("ConfigGroup", parent="crds").accepts_resources is accepted
     assert {r.accepts_resources for r in recording.resources} == {accepted}
+
+
+@pytest.mark.parametrize(("environment", "kept"), [(None, False), ("false", False), ("true", True)])
+def test_the_sdks_debug_messages_are_dropped_unless_the_environment_asks(
+    pulumi_program, monkeypatch, caplog, environment, kept
+):
+    if environment is not None:
+        monkeypatch.setenv(SDK_DEBUG_ENV, environment)
+    caplog.set_level(logging.DEBUG)  # where the mocks' engine writes what the SDK logs
+    config = stack_file_config(REPO / "Pulumi.local.yaml")
+
+    recording = run_main(pulumi_program, stack="local", config=config)
+
+    messages = [record.getMessage() for record in caplog.records]
+    registered = {
+        m.rsplit("urn=", 1)[-1]
+        for m in messages
+        if m.startswith("resource registration successful")
+    }
+    assert registered >= {r.urn for r in recording.resources} if kept else not registered
+    pulumi.info("an info message")  # what the program reports itself still reaches the engine
+    assert "an info message" in [record.getMessage() for record in caplog.records]
