@@ -1,5 +1,5 @@
-"""The foundation layer: namespaces, the upstream CRDs, the stack transformations, and how
-the program takes resources back from the engine."""
+"""The foundation layer: namespaces, the upstream CRDs, the stack transformations, how the
+program takes resources back from the engine, and which of the SDK's messages it sends."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def quiet_sdk_debug_messages() -> None:
 
     The SDK sends four for every resource it registers ("registering resource", "prepared",
     "beginning rpc", "successful"), each a call to the engine that the program waits for, and
-    the CLI shows them only with `--debug`: they cost about 0.2 s of every preview and update
+    the CLI shows them only with `--debug`: they cost 0.2 to 0.4 s of every preview and update
     of the local stack (docs/PERFORMANCE.md, tenth round). The engine's and the providers'
     debug output, and every message at info level and above, are unaffected; so is the
     top-level `pulumi.debug`. Only `pulumi.log.debug`, which the SDK's modules call, is
