@@ -3,12 +3,13 @@
 The definitions are one ConfigGroup, which the kubernetes provider reads and registers
 itself (parsing and sending twenty schemas from Python would cost the program seconds).
 Only custom resources wait for it (`custom_resources_wait_for`): an IngressRoute waits for
-the definitions, a Deployment waits for nothing.
+the definitions, a Deployment waits for nothing. Where charts bring the definitions, the same
+transformation makes each custom resource wait for the chart of its API group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -44,29 +45,46 @@ class UpstreamCrds(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def is_custom_resource(resource_type: str) -> bool:
-    """Whether a type token names a custom resource: `kubernetes:<group>/<version>:<Kind>`
-    whose group is not one of Kubernetes' own (those have no dot, or end in `.k8s.io`;
-    a CustomResourceDefinition's group must have a dot and may not claim `k8s.io`)."""
+def api_group(resource_type: str) -> str | None:
+    """The API group of a custom resource's type token (`traefik.io` for
+    `kubernetes:traefik.io/v1alpha1:IngressRoute`), or None when the token names none: not
+    a Kubernetes type, or a group of Kubernetes' own (those have no dot, or end in
+    `.k8s.io`; a CustomResourceDefinition's group must have a dot and may not claim
+    `k8s.io`)."""
     package, _, rest = resource_type.partition(":")
     group, slash, _ = rest.partition("/")
     if package != "kubernetes" or not slash:
-        return False
-    return "." in group and not group.endswith(".k8s.io") and group != "helm.sh"
+        return None
+    if "." not in group or group.endswith(".k8s.io") or group == "helm.sh":
+        return None
+    return group
 
 
-def custom_resources_wait_for(definitions: pulumi.Resource) -> pulumi.ResourceTransformation:
-    """A stack transformation: every custom resource registered after it depends on
-    `definitions` (and so is created once the definitions are)."""
+def is_custom_resource(resource_type: str) -> bool:
+    """Whether a type token names a custom resource (see `api_group`)."""
+    return api_group(resource_type) is not None
+
+
+DefinitionsOf = Callable[[str], Sequence[pulumi.Resource]]
+"""An API group -> what installs its definitions (and, for a chart, the operator and
+webhooks that serve them); nothing for a group the cluster already has."""
+
+
+def custom_resources_wait_for(definitions_of: DefinitionsOf) -> pulumi.ResourceTransformation:
+    """A stack transformation: every custom resource registered after it depends on what
+    installs the definitions of its API group (and so is created once they are); any other
+    resource is left as it is."""
 
     def transformation(
         args: pulumi.ResourceTransformationArgs,
     ) -> pulumi.ResourceTransformationResult | None:
-        if not is_custom_resource(args.type_):
+        group = api_group(args.type_)
+        waits = list(definitions_of(group)) if group is not None else []
+        if not waits:
             return None
-        waits = pulumi.ResourceOptions(depends_on=[definitions])
         return pulumi.ResourceTransformationResult(
-            args.props, pulumi.ResourceOptions.merge(args.opts, waits)
+            args.props,
+            pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=waits)),
         )
 
     return transformation

@@ -277,6 +277,9 @@ class ObservabilityStack(pulumi.ComponentResource):
     """Grafana's URL, when installed."""
     grafana_password: pulumi.Output[str] | None
     """Grafana's admin password (secret), when installed."""
+    definitions: Mapping[str, pulumi.Resource]
+    """API group -> the chart installing its definitions and the operator serving them
+    (`monitoring.coreos.com`: kube-prometheus-stack); empty where the cluster has its own."""
 
     def __init__(
         self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -290,7 +293,7 @@ class ObservabilityStack(pulumi.ComponentResource):
             "app.kubernetes.io/managed-by": "pulumi",
         }
 
-        charts: list[pulumi.Resource] = []
+        self.definitions = {}
         self.grafana_url = pulumi.Output.from_input(None)
         self.grafana_password = None
         if settings.install:
@@ -339,17 +342,19 @@ class ObservabilityStack(pulumi.ComponentResource):
                     alloy_values(f"{found.loki}/loki/api/v1/push"),
                 ),
             }
-            for release, (source, values) in releases.items():
-                charts.append(
-                    k8s.helm.v4.Chart(
-                        f"{name}-{release}",
-                        name=release,
-                        namespace=args.namespace,
-                        values=values,
-                        **chart_source_args(source),
-                        opts=child_options(self, opts, depends_on=prerequisites),
-                    )
+            installed = {
+                release: k8s.helm.v4.Chart(
+                    f"{name}-{release}",
+                    name=release,
+                    namespace=args.namespace,
+                    values=values,
+                    **chart_source_args(source),
+                    opts=child_options(self, opts, depends_on=prerequisites),
                 )
+                for release, (source, values) in releases.items()
+            }
+            charts = list(installed.values())
+            self.definitions = {"monitoring.coreos.com": installed[telemetry.PROMETHEUS_RELEASE]}
             self.grafana_password = pulumi.Output.secret(password.result)
             self.grafana_url = pulumi.Output.from_input(found.grafana)
             if args.gateway is not None:

@@ -284,10 +284,14 @@ class TraefikGateway(pulumi.ComponentResource):
     middlewares, the dashboard behind BasicAuth on `websecure`, and (when monitored) the
     gateway's alerts and Grafana dashboard.
 
-    Exposes what service routes need (`binding()`), the ClusterIssuer, and the dashboard's
-    URL and credentials (the password as a secret).
+    Exposes what service routes need (`binding()`), the ClusterIssuer, the dashboard's
+    URL and credentials (the password as a secret), and the charts it installs by the API
+    group whose definitions each brings (`definitions`).
     """
 
+    definitions: Mapping[str, pulumi.Resource]
+    """API group -> the chart installing its definitions and the controller serving them
+    (`cert-manager.io`, `traefik.io`); empty where the cluster has its own."""
     cluster_issuer: pulumi.Output[str]
     """ClusterIssuer that signs route certificates."""
     dashboard_url: pulumi.Output[str] | None
@@ -313,38 +317,35 @@ class TraefikGateway(pulumi.ComponentResource):
         self._traefik_ns = self._namespace("traefik-ns", gateway.namespace, gateway.install)
         cert_ns = self._namespace("cert-manager-ns", cert_manager.namespace, install_cert_manager)
 
-        charts: list[pulumi.Resource] = []
+        definitions: dict[str, pulumi.Resource] = {}
         if install_cert_manager:
-            charts.append(
-                k8s.helm.v4.Chart(
-                    f"{name}-cert-manager",
-                    name="cert-manager",
-                    namespace=cert_ns.metadata.name,
-                    values=cert_manager_values(
-                        gateway.replicas, args.service_monitor, args.monitor_labels
-                    ),
-                    **chart_source_args(cert_manager.chart),
-                    opts=child_options(self, self._opts),
-                )
+            definitions["cert-manager.io"] = k8s.helm.v4.Chart(
+                f"{name}-cert-manager",
+                name="cert-manager",
+                namespace=cert_ns.metadata.name,
+                values=cert_manager_values(
+                    gateway.replicas, args.service_monitor, args.monitor_labels
+                ),
+                **chart_source_args(cert_manager.chart),
+                opts=child_options(self, self._opts),
             )
         if gateway.install:
-            charts.append(
-                k8s.helm.v4.Chart(
-                    f"{name}-traefik",
-                    name="traefik",
-                    namespace=self._traefik_ns.metadata.name,
-                    values=traefik_values(
-                        gateway,
-                        otlp_endpoint=args.otlp_endpoint,
-                        service_monitor=args.service_monitor,
-                        monitor_labels=args.monitor_labels,
-                    ),
-                    **chart_source_args(gateway.chart),
-                    opts=child_options(self, self._opts),
-                )
+            definitions["traefik.io"] = k8s.helm.v4.Chart(
+                f"{name}-traefik",
+                name="traefik",
+                namespace=self._traefik_ns.metadata.name,
+                values=traefik_values(
+                    gateway,
+                    otlp_endpoint=args.otlp_endpoint,
+                    service_monitor=args.service_monitor,
+                    monitor_labels=args.monitor_labels,
+                ),
+                **chart_source_args(gateway.chart),
+                opts=child_options(self, self._opts),
             )
+        self.definitions = definitions
         # Custom resources wait for the charts that install their definitions.
-        self._charts = charts
+        self._charts = list(definitions.values())
 
         self.cluster_issuer = self._issuers(cert_ns)
         self._custom(

@@ -6,8 +6,10 @@ Invariants guarded:
 - it installs the definitions of exactly the kinds the program creates in some committed
   stack file: none missing, none that nothing creates;
 - custom resources, and nothing else, wait for the definitions; where charts bring the
-  definitions (dev, staging, prod) every child of every service waits for the gateway
-  instead; without charts no workload waits for the platform's objects;
+  definitions (dev, staging, prod) each custom resource of a service or the module proxy
+  waits for the chart of its API group instead (and a monitor for no gateway chart), and
+  nothing else of theirs for the platform's objects; without charts no workload waits for
+  the platform's objects;
 - CRD sources that match no file are an error naming `crds.sources[i]`.
 """
 
@@ -18,7 +20,7 @@ import runpy
 import pytest
 import yaml
 
-from components.crds import is_custom_resource
+from components.crds import api_group, is_custom_resource
 from go_platform_core.config import LOCAL_CRD_SOURCES, ConfigError, load_settings
 from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
 
@@ -103,17 +105,49 @@ def test_without_charts_no_workload_waits_for_the_platform(pulumi_program):
         assert not platform & child.dependencies, child.name
 
 
-def test_where_charts_bring_the_definitions_services_wait_for_the_platform(pulumi_program):
+def test_where_charts_bring_the_definitions_custom_resources_wait_for_their_chart(
+    pulumi_program,
+):
     recording = run(
         pulumi_program,
         "dev",
         domain="dev.example.com",
-        services=[service_config(route={"host": "greeter.dev.example.com"})],
+        services=[
+            service_config(
+                route={"host": "greeter.dev.example.com", "pathPrefix": "/api", "stripPrefix": True}
+            )
+        ],
     )
-    gateway_children = {r.urn for r in recording.children("gateway")}
-    assert gateway_children
-    for child in recording.children("greeter"):
-        assert gateway_children <= child.dependencies, child.name
+    chart_of = {
+        "traefik.io": recording.one("Chart", name="gateway-traefik").urn,
+        "cert-manager.io": recording.one("Chart", name="gateway-cert-manager").urn,
+        "monitoring.coreos.com": recording.one("Chart", name="observability-kps").urn,
+    }
+    platform = {r.urn for r in recording.children("gateway") + recording.children("observability")}
+    followers = [
+        r
+        for component in ("greeter", "module-proxy", "module-proxy-athens")
+        for r in recording.children(component)
+    ]
+    assert {r.kind for r in followers} >= {
+        "Deployment",
+        "Service",
+        "IngressRoute",
+        "Middleware",
+        "Certificate",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
+    for child in followers:
+        group = api_group(child.type)
+        if group is None:
+            assert not platform & child.dependencies, child.name
+        else:
+            assert chart_of[group] in child.dependencies, child.name
+    monitors = recording.of_kind("ServiceMonitor") + recording.of_kind("PrometheusRule")
+    for monitor in (m for m in monitors if m in followers):
+        gateway_charts = {chart_of["traefik.io"], chart_of["cert-manager.io"]}
+        assert not gateway_charts & monitor.dependencies, monitor.name
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,6 @@ class Platform:
     observability: ObservabilityStack | None = None
     watched: ObservabilityBinding | None = None
     """How workloads are wired to observability; None when it is off."""
-    after_platform: pulumi.ResourceOptions = field(default_factory=pulumi.ResourceOptions)
-    """Options of what follows the gateway and observability (see `observability`)."""
     module_proxy: ModuleProxy | None = None
     build_goproxy: pulumi.Input[str] | None = None
     """GOPROXY for image builds: the module proxy's, or what the config names."""

@@ -76,7 +76,10 @@ def setup_foundation(settings: PlatformSettings) -> Platform:
         namespaces[observing.namespace] = namespace(observing.namespace, enforce="baseline")
     if settings.crds.install:
         crds = UpstreamCrds("crds", UpstreamCrdsArgs(sources=settings.crds.sources))
-        pulumi.runtime.register_stack_transformation(custom_resources_wait_for(crds.definitions))
+        installed = (crds.definitions,)
+        pulumi.runtime.register_stack_transformation(
+            custom_resources_wait_for(lambda _group: installed)
+        )
     return Platform(
         settings=settings,
         namespaces=namespaces,

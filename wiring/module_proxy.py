@@ -38,6 +38,5 @@ def setup_module_proxy(platform: Platform) -> Platform:
                 ),
             },
         ),
-        opts=platform.after_platform,
     )
     return replace(platform, module_proxy=proxy, build_goproxy=proxy.internal_url)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pulumi
 
+from components.crds import custom_resources_wait_for
 from components.go_service import ObservabilityBinding
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from wiring.context import Platform
@@ -42,12 +43,12 @@ def setup_observability(platform: Platform) -> Platform:
         if observing.enabled
         else None
     )
-    # Where charts bring the definitions (and the operators), what follows waits for the
-    # platform. Otherwise nothing waits for the gateway's or observability's objects: custom
-    # resources wait for the definitions, and a Deployment waits for nothing.
-    after_platform = pulumi.ResourceOptions(
-        depends_on=[gateway, observability] if settings.installs_charts else []
-    )
-    return replace(
-        platform, observability=observability, watched=watched, after_platform=after_platform
-    )
+    # Where charts bring the definitions (and the operators and webhooks that serve them), a
+    # custom resource created from here on waits for the chart of its API group; nothing else
+    # waits for the gateway's or observability's objects (a Deployment waits for nothing).
+    charts = {**gateway.definitions, **observability.definitions}
+    if charts:
+        pulumi.runtime.register_stack_transformation(
+            custom_resources_wait_for(lambda group: [charts[group]] if group in charts else [])
+        )
+    return replace(platform, observability=observability, watched=watched)

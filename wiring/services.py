@@ -45,7 +45,6 @@ def _service(platform: Platform, service: ServiceSettings) -> dict[str, pulumi.I
                 track=track,
                 create_route=service.canary is None,
             ),
-            opts=platform.after_platform,
         )
         for track, spec in tracks.items()
     }
@@ -68,7 +67,6 @@ def _service(platform: Platform, service: ServiceSettings) -> dict[str, pulumi.I
                 canary_service=stacks["canary"].service_name,
                 gateway=binding,
             ),
-            opts=platform.after_platform,
         )
         outputs["canary"] = {
             "image": stacks["canary"].image,
