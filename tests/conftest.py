@@ -176,21 +176,22 @@ def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -
         preview=False,
         monitor=_RecordingMonitor(recording),
     )
-    pulumi.runtime.test(fn)()
+    sdk_debug = pulumi.log.debug  # the program replaces it (quiet_sdk_debug_messages)
+    try:
+        pulumi.runtime.test(fn)()
+    finally:
+        pulumi.log.debug = sdk_debug
     return recording
 
 
 @pytest.fixture
 def pulumi_program() -> Iterator[Callable[..., Recording]]:
-    # The program sets the SDK's switch for resource references in the process environment,
-    # and replaces the SDK's debug logging: each program run starts without either, and no
-    # later test (or process it starts) inherits them.
+    # The program sets the SDK's switch for resource references in the process environment:
+    # each program run starts without it, and no later test (or process it starts) inherits it.
     from wiring.foundation import RESOURCE_REFERENCES_ENV
 
     saved = os.environ.pop(RESOURCE_REFERENCES_ENV, None)
-    sdk_debug = pulumi.log.debug
     yield run_under_mocks
-    pulumi.log.debug = sdk_debug
     set_stack_config(StackConfig({}))
     os.environ.pop(RESOURCE_REFERENCES_ENV, None)
     if saved is not None:

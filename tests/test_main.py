@@ -39,7 +39,7 @@ from tests.conftest import (
     stack_config,
     stack_file_config,
 )
-from wiring.foundation import RESOURCE_REFERENCES_ENV, SDK_DEBUG_ENV
+from wiring.foundation import RESOURCE_REFERENCES_ENV, SDK_DEBUG_ENV, quiet_sdk_debug_messages
 
 MAIN = str(REPO / "__main__.py")
 
@@ -252,3 +252,17 @@ def test_the_sdks_debug_messages_are_dropped_unless_the_environment_asks(
     assert registered >= {r.urn for r in recording.resources} if kept else not registered
     pulumi.info("an info message")  # what the program reports itself still reaches the engine
     assert "an info message" in [record.getMessage() for record in caplog.records]
+
+
+def test_each_run_sets_the_sdks_debug_logging_as_its_environment_says(monkeypatch):
+    # A process that runs the program again (tests, an inline program) follows each run's
+    # environment, whatever an earlier run set.
+    original = pulumi.log.debug
+    try:
+        quiet_sdk_debug_messages()
+        assert pulumi.log.debug is not original
+        monkeypatch.setenv(SDK_DEBUG_ENV, "true")
+        quiet_sdk_debug_messages()
+        assert pulumi.log.debug is original
+    finally:
+        pulumi.log.debug = original

@@ -34,6 +34,10 @@ SDK_DEBUG_ENV = "GO_PLATFORM_SDK_DEBUG"
 """Set to "true" to keep the Python SDK's own debug messages (shown by `pulumi up --debug`)."""
 
 
+_SDK_DEBUG = pulumi.log.debug
+"""The SDK's own `pulumi.log.debug`, put back when the environment asks to keep them."""
+
+
 def _dropped(*_args: object, **_kwargs: object) -> None:
     """`pulumi.log.debug` while the SDK's debug messages are dropped."""
 
@@ -47,10 +51,11 @@ def quiet_sdk_debug_messages() -> None:
     of the local stack (docs/PERFORMANCE.md, tenth round). The engine's and the providers'
     debug output, and every message at info level and above, are unaffected; so is the
     top-level `pulumi.debug`. Only `pulumi.log.debug`, which the SDK's modules call, is
-    replaced.
+    replaced; each run of the program sets it as the environment says, so a process that
+    runs it again (tests, an inline program) follows the environment of each run.
     """
-    if os.environ.get(SDK_DEBUG_ENV, "").lower() != "true":
-        pulumi.log.debug = _dropped
+    keep = os.environ.get(SDK_DEBUG_ENV, "").lower() == "true"
+    pulumi.log.debug = _SDK_DEBUG if keep else _dropped
 
 
 def setup_foundation(settings: PlatformSettings) -> Platform:
