@@ -5,7 +5,8 @@ is registered. The layers (`wiring/`) run in order, each taking the frozen conte
 ones before it filled in: namespaces and CRDs (only custom resources wait for the
 definitions); the gateway (it needs the OTLP endpoint, which follows from config alone);
 the observability stack (Grafana routes through the gateway); the module proxy; then every
-service, each wired to all three; then the stack outputs.
+service, each wired to all three; then the stack outputs. Each layer's resources go to the
+engine before the next layer is built (`handed_over`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import pulumi
 
 from go_platform_core.config import ConfigError, PlatformSettings, load_settings
+from wiring import handed_over
 from wiring.exports import export_outputs
 from wiring.foundation import setup_foundation
 from wiring.gateway import setup_gateway
@@ -22,12 +24,11 @@ from wiring.secrets import read_stack_config
 from wiring.services import setup_services
 
 
-def build(settings: PlatformSettings) -> None:
+async def build(settings: PlatformSettings) -> None:
     platform = setup_foundation(settings)
-    platform = setup_gateway(platform)
-    platform = setup_observability(platform)
-    platform = setup_module_proxy(platform)
-    platform = setup_services(platform)
+    for layer in (setup_gateway, setup_observability, setup_module_proxy, setup_services):
+        await handed_over()
+        platform = layer(platform)
     export_outputs(platform)
 
 
@@ -35,4 +36,4 @@ try:
     SETTINGS = load_settings(read_stack_config(), stack=pulumi.get_stack())
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
-build(SETTINGS)
+pulumi.run(lambda: build(SETTINGS))

@@ -20,6 +20,8 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
 
 from go_platform_core.config import (
     CONFIG_NAMESPACE,
@@ -176,9 +178,13 @@ def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -
         preview=False,
         monitor=_RecordingMonitor(recording),
     )
+    # A root stack of its own for each run, as the SDK's executor makes one, so that the
+    # program's entrypoint (`pulumi.run`) is awaited: set_mocks keeps the process's first
+    # root, already finished.
+    pulumi.runtime.settings.set_root_resource(None)
     sdk_debug = pulumi.log.debug  # the program replaces it (quiet_sdk_debug_messages)
     try:
-        pulumi.runtime.test(fn)()
+        _sync_await(run_in_stack(fn))
     finally:
         pulumi.log.debug = sdk_debug
     return recording
