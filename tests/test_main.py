@@ -15,7 +15,10 @@ Invariants guarded:
 - the program's imports leave out the docker SDK, which only a service that builds its
   image loads (0.1 s of every run otherwise);
 - every registration declines resource references (a component's children come back as
-  URNs, not fetched and decoded), unless the environment asks for them.
+  URNs, not fetched and decoded), unless the environment asks for them;
+- the SDK's own debug messages are dropped, unless the environment asks for them, and each
+  run follows its own environment; what the program logs at info still reaches the engine;
+- the program hands each layer over to the engine before it builds the next.
 """
 
 from __future__ import annotations
