@@ -82,14 +82,6 @@ class PlatformSettings(CamelModel):
         return refs + [(path, key) for path, key in optional if key]
 
     @property
-    def installs_charts(self) -> bool:
-        """Whether the program installs add-on charts (Traefik, cert-manager, observability),
-        which bring the CustomResourceDefinitions the services' custom resources need."""
-        return (
-            self.gateway.install or self.gateway.installs_cert_manager or self.observability.install
-        )
-
-    @property
     def module_proxy_host(self) -> str:
         """External host of the module proxy."""
         return self.module_proxy.host or f"goproxy.{self.domain}"
