@@ -344,8 +344,6 @@ class TraefikGateway(pulumi.ComponentResource):
                 opts=child_options(self, self._opts),
             )
         self.definitions = definitions
-        # Custom resources wait for the charts that install their definitions.
-        self._charts = list(definitions.values())
 
         self.cluster_issuer = self._issuers(cert_ns)
         self._custom(
@@ -382,6 +380,12 @@ class TraefikGateway(pulumi.ComponentResource):
                 "dashboard_password": self.dashboard_password,
             }
         )
+
+    @property
+    def _charts(self) -> list[pulumi.Resource]:
+        """The charts the gateway installs: custom resources wait for those that install
+        their definitions."""
+        return list(self.definitions.values())
 
     def binding(self, namespace: str) -> GatewayBinding:
         """What a route in `namespace` (one of `routes_namespaces`) needs from the gateway."""
