@@ -60,11 +60,6 @@ def api_group(resource_type: str) -> str | None:
     return group
 
 
-def is_custom_resource(resource_type: str) -> bool:
-    """Whether a type token names a custom resource (see `api_group`)."""
-    return api_group(resource_type) is not None
-
-
 DefinitionsOf = Callable[[str], Sequence[pulumi.Resource]]
 """An API group -> what installs its definitions (and, for a chart, the operator and
 webhooks that serve them); nothing for a group the cluster already has."""

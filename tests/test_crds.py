@@ -20,7 +20,7 @@ import runpy
 import pytest
 import yaml
 
-from components.crds import api_group, is_custom_resource
+from components.crds import api_group
 from go_platform_core.config import LOCAL_CRD_SOURCES, ConfigError, load_settings
 from tests.conftest import REPO, STACK_FILES, service_config, stack_config, stack_file_config
 
@@ -47,7 +47,7 @@ def defined_kinds(sources) -> set[tuple[str, str]]:
 
 def created_kinds(recording) -> set[tuple[str, str]]:
     """(group, kind) of every custom resource the program registered."""
-    custom = [r for r in recording.resources if is_custom_resource(r.type)]
+    custom = [r for r in recording.resources if api_group(r.type) is not None]
     return {(r.type.split(":")[1].split("/")[0], r.kind) for r in custom}
 
 
@@ -76,7 +76,7 @@ def test_only_custom_resources_wait_for_the_definitions(pulumi_program):
         pulumi_program, services=[service_config(route={"host": "greeter.go-platform.localhost"})]
     )
     definitions = recording.one("ConfigGroup", parent="crds").urn
-    custom = [r for r in recording.resources if is_custom_resource(r.type)]
+    custom = [r for r in recording.resources if api_group(r.type) is not None]
     assert {r.kind for r in custom} >= {
         "IngressRoute",
         "Middleware",
@@ -86,7 +86,7 @@ def test_only_custom_resources_wait_for_the_definitions(pulumi_program):
     for resource in custom:
         assert definitions in resource.dependencies, resource.name
     for resource in recording.resources:
-        if not is_custom_resource(resource.type):
+        if api_group(resource.type) is None:
             assert definitions not in resource.dependencies, resource.name
 
 
@@ -151,23 +151,23 @@ def test_where_charts_bring_the_definitions_custom_resources_wait_for_their_char
 
 
 @pytest.mark.parametrize(
-    ("resource_type", "custom"),
+    ("resource_type", "group"),
     [
-        ("kubernetes:traefik.io/v1alpha1:IngressRoute", True),
-        ("kubernetes:cert-manager.io/v1:Certificate", True),
-        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", True),
-        ("kubernetes:core/v1:Service", False),
-        ("kubernetes:apps/v1:Deployment", False),
-        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", False),
-        ("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", False),
-        ("kubernetes:helm.sh/v4:Chart", False),
-        ("kubernetes:yaml/v2:ConfigGroup", False),
-        ("random:index/randomPassword:RandomPassword", False),
-        ("go-platform:index:GoServiceStack", False),
+        ("kubernetes:traefik.io/v1alpha1:IngressRoute", "traefik.io"),
+        ("kubernetes:cert-manager.io/v1:Certificate", "cert-manager.io"),
+        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "monitoring.coreos.com"),
+        ("kubernetes:core/v1:Service", None),
+        ("kubernetes:apps/v1:Deployment", None),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", None),
+        ("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", None),
+        ("kubernetes:helm.sh/v4:Chart", None),
+        ("kubernetes:yaml/v2:ConfigGroup", None),
+        ("random:index/randomPassword:RandomPassword", None),
+        ("go-platform:index:GoServiceStack", None),
     ],
 )
-def test_custom_resources_are_told_apart_by_their_group(resource_type, custom):
-    assert is_custom_resource(resource_type) is custom
+def test_custom_resources_are_told_apart_by_their_group(resource_type, group):
+    assert api_group(resource_type) == group
 
 
 def test_sources_must_exist():
