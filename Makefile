@@ -152,22 +152,32 @@ stack: venv policy-venv toolchain $(STACK_CLUSTER)
 	@mkdir -p $(STATE_DIR)/backend
 	@$(PULUMI) stack select --create $(STACK) >/dev/null
 
-# A preview writes no state, so it runs with checkpoints skipped: the CLI then serialises the
-# state once instead of after every step (DRY_RUN_ENV of go_platform/workspace.py says why).
-DRY_RUN_ENV := PULUMI_SKIP_CHECKPOINTS=true
+# Checkpoints skipped: the CLI saves the state once, when the command ends, instead of after
+# every step (SKIP_CHECKPOINTS_ENV of go_platform/workspace.py says why). A preview writes no
+# state; an update of the local stack leaves nothing the next `up` cannot adopt (update_env
+# there), as the driver runs it. Other stacks' updates keep the record of an interrupted one.
+SKIP_CHECKPOINTS := PULUMI_SKIP_CHECKPOINTS=true
+UPDATE_ENV = $(if $(filter local,$(STACK)),$(SKIP_CHECKPOINTS))
 
 .PHONY: preview
 preview: stack ## pulumi preview of STACK (default local) with the policy pack
-	$(DRY_RUN_ENV) $(PULUMI) preview --refresh --stack $(STACK) --diff --policy-pack policies
+	$(SKIP_CHECKPOINTS) $(PULUMI) preview --refresh --stack $(STACK) --diff --policy-pack policies
 
 .PHONY: up
 # --refresh: read the cluster first, so what was changed by hand (kubectl scale, an edited
 # label, a deleted object) is seen and put back; the platform owns what it declares.
 up: stack ## Deploy STACK (default local: starts the embedded cluster) with the policy pack
-	$(PULUMI) up --yes --refresh --stack $(STACK) --policy-pack policies
+	$(UPDATE_ENV) $(PULUMI) up --yes --refresh --stack $(STACK) --policy-pack policies
 	@echo
 	@$(PULUMI) stack output --json --stack $(STACK) | \
 		$(PYTHON) tools/stack_summary.py --stack $(STACK) $(if $(filter local,$(STACK)),--kubeconfig $(CLUSTER_KUBECONFIG))
+
+# What a killed update leaves (docs/driver.md#interrupted-updates): its lock, which only a
+# person can tell from a running update's. Removing it is all the local stack needs before
+# the next `make up`; other stacks may also have pending operations to clear.
+.PHONY: cancel
+cancel: ## Remove the lock a killed update of STACK left (pulumi cancel)
+	$(PULUMI) cancel --yes --stack $(STACK)
 
 .PHONY: credentials
 credentials: ## Show the passwords STACK generated (dashboard, module proxy, Grafana)

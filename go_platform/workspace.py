@@ -51,14 +51,17 @@ ENGINE_DEFAULTS = {
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
 }
 
-DRY_RUN_ENV = {"PULUMI_SKIP_CHECKPOINTS": "true"}
-"""What a command that writes no state runs with (a preview, `refresh --preview-only`).
-The CLI (3.276.0, file and S3 backends) keeps a snapshot manager in a preview too and, after
-every step, serialises the whole state and hands it to a persister that discards it: work
-that grows with the square of the stack's size (57% of the CLI's CPU in a preview of 100
-services). Skipping checkpoints makes it serialise once, at the end; a preview writes
-nothing either way. Never for `up`, `destroy` or `refresh`, whose checkpoints are the record
-of what an interrupted update did (docs/PERFORMANCE.md)."""
+SKIP_CHECKPOINTS_ENV = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+"""The CLI saves the state once, when the command ends, instead of after every step (the
+whole state, serialised and written with its `.bak` copy each time: the CLI at 3.276.0 has
+no incremental checkpoint for the file and S3 backends). Two kinds of run use it:
+- commands that write no state (a preview, `refresh --preview-only`): the CLI keeps a
+  snapshot manager for them too, and hands every step's serialisation to a persister that
+  discards it, work that grows with the square of the stack's size (57% of the CLI's CPU in
+  a preview of 100 services); such a command writes nothing either way;
+- updates of a stack on the embedded cluster (`update_env`).
+Other updates, refreshes and destroys keep their checkpoints: they are the record of what an
+interrupted update did (docs/driver.md, "Checkpoints")."""
 
 
 # --- pure resolution -----------------------------------------------------------------
@@ -198,6 +201,20 @@ def parse_exports(text: str, env: Mapping[str, str]) -> dict[str, str]:
 # --- the embedded cluster ------------------------------------------------------------
 
 EMBEDDED_ENVIRONMENT = "local"
+
+
+def update_env(environment: str) -> dict[str, str]:
+    """What an update (`up`) of a stack of `environment` runs with.
+
+    The embedded cluster's stack skips its checkpoints (`SKIP_CHECKPOINTS_ENV`). Every
+    object of it is applied server-side, which creates what is missing and takes over what is
+    there (the program's objects with force, components/resources.py; the definitions with
+    the same content), and its other resources are random values; so an update that dies
+    before its one save leaves nothing the next `up` cannot adopt. In exchange its first `up` no longer serialises the
+    whole state once for each of its steps (docs/PERFORMANCE.md). Every other environment
+    keeps the per-step record.
+    """
+    return dict(SKIP_CHECKPOINTS_ENV) if environment == EMBEDDED_ENVIRONMENT else {}
 
 
 def embedded_kubeconfig(project_dir: Path, env: Mapping[str, str]) -> Path | None:
@@ -504,13 +521,17 @@ class Session:
         self.workspace.env_vars = self.env_vars
 
     @contextlib.contextmanager
-    def dry_run(self) -> Iterator[None]:
-        """CLI runs inside the block write no state: they run with `DRY_RUN_ENV`."""
-        self.workspace.env_vars = {**self.env_vars, **DRY_RUN_ENV}
+    def running_with(self, env: Mapping[str, str]) -> Iterator[None]:
+        """CLI runs inside the block run with `env` on top of the session's variables."""
+        self.workspace.env_vars = {**self.env_vars, **env}
         try:
             yield
         finally:
             self.workspace.env_vars = self.env_vars
+
+    def dry_run(self) -> contextlib.AbstractContextManager[None]:
+        """CLI runs inside the block write no state: they skip checkpoints."""
+        return self.running_with(SKIP_CHECKPOINTS_ENV)
 
     # --- stacks --------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ from go_platform.driver import canary as canary_commands
 from go_platform.driver import core as driver_core
 from go_platform.exit_codes import ExitCode
 from go_platform.summary import schema
-from go_platform.workspace import PendingOperation, StackState
+from go_platform.workspace import SKIP_CHECKPOINTS_ENV, PendingOperation, StackState
 from tests.conftest import REPO, service_config, stack_config
 
 URN = "urn:pulumi:dev::go-platform::kubernetes:apps/v1:Deployment::greeter"
@@ -127,13 +127,12 @@ class FakeStack:
     pending: list[PendingOperation] = field(default_factory=list)
     resources: int = 1
     """Resources its state holds (`Session.state`)."""
-    dry_runs: list[str] = field(default_factory=list)
-    """The operations that ran inside `Session.dry_run()`."""
+    envs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    """Each operation, with what `Session.running_with` added to the CLI's environment."""
 
     def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs))
-        if FakeSession.in_dry_run:
-            self.dry_runs.append(operation)
+        self.envs.append((operation, dict(FakeSession.extra_env)))
         script = self.scripts.get(operation, Script([summary_event(same=1)]))
         for item in script.events:
             on_event(item)
@@ -189,18 +188,22 @@ class FakeSession:
 
     stacks: ClassVar[dict[str, FakeStack]] = {}
     outputs: ClassVar[dict[str, Any]] = {}
-    in_dry_run: ClassVar[bool] = False
+    extra_env: ClassVar[dict[str, str]] = {}
 
     def __init__(self, target, env) -> None:
         self.target = target
 
     @contextlib.contextmanager
-    def dry_run(self):
-        FakeSession.in_dry_run = True
+    def running_with(self, env):
+        before = FakeSession.extra_env
+        FakeSession.extra_env = {**before, **env}
         try:
             yield
         finally:
-            FakeSession.in_dry_run = False
+            FakeSession.extra_env = before
+
+    def dry_run(self):
+        return self.running_with(SKIP_CHECKPOINTS_ENV)
 
     def stack_exists(self, name):
         return name in self.stacks
@@ -259,9 +262,9 @@ def project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def valid_config(**settings: Any) -> dict[str, ConfigValue]:
-    """Stack config of a valid dev stack whose cluster brings its own add-ons."""
-    config = stack_config(environment="dev", domain="example.com", **settings)
+def valid_config(environment: str = "dev", **settings: Any) -> dict[str, ConfigValue]:
+    """Stack config of a valid stack (dev unless told) whose cluster brings its own add-ons."""
+    config = stack_config(environment=environment, domain="example.com", **settings)
     return {k: ConfigValue(v, secret=k in config.secret_keys) for k, v in config.values.items()}
 
 
@@ -629,24 +632,32 @@ def test_no_drift_exits_0(project):
 
 
 @pytest.mark.parametrize(
-    ("argv", "dry_runs"),
+    ("environment", "argv", "skips"),
     [
-        (["preview"], ["preview"]),
-        (["drift"], ["drift"]),
-        (["up", "--skip-preflight"], []),
-        (["refresh"], []),
-        (["destroy", "--yes"], []),
+        ("dev", ["preview"], True),
+        ("dev", ["drift"], True),
+        ("dev", ["up", "--skip-preflight"], False),
+        ("dev", ["refresh"], False),
+        ("dev", ["destroy", "--yes"], False),
+        ("local", ["preview"], True),
+        ("local", ["up", "--skip-preflight"], True),
+        ("local", ["refresh"], False),
+        ("local", ["destroy", "--yes"], False),
     ],
 )
-def test_only_the_commands_that_write_no_state_skip_checkpoints(project, argv, dry_runs):
-    """preview and drift run the CLI inside `Session.dry_run()` (no per-step checkpoint
-    serialisation); up, refresh and destroy keep their checkpoints."""
-    stack = a_stack()
+def test_which_commands_skip_checkpoints(project, environment, argv, skips):
+    """preview and drift write no state and skip the per-step checkpoint; so does `up` of a
+    stack on the embedded cluster (`workspace.update_env`); every other update, refresh and
+    destroy keeps its checkpoints, the record of what an interrupted one did."""
+    stack = a_stack(environment)
+    # (the definitions are left out: the test's project has none to install)
+    stack.config = valid_config(environment=environment, crds={"install": False})
 
-    assert main([*argv, "--stack", "dev"]) == 0
+    assert main([*argv, "--stack", environment]) == 0
 
     assert stack.operations
-    assert stack.dry_runs == dry_runs
+    for _, env in stack.envs:
+        assert (env == SKIP_CHECKPOINTS_ENV) is skips, env
 
 
 @pytest.mark.parametrize(

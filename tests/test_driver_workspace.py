@@ -41,8 +41,9 @@ from pulumi.automation.errors import CommandError
 from go_platform.exit_codes import DriverError, ExitCode
 from go_platform.workspace import (
     DEFAULT_LOCAL_PASSPHRASE,
-    DRY_RUN_ENV,
+    EMBEDDED_ENVIRONMENT,
     REPO,
+    SKIP_CHECKPOINTS_ENV,
     Cli,
     PendingOperation,
     Session,
@@ -64,6 +65,7 @@ from go_platform.workspace import (
     resolve_backend,
     stack_secrets_provider,
     stack_state,
+    update_env,
 )
 
 PROJECT = Path("/srv/go-platform")
@@ -381,7 +383,7 @@ def test_a_dry_run_skips_checkpoints_for_its_commands_only(tmp_path):
         session.run_cli("preview")
     session.run_cli("destroy")
 
-    assert DRY_RUN_ENV == {"PULUMI_SKIP_CHECKPOINTS": "true"}
+    assert SKIP_CHECKPOINTS_ENV == {"PULUMI_SKIP_CHECKPOINTS": "true"}
     assert Path(f"{cli}.log").read_text().splitlines() == [
         "--non-interactive up skip=",
         "--non-interactive preview skip=true",
@@ -389,11 +391,18 @@ def test_a_dry_run_skips_checkpoints_for_its_commands_only(tmp_path):
     ]
 
 
-def make_recipe(target: str) -> str:
-    """The `pulumi <target>` command line `make <target>` would run for a dev stack
-    (`make -n`: nothing runs)."""
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod", "local"])
+def test_only_updates_on_the_embedded_cluster_skip_checkpoints(environment):
+    expected = SKIP_CHECKPOINTS_ENV if environment == EMBEDDED_ENVIRONMENT else {}
+
+    assert update_env(environment) == expected
+
+
+def make_recipe(target: str, stack: str) -> str:
+    """The `pulumi <target>` command line `make <target>` would run for `stack` (`make -n`:
+    nothing runs; never for a recipe that calls $(MAKE), which `-n` runs)."""
     done = subprocess.run(
-        ["make", "-n", target, "STACK=dev"],
+        ["make", "-n", target, f"STACK={stack}"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -403,11 +412,27 @@ def make_recipe(target: str) -> str:
     return recipe
 
 
-def test_the_makefiles_preview_skips_checkpoints_and_its_up_does_not():
-    dry_run = " ".join(f"{name}={value}" for name, value in DRY_RUN_ENV.items())
+@pytest.mark.parametrize(
+    ("target", "stack", "skips"),
+    [
+        ("preview", "dev", True),
+        ("preview", "local", True),
+        ("up", "dev", False),
+        ("up", "local", True),
+    ],
+)
+def test_the_makefile_skips_checkpoints_where_the_driver_does(target, stack, skips):
+    """`make preview` writes no state; `make up` of the local stack runs as the driver runs
+    an update on the embedded cluster (`update_env`); other stacks' updates keep their
+    checkpoints."""
+    skip = " ".join(f"{name}={value}" for name, value in SKIP_CHECKPOINTS_ENV.items())
+    recipe = make_recipe(target, stack)
 
-    assert make_recipe("preview").startswith(dry_run + " ")
-    assert not any(name in make_recipe("up") for name in DRY_RUN_ENV)
+    assert (skip in recipe) is skips, recipe
+
+
+def test_make_cancel_removes_the_lock_of_the_stack_it_names():
+    assert make_recipe("cancel", "local").endswith("pulumi cancel --yes --stack local")
 
 
 def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):

@@ -44,6 +44,7 @@ from go_platform.workspace import (
     policy_pack_virtualenv,
     project_name,
     resolve_backend,
+    update_env,
 )
 from go_platform_core.config import (
     CONFIG_NAMESPACE,
@@ -101,6 +102,8 @@ class Driver:
         self._session: Session | None = None
         self.sensitive: frozenset[str] = frozenset()
         """Config values no message may show (`redact.sensitive_values`), once read."""
+        self.deploy_env: dict[str, str] = {}
+        """What an update of the stack runs with (`workspace.update_env`), once read."""
 
     @property
     def session(self) -> Session:
@@ -162,6 +165,7 @@ class Driver:
         if kubeconfig is not None:
             self.env = {**self.env, "KUBECONFIG": str(kubeconfig)}
             self.session.set_env("KUBECONFIG", str(kubeconfig))
+        self.deploy_env = update_env(settings.environment)
         return settings, config
 
     def preflight(self, settings: PlatformSettings | None, config: StackConfig) -> None:
@@ -274,12 +278,13 @@ class Driver:
 
     def deploy(self, stack: auto.Stack, operation: str, policies: dict[str, Any]) -> None:
         state = self.refuse_pending(stack)
-        self.engine(
-            operation,
-            stack,
-            # show_secrets=False: the summary the SDK reads after it goes unread (stack.py).
-            lambda on_event: stack.up(
-                on_event=on_event, color="never", show_secrets=False, **policies
-            ),
-            expected=state.resources,
-        )
+        with self.session.running_with(self.deploy_env):
+            self.engine(
+                operation,
+                stack,
+                # show_secrets=False: the summary the SDK reads after it goes unread (stack.py).
+                lambda on_event: stack.up(
+                    on_event=on_event, color="never", show_secrets=False, **policies
+                ),
+                expected=state.resources,
+            )

@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,9 +139,12 @@ class Engine:
         cwd: Path,
         check: bool = True,
         timeout: float = COMMAND_TIMEOUT,
+        extra_env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `pulumi <args>`; output is returned, and shown in the failure when `check` fails."""
-        return run_command(["pulumi", *args], cwd=cwd, env=self.env, check=check, timeout=timeout)
+        """Run `pulumi <args>` (with `extra_env` on top of the engine's); output is returned,
+        and shown in the failure when `check` fails."""
+        env = {**self.env, **(extra_env or {})}
+        return run_command(["pulumi", *args], cwd=cwd, env=env, check=check, timeout=timeout)
 
 
 def processes_working_in(root: Path) -> list[int]:

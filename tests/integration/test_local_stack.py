@@ -29,7 +29,12 @@ Invariants guarded:
 - a stack config error fails `preview` with the one-line keyed message and no traceback;
 - `destroy` removes every object of the stack from the API server (its namespaces included,
   once their deletion completes) except the namespaces the program marks as the cluster's
-  (retainOnDelete), and a second `up` from empty deploys the stack again.
+  (retainOnDelete);
+- an `up` of the local stack saves its state once, when it ends (as `make up` and the driver
+  run it: `workspace.update_env`): killed (SIGKILL) half-way from empty, it leaves the state
+  empty and the objects it made on the API server; once `pulumi cancel` lifts its lock, the
+  next `up` takes those objects over and deploys the stack, and a preview then expects no
+  changes.
 
 Tests run in the order written: one module-scoped deployment serves the tests from the first
 `up` to `destroy`; the policy and config-error cases use stacks of their own and deploy
@@ -40,12 +45,16 @@ ones, about other behaviours, without it (it adds about 10 s to every engine com
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import gzip
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,8 +64,15 @@ from typing import Any
 import pytest
 import yaml
 
+from go_platform.workspace import update_env
 from go_platform_core.config import LOCAL_CRD_SOURCES
-from tests.integration.conftest import Engine, Toolchain, new_engine, run_in_virtualenv
+from tests.integration.conftest import (
+    Engine,
+    Toolchain,
+    new_engine,
+    processes_working_in,
+    run_in_virtualenv,
+)
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
 
@@ -177,14 +193,25 @@ class Stack:
     def stack_file(self) -> Path:
         return self.project / f"Pulumi.{self.name}.yaml"
 
-    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.engine.run(*args, "--stack", self.name, cwd=self.project, check=check)
+    @property
+    def update_env(self) -> dict[str, str]:
+        """What `make up` and the driver run an update of this stack with."""
+        return update_env(self.config()["go-platform:environment"])
+
+    def pulumi(
+        self, *args: str, check: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.engine.run(
+            *args, "--stack", self.name, cwd=self.project, check=check, extra_env=extra_env
+        )
 
     def up(self, *args: str, policy_pack: bool = True) -> EngineRun:
-        """`up`, reported as JSON; with the policy pack as `make up` runs it, or without it
+        """`up`, reported as JSON, run as `make up` runs it; with the policy pack, or without it
         (and its ~10 s start under the engine) where the pack is not what a test is about."""
         pack = ("--policy-pack", "policies") if policy_pack else ()
-        return EngineRun.parse(self.pulumi("up", "--yes", "--json", *pack, *args))
+        return EngineRun.parse(
+            self.pulumi("up", "--yes", "--json", *pack, *args, extra_env=self.update_env)
+        )
 
     def export(self) -> dict[str, Any]:
         return json.loads(self.pulumi("stack", "export").stdout)
@@ -761,8 +788,64 @@ def test_destroy_removes_every_object_of_the_stack(
     assert {r["type"] for r in destroyed.retained.values()} <= {"kubernetes:core/v1:Namespace"}
 
 
-def test_up_from_empty_deploys_again(
+@dataclass
+class Interrupted:
+    resources: list[dict[str, Any]]
+    """The stack's state once the killed update was gone."""
+    made: bool
+    """Greeter's Deployment, made by the killed update, is on the API server."""
+
+
+@pytest.fixture(scope="module")
+def interrupted(
     destroyed: Destroyed,
+    local_stack: Stack,
+    project: Path,
+    cluster: Cluster,  # noqa: F811
+) -> Interrupted:
+    """An `up` from empty, run as `make up` runs it, killed (SIGKILL: its process group and
+    its plugins) once it has made greeter's Deployment; then its lock lifted."""
+    greeter = deployment_path("apps", "greeter")
+    update = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--stack", STACK],
+        cwd=project,
+        env={**local_stack.engine.env, **local_stack.update_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + DEPLOY_TIMEOUT
+        while cluster.api.get(greeter).status != 200:
+            assert update.poll() is None, f"the up ended ({update.returncode}) before the kill"
+            assert time.monotonic() < deadline, "the up never made greeter's Deployment"
+            time.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(update.pid, signal.SIGKILL)
+        update.wait()
+        # What a SIGKILL leaves running: the plugins, each in a process group of its own.
+        for pid in processes_working_in(project):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert update.returncode == -signal.SIGKILL, "the up finished before it was killed"
+    resources = local_stack.resources()
+    made = cluster.api.get(greeter).status == 200
+    local_stack.pulumi("cancel", "--yes")
+    return Interrupted(resources, made)
+
+
+def test_an_interrupted_up_of_the_local_stack_leaves_its_state_as_it_was(
+    interrupted: Interrupted,
+) -> None:
+    """No checkpoint was saved before the kill: the state is still the empty one destroy
+    left, while the objects the update made are on the API server."""
+    assert interrupted.resources == []
+    assert interrupted.made
+
+
+def test_up_takes_over_what_an_interrupted_up_made_and_deploys_again(
+    interrupted: Interrupted,
     local_stack: Stack,
     cluster: Cluster,  # noqa: F811
 ) -> None:
@@ -775,6 +858,7 @@ def test_up_from_empty_deploys_again(
             timeout=DEPLOY_TIMEOUT,
             what=f"Deployment {namespace}/{name} Available",
         )
+    local_stack.pulumi("preview", "--expect-no-changes")
 
 
 def test_the_module_leaves_no_engine_process(stack_engine: Engine) -> None:
