@@ -210,11 +210,11 @@ def update_env(environment: str) -> dict[str, str]:
     object of it is applied server-side, which creates what is missing and takes over what is
     there (the program's objects with force, components/resources.py; the definitions with
     the same content), and its other resources are random values; so an update that dies
-    before its one save leaves nothing the next `up` cannot adopt. In exchange its first `up` no longer serialises the
-    whole state once for each of its steps (docs/PERFORMANCE.md). Every other environment
-    keeps the per-step record, and so does every destroy: one killed before its save would
-    leave the state listing objects it deleted, which an `up` without `--refresh` would not
-    make again.
+    before its one save leaves nothing the next `up` cannot adopt. In exchange its first
+    `up` no longer serialises the whole state once for each of its steps
+    (docs/PERFORMANCE.md). Every other environment keeps the per-step record, and so does
+    every destroy: one killed before its save would leave the state listing objects it
+    deleted, which an `up` without `--refresh` would not make again.
     """
     return dict(SKIP_CHECKPOINTS_ENV) if environment == EMBEDDED_ENVIRONMENT else {}
 
