@@ -162,6 +162,18 @@ def processes_working_in(root: Path) -> list[int]:
     return found
 
 
+def kill_with_plugins(process: subprocess.Popen[bytes], root: Path) -> None:
+    """SIGKILL `process`'s group (it was started with `start_new_session`) and wait for it,
+    then every process working in `root`: what a SIGKILL leaves running, the plugins, each in
+    a process group of its own."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for pid in processes_working_in(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def run_in_group(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:

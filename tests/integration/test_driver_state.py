@@ -18,10 +18,8 @@ Invariants guarded:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -36,7 +34,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.integration.conftest import processes_working_in, run_command
+from tests.integration.conftest import kill_with_plugins, run_command
 from tests.integration.test_driver_engine import (  # noqa: F401 (fixtures)
     DRIVER_TIMEOUT,
     GO_PLATFORM,
@@ -215,13 +213,8 @@ def test_a_driver_killed_mid_up_leaves_a_pending_create_the_next_run_reports_and
             assert killed.poll() is None, f"the up ended on its own ({killed.returncode})"
             time.sleep(0.3)
     finally:
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait()
-        # What a SIGKILL leaves running: the plugins (the dynamic provider blocked on the
-        # FIFO, the policy pack), each in a process group of its own.
-        for pid in processes_working_in(engine.root):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        # The plugins left running include the dynamic provider blocked on the FIFO.
+        kill_with_plugins(killed, engine.root)
     fifo.unlink()
     locks = engine.state / ".pulumi" / "locks"
     assert list(locks.rglob("*.json")), "the killed update left no lock"

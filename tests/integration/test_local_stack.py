@@ -45,11 +45,9 @@ ones, about other behaviours, without it (it adds about 10 s to every engine com
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import gzip
 import json
-import os
 import re
 import shutil
 import signal
@@ -69,8 +67,8 @@ from go_platform_core.config import LOCAL_CRD_SOURCES
 from tests.integration.conftest import (
     Engine,
     Toolchain,
+    kill_with_plugins,
     new_engine,
-    processes_working_in,
     run_in_virtualenv,
 )
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
@@ -821,13 +819,7 @@ def interrupted(
             assert time.monotonic() < deadline, "the up never made greeter's Deployment"
             time.sleep(0.1)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(update.pid, signal.SIGKILL)
-        update.wait()
-        # What a SIGKILL leaves running: the plugins, each in a process group of its own.
-        for pid in processes_working_in(project):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_with_plugins(update, project)
     assert update.returncode == -signal.SIGKILL, "the up finished before it was killed"
     resources = local_stack.resources()
     made = cluster.api.get(greeter).status == 200
