@@ -15,7 +15,7 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   reported); previews and updates run as the project runs them (checkpoints skipped:
   `SKIP_CHECKPOINTS_ENV`, `update_env`); beside them, the
   preview and the update with the pack with the language host's warm start off (without a
-  pack there is none), a preview and the update with resource references accepted (the
+  pack there is none), the previews and the update with its early start off, a preview and the update with resource references accepted (the
   program declines them: wiring/foundation.py), and a preview and the update with the
   Python SDK's debug messages kept (the program drops them: the same file); at the end,
   after a `destroy`, the first `up` again as the driver runs it (no preview), `--runs` times,
@@ -322,6 +322,10 @@ PACK = ("--policy-pack", "policies")
 COLD = "warm start off"
 WARM_START_OFF = {"GO_PLATFORM_PYTHON_WARM_START": "false"}
 """The language host's warm start off (docs/toolchain.md#language-host), measured beside it."""
+LATE = "early start off"
+EARLY_START_OFF = {"GO_PLATFORM_PYTHON_WARM_START": "pack"}
+"""The language host's early start off, its warm start begun by a policy pack's start only
+(docs/toolchain.md#language-host), measured beside it."""
 REFERENCES = "resource references accepted"
 REFERENCES_ACCEPTED = {"PULUMI_DISABLE_RESOURCE_REFERENCES": "false"}
 """The program's resource references accepted (wiring/foundation.py says why it declines
@@ -333,7 +337,7 @@ them), measured beside it."""
 FIRST_UPDATE = "first up (pack), update only as the driver runs it"
 FIRST_UPDATE_PER_STEP = f"{FIRST_UPDATE}, checkpoint per step"
 """The CLI's default, which the local stack's updates skip (go_platform/workspace.py)."""
-BESIDE = (COLD, REFERENCES, SDK_DEBUG)
+BESIDE = (COLD, LATE, REFERENCES, SDK_DEBUG)
 """The names of the measures taken beside a default: references for it, not targets."""
 
 
@@ -356,6 +360,9 @@ def bench_engine(
             "up (pack), update only as the driver runs it": ((*update, *PACK), {}),
             f"preview (pack), {COLD}": ((*preview, *PACK), WARM_START_OFF),
             f"up (pack), update only, {COLD}": ((*update, *PACK), WARM_START_OFF),
+            f"preview (pack), {LATE}": ((*preview, *PACK), EARLY_START_OFF),
+            f"preview, {LATE}": (preview, EARLY_START_OFF),
+            f"up (pack), update only, {LATE}": ((*update, *PACK), EARLY_START_OFF),
             f"preview, {REFERENCES}": (preview, REFERENCES_ACCEPTED),
             f"up (pack), update only, {REFERENCES}": ((*update, *PACK), REFERENCES_ACCEPTED),
             f"preview, {SDK_DEBUG}": (preview, SDK_DEBUG_KEPT),

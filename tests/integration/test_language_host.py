@@ -7,11 +7,14 @@ Invariants guarded:
   the project's runtime options name, with the stack's config and secrets, the stack and
   project names, and the dry-run flag of each phase;
 - a program's exit status reaches the engine: a failure fails the update naming the code;
-- a program's run records what it imported from site-packages, and its next run with a
-  policy pack starts in a process the host started with the pack, which imports those while
-  the pack starts (the warm start; what it imports is proven in
-  tests/test_language_host_runner.py and the host's Go tests); without a pack, or with
-  `GO_PLATFORM_PYTHON_WARM_START=false`, it starts cold;
+- a program's run records what it imported from site-packages, and its next run starts in a
+  process started ahead of it, which imports those meanwhile: the first run of a preview or
+  update in the one the CLI's `About` host started (the early start), a later one in the
+  one a policy pack's start began (the warm start); what they import is proven in
+  tests/test_language_host_runner.py and the host's Go tests. A second run without a pack,
+  and every run with `GO_PLATFORM_PYTHON_WARM_START=false`, starts cold; with `=pack`, only
+  the warm start is left. No early process outlives its command (which commands start one
+  is the host's Go tests');
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
@@ -104,7 +107,20 @@ def test_preview_and_up_run_the_program_with_config_and_secrets(
     assert "s3cr3t-token-value" not in exported.stdout
 
 
-def test_the_next_run_of_a_program_with_a_policy_pack_starts_warm(
+def early_processes(cache: Path) -> list[str]:
+    """Runners in early mode whose record lies under the cache directory `cache`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # ended meanwhile
+        if "early" in args[3:5] and any(arg.startswith(str(cache)) for arg in args):
+            found.append(" ".join(args[:2] + args[4:]))
+    return found
+
+
+def test_the_next_run_of_a_program_starts_ahead_of_it(
     toolchain: Toolchain, engine: Engine, tmp_path: Path
 ):
     toolchain.require("cli", "language-python")
@@ -112,10 +128,11 @@ def test_the_next_run_of_a_program_with_a_policy_pack_starts_warm(
     project = new_stack(engine, "python-program")
     pack = ("--policy-pack", str(engine.project("policy-pack")))
 
-    def up(greeting: str, *flags: str) -> bool:
+    def up(greeting: str, *flags: str) -> str:
         set_config(engine, project, "greeting", greeting)  # an update with something to do
         engine.run("up", "--yes", "--stack", STACK, "--non-interactive", *flags, cwd=project)
-        return outputs(engine, project)["warmStart"]
+        assert early_processes(tmp_path) == []
+        return str(outputs(engine, project)["start"])
 
     up("first", *pack)
     [record] = (tmp_path / "go-platform" / "python-warm-start").glob("*.json")
@@ -123,10 +140,17 @@ def test_the_next_run_of_a_program_with_a_policy_pack_starts_warm(
     assert {"pulumi", "pulumi.runtime", "grpc", "yaml"} <= set(recorded)
     assert "__main__" not in recorded
 
-    assert up("with the pack", *pack) is True
-    assert up("without a pack") is False  # nothing to wait for: the run follows at once
+    # The update's run is the command's first: the About host's process takes it.
+    assert up("the update alone", "--skip-preview") == "early"
+    # The preview took that one; the update's run takes the one the pack's start began.
+    assert up("with the pack", *pack) == "warm"
+    assert up("without a pack") == "cold"  # nothing begun for the second run
+    engine.env["GO_PLATFORM_PYTHON_WARM_START"] = "pack"
+    assert up("the update alone, warm starts only with a pack", "--skip-preview") == "cold"
+    assert up("with the pack, warm starts only with a pack", *pack) == "warm"
     engine.env["GO_PLATFORM_PYTHON_WARM_START"] = "false"
-    assert up("turned off", *pack) is False
+    assert up("turned off", *pack) == "cold"
+    assert up("turned off, the update alone", "--skip-preview") == "cold"
 
 
 def test_a_failing_program_fails_the_update_with_its_exit_code(
@@ -204,6 +228,16 @@ def session_processes(session: int) -> list[str]:
     return found
 
 
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs: an exited one that no one has reaped yet does not
+    (the program's process started early is init's to reap once it ends)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_ctrl_c_during_up_leaves_no_process_behind(
     toolchain: Toolchain, engine: Engine, tmp_path: Path
 ):
@@ -239,7 +273,7 @@ def test_ctrl_c_during_up_leaves_no_process_behind(
             run.communicate()
 
     assert run.returncode != 0, output
-    assert not Path(f"/proc/{program_pid}").exists(), f"the program is still running:\n{output}"
+    assert not running(program_pid), f"the program is still running:\n{output}"
     assert left == [], f"processes left behind: {left}\n{output}"
 
 

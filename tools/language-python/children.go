@@ -19,11 +19,11 @@ const cancelPatience = 2 * time.Second
 // Cancel and a signal to the host stop exactly those, and wait for them to go.
 type children struct {
 	mu      sync.Mutex
-	running map[*exec.Cmd]chan struct{}
+	running map[*os.Process]chan struct{}
 }
 
 func newChildren() *children {
-	return &children{running: map[*exec.Cmd]chan struct{}{}}
+	return &children{running: map[*os.Process]chan struct{}{}}
 }
 
 // start starts cmd and tracks it until wait returns.
@@ -31,24 +31,24 @@ func (c *children) start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	c.track(cmd)
+	c.track(cmd.Process)
 	return nil
 }
 
-// track tracks a cmd started elsewhere (a warm start) until finished is called for it.
-func (c *children) track(cmd *exec.Cmd) {
+// track tracks a process started elsewhere (a warm start) until finished is called for it.
+func (c *children) track(process *os.Process) {
 	c.mu.Lock()
-	c.running[cmd] = make(chan struct{})
+	c.running[process] = make(chan struct{})
 	c.mu.Unlock()
 }
 
-// finished records that a started cmd has been waited for.
-func (c *children) finished(cmd *exec.Cmd) {
+// finished records that a started process has ended.
+func (c *children) finished(process *os.Process) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if done, ok := c.running[cmd]; ok {
+	if done, ok := c.running[process]; ok {
 		close(done)
-		delete(c.running, cmd)
+		delete(c.running, process)
 	}
 }
 
@@ -65,23 +65,23 @@ func (c *children) interrupt() {
 // real error.
 func (c *children) stop(patience time.Duration) {
 	c.mu.Lock()
-	pending := make(map[*exec.Cmd]chan struct{}, len(c.running))
-	for cmd, done := range c.running {
-		pending[cmd] = done
+	pending := make(map[*os.Process]chan struct{}, len(c.running))
+	for process, done := range c.running {
+		pending[process] = done
 	}
 	c.mu.Unlock()
-	for cmd, done := range pending {
+	for process, done := range pending {
 		go func() {
 			select {
 			case <-done:
 				return
 			case <-time.After(patience):
 			}
-			_ = cmd.Process.Signal(os.Interrupt)
+			_ = process.Signal(os.Interrupt)
 			select {
 			case <-done:
 			case <-time.After(childGracePeriod):
-				_ = cmd.Process.Signal(syscall.SIGKILL)
+				_ = process.Signal(syscall.SIGKILL)
 			}
 		}()
 	}

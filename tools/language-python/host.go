@@ -138,6 +138,11 @@ func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
+	// The CLI asks this as its command starts, most of a second before it asks another host
+	// to run the program: a preview or update starts the program's imports now (early.go).
+	if script, err := executorPath(); err == nil && h.warm.cliRunsProgram() {
+		h.warm.startEarly(p, script)
+	}
 	toolchainName := p.options.Toolchain
 	if toolchainName == "" {
 		toolchainName = "auto"
@@ -234,9 +239,9 @@ func (h *host) launch(cmd *exec.Cmd, key string, args []string) *pulumirpc.RunRe
 			dir, _ = os.Getwd()
 		}
 		if err := warm.start(warmRun{Dir: dir, Env: envMap(cmd.Env), Args: args}); err == nil {
-			h.children.track(warm.cmd)
+			h.children.track(warm.process)
 			err := warm.wait()
-			h.children.finished(warm.cmd)
+			h.children.finished(warm.process)
 			return exitResponse(err)
 		}
 	}
@@ -249,7 +254,7 @@ func runResult(children *children, cmd *exec.Cmd) *pulumirpc.RunResponse {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not start %s: %v", cmd.Path, err)}
 	}
 	err := cmd.Wait()
-	children.finished(cmd)
+	children.finished(cmd.Process)
 	return exitResponse(err)
 }
 
@@ -260,17 +265,24 @@ func exitResponse(err error) *pulumirpc.RunResponse {
 		return &pulumirpc.RunResponse{}
 	}
 	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		switch code := exit.ExitCode(); code {
-		case bailExitCode:
-			return &pulumirpc.RunResponse{Bail: true}
-		case -1:
-			return &pulumirpc.RunResponse{Error: "program was stopped: " + exit.String()}
-		default:
-			return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited with non-zero exit code: %d", code)}
-		}
+	var reported *reportedExit
+	code := 0
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case errors.As(err, &reported):
+		code = reported.code
+	default:
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program failed: %v", err)}
 	}
-	return &pulumirpc.RunResponse{Error: fmt.Sprintf("program failed: %v", err)}
+	switch code {
+	case bailExitCode:
+		return &pulumirpc.RunResponse{Bail: true}
+	case -1:
+		return &pulumirpc.RunResponse{Error: "program was stopped: " + exit.String()}
+	default:
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited with non-zero exit code: %d", code)}
+	}
 }
 
 // typecheck runs the configured type checker over the program; it returns the failure to
@@ -416,7 +428,7 @@ func (h *host) RunPlugin(
 		return err
 	}
 	attachErr := proxy.Attach(ctx, cmd)
-	h.children.finished(cmd)
+	h.children.finished(cmd.Process)
 	code := int32(0)
 	if cmd.ProcessState != nil {
 		code = int32(cmd.ProcessState.ExitCode())

@@ -479,8 +479,8 @@ sys.exit(7)
 	os.Unsetenv("HOST_ONLY")
 	response, warm := run()
 	want(warm, response)
-	if int(warm["pid"].(float64)) != prepared.cmd.Process.Pid || warm["preloaded"] != true {
-		t.Errorf("the run did not use the prepared process (pid %d) or its imports: %v", prepared.cmd.Process.Pid, warm)
+	if int(warm["pid"].(float64)) != prepared.process.Pid || warm["preloaded"] != true {
+		t.Errorf("the run did not use the prepared process (pid %d) or its imports: %v", prepared.process.Pid, warm)
 	}
 	if warm["host_only"] != nil {
 		t.Errorf("the warm process kept the environment it started with: %v", warm)
@@ -492,11 +492,11 @@ sys.exit(7)
 	// A warm process that died before its run: the run starts cold.
 	h.warm.prepare(context.Background(), p, executor)
 	dead := h.warm.ready[warmKey(cmd.Path, p.programDir)]
-	_ = dead.cmd.Process.Kill()
+	_ = dead.process.Kill()
 	<-dead.done
 	response, cold = run()
 	want(cold, response)
-	if int(cold["pid"].(float64)) == dead.cmd.Process.Pid {
+	if int(cold["pid"].(float64)) == dead.process.Pid {
 		t.Errorf("the run claims the dead warm process's pid: %v", cold)
 	}
 }
@@ -790,7 +790,7 @@ func startTracked(t *testing.T, c *children, cmd *exec.Cmd) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		err := cmd.Wait()
-		c.finished(cmd)
+		c.finished(cmd.Process)
 		done <- err
 	}()
 	return done

@@ -1,7 +1,8 @@
 """Runs the Python SDK's executor script for go-platform's language host (embedded in it).
 
-    python -u -c RUNNER run  RECORD EXECUTOR [ARGS...]   run the executor now
-    python -u -c RUNNER warm RECORD EXECUTOR             import, then wait for the run
+    python -u -c RUNNER run   RECORD EXECUTOR [ARGS...]     run the executor now
+    python -u -c RUNNER warm  RECORD EXECUTOR               import, then wait for the run
+    python -u -c RUNNER early RECORD EXECUTOR SOCKET OWNER  the same, claimed over SOCKET
 
 `warm` is the host's warm start: the host starts it when a policy pack starts (most of a
 second before the engine asks for the run, which waits for the pack), and it imports the
@@ -12,7 +13,15 @@ imports whatever was not preloaded yet. Nothing of the program's own is imported
 environment is in place: only modules from the interpreter's site-packages are recorded, and
 the Pulumi SDK reads its configuration from the environment when asked, not at import.
 
-Both modes, when the executor is done: record what this run imported from site-packages, for
+`early` is the same warm start begun sooner, from the host the CLI asks `About` as its
+command starts (a process of its own, gone before the host that runs the program starts).
+It listens on the abstract Unix socket named SOCKET, and takes a connection only from a
+process of its own user; the host that runs the program connects (claims it)
+and sends the same JSON line, with the standard output and error the program is to write
+to (SCM_RIGHTS), and reads back one line when the run is over: {"exit": N}. Until it is
+claimed it lives only as long as the process OWNER (the CLI) does.
+
+Every mode, when the executor is done: record what this run imported from site-packages, for
 the next warm start, and freeze the garbage collector's objects, so that the interpreter's
 exit skips its final collection over them (about 0.25 s for a program that loaded the
 kubernetes SDK; the engine waits for that exit). The rest of the exit is as usual:
@@ -22,12 +31,15 @@ has the figures.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import importlib
 import json
 import os
 import runpy
+import socket
+import struct
 import sys
 import sysconfig
 import threading
@@ -66,6 +78,103 @@ def preload(record: str, run_arrived: threading.Event) -> None:
         if name not in sys.modules:
             with contextlib.suppress(Exception):  # the program's own import reports it
                 importlib.import_module(name)
+
+
+UNCLAIMED_LIFETIME = 600.0
+"""An early process not claimed this long after it started ends, even if its owner runs on
+(a CLI waiting at a prompt before it runs the program)."""
+
+
+class EarlyRequest:
+    """The run, sent by the host that claims this process over a Unix socket, with the
+    standard output and error the program writes to; read on a thread of its own, as
+    RunRequest's is. Until the claim, the process ends with its owner (the CLI)."""
+
+    def __init__(self, name: str, owner: int) -> None:
+        self.arrived = threading.Event()
+        self.connection: socket.socket | None = None
+        self._line = b""
+        self._streams: list[int] = []
+        self._claim = threading.Lock()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind("\0" + name)  # abstract: no file to clean up
+        listener.listen(1)
+        threading.Thread(
+            target=self._accept, args=(listener,), name="early-start-run", daemon=True
+        ).start()
+        threading.Thread(
+            target=self._watch, args=(owner,), name="early-start-owner", daemon=True
+        ).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            connection, _ = listener.accept()
+            uid = struct.unpack(
+                "3i",
+                connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")),
+            )[1]
+            if uid == os.getuid():
+                break
+            connection.close()  # anyone may connect to the name: never another user's run
+        with self._claim:
+            self.connection = connection
+            listener.close()
+        data, streams, _, _ = socket.recv_fds(connection, 1 << 20, 2)
+        chunks = [data]
+        while data and not data.endswith(b"\n"):
+            data = connection.recv(1 << 20)
+            chunks.append(data)
+        self._line = b"".join(chunks)
+        self._streams = list(streams)
+        self.arrived.set()
+        # The claimer sends nothing more; its end (the host killed) ends the run, as the
+        # host's process group would have ended a process of its own.
+        with contextlib.suppress(OSError):
+            while connection.recv(1 << 10):
+                pass
+        os._exit(1)
+
+    def _watch(self, owner: int) -> None:
+        deadline = time.monotonic() + UNCLAIMED_LIFETIME
+        while time.monotonic() < deadline:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(0.1)
+            if self.connection is not None:
+                return
+        with self._claim:
+            if self.connection is not None:
+                return
+            os._exit(0)
+
+    def wait(self) -> dict | None:
+        """The run, its streams in place, or None when the claimer went without sending one."""
+        self.arrived.wait()
+        if not self._line.endswith(b"\n") or len(self._streams) != 2:
+            return None
+        for target, stream in zip((1, 2), self._streams, strict=True):
+            os.dup2(stream, target)
+            os.close(stream)
+        return json.loads(self._line)
+
+    def report(self, status: int) -> None:
+        """Tell the claimer the run's exit status, as the last thing the process does."""
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.sendall(json.dumps({"exit": status}).encode() + b"\n")
+
+
+def exit_status(code: object) -> int:
+    """The status `sys.exit(code)` leaves the process with."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code % 256
+    return 1
 
 
 class RunRequest:
@@ -126,9 +235,16 @@ def main(argv: list[str]) -> None:
     mode, record, executor = argv[:3]
     sys.path[0] = os.path.dirname(executor)  # as if the executor were run as a script
     args = argv[3:]
-    if mode == "warm":
+    early = None
+    if mode in ("warm", "early"):
         sys.argv = [executor]  # what modules that look at it see, until the run's arguments
-        request = RunRequest()
+        if mode == "early":
+            # Registered first, so it runs last of the exit handlers: the status is sent
+            # once the program's own handlers have run.
+            early = EarlyRequest(args[0], int(args[1]))
+            status = [1]
+            atexit.register(lambda: early.report(status[0]))
+        request = early or RunRequest()
         if record:
             preload(record, request.arrived)
         run = request.wait()
@@ -141,6 +257,12 @@ def main(argv: list[str]) -> None:
     sys.argv = [executor, *args]
     try:
         runpy.run_path(executor, run_name="__main__")
+        if early:
+            status[0] = 0
+    except SystemExit as stop:
+        if early:
+            status[0] = exit_status(stop.code)
+        raise
     finally:
         if record:
             remember(record)

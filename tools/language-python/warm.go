@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,8 +18,9 @@ import (
 //go:embed runner.py
 var runnerScript string
 
-// warmStartEnv turns warm starts off when set to "false"; runs then start cold, as Pulumi's
-// own host starts them.
+// warmStartEnv turns warm starts off when set to "false" (runs then start cold, as Pulumi's
+// own host starts them), or keeps only those a policy pack's start begins when set to
+// "pack" (no early start: early.go).
 const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
 
 // warmStarts holds the Python processes started ahead of a program's run: one per
@@ -38,6 +37,8 @@ const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
 type warmStarts struct {
 	mu       sync.Mutex
 	disabled bool
+	early    bool // early starts from the About host (early.go) too
+	cli      int  // the CLI's process, this host's parent: whose early processes it may claim
 	ready    map[string]*warmProcess
 	expected *expectedRun
 }
@@ -48,12 +49,14 @@ type expectedRun struct {
 	executor string
 }
 
-// warmProcess is a started runner waiting, on its standard input, for the run to make.
+// warmProcess is a started runner waiting for the run to make: on its standard input when
+// this host started it, on a Unix socket when the host the CLI asked `About` did (early.go).
 type warmProcess struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{} // closed when the process has exited; then err is its Wait's result
-	err   error
+	process *os.Process
+	send    func(line []byte) error // sends the run, one JSON line
+	release func()                  // lets a process that gets no run end
+	done    chan struct{}           // closed when the process has exited; then err is its status
+	err     error
 }
 
 // wait blocks until the process has exited and returns what exec.Cmd.Wait returned.
@@ -73,6 +76,8 @@ type warmRun struct {
 func newWarmStarts() *warmStarts {
 	return &warmStarts{
 		disabled: os.Getenv(warmStartEnv) == "false",
+		early:    os.Getenv(warmStartEnv) != "pack",
+		cli:      os.Getppid(),
 		ready:    map[string]*warmProcess{},
 	}
 }
@@ -136,6 +141,10 @@ func (w *warmStarts) prepare(ctx context.Context, p *program, executor string) {
 	if _, ok := w.ready[key]; ok {
 		return
 	}
+	if early := w.claimEarly(key); early != nil {
+		w.ready[key] = early
+		return
+	}
 	cmd.Args = append(cmd.Args, runnerArgs("warm", recordPath(key), executor)...)
 	cmd.Dir = p.programDir
 	cmd.Env = baseEnv(cmd.Env)
@@ -147,7 +156,18 @@ func (w *warmStarts) prepare(ctx context.Context, p *program, executor string) {
 	if err := cmd.Start(); err != nil {
 		return
 	}
-	warm := &warmProcess{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	warm := &warmProcess{
+		process: cmd.Process,
+		send: func(line []byte) error {
+			_, err := stdin.Write(line)
+			if closeErr := stdin.Close(); err == nil {
+				err = closeErr
+			}
+			return err
+		},
+		release: func() { _ = stdin.Close() },
+		done:    make(chan struct{}),
+	}
 	go func() { // one Wait for its whole life: taken by a run or not
 		warm.err = cmd.Wait()
 		close(warm.done)
@@ -155,12 +175,16 @@ func (w *warmStarts) prepare(ctx context.Context, p *program, executor string) {
 	w.ready[key] = warm
 }
 
-// take hands the warm process for key to a run, or nil when none is ready.
+// take hands the warm process for key to a run: the one prepared, else an early one the
+// CLI's `About` host started; nil when there is none.
 func (w *warmStarts) take(key string) *warmProcess {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	warm := w.ready[key]
 	delete(w.ready, key)
+	if warm == nil && !w.disabled {
+		warm = w.claimEarly(key)
+	}
 	return warm
 }
 
@@ -169,7 +193,7 @@ func (w *warmStarts) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for key, warm := range w.ready {
-		_ = warm.stdin.Close()
+		warm.release()
 		delete(w.ready, key)
 	}
 }
@@ -184,13 +208,10 @@ func (warm *warmProcess) start(run warmRun) error {
 	}
 	line, err := json.Marshal(run)
 	if err == nil {
-		_, err = warm.stdin.Write(append(line, '\n'))
-	}
-	if closeErr := warm.stdin.Close(); err == nil {
-		err = closeErr
+		err = warm.send(append(line, '\n'))
 	}
 	if err != nil {
-		_ = warm.cmd.Process.Kill()
+		_ = warm.process.Kill()
 		return fmt.Errorf("warm start: %w", err)
 	}
 	return nil

@@ -1,0 +1,174 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The early start: the warm start (warm.go) begun from the CLI's first host.
+//
+// As a preview or update starts, the CLI asks a language host `About` (for the update's
+// metadata), then closes it, and most of a second later (the passphrase's key, the state)
+// starts another host to run the program. Meanwhile only the CLI works and the second core
+// is idle, while the program's imports take one to two seconds of CPU before its first
+// registration (docs/PERFORMANCE.md, twelfth look). So the `About` host starts the runner
+// in `early` mode: in a session of its own (the CLI kills the host's process group), with
+// no standard streams, listening on an abstract Unix socket named after the user, the
+// interpreter and program, and the CLI's process. The host that runs the program, a child of the same CLI, claims it
+// over that socket (claimEarly) where it would start a warm process itself, and sends the
+// run with its own standard output and error; the runner sends back the exit status. Not
+// claimed, it ends with the CLI.
+
+// earlyCommands are the CLI commands that run the program as their first operation.
+var earlyCommands = map[string]bool{"preview": true, "pre": true, "up": true, "update": true}
+
+// runsProgram says whether a CLI started with args (its own name first) runs a program: the
+// first argument that is not a flag names the command. A global flag with a separate value
+// before the command (`--cwd DIR up`) reads as DIR: no early start, as before (and a DIR
+// named `up` only starts a process that ends with the CLI).
+func runsProgram(args []string) bool {
+	for _, arg := range args[min(1, len(args)):] {
+		if !strings.HasPrefix(arg, "-") {
+			return earlyCommands[arg]
+		}
+	}
+	return false
+}
+
+// cliArgs are the command line of process pid.
+func cliArgs(pid int) []string {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+}
+
+// earlySocket names the abstract Unix socket (Linux's namespace of socket names, no file)
+// of the early process for key started under the CLI process owner. Anyone may bind or
+// connect to such a name, so both ends check that the other runs as this user
+// (SO_PEERCRED): another user's process can neither send a run nor answer a claim.
+func earlySocket(key string, owner int) string {
+	record := filepath.Base(strings.TrimSuffix(recordPath(key), ".json"))
+	return fmt.Sprintf("go-platform-python-early-%d-%s-%d", os.Getuid(), record, owner)
+}
+
+// cliRunsProgram says whether this host's CLI runs a program first (a preview or update).
+func (w *warmStarts) cliRunsProgram() bool {
+	return runsProgram(cliArgs(w.cli))
+}
+
+// startEarly starts the early process of p for the CLI; failing to is not an error (the run
+// then starts as before).
+func (w *warmStarts) startEarly(p *program, executor string) {
+	owner := w.cli
+	if w.disabled || !w.early {
+		return
+	}
+	// Not the RPC's context: the process must outlive the call, and this host.
+	cmd, err := p.tc.Command(context.Background())
+	if err != nil {
+		return
+	}
+	key := warmKey(cmd.Path, p.programDir)
+	socket := earlySocket(key, owner)
+	cmd.Args = append(cmd.Args, runnerArgs("early", recordPath(key), executor, socket, strconv.Itoa(owner))...)
+	cmd.Dir = p.programDir
+	cmd.Env = baseEnv(cmd.Env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err == nil {
+		go func() { _ = cmd.Wait() }() // reaped, should it end while this host still runs
+	}
+}
+
+// reportedExit is the exit status an early process sent for its run.
+type reportedExit struct{ code int }
+
+func (e *reportedExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// errNoStatus is a claimed early process's end without a status: killed, or crashed.
+var errNoStatus = errors.New("the program's process ended without reporting its exit status")
+
+// claimEarly connects to the early process for key that this host's CLI started, if there
+// is one, and returns it ready for its run; nil otherwise.
+func (w *warmStarts) claimEarly(key string) *warmProcess {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: "@" + earlySocket(key, w.cli), Net: "unix"})
+	if err != nil {
+		return nil
+	}
+	cred, err := peer(conn)
+	if err != nil || int(cred.Uid) != os.Getuid() {
+		_ = conn.Close()
+		return nil
+	}
+	process, err := os.FindProcess(int(cred.Pid))
+	if err != nil {
+		_ = conn.Close()
+		return nil
+	}
+	warm := &warmProcess{
+		process: process,
+		send: func(line []byte) error {
+			// The streams travel with the first byte; the rest follows as a plain write.
+			rights := syscall.UnixRights(int(os.Stdout.Fd()), int(os.Stderr.Fd()))
+			if _, _, err := conn.WriteMsgUnix(line[:1], rights, nil); err != nil {
+				return err
+			}
+			_, err := conn.Write(line[1:])
+			return err
+		},
+		release: func() { _ = conn.Close() },
+		done:    make(chan struct{}),
+	}
+	go func() {
+		warm.err = readStatus(conn)
+		_ = conn.Close()
+		close(warm.done)
+	}()
+	return warm
+}
+
+// readStatus waits for the early process's one line, {"exit": N}: nil for 0.
+func readStatus(conn net.Conn) error {
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		return errNoStatus
+	}
+	var status struct {
+		Exit *int `json:"exit"`
+	}
+	if json.Unmarshal(line, &status) != nil || status.Exit == nil {
+		return errNoStatus
+	}
+	if *status.Exit == 0 {
+		return nil
+	}
+	return &reportedExit{code: *status.Exit}
+}
+
+// peer is the process at the other end of a Unix socket.
+func peer(conn *net.UnixConn) (*syscall.Ucred, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, credErr
+}
