@@ -237,3 +237,16 @@ func awaitGone(t *testing.T, name string) {
 	}
 	t.Fatalf("something still listens on @%s", name)
 }
+
+// A status an early process reports reads as the same status of a child's.
+func TestAReportedExitStatusReadsAsAChildsOwn(t *testing.T) {
+	if !exitResponse(&reportedExit{code: bailExitCode}).GetBail() {
+		t.Error("the executor's bail status, reported, is not a bail")
+	}
+	if got := exitResponse(&reportedExit{code: 3}).GetError(); got != "program exited with non-zero exit code: 3" {
+		t.Errorf("status 3 reported: %q", got)
+	}
+	if got := exitResponse(errNoStatus).GetError(); !strings.Contains(got, "without reporting its exit status") {
+		t.Errorf("no status: %q", got)
+	}
+}

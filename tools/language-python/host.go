@@ -275,10 +275,10 @@ func exitResponse(err error) *pulumirpc.RunResponse {
 	default:
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program failed: %v", err)}
 	}
-	switch code {
-	case bailExitCode:
+	switch {
+	case code == bailExitCode:
 		return &pulumirpc.RunResponse{Bail: true}
-	case -1:
+	case code == -1 && exit != nil:
 		return &pulumirpc.RunResponse{Error: "program was stopped: " + exit.String()}
 	default:
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited with non-zero exit code: %d", code)}

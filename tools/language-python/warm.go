@@ -25,8 +25,9 @@ const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
 
 // warmStarts holds the Python processes started ahead of a program's run: one per
 // interpreter and program, each importing what that program's last run imported from
-// site-packages while the engine starts the policy packs. A run takes the one started for
-// it; one never taken ends when the host closes its standard input (or exits).
+// site-packages while the engine starts the policy packs (or, claimed from the CLI's `About`
+// host, since the command began: early.go). A run takes the one started for it; one never
+// taken ends when the host lets it go (closes its standard input or its socket) or exits.
 //
 // The engine asks GetRequiredPackages before every deployment, then starts the policy packs
 // (RunPlugin), then runs the program. A pack takes most of a second to start, time the
@@ -59,7 +60,8 @@ type warmProcess struct {
 	err     error
 }
 
-// wait blocks until the process has exited and returns what exec.Cmd.Wait returned.
+// wait blocks until the process has exited and returns its status: what exec.Cmd.Wait
+// returned, or what an early process reported (early.go).
 func (warm *warmProcess) wait() error {
 	<-warm.done
 	return warm.err
