@@ -19,7 +19,8 @@ It listens on the abstract Unix socket named SOCKET, and takes a connection only
 process of its own user; the host that runs the program connects (claims it)
 and sends the same JSON line, with the standard output and error the program is to write
 to (SCM_RIGHTS), and reads back one line when the run is over: {"exit": N}. Until it is
-claimed it lives only as long as the process OWNER (the CLI) does.
+claimed it lives only as long as the process OWNER (the CLI) does, ten minutes at most;
+claimed, it ends if the claimer does.
 
 Every mode, when the executor is done: record what this run imported from site-packages, for
 the next warm start, and freeze the garbage collector's objects, so that the interpreter's
@@ -88,7 +89,8 @@ UNCLAIMED_LIFETIME = 600.0
 class EarlyRequest:
     """The run, sent by the host that claims this process over a Unix socket, with the
     standard output and error the program writes to; read on a thread of its own, as
-    RunRequest's is. Until the claim, the process ends with its owner (the CLI)."""
+    RunRequest's is. Until the claim, the process ends with its owner (the CLI); after it,
+    with the claimer."""
 
     def __init__(self, name: str, owner: int) -> None:
         self.arrived = threading.Event()
