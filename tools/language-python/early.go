@@ -22,13 +22,13 @@ import (
 // metadata), then closes it, and most of a second later (the passphrase's key, the state)
 // starts another host to run the program. Meanwhile only the CLI works and the second core
 // is idle, while the program's imports take one to two seconds of CPU before its first
-// registration (docs/PERFORMANCE.md, twelfth look). So the `About` host starts the runner
+// registration (docs/PERFORMANCE.md, twelfth round). So the `About` host starts the runner
 // in `early` mode: in a session of its own (the CLI kills the host's process group), with
 // no standard streams, listening on an abstract Unix socket named after the user, the
-// interpreter and program, and the CLI's process. The host that runs the program, a child of the same CLI, claims it
-// over that socket (claimEarly) where it would start a warm process itself, and sends the
-// run with its own standard output and error; the runner sends back the exit status. Not
-// claimed, it ends with the CLI.
+// interpreter and program, and the CLI's process. The host that runs the program, a child
+// of the same CLI, claims it over that socket (claimEarly) where it would start a warm
+// process itself, and sends the run with its own standard output and error; the runner
+// sends back the exit status. Not claimed, it ends with the CLI.
 
 // earlyCommands are the CLI commands that run the program as their first operation.
 var earlyCommands = map[string]bool{"preview": true, "pre": true, "up": true, "update": true}
@@ -60,8 +60,7 @@ func cliArgs(pid int) []string {
 // connect to such a name, so both ends check that the other runs as this user
 // (SO_PEERCRED): another user's process can neither send a run nor answer a claim.
 func earlySocket(key string, owner int) string {
-	record := filepath.Base(strings.TrimSuffix(recordPath(key), ".json"))
-	return fmt.Sprintf("go-platform-python-early-%d-%s-%d", os.Getuid(), record, owner)
+	return fmt.Sprintf("go-platform-python-early-%d-%s-%d", os.Getuid(), digest(key), owner)
 }
 
 // cliRunsProgram says whether this host's CLI runs a program first (a preview or update).

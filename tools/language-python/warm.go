@@ -106,8 +106,13 @@ func cacheFile(kind, key string) string {
 	if err != nil {
 		return ""
 	}
+	return filepath.Join(cache, "go-platform", kind, digest(key)+".json")
+}
+
+// digest is a short name for key: the first 8 bytes of its SHA-256, in hex.
+func digest(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return filepath.Join(cache, "go-platform", kind, hex.EncodeToString(sum[:8])+".json")
+	return hex.EncodeToString(sum[:8])
 }
 
 // expect notes the program the engine will run if a policy pack starts.
