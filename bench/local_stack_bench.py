@@ -15,7 +15,8 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   reported); previews and updates run as the project runs them (checkpoints skipped:
   `SKIP_CHECKPOINTS_ENV`, `update_env`); beside them, the
   preview and the update with the pack with the language host's warm start off (without a
-  pack there is none), the previews and the update with its early start off, a preview and the update with resource references accepted (the
+  pack there is none), the previews and the update with its early start off, a preview
+  and the update with resource references accepted (the
   program declines them: wiring/foundation.py), and a preview and the update with the
   Python SDK's debug messages kept (the program drops them: the same file); at the end,
   after a `destroy`, the first `up` again as the driver runs it (no preview), `--runs` times,

@@ -13,8 +13,8 @@ Invariants guarded:
   one a policy pack's start began (the warm start); what they import is proven in
   tests/test_language_host_runner.py and the host's Go tests. A second run without a pack,
   and every run with `GO_PLATFORM_PYTHON_WARM_START=false`, starts cold; with `=pack`, only
-  the warm start is left. No early process outlives its command (which commands start one
-  is the host's Go tests');
+  the warm start is left. No early process outlives its command (the host's Go tests prove
+  which commands start one);
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
   the policy;
