@@ -51,12 +51,7 @@ func newEarlyFixture(t *testing.T) *earlyFixture {
 	python3(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	root, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-	site, marker := t.TempDir(), filepath.Join(t.TempDir(), "imported")
-	module := "open(" + strconv.Quote(marker) + ", 'w').close()\n"
-	if err := os.WriteFile(filepath.Join(site, "early_marker.py"), []byte(module), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PYTHONPATH", site)
+	marker := markerModule(t, "early_marker")
 	executor := filepath.Join(root, "executor")
 	report := `import json, os, sys
 print("to stdout")

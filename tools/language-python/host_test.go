@@ -405,13 +405,8 @@ func TestWarmStartRunsTheProgramInThePreparedProcess(t *testing.T) {
 	python3(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	root, workdir, out := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "out")
-	// A module that says when it has been imported: preloading stops when the run arrives.
-	site, marker := t.TempDir(), filepath.Join(t.TempDir(), "imported")
-	module := "open(" + strconv.Quote(marker) + ", 'w').close()\n"
-	if err := os.WriteFile(filepath.Join(site, "warm_marker.py"), []byte(module), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PYTHONPATH", site)
+	// Preloading stops when the run arrives.
+	marker := markerModule(t, "warm_marker")
 	executor := filepath.Join(root, "executor")
 	report := `import json, os, sys
 first = sys.argv[1]
@@ -672,6 +667,19 @@ func programAt(t *testing.T, root string) *program {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// markerModule puts a module named name on PYTHONPATH that, when imported, creates the file
+// it returns: a test sees whether a warm or early process preloaded it.
+func markerModule(t *testing.T, name string) string {
+	t.Helper()
+	site, marker := t.TempDir(), filepath.Join(t.TempDir(), "imported")
+	module := "open(" + strconv.Quote(marker) + ", 'w').close()\n"
+	if err := os.WriteFile(filepath.Join(site, name+".py"), []byte(module), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PYTHONPATH", site)
+	return marker
 }
 
 func python3(t *testing.T) string {
