@@ -17,7 +17,8 @@ Invariants guarded:
   which commands start one);
 - a Python policy pack started by the host knows the stack, project, dry-run flag and config
   it analyses; the project's own pack stops a preview with a mandatory violation, naming
-  the policy;
+  the policy; a policy at the `remediate` level changes the planned resource, one at
+  another level does not (the host answers remediation calls itself while none remediates);
 - Ctrl-C during `pulumi up` stops the program, and no process of the run is left behind;
 - where the user has Pulumi's own host installed, the toolchain links that one and `doctor`
   says so; `GO_PLATFORM_LANGUAGE_HOST` forces either, and asking for an official host that
@@ -211,6 +212,47 @@ def test_project_pack_stops_a_mandatory_violation(
     assert result.returncode != 0, output
     assert "image-tag-not-latest" in output, output
     assert "mandatory" in output, output
+
+
+@pytest.mark.parametrize(
+    ("seccomp_level", "planned_seccomp"),
+    [("remediate", {"seccompProfile": {"type": "RuntimeDefault"}}), ("advisory", None)],
+)
+def test_a_policy_remediates_what_is_planned_only_at_the_remediate_level(
+    toolchain: Toolchain, engine: Engine, tmp_path: Path, seccomp_level, planned_seccomp
+):
+    """The host answers the engine's remediation calls itself while no policy remediates
+    (tools/language-python/policy.go); a policy configured to remediate still changes the
+    planned resource, and one that only advises leaves it as the program wrote it."""
+    toolchain.require("cli", "language-python", "kubernetes")
+    del engine.env["KUBECONFIG"]  # render mode (see the test above)
+    project = new_stack(engine, "violating-program")
+    set_config(engine, project, "go-platform:environment", "dev")
+    set_config(engine, project, "renderDirectory", str(tmp_path / "rendered"))
+    policy_config = tmp_path / "policy-config.json"
+    policy_config.write_text(
+        json.dumps({"all": "advisory", "pod-seccomp-profile-required": seccomp_level})
+    )
+
+    result = engine.run(
+        "preview",
+        "--json",
+        "--stack",
+        STACK,
+        "--non-interactive",
+        "--policy-pack",
+        str(REPO / "policies"),
+        "--policy-pack-config",
+        str(policy_config),
+        cwd=project,
+    )
+
+    (deployment,) = [
+        step["newState"]["inputs"]
+        for step in json.loads(result.stdout)["steps"]
+        if step["newState"]["type"] == "kubernetes:apps/v1:Deployment"
+    ]
+    assert deployment["spec"]["template"]["spec"].get("securityContext") == planned_seccomp
 
 
 def session_processes(session: int) -> list[str]:

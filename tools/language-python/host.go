@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	pulumisdk "github.com/pulumi/pulumi/sdk/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -395,8 +394,9 @@ func (h *host) RunPlugin(
 
 	// Python packs learn the stack from environment variables set at start-up, but the
 	// engine names the stack only in ConfigureStack, after the pack's port is known. The
-	// SDK's proxy answers for the pack until then, and starts it with the configuration.
-	proxy, packStdout, err := pulumisdk.NewPolicyProxy(ctx, stdout)
+	// SDK's proxy answers for the pack until then, and starts it with the configuration
+	// (policy.go).
+	proxy, packStdout, err := newPolicyServer(ctx, stdout)
 	if err != nil {
 		return err
 	}
