@@ -95,8 +95,8 @@ func (s *policyServer) Remediate(
 // decides it: the level of the engine's latest configuration for the policy, else the
 // policy's own (the pack's default where the policy has none, as its info reports it).
 type enforcementLevels struct {
-	mu         sync.Mutex
-	known      bool
+	mu     sync.Mutex
+	known  bool
 	own    map[string]pulumirpc.EnforcementLevel
 	config map[string]pulumirpc.EnforcementLevel
 }
