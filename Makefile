@@ -123,9 +123,11 @@ GO_TOOL_MODULES := tools/language-python tools/toolchain/modules/random-provider
 GO_TEST_ENV := GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
 .PHONY: go-test
-go-test: ## go vet and go test of the toolchain's own Go modules
+go-test: ## gofmt, go vet and go test of the toolchain's own Go modules
 	@for dir in $(GO_TOOL_MODULES); do \
 		echo "== $$dir"; \
+		unformatted=$$(cd $$dir && "$$(go env GOROOT)/bin/gofmt" -l .); \
+		if [ -n "$$unformatted" ]; then echo "gofmt -w needed in $$dir:"; echo "$$unformatted"; exit 1; fi; \
 		(cd $$dir && $(GO_TEST_ENV) go vet ./... && $(GO_TEST_ENV) go test -count=1 ./...) || exit 1; \
 	done
 

@@ -1,5 +1,5 @@
 """The Go suites `make test` runs, as tests of the Python run: each Go service's own `make
-test` (go vet, go test -race), `make go-test` (the toolchain's Go modules) and `make
+test` (go vet, go test -race), `make go-test` (gofmt, go vet and go test of the toolchain's Go modules) and `make
 conformance` (Pulumi's language conformance suite against our language host).
 
 They are here rather than make steps before pytest so that they run beside the Python
@@ -45,7 +45,7 @@ def test_the_services_go_tests_pass(service: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_toolchains_go_modules_pass_vet_and_test() -> None:
+def test_the_toolchains_go_modules_are_gofmt_clean_and_pass_vet_and_test() -> None:
     result = make("go-test")
 
     assert result.returncode == 0, result.stdout + result.stderr
