@@ -1,6 +1,7 @@
 """The Go suites `make test` runs, as tests of the Python run: each Go service's own `make
-test` (go vet, go test -race), `make go-test` (gofmt, go vet and go test of the toolchain's Go modules) and `make
-conformance` (Pulumi's language conformance suite against our language host).
+test` (go vet, go test -race), `make go-test` (gofmt, go vet and go test of the toolchain's
+Go modules) and `make conformance` (Pulumi's language conformance suite against our language
+host).
 
 They are here rather than make steps before pytest so that they run beside the Python
 tests: on its own, the conformance suite kept the cores about 90% busy and the Go modules'
