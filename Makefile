@@ -172,7 +172,8 @@ up: stack ## Deploy STACK (default local: starts the embedded cluster) with the 
 	$(UPDATE_ENV) $(PULUMI) up --yes --refresh --stack $(STACK) --policy-pack policies
 	@echo
 	@$(PULUMI) stack output --json --stack $(STACK) | \
-		$(PYTHON) tools/stack_summary.py --stack $(STACK) $(if $(filter local,$(STACK)),--kubeconfig $(CLUSTER_KUBECONFIG))
+		$(PYTHON) tools/stack_summary.py --stack $(STACK) \
+			$(if $(filter local,$(STACK)),--kubeconfig $(CLUSTER_KUBECONFIG) --kubectl $(CLUSTER_KUBECTL))
 
 # What a killed update leaves (docs/driver.md#interrupted-updates): its lock, which only a
 # person can tell from a running update's. Removing it is all the local stack needs before

@@ -65,7 +65,9 @@ def credentials(outputs: Mapping[str, Any]) -> Iterator[str]:
             yield _line(label, value)
 
 
-def summary(outputs: Mapping[str, Any], *, stack: str, kubeconfig: str | None) -> str:
+def summary(
+    outputs: Mapping[str, Any], *, stack: str, kubeconfig: str | None, kubectl: str = "kubectl"
+) -> str:
     lines = [f"go-platform: stack {stack} is up ({outputs.get('environment')} environment)."]
     lines += ["", "Services (namespace " + str(outputs.get("namespace")) + "):"]
     lines += list(services(outputs, stack)) or ["  (none configured)"]
@@ -82,7 +84,7 @@ def summary(outputs: Mapping[str, Any], *, stack: str, kubeconfig: str | None) -
             "",
             "The embedded cluster runs no containers (kwok marks pods Ready), so the routes",
             "do not answer; everything the stack created is on its API server:",
-            f"  KUBECONFIG={kubeconfig} kubectl get deployments,services,traefikservices -A",
+            f"  KUBECONFIG={kubeconfig} {kubectl} get deployments,services,traefikservices -A",
         ]
     lines += [
         "",
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="local")
     parser.add_argument(
         "--kubeconfig", help="the embedded cluster's kubeconfig, if the stack uses it"
+    )
+    parser.add_argument(
+        "--kubectl",
+        default="kubectl",
+        help="the kubectl to suggest with the kubeconfig (the one built with the cluster)",
     )
     parser.add_argument(
         "--credentials", action="store_true", help="print the generated credentials"
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("\n".join(lines) if lines else "no generated credentials in this stack")
         return 0
-    print(summary(outputs, stack=args.stack, kubeconfig=args.kubeconfig))
+    print(summary(outputs, stack=args.stack, kubeconfig=args.kubeconfig, kubectl=args.kubectl))
     return 0
 
 

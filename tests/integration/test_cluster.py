@@ -5,6 +5,8 @@ Invariants guarded:
   and kwok on 127.0.0.1 only, writes a kubeconfig that works, and `status --json` reports
   every component running and healthy; a second `start` is a no-op;
 - `/version` reports the Kubernetes release of tools/cluster/versions.toml (the stamp);
+- the kubectl of that release, built with it, is linked in the data directory and reaches
+  the cluster with the kubeconfig;
 - the fake node is Ready, and a Deployment's pods are scheduled onto it, Running and Ready,
   with pod IPs: controller manager, scheduler and kwok all do their part;
 - admission is a real cluster's: a namespace labelled `enforce: restricted` refuses a
@@ -171,6 +173,23 @@ def test_version_is_the_stamped_release(cluster: Cluster) -> None:
     major, minor, _ = VERSIONS.kubernetes.split(".")
     assert version["gitVersion"] == f"v{VERSIONS.kubernetes}"
     assert (version["major"], version["minor"]) == (major, minor)
+
+
+def test_the_kubectl_built_with_it_reaches_it(cluster: Cluster) -> None:
+    """`<data-dir>/bin/kubectl` with the kubeconfig, as `make up`'s summary suggests it."""
+    kubectl = cluster.data_dir / "bin" / "kubectl"
+    env = {**os.environ, "KUBECONFIG": str(cluster.data_dir / "kubeconfig")}
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [str(kubectl), *args], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert f"Client Version: v{VERSIONS.kubernetes}" in run("version", "--client")
+    assert run("get", "nodes", "--output", "name").split() == ["node/kwok-node-0"]
+    assert cluster.status()["kubectl"] == str(kubectl)
 
 
 def test_the_fake_node_is_ready(cluster: Cluster) -> None:

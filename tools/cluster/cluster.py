@@ -126,6 +126,7 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"  nodes: {listed}")
     print(f"  API server: {report['server']}  (since {report['started_at']})")
     print(f"  kubeconfig: {report['kubeconfig']}")
+    print(f"  kubectl:    {report['kubectl']}  (built with it; use it with the kubeconfig)")
 
 
 def _start_command(data_dir: Path) -> str:

@@ -103,6 +103,8 @@ class Binaries:
     kube_scheduler: Path
     kwok: Path
     kwok_stages: Path
+    kubectl: Path
+    """Not run by the control plane: built with it for people (`<data-dir>/bin/kubectl`)."""
 
     @classmethod
     def of(cls, cache: Cache, versions: Versions) -> Binaries:
@@ -115,9 +117,11 @@ class Binaries:
             kube_scheduler=kubernetes / "kube-scheduler",
             kwok=kwok / "bin" / "kwok",
             kwok_stages=kwok / "stages",
+            kubectl=cache.component_dir("kubectl", versions.kubernetes) / "bin" / "kubectl",
         )
 
     def executables(self) -> list[Path]:
+        """The programs the control plane runs (what `stop` looks for)."""
         return [
             self.etcd,
             self.kube_apiserver,
@@ -127,7 +131,8 @@ class Binaries:
         ]
 
     def missing(self) -> list[Path]:
-        absent = [path for path in self.executables() if not os.access(path, os.X_OK)]
+        built = [*self.executables(), self.kubectl]
+        absent = [path for path in built if not os.access(path, os.X_OK)]
         if not any(self.kwok_stages.glob("*.yaml")):
             absent.append(self.kwok_stages)
         return absent

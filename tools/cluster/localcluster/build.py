@@ -87,10 +87,11 @@ class Component:
     module: str
     # binary name -> Go package path
     packages: Mapping[str, str]
-    # what `<binary> --version` must print
+    # what `<binary> <version_args>` must print
     version_text: str
     # kwok stage definitions installed from the module as they are (paths in the module)
     stage_files: tuple[str, ...] = ()
+    version_args: tuple[str, ...] = ("--version",)
 
     def directory(self, cache: Cache) -> Path:
         return cache.component_dir(self.name, self.version)
@@ -140,6 +141,14 @@ def components(versions: Versions) -> list[Component]:
                 for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
             },
             version_text=f"Kubernetes {kubernetes}",
+        ),
+        Component(
+            name="kubectl",
+            version=versions.kubernetes,
+            module=KUBERNETES_MODULE,
+            packages={"kubectl": f"{KUBERNETES_MODULE}/cmd/kubectl"},
+            version_text=f"Client Version: {kubernetes}",
+            version_args=("version", "--client"),
         ),
         Component(
             name="kwok",
@@ -347,7 +356,8 @@ def build(versions: Versions, cache: Cache, progress: Progress) -> None:
             "-ldflags", _ldflags(versions, modules[KUBERNETES_MODULE]),
             "-o", f"{out}/", *packages,
         ]  # fmt: skip
-        with progress.step(f"go build {len(packages)} binaries ({expected} packages)"):
+        binaries = "1 binary" if len(packages) == 1 else f"{len(packages)} binaries"
+        with progress.step(f"go build {binaries} ({expected} packages)"):
             run_logged(
                 "go build", argv, work, log, progress, GO_BUILD_ENV, count=_compiled(expected)
             )
@@ -403,7 +413,8 @@ def _install_component(
 ) -> None:
     for name, package in component.packages.items():
         built = out / _built_name(package)
-        reported = capture(f"{name} --version", [str(built), "--version"], out).stdout
+        asked = [str(built), *component.version_args]
+        reported = capture(" ".join([name, *component.version_args]), asked, out).stdout
         if component.version_text not in reported:
             raise ClusterError(
                 f"the built {name} reports {reported.strip()!r}, expected {component.version_text!r}"

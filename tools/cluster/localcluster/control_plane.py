@@ -3,6 +3,7 @@ kube-controller-manager, kube-scheduler and kwok, all on 127.0.0.1.
 
 <data-dir>/ (default .state/cluster/ in the repository)
     kubeconfig          cluster-admin access for people, kubectl and Pulumi
+    bin/kubectl         the kubectl built with the control plane (a link into the cache)
     cluster.json        what runs: versions, ports, PIDs, command lines
     etcd/               the database; kept by `stop`, removed by `stop --purge`
     pki/                the local CA, serving and client certificates, service-account keys
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gobuild.cache import exclusive, utc_now, write_atomically, write_json
+from gobuild.cache import exclusive, symlink_atomically, utc_now, write_atomically, write_json
 from gobuild.commands import tail
 
 from localcluster.api import ApiClient, free_port, http_ok, port_is_free
@@ -79,6 +80,10 @@ class DataDir:
     @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
+
+    @property
+    def kubectl(self) -> Path:
+        return self.root / "bin" / "kubectl"
 
     @property
     def state_file(self) -> Path:
@@ -183,6 +188,7 @@ def start(settings: Settings, progress: Progress) -> State:
     data = settings.data
     data.root.mkdir(parents=True, exist_ok=True)
     with exclusive(data.lock_file, progress, tool="cluster", what="start or stop"):
+        symlink_atomically(data.kubectl, settings.binaries.kubectl)  # this release's
         state = State.load(data)
         running = state.running()
         wanted = dataclasses.asdict(settings.versions)
@@ -697,6 +703,7 @@ def status(data: DataDir) -> dict[str, Any]:
         "status": overall,
         "data_dir": str(data.root),
         "kubeconfig": str(data.kubeconfig),
+        "kubectl": str(data.kubectl),
         "server": _server(state) if running else None,
         "versions": state.versions,
         "started_at": state.started_at,
