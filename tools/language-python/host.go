@@ -396,11 +396,11 @@ func (h *host) RunPlugin(
 	// engine names the stack only in ConfigureStack, after the pack's port is known. The
 	// SDK's proxy answers for the pack until then, and starts it with the configuration
 	// (policy.go).
-	proxy, packStdout, err := newPolicyServer(ctx, stdout)
+	analyzer, packStdout, err := newPolicyServer(ctx, stdout)
 	if err != nil {
 		return err
 	}
-	config, err := proxy.AwaitConfiguration(ctx)
+	config, err := analyzer.AwaitConfiguration(ctx)
 	if err != nil {
 		return err
 	}
@@ -411,7 +411,7 @@ func (h *host) RunPlugin(
 	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
 	cmd, err := p.tc.Command(context.WithoutCancel(ctx), append(args, packDir)...)
 	if err != nil {
-		proxy.Abort(err)
+		analyzer.Abort(err)
 		return err
 	}
 	cmd.Dir = req.GetPwd()
@@ -424,10 +424,10 @@ func (h *host) RunPlugin(
 	cmd.Env = append(env, analyzerEnv(config)...)
 	cmd.Stdout, cmd.Stderr = packStdout, stderr
 	if err := h.children.start(cmd); err != nil {
-		proxy.Abort(err)
+		analyzer.Abort(err)
 		return err
 	}
-	attachErr := proxy.Attach(ctx, cmd)
+	attachErr := analyzer.Attach(ctx, cmd)
 	h.children.finished(cmd.Process)
 	code := int32(0)
 	if cmd.ProcessState != nil {

@@ -33,6 +33,7 @@ type policyServer struct {
 func newPolicyServer(ctx context.Context, stdout io.Writer) (*policyServer, io.Writer, error) {
 	// The proxy announces its own port on the stdout it is given; the engine is to call this
 	// server instead, so that line is dropped and this server's port announced in its place.
+	// The proxy's own listener, which no one calls then, stops with ctx, as this one does.
 	proxy, packStdout, err := pulumisdk.NewPolicyProxy(ctx, &afterFirstLine{w: stdout})
 	if err != nil {
 		return nil, nil, err
