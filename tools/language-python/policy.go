@@ -20,8 +20,8 @@ import (
 // answers one call itself: the engine asks the pack to remediate every resource before it
 // analyses it, one call at a time, yet only a policy at the `remediate` enforcement level
 // ever remediates anything. While the pack has none, the pack's answer is known without
-// asking it (an empty one), and the round trip, ~5 ms per resource in the pack's gRPC
-// server, is saved from every registration.
+// asking it (an empty one), and the round trip, a few milliseconds of the pack's gRPC
+// server and decoding, is saved from every registration (docs/toolchain.md).
 type policyServer struct {
 	*pulumisdk.PolicyProxy
 	levels enforcementLevels
