@@ -129,9 +129,11 @@ def test_the_next_run_of_a_program_starts_ahead_of_it(
     project = new_stack(engine, "python-program")
     pack = ("--policy-pack", str(engine.project("policy-pack")))
 
-    def up(greeting: str, *flags: str) -> str:
+    def up(greeting: str, *flags: str, global_flags: tuple[str, ...] = ()) -> str:
         set_config(engine, project, "greeting", greeting)  # an update with something to do
-        engine.run("up", "--yes", "--stack", STACK, "--non-interactive", *flags, cwd=project)
+        engine.run(
+            *global_flags, "up", "--yes", "--stack", STACK, "--non-interactive", *flags, cwd=project
+        )
         assert early_processes(tmp_path) == []
         return str(outputs(engine, project)["start"])
 
@@ -143,6 +145,9 @@ def test_the_next_run_of_a_program_starts_ahead_of_it(
 
     # The update's run is the command's first: the About host's process takes it.
     assert up("the update alone", "--skip-preview") == "early"
+    # Global flags with values before the command (`pulumi --cwd DIR -v 1 up`) are read past.
+    global_flags = ("--cwd", str(project), "-v", "1")
+    assert up("after global flags", "--skip-preview", global_flags=global_flags) == "early"
     # The preview took that one; the update's run takes the one the pack's start began.
     assert up("with the pack", *pack) == "warm"
     assert up("without a pack") == "cold"  # nothing begun for the second run

@@ -33,13 +33,26 @@ import (
 // earlyCommands are the CLI commands that run the program as their first operation.
 var earlyCommands = map[string]bool{"preview": true, "pre": true, "up": true, "update": true}
 
+// valuedGlobalFlags are the CLI's global flags that take a value, which may follow as the
+// next argument (`--cwd DIR`, `-C DIR`, `-v 9`); the rest of its global flags are switches.
+var valuedGlobalFlags = map[string]bool{
+	"-C": true, "--cwd": true, "-v": true, "--verbose": true, "--color": true,
+	"--tracing": true, "--tracing-header": true, "--otel-traces": true,
+	"--profiling": true, "--memprofilerate": true,
+}
+
 // runsProgram says whether a CLI started with args (its own name first) runs a program: the
-// first argument that is not a flag names the command. A global flag with a separate value
-// before the command (`--cwd DIR up`) reads as DIR: no early start, as before (and a DIR
-// named `up` only starts a process that ends with the CLI).
+// first argument that is neither a flag nor a global flag's value names the command. A flag
+// it does not know that takes a separate value reads as its value: no early start, as
+// without one (and a value that names a command only starts a process that ends with the
+// CLI).
 func runsProgram(args []string) bool {
-	for _, arg := range args[min(1, len(args)):] {
-		if !strings.HasPrefix(arg, "-") {
+	for i := min(1, len(args)); i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case valuedGlobalFlags[arg]:
+			i++ // its value
+		case !strings.HasPrefix(arg, "-"):
 			return earlyCommands[arg]
 		}
 	}
