@@ -104,11 +104,6 @@ func (w *warmStarts) startEarly(p *program, executor string) {
 	}
 }
 
-// reportedExit is the exit status an early process sent for its run.
-type reportedExit struct{ code int }
-
-func (e *reportedExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
 // errNoStatus is a claimed early process's end without a status: killed, or crashed.
 var errNoStatus = errors.New("the program's process ended without reporting its exit status")
 

@@ -189,6 +189,15 @@ func remediatedBy(t *testing.T, client pulumirpc.AnalyzerClient) string {
 	}
 }
 
+// expectAnswerer fails the test unless a remediation call is answered by want ("pack" or
+// "host"); when says at which step.
+func expectAnswerer(t *testing.T, client pulumirpc.AnalyzerClient, want, when string) {
+	t.Helper()
+	if got := remediatedBy(t, client); got != want {
+		t.Fatalf("%s, a remediation was answered by the %s", when, got)
+	}
+}
+
 func configure(t *testing.T, client pulumirpc.AnalyzerClient, levels map[string]pulumirpc.EnforcementLevel) {
 	t.Helper()
 	req := &pulumirpc.ConfigureAnalyzerRequest{PolicyConfig: map[string]*pulumirpc.PolicyConfig{}}
@@ -205,26 +214,18 @@ func TestRemediationReachesThePackOnlyWhileAPolicyMayRemediate(t *testing.T) {
 		"limits": pulumirpc.EnforcementLevel_MANDATORY,
 		"labels": pulumirpc.EnforcementLevel_ADVISORY,
 	})
-	if got := remediatedBy(t, client); got != "pack" {
-		t.Fatalf("before the pack's policies are known, a remediation was answered by the %s", got)
-	}
+	expectAnswerer(t, client, "pack", "before the pack's policies are known")
 	if _, err := client.GetAnalyzerInfo(context.Background(), &emptypb.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := remediatedBy(t, client); got != "host" {
-		t.Fatalf("with no policy at the remediate level, a remediation was answered by the %s", got)
-	}
+	expectAnswerer(t, client, "host", "with no policy at the remediate level")
 	configure(t, client, map[string]pulumirpc.EnforcementLevel{
 		"limits": pulumirpc.EnforcementLevel_MANDATORY, "labels": pulumirpc.EnforcementLevel_REMEDIATE,
 	})
-	if got := remediatedBy(t, client); got != "pack" {
-		t.Fatalf("with a policy configured to remediate, a remediation was answered by the %s", got)
-	}
+	expectAnswerer(t, client, "pack", "with a policy configured to remediate")
 	// A later configuration replaces the earlier one, as it does in the pack.
 	configure(t, client, map[string]pulumirpc.EnforcementLevel{"labels": pulumirpc.EnforcementLevel_DISABLED})
-	if got := remediatedBy(t, client); got != "host" {
-		t.Fatalf("after remediation was configured away, a remediation was answered by the %s", got)
-	}
+	expectAnswerer(t, client, "host", "after remediation was configured away")
 }
 
 func TestAPolicyThatRemediatesByItsOwnLevelIsAsked(t *testing.T) {
@@ -234,14 +235,10 @@ func TestAPolicyThatRemediatesByItsOwnLevelIsAsked(t *testing.T) {
 	if _, err := client.GetAnalyzerInfo(context.Background(), &emptypb.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := remediatedBy(t, client); got != "pack" {
-		t.Fatalf("a policy remediating by its own level: remediation answered by the %s", got)
-	}
+	expectAnswerer(t, client, "pack", "a policy remediating by its own level")
 	// A configuration that leaves the policy out keeps its own level, as in the pack.
 	configure(t, client, map[string]pulumirpc.EnforcementLevel{"other": pulumirpc.EnforcementLevel_MANDATORY})
-	if got := remediatedBy(t, client); got != "pack" {
-		t.Fatalf("a configuration without the policy: remediation answered by the %s", got)
-	}
+	expectAnswerer(t, client, "pack", "a configuration without the policy")
 }
 
 func TestThePacksOutputAfterItsPortReachesTheEngine(t *testing.T) {

@@ -60,6 +60,11 @@ type warmProcess struct {
 	err     error
 }
 
+// reportedExit is the exit status an early process sent for its run (early.go).
+type reportedExit struct{ code int }
+
+func (e *reportedExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 // wait blocks until the process has exited and returns its status: what exec.Cmd.Wait
 // returned, or what an early process reported (early.go).
 func (warm *warmProcess) wait() error {
