@@ -260,29 +260,35 @@ def test_a_policy_remediates_what_is_planned_only_at_the_remediate_level(
     assert deployment["spec"]["template"]["spec"].get("securityContext") == planned_seccomp
 
 
+def stat_fields(process: Path) -> list[str] | None:
+    """The fields of `/proc/<pid>/stat` after the command name (state, ppid, pgrp, session,
+    ...), or None for a process gone meanwhile."""
+    try:
+        return (process / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def session_processes(session: int) -> list[str]:
     """Command lines of the processes still in `session` (the run's own session)."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError):
+    for process in Path("/proc").glob("[0-9]*"):
+        fields = stat_fields(process)
+        if fields is None or int(fields[3]) != session or fields[0] == "Z":
             continue
-        # After the command name: state, ppid, pgrp, session.
-        if int(fields[3]) == session and fields[0] != "Z":
-            found.append(cmdline.strip())
+        try:
+            cmdline = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # ended meanwhile
+        found.append(cmdline.strip())
     return found
 
 
 def running(pid: int) -> bool:
     """Whether process `pid` still runs: an exited one that no one has reaped yet does not
     (the program's process started early is init's to reap once it ends)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    fields = stat_fields(Path(f"/proc/{pid}"))
+    return fields is not None and fields[0] != "Z"
 
 
 def test_ctrl_c_during_up_leaves_no_process_behind(
