@@ -53,8 +53,8 @@ ENGINE_DEFAULTS = {
 
 SKIP_CHECKPOINTS_ENV = {"PULUMI_SKIP_CHECKPOINTS": "true"}
 """The CLI saves the state once, when the command ends, instead of after every step (the
-whole state, serialised and written with its `.bak` copy each time: the CLI at 3.277.0, as at
-3.276.0, has no incremental checkpoint for the file and S3 backends). Two kinds of run use it:
+whole state, serialised and written with its `.bak` copy each time: the CLI at 3.276.0 has
+no incremental checkpoint for the file and S3 backends). Two kinds of run use it:
 - commands that write no state (a preview, `refresh --preview-only`): the CLI keeps a
   snapshot manager for them too, and hands every step's serialisation to a persister that
   discards it, work that grows with the square of the stack's size (57% of the CLI's CPU in
