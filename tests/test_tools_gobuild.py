@@ -9,6 +9,8 @@ Invariants guarded:
 - the module proxy's answer is read out of the go command's error: every HTTP status, the
   first 4xx as a refusal, the server's response, checksum and unknown-revision failures;
 - `go mod download -json`'s stream of answers becomes Modules and error texts;
+- the releases listed beyond a pin leave out older ones and pre-releases; a later commit, or a
+  first release, is newer than a pseudo-version pin;
 - the cache root honours GO_PLATFORM_CACHE and XDG_CACHE_HOME and is never in the repo;
 - a stamp is `present` only for the same recipe and pins with every output a file;
 - files are written and installed atomically, with the mode asked for;
@@ -55,7 +57,10 @@ from gobuild.modules import (  # noqa: E402
     Module,
     ProxyAnswer,
     Replace,
+    commit_after,
+    is_pseudo_version,
     read_downloads,
+    releases_after,
     unavailable,
     version_key,
 )
@@ -354,6 +359,36 @@ def test_version_key_compares_go_and_module_versions():
     assert version_key("go1.26.8") == (1, 26, 8)
     assert version_key("v0.36.3-rc.1") == (0, 36, 3)
     assert version_key("go1.25") < version_key("1.25.0") < version_key("go1.26rc1")
+
+
+def test_releases_after_a_pin_leave_out_older_ones_and_pre_releases():
+    listed = [
+        "v3.274.1",
+        "v3.279.0",
+        "v3.276.0",
+        "v3.278.0-rc.1",
+        "v3.277.0",
+        "v3.280.0+incompatible",
+    ]
+
+    assert releases_after("v3.276.0", listed) == ["v3.277.0", "v3.279.0", "v3.280.0+incompatible"]
+    assert releases_after("v3.280.0", listed) == []
+    assert releases_after("v3.276.0", []) == []
+
+
+def test_a_later_commit_or_a_first_release_is_newer_than_a_pseudo_version():
+    pin = "v4.0.0-20260115033456-f47bc2d6f199"
+
+    assert is_pseudo_version(pin)
+    assert is_pseudo_version("v1.2.4-0.20260115033456-f47bc2d6f199")
+    assert is_pseudo_version("v1.2.3-pre.0.20260115033456-f47bc2d6f199")
+    assert not is_pseudo_version("v4.25.0")
+    assert not is_pseudo_version("v4.25.0-rc.1")
+    assert commit_after(pin, "v4.0.0-20260301000000-0123456789ab")
+    assert commit_after(pin, "v4.26.0")
+    assert not commit_after(pin, pin)
+    assert not commit_after(pin, "v4.0.0-20251201000000-0123456789ab")
+    assert not commit_after(pin, "")
 
 
 # --- cache ---------------------------------------------------------------------------------

@@ -34,6 +34,38 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
+# The commit time and hash ending every form of pseudo-version (`v4.0.0-20260115033456-f47bc2d6f199`,
+# `v1.2.4-0.20260115033456-f47bc2d6f199`, `v1.2.3-pre.0.20260115033456-f47bc2d6f199`).
+_PSEUDO_VERSION = re.compile(r"[.-](\d{14})-[0-9a-f]{12}$")
+
+
+def is_pseudo_version(version: str) -> bool:
+    """Whether `version` names an untagged commit rather than a release."""
+    return _PSEUDO_VERSION.search(version) is not None
+
+
+def releases_after(pinned: str, listed: Sequence[str]) -> list[str]:
+    """The releases in `listed` (what `go list -m -versions` printed) newer than `pinned`,
+    oldest first; pre-releases are left out."""
+    newer = [
+        version
+        for version in listed
+        if "-" not in version.partition("+")[0] and version_key(version) > version_key(pinned)
+    ]
+    return sorted(newer, key=version_key)
+
+
+def commit_after(pinned: str, latest: str) -> bool:
+    """Whether `latest` (the proxy's answer for `@latest`) is newer than the pseudo-version
+    `pinned`: a later commit, or a release where there was none."""
+    if not latest or latest == pinned:
+        return False
+    pinned_time, latest_time = _PSEUDO_VERSION.search(pinned), _PSEUDO_VERSION.search(latest)
+    if pinned_time is None or latest_time is None:
+        return latest_time is None
+    return latest_time.group(1) > pinned_time.group(1)
+
+
 # --- module versions -----------------------------------------------------------------------
 
 

@@ -18,7 +18,8 @@ repository:
 
 Subcommands:
     build [--only NAMES]   build what is missing (seconds when everything is present)
-    doctor [--registry]    what is present, at which version, what is missing
+    doctor [--registry]    what is present, at which version, what is missing; with --registry,
+                           what GOPROXY serves of the pins and lists beyond them
     env [--format sh|json] the environment that points Pulumi at this toolchain
     run -- COMMAND...      run COMMAND in that environment
 
@@ -67,9 +68,12 @@ from gobuild.modules import (
     Module,
     ProxyAnswer,
     Replace,
+    commit_after,
     download,
     go_env,
+    is_pseudo_version,
     read_go_mod,
+    releases_after,
     unavailable,
     version_key,
 )
@@ -290,6 +294,27 @@ class Go:
         if isinstance(answer, str):
             raise _module_error(path, version, answer)
         return answer
+
+    def newer_than(self, path: str, pinned: str, cwd: Path) -> list[str]:
+        """What GOPROXY lists of `path` beyond `pinned`: the later releases of a release pin,
+        the newest commit of a pseudo-version pin. Empty when it lists nothing newer, or when
+        it cannot be asked (the pin's own query reports why)."""
+        pseudo = is_pseudo_version(pinned)
+        if pseudo:
+            argv = ["go", "list", "-m", "-json", f"{path}@latest"]
+        else:
+            argv = ["go", "list", "-m", "-versions", "-json", path]
+        result = capture(f"list versions of {path}", argv, cwd, GO_MODULE_ENV, check=False)
+        if result.returncode != 0:
+            return []
+        try:
+            answer = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            return []
+        if pseudo:
+            latest = str(answer.get("Version", ""))
+            return [latest] if commit_after(pinned, latest) else []
+        return releases_after(pinned, [str(v) for v in answer.get("Versions") or []])
 
     def selected_versions(self, work: Path, paths: Sequence[str]) -> dict[str, str]:
         """The versions minimal version selection picked for `paths` in the wrapper module."""
@@ -1214,6 +1239,7 @@ class Finding:
     version: str
     status: str
     detail: str
+    newer: list[str] = dataclasses.field(default_factory=list)  # "registry": listed beyond the pin
 
 
 def _requirements_pins(path: Path) -> dict[str, str]:
@@ -1259,22 +1285,29 @@ def _directory_bytes(path: Path) -> int:
 
 
 def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
-    """Ask GOPROXY for every pinned module version (metadata only, no build)."""
+    """Ask GOPROXY for every pinned module version (metadata only, no build), and what it
+    lists beyond the pins a component is built from (not their siblings of the same release),
+    so that a newer release is seen when it is served."""
     release = f"v{manifest.pulumi_version}"
-    wanted: list[tuple[str, str, str]] = [
-        ("cli", PULUMI_PKG, release),
-        ("cli", PULUMI_SDK, release),
+    # (component, module, pinned version, whether to look beyond the pin)
+    wanted: list[tuple[str, str, str, bool]] = [
+        ("cli", PULUMI_PKG, release, True),
+        ("cli", PULUMI_SDK, release, False),
     ]
     for plugin in manifest.plugins:
         if plugin.name not in PROVIDER_RECIPES:
             continue  # built from this repository; its go.sum pins what it downloads
         recipe = PROVIDER_RECIPES[plugin.name]
-        wanted.append((plugin.name, recipe.module, plugin.module_version))
-        wanted.extend((plugin.name, sibling, f"v{plugin.version}") for sibling in recipe.siblings)
+        wanted.append((plugin.name, recipe.module, plugin.module_version, True))
+        wanted.extend(
+            (plugin.name, sibling, f"v{plugin.version}", False) for sibling in recipe.siblings
+        )
     govulncheck = manifest.govulncheck_version
-    wanted.append((Govulncheck.name, GOVULNCHECK_MODULE, f"v{govulncheck}" if govulncheck else ""))
+    wanted.append(
+        (Govulncheck.name, GOVULNCHECK_MODULE, f"v{govulncheck}" if govulncheck else "", True)
+    )
     findings = []
-    for component, path, version in wanted:
+    for component, path, version, look_beyond in wanted:
         if not version:
             findings.append(
                 Finding("registry", component, "", "unpinned", f"{path}: no version pinned")
@@ -1288,7 +1321,8 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
             check=False,
         )
         if result.returncode == 0:
-            findings.append(Finding("registry", component, version, "available", path))
+            newer = go.newer_than(path, version, cwd) if look_beyond else []
+            findings.append(Finding("registry", component, version, "available", path, newer))
         else:
             error = _module_error(path, version, result.stderr or result.stdout)
             findings.append(Finding("registry", component, version, "unavailable", str(error)))
@@ -1420,9 +1454,10 @@ def command_doctor(args: argparse.Namespace) -> int:
                 version = finding.version
                 if version[:1].isdigit():
                     version = f"v{version}"
-                print(
-                    f"  {finding.component:<16} {version:<12} {finding.status:<13} {finding.detail}"
-                )
+                detail = finding.detail
+                if finding.newer:
+                    detail += f" (newer listed: {', '.join(finding.newer)})"
+                print(f"  {finding.component:<16} {version:<12} {finding.status:<13} {detail}")
         if missing:
             print(f"missing: {', '.join(missing)}; run `make toolchain`")
         elif not problems:
@@ -1479,7 +1514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
     doctor.add_argument(
-        "--registry", action="store_true", help="also ask GOPROXY for every pinned module"
+        "--registry",
+        action="store_true",
+        help="also ask GOPROXY for every pinned module, and what it lists beyond the pins",
     )
     doctor.set_defaults(handler=command_doctor)
     env = commands.add_parser("env", help="print the environment that selects this toolchain")
