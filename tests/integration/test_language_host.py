@@ -358,7 +358,7 @@ def test_a_users_official_host_is_used_where_installed(tmp_path: Path):
             env={**env, **extra},
         )
 
-    def host_in_use(**extra: str) -> dict[str, str]:
+    def host_in_use(**extra: str) -> dict[str, object]:
         report = json.loads(bootstrap("doctor", "--json", **extra).stdout)
         (finding,) = [f for f in report["findings"] if f["component"] == "host in use"]
         return finding
@@ -373,6 +373,7 @@ def test_a_users_official_host_is_used_where_installed(tmp_path: Path):
         "version": "official",
         "status": "present",
         "detail": str(official),
+        "newer": [],  # every finding has the field; only --registry's fill it
     }
     ours = bootstrap("build", "--only", "language-python", GO_PLATFORM_LANGUAGE_HOST="go-platform")
     assert "language host: go-platform" in ours.stderr, ours.stderr
