@@ -18,7 +18,9 @@ Invariants guarded:
 - HTTPS always, HTTP only for loopback registries; Docker Hub names map to its API host
   and `library/` repositories; Authorization is never forwarded on a redirect, and no
   redirect leaves HTTPS;
-- one registry round trip per image and key set per run, however many workloads run it.
+- one registry round trip per image and key set per run, however many workloads run it;
+- the pack's start (which every preview and update waits for) imports `cryptography` only
+  once a key is read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,6 +50,7 @@ from go_platform_policies.signatures import (
     signature_tag,
     urllib_transport,
 )
+from tests.conftest import REPO
 from tests.fake_registry import (
     KEY,
     OTHER_KEY,
@@ -54,6 +58,7 @@ from tests.fake_registry import (
     FakeRegistry,
     keys,
     payload,
+    public_pem,
     registry_with,
     sha256,
     verifier_for,
@@ -459,3 +464,21 @@ def test_redirects_never_leave_https():
         _NoDowngradeRedirect().redirect_request(
             request, None, 307, "Temporary Redirect", {}, "http://storage.example.com/blob"
         )
+
+
+def test_the_packs_start_imports_cryptography_only_once_a_key_is_read() -> None:
+    # In the pack's own interpreter, as the engine starts it: `cryptography` is about 40 ms
+    # of imports, and only configs that name keys need it.
+    script = "\n".join(
+        (
+            "import sys",
+            "import go_platform_policies",
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography')",
+            "assert not loaded, loaded",
+            "from go_platform_policies.settings import load_public_key",
+            f"load_public_key({public_pem(KEY)!r})",
+            "assert 'cryptography' in sys.modules",
+        )
+    )
+    python = REPO / "policies" / "venv" / "bin" / "python"
+    subprocess.run([python, "-c", script], cwd=REPO / "policies", check=True, timeout=60)

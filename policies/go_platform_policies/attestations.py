@@ -33,9 +33,7 @@ import datetime
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from go_platform_policies.shared import (
     ImageReference,
@@ -57,6 +55,9 @@ from go_platform_policies.signatures import (
     read_manifest,
     verifies,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 DSSE_LAYER_TYPE = "application/vnd.dsse.envelope.v1+json"
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"

@@ -20,10 +20,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi_policy import PolicyConfigSchema
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
@@ -34,6 +32,9 @@ from go_platform_policies.shared import (
     key_path,
     parse_quantity,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 # --- value types ---------------------------------------------------------------------
 
@@ -67,7 +68,15 @@ def _registry_prefix(value: str) -> str:
 
 
 def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
-    """An ECDSA P-256 public key from PEM text (a `cosign.pub`); ValueError otherwise."""
+    """An ECDSA P-256 public key from PEM text (a `cosign.pub`); ValueError otherwise.
+
+    `cryptography` is imported here, not with the module: only a config that names keys
+    needs it, and its import is about 40 ms of the pack's start, which every preview and
+    update waits for (docs/PERFORMANCE.md, sixteenth round).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_public_key(pem.strip().encode())
     except (ValueError, TypeError) as err:

@@ -38,14 +38,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from go_platform_policies.settings import load_public_key
 from go_platform_policies.shared import ImageReference
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 SIGNATURE_LAYER_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -377,6 +376,11 @@ def signed_digest(payload: bytes) -> str | None:
 
 def verifies(payload: bytes, signature: bytes, keys: Sequence[ec.EllipticCurvePublicKey]) -> bool:
     """True when one of `keys` verifies the ECDSA (SHA-256) `signature` over `payload`."""
+    # Imported where keys exist (settings.load_public_key says why).
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     for key in keys:
         try:
             key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
