@@ -45,7 +45,7 @@ venv: $(VENV)/.installed bytecode ## Create the virtualenv with the pinned packa
 # Our own modules, compiled for the same reason: the program's, the pack's and the driver's
 # code (the core package is installed editable, so the installs above leave it as source).
 # The early start preloads installed packages only, so these are imported on the way to
-# the first registration, and the pack's before it can answer: about 0.14 s of compile()
+# the first registration, and the pack's before it can answer: about 0.1 s of compile()
 # per preview or update where bytecode cannot be written (docs/PERFORMANCE.md, sixteenth
 # round). compileall rewrites only what changed since; a file that does not compile is
 # left to the engine to report, with its traceback, when the program runs.
