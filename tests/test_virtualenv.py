@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
+
 ENGINE_IMPORTS = (
     "pulumi",
     "pulumi_kubernetes",
@@ -33,7 +35,6 @@ ENGINE_IMPORTS = (
 )
 
 
-REPO = Path(__file__).resolve().parents[1]
 PACK_VENV = REPO / "policies" / "venv"
 PACK_IMPORTS = ("pulumi", "pulumi_policy", "grpc", "google.protobuf", "pydantic")
 
