@@ -1,6 +1,6 @@
 """What deploying the `local` stack through the engine costs, beside the floor: the same
-objects applied by server-side apply. Measured side by side in one run, each on a fresh
-embedded cluster of its own (started in a tmp dir and stopped at the end).
+objects applied by server-side apply. Measured side by side in one run, on one fresh
+embedded cluster (started in a tmp dir and stopped at the end).
 
     venv/bin/python bench/local_stack_bench.py              # a table
     venv/bin/python bench/local_stack_bench.py --json       # the same figures, for tooling
@@ -20,11 +20,13 @@ Needs `make toolchain` and `make cluster-build`. Measured:
   program declines them: wiring/foundation.py), and a preview and the update with the
   Python SDK's debug messages kept (the program drops them: the same file); at the end,
   after a `destroy`, the first `up` again as the driver runs it (no preview), `--runs` times,
-  alternated with the same update saving a checkpoint after every step (the CLI's default,
-  which the local stack's updates skip: go_platform/workspace.py);
-- floor: the objects the program declares (run under mocks, as
-  tests/integration/test_local_manifests.py does), applied by its server-side apply helper:
-  CRDs until Established, every object, then every Deployment Available (what `up` awaits);
+  alternated with the floor and with the same update saving a checkpoint after every step
+  (the CLI's default, which the local stack's updates skip: go_platform/workspace.py);
+- floor: what the program declares (run under mocks, as
+  tests/integration/test_local_manifests.py does), applied by its server-side apply helper
+  to the same cluster, each time after a `destroy`: the definitions the program installs
+  (its ConfigGroup's files) until Established, every object, then every Deployment
+  Available (what `up` awaits), polling every 50 ms; then all of it deleted again;
 - where the time of a no-op goes: CLI start (`pulumi version`), backend and state
   (`pulumi stack output`), Python start with the program's imports, the program itself under
   mocks, the kubernetes provider's start, the policy pack's cost inside the engine (no-op
@@ -82,6 +84,8 @@ from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E40
 from tests.integration.test_local_manifests import (  # noqa: E402
     Applier,
     declared_manifests,
+    definition_files,
+    definition_names,
     install_crds,
 )
 from tests.integration.test_local_stack import copy_program, json_documents  # noqa: E402
@@ -178,12 +182,17 @@ def fresh_cluster(scratch: Path) -> Iterator[Path]:
         cluster_cli("stop", data_dir=data_dir, timeout=60)
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = AVAILABLE_TIMEOUT) -> None:
+def wait_for(
+    check: Callable[[], bool],
+    what: str,
+    timeout: float = AVAILABLE_TIMEOUT,
+    interval: float = 0.2,
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             sys.exit(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(interval)
 
 
 def median(samples: Sequence[float]) -> float:
@@ -193,9 +202,20 @@ def median(samples: Sequence[float]) -> float:
 # --- the floor: server-side apply of the same objects -----------------------------------
 
 
-def declared_objects() -> tuple[float, list[dict[str, Any]]]:
-    """Seconds the program takes under mocks (imports done), and the Kubernetes objects it
-    declares, namespaces first."""
+@dataclass(frozen=True)
+class Declared:
+    """What the program declares, run under mocks (as tests/integration/
+    test_local_manifests.py runs it)."""
+
+    program_s: float
+    """Seconds the program takes under mocks, its imports done."""
+    objects: list[dict[str, Any]]
+    """The Kubernetes objects it declares, namespaces first."""
+    definitions: list[Path]
+    """The files of the definitions it installs (its ConfigGroup's)."""
+
+
+def declared() -> Declared:
     config = stack_file_config(REPO / f"Pulumi.{STACK}.yaml")
     main = REPO / "__main__.py"
     run_under_mocks(
@@ -206,7 +226,7 @@ def declared_objects() -> tuple[float, list[dict[str, Any]]]:
         lambda: runpy.run_path(str(main), run_name="__main__"), stack=STACK, config=config
     )
     elapsed = time.perf_counter() - started
-    return elapsed, declared_manifests(recording)
+    return Declared(elapsed, declared_manifests(recording), definition_files(recording))
 
 
 def is_available(api: Any, path: str) -> bool:
@@ -216,28 +236,64 @@ def is_available(api: Any, path: str) -> bool:
     )
 
 
-def floor(scratch: Path, objects: list[dict[str, Any]]) -> dict[str, float]:
-    with fresh_cluster(scratch) as kubeconfig:
-        applier = Applier(client_from(kubeconfig, scratch / "client"))
-        started = time.perf_counter()
-        install_crds(applier)
-        crds = time.perf_counter()
-        for body in objects:
-            response = applier.apply(body)
-            if not response.ok:
-                sys.exit(f"{body['kind']} {body['metadata']['name']}: {response.message}")
-        applied = time.perf_counter()
-        for body in objects:
-            if body["kind"] == "Deployment":
-                path = applier.path(body)
-                wait_for(lambda p=path: is_available(applier.api, p), f"{path} Available")
-        available = time.perf_counter()
+FLOOR_POLL_S = 0.05
+"""How often the floor polls for a condition: it sees one within a twentieth of a second of
+the API server, about as soon as `kubectl wait` (a watch) would."""
+
+
+def floor_sample(applier: Applier, program: Declared) -> dict[str, float]:
+    """One floor: the program's definitions applied until Established, then every object it
+    declares, then every Deployment Available (what `up` awaits); seconds of each phase."""
+    started = time.perf_counter()
+    install_crds(applier, program.definitions, interval=FLOOR_POLL_S)
+    crds = time.perf_counter()
+    for body in program.objects:
+        response = applier.apply(body)
+        if not response.ok:
+            sys.exit(f"{body['kind']} {body['metadata']['name']}: {response.message}")
+    applied = time.perf_counter()
+    for body in program.objects:
+        if body["kind"] == "Deployment":
+            path = applier.path(body)
+            wait_for(
+                lambda p=path: is_available(applier.api, p),
+                f"{path} Available",
+                interval=FLOOR_POLL_S,
+            )
+    available = time.perf_counter()
     return {
         "crds_s": crds - started,
         "objects_s": applied - crds,
         "available_s": available - applied,
         "total_s": available - started,
-        "objects": len(objects),
+    }
+
+
+def remove_floor(applier: Applier, program: Declared) -> None:
+    """Delete what a floor applied and wait until all of it is gone, so the cluster is as a
+    `destroy` leaves it: the cluster-scoped objects (the namespaces take what is in them),
+    then the definitions (they take their custom resources)."""
+    paths = [applier.path(body) for body in program.objects]
+    definitions = [
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+        for name in definition_names(program.definitions)
+    ]
+    for body, path in zip(program.objects, paths, strict=True):
+        if not body["metadata"].get("namespace"):
+            applier.api.delete(path)
+    for path in definitions:
+        applier.api.delete(path)
+    for path in (*paths, *definitions):
+        wait_for(lambda p=path: applier.api.get(p).status == 404, f"{path} deleted")
+
+
+def floor_figures(samples: Sequence[dict[str, float]], program: Declared) -> dict[str, Any]:
+    """Each phase's median over the samples (the total's median, not the phases' sum)."""
+    return {
+        **{phase: median([s[phase] for s in samples]) for phase in samples[0]},
+        "samples_s": [s["total_s"] for s in samples],
+        "objects": len(program.objects),
+        "definitions": len(definition_names(program.definitions)),
     }
 
 
@@ -311,6 +367,8 @@ class EngineFigures:
     """The first `up` as the driver runs it (Automation API: no preview), from empty again."""
     first_updates: dict[str, list[float]] = field(default_factory=dict)
     """That update's samples, and beside them the same with a checkpoint after every step."""
+    floors: list[dict[str, float]] = field(default_factory=list)
+    """The floor's samples, taken on the same cluster, alternated with the first updates."""
     resources: int = 0
     first_up_timeline: dict[str, float] = field(default_factory=dict)
     noop: dict[str, list[float]] = field(default_factory=dict)
@@ -343,7 +401,12 @@ BESIDE = (COLD, LATE, REFERENCES, SDK_DEBUG)
 
 
 def bench_engine(
-    report: dict[str, Any], scratch: Path, runs: int, scale: Sequence[int], crd_choice: bool
+    report: dict[str, Any],
+    scratch: Path,
+    program: Declared,
+    runs: int,
+    scale: Sequence[int],
+    crd_choice: bool,
 ) -> EngineFigures:
     figures = EngineFigures()
     with fresh_cluster(scratch) as kubeconfig:
@@ -373,9 +436,14 @@ def bench_engine(
             for name, (args, extra_env) in commands.items():
                 figures.noop.setdefault(name, []).append(engine.run(*args, extra_env=extra_env)[0])
         figures.breakdown = {**breakdown(engine, runs), **crd_share(engine, runs)}
-        for _ in range(runs):  # alternated, so load changes hit both alike
+        applier = Applier(client_from(kubeconfig, scratch / "client"))
+        for _ in range(runs):  # alternated, so load changes hit all three alike
+            engine.run("destroy", "--yes")
+            figures.floors.append(floor_sample(applier, program))
+            remove_floor(applier, program)
             for name, checkpoints in ((FIRST_UPDATE, False), (FIRST_UPDATE_PER_STEP, True)):
-                engine.run("destroy", "--yes")
+                if name != FIRST_UPDATE:
+                    engine.run("destroy", "--yes")
                 seconds, _ = engine.run(*update, *PACK, checkpoints=checkpoints)
                 figures.first_updates.setdefault(name, []).append(seconds)
         figures.first_update_s = median(figures.first_updates[FIRST_UPDATE])
@@ -584,13 +652,11 @@ def results(runs: int, scale: Sequence[int], crd_choice: bool) -> dict[str, Any]
     load_before, loop_before = os.getloadavg(), loop_seconds()
     with tempfile.TemporaryDirectory(prefix="local-stack-bench-") as tmp:
         scratch = Path(tmp)
-        program_s, objects = declared_objects()
-        (scratch / "floor").mkdir()
-        floor_figures = floor(scratch / "floor", objects)
-        (scratch / "engine").mkdir()
-        engine = bench_engine(report, scratch / "engine", runs, scale, crd_choice)
-        pack = pack_costs(objects, runs)
+        program = declared()
+        engine = bench_engine(report, scratch, program, runs, scale, crd_choice)
+        pack = pack_costs(program.objects, runs)
     noop = {name: median(samples) for name, samples in engine.noop.items()}
+    floor = floor_figures(engine.floors, program)
     return {
         "machine": {
             "cores": os.cpu_count(),
@@ -603,16 +669,16 @@ def results(runs: int, scale: Sequence[int], crd_choice: bool) -> dict[str, Any]
         "runs": runs,
         "first_up_s": engine.first_up_s,
         "first_up_resources": engine.resources,
-        "floor": floor_figures,
-        "first_up_vs_floor": engine.first_up_s / floor_figures["total_s"],
+        "floor": floor,
+        "first_up_vs_floor": engine.first_up_s / floor["total_s"],
         "first_update_s": engine.first_update_s,
-        "first_update_vs_floor": engine.first_update_s / floor_figures["total_s"],
+        "first_update_vs_floor": engine.first_update_s / floor["total_s"],
         "first_update_samples_s": engine.first_updates,
         "noop_median_s": noop,
         "noop_samples_s": engine.noop,
         "breakdown_median_s": {
             **engine.breakdown,
-            "program under mocks (imports done)": program_s,
+            "program under mocks (imports done)": program.program_s,
             "policy pack inside the engine (preview with - without)": noop["preview (pack)"]
             - noop["preview"],
         },
@@ -632,8 +698,9 @@ def table(figures: dict[str, Any]) -> str:
     noop, floor_figures = figures["noop_median_s"], figures["floor"]
     lines = [
         f"local stack: {figures['first_up_resources']} resources; "
-        f"{floor_figures['objects']} Kubernetes objects applied for the floor; "
-        f"no-op figures are medians of {figures['runs']} runs",
+        f"{floor_figures['definitions']} definitions and {floor_figures['objects']} "
+        "Kubernetes objects applied for the floor; "
+        f"floor, first update and no-op figures are medians of {figures['runs']} runs",
         f"machine: {figures['machine']['cores']} cores, load "
         f"{figures['machine']['load_before']} -> {figures['machine']['load_after']}; "
         "one core, 10M Python loop steps (tools/core_speed.py): "

@@ -72,8 +72,10 @@ def must(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProces
     return result
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    """Poll until `check()` returns something truthy; return it."""
+def eventually(
+    check: Callable[[], Any], timeout: float = 60.0, what: str = "", interval: float = 0.5
+) -> Any:
+    """Poll every `interval` seconds until `check()` returns something truthy; return it."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -81,7 +83,7 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "") 
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or check}")
-        time.sleep(0.5)
+        time.sleep(interval)
 
 
 @dataclass

@@ -3,12 +3,13 @@
 This is not a Pulumi engine run (that needs the toolchain, see docs/toolchain.md): the
 program runs under mocks, and each Kubernetes object it registers is applied as it would
 be sent, with server-side apply and strict field validation, to a Kubernetes 1.36 API
-server with the upstream CRDs installed and restricted Pod Security enforced.
+server with the definitions the program installs (its ConfigGroup's files, and no others)
+and restricted Pod Security enforced.
 
 Invariants guarded:
 - the API server accepts every object: built-in kinds with no unknown or mistyped field,
   every custom resource (IngressRoute, Middleware, TLSOption, Certificate, ClusterIssuer,
-  ServiceMonitor, PrometheusRule) against its real CRD schema;
+  ServiceMonitor, PrometheusRule) against its real CRD schema, as the stack installs it;
 - the services' pods pass restricted Pod Security admission, so every Deployment becomes
   Available (kwok plays the kubelet);
 - a second apply of the same objects changes nothing (generation stays put): the manifests
@@ -20,15 +21,16 @@ from __future__ import annotations
 import json
 import runpy
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, UPSTREAM, Recording, run_under_mocks, stack_file_config
+from tests.conftest import REPO, Recording, run_under_mocks, stack_file_config
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 
-CRDS = UPSTREAM / "crds"
 FIELD_MANAGER = "go-platform-manifest-test"
 # Resource kinds the engine never sends to the API server.
 NOT_KUBERNETES = (
@@ -60,7 +62,7 @@ def manifest(resource_type: str, name: str, inputs: dict[str, Any]) -> dict[str,
 def declared_manifests(recording: Recording) -> list[dict[str, Any]]:
     """The objects the program declares, as the API server gets them, namespaces first (as
     the program's dependencies order them). The definitions are not among them: the
-    provider reads the ConfigGroup's files; `install_crds` applies the same files."""
+    provider reads the ConfigGroup's files (`definition_files`)."""
     objects = [
         manifest(r.type, r.name, r.inputs)
         for r in recording.resources
@@ -104,16 +106,41 @@ class Applier:
         )
 
 
-def install_crds(applier: Applier) -> None:
-    for path in sorted(CRDS.rglob("*.yaml")):
+def definition_files(recording: Recording) -> list[Path]:
+    """The definitions the program installs: the files its ConfigGroups name (paths or globs
+    relative to the project, as the kubernetes provider reads them), in the order named."""
+    files = []
+    for group in recording.of_kind("ConfigGroup"):
+        for pattern in group.inputs["files"]:
+            matched = sorted(REPO.glob(pattern))
+            assert matched, f"ConfigGroup {group.name}: {pattern} names no file in the project"
+            files.extend(matched)
+    return files
+
+
+def definition_names(files: Sequence[Path]) -> list[str]:
+    return [
+        document["metadata"]["name"]
+        for path in files
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
+
+
+def install_crds(applier: Applier, files: Sequence[Path], *, interval: float = 0.5) -> None:
+    """Apply the definitions in `files`, then wait (polling every `interval` seconds) until
+    each is Established."""
+    for path in files:
         for document in yaml.safe_load_all(path.read_text()):
             if document:
                 response = applier.apply(document)
                 assert response.ok, f"{path.name}: {response.message}"
-    for path in sorted(CRDS.rglob("*.yaml")):
-        name = yaml.safe_load(path.read_text())["metadata"]["name"]
+    for name in definition_names(files):
         eventually(
-            lambda n=name: _established(applier.api, n), timeout=60, what=f"CRD {name} established"
+            lambda n=name: _established(applier.api, n),
+            timeout=60,
+            what=f"CRD {name} established",
+            interval=interval,
         )
 
 
@@ -126,20 +153,27 @@ def _established(api, name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def local_objects() -> list[dict[str, Any]]:
-    stack_file = REPO / "Pulumi.local.yaml"
-    recording = run_under_mocks(
+def local_recording() -> Recording:
+    return run_under_mocks(
         lambda: runpy.run_path(str(REPO / "__main__.py"), run_name="__main__"),
         stack="local",
-        config=stack_file_config(stack_file),
+        config=stack_file_config(REPO / "Pulumi.local.yaml"),
     )
-    return declared_manifests(recording)
 
 
 @pytest.fixture(scope="module")
-def applied(cluster: Cluster, local_objects) -> tuple[Applier, dict[str, Any]]:  # noqa: F811
+def local_objects(local_recording) -> list[dict[str, Any]]:
+    return declared_manifests(local_recording)
+
+
+@pytest.fixture(scope="module")
+def applied(
+    cluster: Cluster,  # noqa: F811
+    local_recording,
+    local_objects,
+) -> tuple[Applier, dict[str, Any]]:
     applier = Applier(cluster.api)
-    install_crds(applier)
+    install_crds(applier, definition_files(local_recording))
     results = {}
     for body in local_objects:
         response = applier.apply(body)
