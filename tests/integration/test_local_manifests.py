@@ -118,24 +118,25 @@ def definition_files(recording: Recording) -> list[Path]:
     return files
 
 
-def definition_names(files: Sequence[Path]) -> list[str]:
+def definitions_in(files: Sequence[Path]) -> list[dict[str, Any]]:
+    """The definitions in `files`, in order."""
     return [
-        document["metadata"]["name"]
-        for path in files
-        for document in yaml.safe_load_all(path.read_text())
-        if document
+        document for path in files for document in yaml.safe_load_all(path.read_text()) if document
     ]
+
+
+def definition_names(files: Sequence[Path]) -> list[str]:
+    return [definition["metadata"]["name"] for definition in definitions_in(files)]
 
 
 def install_crds(applier: Applier, files: Sequence[Path], *, interval: float = 0.5) -> None:
     """Apply the definitions in `files`, then wait (polling every `interval` seconds) until
     each is Established."""
-    for path in files:
-        for document in yaml.safe_load_all(path.read_text()):
-            if document:
-                response = applier.apply(document)
-                assert response.ok, f"{path.name}: {response.message}"
-    for name in definition_names(files):
+    definitions = definitions_in(files)
+    for definition in definitions:
+        response = applier.apply(definition)
+        assert response.ok, f"{definition['metadata']['name']}: {response.message}"
+    for name in (definition["metadata"]["name"] for definition in definitions):
         eventually(
             lambda n=name: _established(applier.api, n),
             timeout=60,
