@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 RUNNER = (REPO / "tools" / "language-python" / "runner.py").read_text(encoding="utf-8")
 
 PROGRAM = """\

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 sys.path.append(str(REPO / "tools" / "toolchain"))
 
-import bootstrap  # noqa: E402
+import bootstrap
 
 PULUMI = '[pulumi]\nversion = "3.276.0"\n'
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 sys.path.append(str(BOOTSTRAP.parent))
 

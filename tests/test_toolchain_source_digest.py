@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 sys.path.append(str(REPO / "tools" / "toolchain"))
 
-import bootstrap  # noqa: E402
+import bootstrap
 
 
 def test_the_digest_covers_embedded_files_and_nothing_unbuilt(tmp_path: Path):

@@ -30,11 +30,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 sys.path.append(str(REPO / "tools"))  # for `gobuild`, as the tools' entry points do
 
-from gobuild import commands  # noqa: E402
-from gobuild.cache import (  # noqa: E402
+from gobuild import commands
+from gobuild.cache import (
     ToolCache,
     cache_root,
     exclusive,
@@ -49,10 +50,10 @@ from gobuild.cache import (  # noqa: E402
     write_last_build,
     write_stamp,
 )
-from gobuild.cli import exit_status  # noqa: E402
-from gobuild.commands import capture, command_line, count_lines, run_logged, tail  # noqa: E402
-from gobuild.errors import StepError, ToolError  # noqa: E402
-from gobuild.modules import (  # noqa: E402
+from gobuild.cli import exit_status
+from gobuild.commands import capture, command_line, count_lines, run_logged, tail
+from gobuild.errors import StepError, ToolError
+from gobuild.modules import (
     GoMod,
     Module,
     ProxyAnswer,
@@ -64,8 +65,8 @@ from gobuild.modules import (  # noqa: E402
     unavailable,
     version_key,
 )
-from gobuild.pins import is_release, read_toml  # noqa: E402
-from gobuild.progress import Progress, duration  # noqa: E402
+from gobuild.pins import is_release, read_toml
+from gobuild.progress import Progress, duration
 
 # What the go command prints when the proxy refuses a version (the host is made up).
 REFUSED = (

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

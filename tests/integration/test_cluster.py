@@ -34,7 +34,8 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+
 CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`, the tool's own package
 sys.path.append(str(CLUSTER_TOOL.parent))  # for `gobuild`, which it shares with the toolchain

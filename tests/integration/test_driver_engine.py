@@ -33,6 +33,7 @@ import jsonschema
 import pytest
 
 from go_platform.summary import schema
+from tests.conftest import REPO
 from tests.integration.conftest import run_command
 from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
     CANARY,
@@ -44,7 +45,6 @@ from tests.integration.test_driver_canary import (  # noqa: F401 (fixtures)
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
 
-REPO = Path(__file__).resolve().parents[2]
 GO_PLATFORM = [sys.executable, "-m", "go_platform"]
 STACK = "dev"
 DRIVER_TIMEOUT = 300

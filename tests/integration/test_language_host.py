@@ -38,10 +38,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import REPO
+
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
 
-REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 STACK = "itest"
 CONTEXT_MARKER = "go-platform context policy:"

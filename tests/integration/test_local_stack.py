@@ -64,6 +64,7 @@ import yaml
 
 from go_platform.workspace import update_env
 from go_platform_core.config import LOCAL_CRD_SOURCES
+from tests.conftest import REPO
 from tests.integration.conftest import (
     Engine,
     Toolchain,
@@ -74,7 +75,6 @@ from tests.integration.conftest import (
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
 from tests.integration.test_local_manifests import Applier
 
-REPO = Path(__file__).resolve().parents[2]
 # Everything `__main__.py` and the policy pack read, relative to the project directory.
 PROGRAM_PATHS = (
     "Pulumi.yaml",

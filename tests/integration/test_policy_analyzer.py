@@ -44,6 +44,7 @@ from tests import (
     test_policies_stack,
     test_policies_workloads,
 )
+from tests.conftest import REPO
 from tests.policy_fixtures import (
     POLICIES_BY_NAME,
     Case,
@@ -57,7 +58,6 @@ from tests.policy_fixtures import (
 from go_platform_policies import POLICIES
 from go_platform_policies.pack_config import CONFIG_DIR, load_config
 
-REPO = Path(__file__).resolve().parents[2]
 POLICIES_DIR = REPO / "policies"
 START_TIMEOUT = 60
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

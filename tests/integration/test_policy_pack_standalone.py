@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import empty_pb2
 
+from tests.conftest import REPO
 from tests.integration.conftest import Engine, Toolchain
 from tests.integration.test_driver_preflight import embedded_kubeconfig  # noqa: F401 (fixture)
 from tests.integration.test_language_host import STACK, new_stack, set_config
@@ -39,9 +40,8 @@ from tests.test_policy_pack import pins
 # isort: split
 from go_platform_policies import POLICIES
 
-REPO = Path(__file__).resolve().parents[2]
 sys.path.append(str(REPO / "tools"))  # the bundle tool is a script
-from policy_bundle import normalized  # noqa: E402
+from policy_bundle import normalized
 
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 INSTALL_TIMEOUT = 600

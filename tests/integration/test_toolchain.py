@@ -37,10 +37,11 @@ import pytest
 from pulumi import automation as auto
 from semver import VersionInfo
 
+from tests.conftest import REPO
+
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine, Toolchain
 
-REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 MANIFEST = REPO / "tools" / "toolchain" / "toolchain.toml"
 STACK = "itest"

@@ -35,6 +35,7 @@ import pytest
 from components.go_service import VulnerabilityGateError, vulnerability_hook
 from go_platform_core.severity import Severity
 from go_platform_core.vulncheck import Audit, GateSettings, audit, main
+from tests.conftest import REPO
 from tests.vulndb import (
     CALLED,
     MEDIUM_VECTOR,
@@ -45,7 +46,6 @@ from tests.vulndb import (
     write_database,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
 CALL_PATH = ("example.com/app.main (main.go:6:28)", "example.com/fakedep.Vulnerable")
 
