@@ -43,6 +43,7 @@ from go_platform_core.config import (
     PROVIDER_NAMESPACES,
     ConfigError,
     StackConfig,
+    declared_environment,
     go_pattern_problem,
     key_path,
     load_settings,
@@ -84,6 +85,15 @@ def test_environment_key_wins_over_the_stack_name():
 def test_a_stack_name_that_is_no_environment_needs_the_key():
     [problem] = problems_of("pr-123", domain="example.com")
     assert problem.startswith("go-platform:environment: is not set")
+
+
+def test_the_declared_environment_is_read_without_validating_the_rest():
+    """What picks the cluster for the driver's commands on the state alone: the key, else the
+    stack's name, even in a config the program would refuse."""
+    broken = {"go-platform:replicsa": "3"}
+    assert declared_environment(StackConfig(broken), stack="local") == "local"
+    named = StackConfig({**broken, "go-platform:environment": "local"})
+    assert declared_environment(named, stack="pr-7") == "local"
 
 
 @pytest.mark.parametrize(

@@ -129,10 +129,13 @@ class FakeStack:
     """Resources its state holds (`Session.state`)."""
     envs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     """Each operation, with what `Session.running_with` added to the CLI's environment."""
+    kubeconfigs: list[tuple[str, str | None]] = field(default_factory=list)
+    """Each operation, with the KUBECONFIG `Session.set_env` gave the CLI (None: none)."""
 
     def _operate(self, operation: str, on_event, **kwargs: Any) -> None:
         self.calls.append((operation, kwargs))
         self.envs.append((operation, dict(FakeSession.extra_env)))
+        self.kubeconfigs.append((operation, FakeSession.session_env.get("KUBECONFIG")))
         script = self.scripts.get(operation, Script([summary_event(same=1)]))
         for item in script.events:
             on_event(item)
@@ -189,9 +192,13 @@ class FakeSession:
     stacks: ClassVar[dict[str, FakeStack]] = {}
     outputs: ClassVar[dict[str, Any]] = {}
     extra_env: ClassVar[dict[str, str]] = {}
+    session_env: ClassVar[dict[str, str]] = {}
 
     def __init__(self, target, env) -> None:
         self.target = target
+
+    def set_env(self, name, value):
+        FakeSession.session_env[name] = value
 
     @contextlib.contextmanager
     def running_with(self, env):
@@ -259,6 +266,7 @@ def project(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     FakeSession.stacks = {}
     FakeSession.outputs = {}
+    FakeSession.session_env = {}
     return tmp_path
 
 
@@ -658,6 +666,81 @@ def test_which_commands_skip_checkpoints(project, environment, argv, skips):
     assert stack.operations
     for _, env in stack.envs:
         assert (env == SKIP_CHECKPOINTS_ENV) is skips, env
+
+
+def embedded_cluster_tool(project: Path) -> Path:
+    """A `tools/cluster/cluster.py` in the project that prints where the embedded cluster's
+    kubeconfig is, as the real one does (`workspace.embedded_kubeconfig` runs it)."""
+    kubeconfig = project / ".state" / "cluster" / "kubeconfig"
+    tool = project / "tools" / "cluster" / "cluster.py"
+    tool.parent.mkdir(parents=True)
+    tool.write_text(
+        f"import sys\nassert sys.argv[1:] == ['kubeconfig']\nprint({str(kubeconfig)!r})\n"
+    )
+    return kubeconfig
+
+
+def a_local_stack(**settings: Any) -> FakeStack:
+    stack = a_stack("local")
+    # (the definitions are left out: the test's project has none to install)
+    stack.config = valid_config(environment="local", crds={"install": False}, **settings)
+    return stack
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["preview"], ["up", "--skip-preflight"], ["refresh"], ["drift"], ["destroy", "--yes"]],
+)
+def test_every_operation_on_a_local_stack_reaches_the_embedded_cluster(project, monkeypatch, argv):
+    """Whatever KUBECONFIG says, the engine gets the embedded cluster's kubeconfig for a
+    stack of the `local` environment, in the commands that run the program and in those
+    that work on the state alone."""
+    embedded = embedded_cluster_tool(project)
+    monkeypatch.setenv("KUBECONFIG", str(project / "another-clusters-kubeconfig"))
+    stack = a_local_stack()
+
+    assert main([*argv, "--stack", "local"]) == 0
+
+    assert stack.kubeconfigs == [(operation, str(embedded)) for operation in stack.operations]
+
+
+def test_a_stack_that_names_its_kubeconfig_keeps_it(project, monkeypatch):
+    embedded_cluster_tool(project)
+    stack = a_local_stack()
+    stack.config["kubernetes:kubeconfig"] = ConfigValue("/etc/go-platform/kubeconfig")
+
+    assert main(["drift", "--stack", "local"]) == 0
+
+    assert stack.kubeconfigs == [("drift", None)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["preview"], 64),
+        (["up", "--skip-preflight"], 64),
+        (["refresh"], 0),
+        (["drift"], 0),
+        (["destroy", "--yes"], 0),
+        (["outputs"], 0),
+    ],
+)
+def test_only_the_commands_that_run_the_program_refuse_an_invalid_config(
+    project, capsys, argv, code
+):
+    """A config the program would refuse stops preview and up (exit 64, nothing run); the
+    commands on the state alone still inspect or tear the stack down, on its cluster."""
+    embedded = embedded_cluster_tool(project)
+    stack = a_local_stack()
+    stack.config["go-platform:replicsa"] = ConfigValue("3")
+
+    assert main([*argv, "--stack", "local"]) == code
+
+    if code:
+        assert "go-platform:replicsa: unknown key" in capsys.readouterr().out
+        assert stack.operations == []
+    else:
+        assert stack.kubeconfigs == [(operation, str(embedded)) for operation in stack.operations]
 
 
 @pytest.mark.parametrize(

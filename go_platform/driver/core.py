@@ -51,6 +51,7 @@ from go_platform_core.config import (
     ConfigError,
     PlatformSettings,
     StackConfig,
+    declared_environment,
     load_settings,
 )
 
@@ -146,9 +147,9 @@ class Driver:
         return args
 
     def settings(self, stack: auto.Stack) -> tuple[PlatformSettings | None, StackConfig]:
-        """The stack's validated settings (None for a project other than go-platform)."""
-        config = self.session.stack_config(stack)
-        self.sensitive = sensitive_values(config)
+        """The stack's validated settings (None for a project other than go-platform), for
+        the commands that run the program; the engine pointed at the stack's cluster."""
+        config = self.read_config(stack)
         if not self.is_go_platform:
             return None, config
         try:
@@ -157,16 +158,35 @@ class Driver:
             # Its problems may quote a value: a secret pasted where a key's name belongs.
             lines = [scrub(line, self.sensitive) for line in str(error).splitlines()]
             raise DriverError(ExitCode.USAGE, *lines) from None
+        self.use_cluster_of(settings.environment, config)
+        self.deploy_env = update_env(settings.environment)
+        return settings, config
+
+    def target_cluster(self, stack: auto.Stack) -> None:
+        """The engine pointed at the stack's cluster, for the commands that work on its state
+        and never run the program (destroy, refresh, drift, outputs): they read only what
+        picks the cluster, so a config the program would refuse does not keep a stack from
+        being inspected or torn down, nor does a checkout without its stack file."""
+        config = self.read_config(stack)
+        if self.is_go_platform:
+            self.use_cluster_of(declared_environment(config, stack=stack.name), config)
+
+    def read_config(self, stack: auto.Stack) -> StackConfig:
+        config = self.session.stack_config(stack)
+        self.sensitive = sensitive_values(config)
+        return config
+
+    def use_cluster_of(self, environment: str, config: StackConfig) -> None:
+        """KUBECONFIG for the engine: a `local` stack's is the embedded cluster's, whatever
+        the caller's environment says (`workspace.kubeconfig_override`)."""
         kubeconfig = kubeconfig_override(
-            settings.environment,
+            environment,
             config.values,
             lambda: embedded_kubeconfig(self.project_dir, self.env),
         )
         if kubeconfig is not None:
             self.env = {**self.env, "KUBECONFIG": str(kubeconfig)}
             self.session.set_env("KUBECONFIG", str(kubeconfig))
-        self.deploy_env = update_env(settings.environment)
-        return settings, config
 
     def preflight(self, settings: PlatformSettings | None, config: StackConfig) -> None:
         """Run the preflight checks; a PREFLIGHT error listing every failure."""

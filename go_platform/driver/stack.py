@@ -52,6 +52,7 @@ def up(driver: Driver, *, skip_preflight: bool = False, stack: auto.Stack | None
 
 def destroy(driver: Driver, *, stack: auto.Stack | None = None) -> None:
     stack = stack or driver.session.select()
+    driver.target_cluster(stack)
     state = driver.refuse_pending(stack)
     driver.engine(
         "destroy",
@@ -63,6 +64,7 @@ def destroy(driver: Driver, *, stack: auto.Stack | None = None) -> None:
 
 def refresh(driver: Driver, *, clear_pending_creates: bool = False) -> None:
     stack = driver.session.select()
+    driver.target_cluster(stack)
     driver.engine(
         "refresh",
         stack,
@@ -79,6 +81,7 @@ def refresh(driver: Driver, *, clear_pending_creates: bool = False) -> None:
 def drift(driver: Driver) -> None:
     """A refresh in preview mode that expects no changes; DRIFT naming what changed."""
     stack = driver.session.select()
+    driver.target_cluster(stack)
     expected = driver.session.state(stack).resources
     with driver.session.dry_run():
         tracker, error = driver.run_operation(

@@ -34,7 +34,10 @@ Invariants guarded:
   run it: `workspace.update_env`): killed (SIGKILL) half-way from empty, it leaves the state
   empty and the objects it made on the API server; once `pulumi cancel` lifts its lock, the
   next `up` takes those objects over and deploys the stack, and a preview then expects no
-  changes.
+  changes;
+- the CI driver's `drift`, `refresh` and `destroy` of the local stack reach the embedded
+  cluster even when KUBECONFIG names none (the stack's environment picks its kubeconfig),
+  and that `destroy` deletes the stack's objects from the API server.
 
 Tests run in the order written: one module-scoped deployment serves the tests from the first
 `up` to `destroy`; the policy and config-error cases use stacks of their own and deploy
@@ -73,9 +76,11 @@ from tests.integration.conftest import (
     run_in_virtualenv,
 )
 from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
+from tests.integration.test_driver_engine import drive, must
 from tests.integration.test_local_manifests import Applier
 
-# Everything `__main__.py` and the policy pack read, relative to the project directory.
+# Everything `__main__.py` and the policy pack read, relative to the project directory, and
+# the cluster tool through which the driver finds the embedded cluster's kubeconfig.
 PROGRAM_PATHS = (
     "Pulumi.yaml",
     "Pulumi.local.yaml",
@@ -85,6 +90,8 @@ PROGRAM_PATHS = (
     "wiring",
     "policies",
     "upstream",
+    "tools/cluster",
+    "tools/gobuild",
 )
 CONTEXT = "go-platform-local"
 """The kubeconfig context Pulumi.local.yaml names, as the embedded cluster writes it."""
@@ -851,6 +858,42 @@ def test_up_takes_over_what_an_interrupted_up_made_and_deploys_again(
             what=f"Deployment {namespace}/{name} Available",
         )
     local_stack.pulumi("preview", "--expect-no-changes")
+
+
+def test_the_drivers_state_commands_reach_the_embedded_cluster_whatever_kubeconfig_says(
+    interrupted: Interrupted,
+    local_stack: Stack,
+    project: Path,
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The CI driver's `drift`, `refresh` and `destroy` of the deployed local stack, run with
+    a KUBECONFIG that knows no cluster (as in a shell where nobody exported the embedded
+    one): each reaches the embedded cluster, as `make up` does, and destroy deletes the
+    stack's objects from it."""
+    objects = kubernetes_objects(local_stack.resources())
+    assert objects, "runs after the up that takes over the interrupted one"
+    elsewhere = tmp_path / "kubeconfig"
+    elsewhere.write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": []})
+    )
+    env = {"KUBECONFIG": str(elsewhere), "GO_PLATFORM_CLUSTER_DIR": str(cluster.data_dir)}
+    engine = local_stack.engine
+
+    drift = must(drive(engine, project, "drift", "--stack", STACK, env=env))
+    assert "drift: none" in drift.output
+    must(drive(engine, project, "refresh", "--stack", STACK, env=env))
+    destroy = must(drive(engine, project, "destroy", "--stack", STACK, "--yes", env=env))
+
+    assert destroy.summary is not None
+    assert destroy.summary["operations"]["delete"] >= len(objects)
+    assert local_stack.resources() == []
+    greeter = deployment_path("apps", "greeter")
+    eventually(
+        lambda: cluster.api.get(greeter).status == 404,
+        timeout=DEPLOY_TIMEOUT,
+        what="greeter's Deployment deleted",
+    )
 
 
 def test_the_module_leaves_no_engine_process(stack_engine: Engine) -> None:

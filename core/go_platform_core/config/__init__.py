@@ -24,7 +24,7 @@ every public name):
   `common` for the models several share;
 - `root`: `PlatformSettings`, composed of the domains' models;
 - `profiles`: what each environment implies; `rules`: the rules that span domains;
-- `loading`: `load_settings`; `errors`: problems and how they read.
+- `loading`: `load_settings`, `declared_environment`; `errors`: problems and how they read.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "RetrySettings",
         "TlsSettings",
     ),
-    "loading": ("load_settings",),
+    "loading": ("declared_environment", "load_settings"),
     "module_proxy": (
         "ModuleProxyCredentials",
         "ModuleProxyS3Settings",

@@ -37,6 +37,12 @@ from go_platform_core.config.services import presence_problems
 from go_platform_core.config.types import CONFIG_KEY_FORMAT
 
 
+def declared_environment(config: StackConfig, *, stack: str) -> str:
+    """The environment the config names (`go-platform:environment`), else the stack's name,
+    as `load_settings` reads it, but unvalidated: it may name no profile."""
+    return config.namespace(CONFIG_NAMESPACE).get("environment", stack)
+
+
 def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     """Validated settings for `stack`, or a ConfigError listing every problem."""
     ours = config.namespace(CONFIG_NAMESPACE)
