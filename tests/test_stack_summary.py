@@ -2,8 +2,9 @@
 
 Invariants guarded:
 - the summary names every service's route, in-cluster URL and image, a canary's weight and
-  how to promote it, the platform's URLs and users, how to show the credentials, and what
-  to run next; never a credential;
+  how to promote it (with the Prometheus URL the driver needs when the stack runs none),
+  the platform's URLs and users, how to show the credentials, and what to run next; never a
+  credential;
 - for a stack on the embedded cluster it suggests the kubectl built with the cluster, with
   the cluster's kubeconfig; for any other stack, no kubectl line;
 - `--credentials` prints the generated passwords when the outputs carry them, and refuses,
@@ -81,13 +82,29 @@ def test_the_summary_says_where_everything_is_and_what_next(monkeypatch, capsys)
     assert (
         "canary ghcr.io/go-platform/greeter:0.2.0 at 10% (TraefikService greeter-weighted)" in out
     )
-    assert "go-platform canary promote --stack dev --service greeter" in out
+    assert "its steps: venv/bin/go-platform canary plan --stack dev --service greeter" in out
+    assert (
+        "promote: venv/bin/go-platform canary promote --stack dev --service greeter"
+        " --prometheus-url URL (the stack runs no Prometheus to judge the canary by)"
+    ) in out
     assert "https://traefik.go-platform.localhost/dashboard/ (user admin)" in out
     assert "https://goproxy.go-platform.localhost (user go)" in out
     assert "make credentials STACK=dev" in out
     assert "make down STACK=dev" in out
     assert "kubectl" not in out  # not on the embedded cluster
     assert stack_summary.MASKED not in out
+
+
+def test_a_stack_with_prometheus_is_promoted_against_it(monkeypatch, capsys):
+    outputs = masked(OUTPUTS)
+    outputs["observability"] = {"prometheusUrl": "http://prometheus.monitoring.svc:9090"}
+
+    code, out, _ = run(monkeypatch, capsys, outputs, "--stack", "dev")
+
+    assert code == 0
+    promote = [line.strip() for line in out.splitlines() if "canary promote" in line]
+    assert promote == ["promote: venv/bin/go-platform canary promote --stack dev --service greeter"]
+    assert "canary plan" not in out
 
 
 def test_the_embedded_clusters_stack_suggests_its_own_kubectl(monkeypatch, capsys):

@@ -26,6 +26,9 @@ def _line(label: str, value: object) -> str:
 
 
 def services(outputs: Mapping[str, Any], stack: str) -> Iterator[str]:
+    # A promotion reads the canary's health from Prometheus: the stack's own, else one the
+    # person names (the local stack runs none).
+    prometheus = (outputs.get("observability") or {}).get("prometheusUrl")
     for name, service in sorted((outputs.get("services") or {}).items()):
         yield _line(name, service.get("route") or "(no route)")
         yield _line("", f"in the cluster: {service.get('url')}  image {service.get('image')}")
@@ -34,9 +37,18 @@ def services(outputs: Mapping[str, Any], stack: str) -> Iterator[str]:
             yield _line(
                 "",
                 f"canary {canary.get('image')} at {canary.get('weight')}%"
-                f" (TraefikService {canary.get('traefikService')});"
-                f" promote: venv/bin/go-platform canary promote --stack {stack} --service {name}",
+                f" (TraefikService {canary.get('traefikService')})",
             )
+            command = f"venv/bin/go-platform canary {{}} --stack {stack} --service {name}"
+            if prometheus:
+                yield _line("", f"promote: {command.format('promote')}")
+            else:
+                yield _line("", f"its steps: {command.format('plan')}")
+                yield _line(
+                    "",
+                    f"promote: {command.format('promote')} --prometheus-url URL"
+                    " (the stack runs no Prometheus to judge the canary by)",
+                )
 
 
 def platform(outputs: Mapping[str, Any]) -> Iterator[str]:
