@@ -126,10 +126,13 @@ class PolicyViolation:
         return self.enforcement == "mandatory"
 
     def line(self) -> str:
-        """One line: level, policy, resource and the message's first line."""
+        """One line: level, policy, resource and what the policy found. The engine sends the
+        policy's description on the message's first line and the violation's own words on
+        the lines after it; those are what a person needs (the policy is already named)."""
         where = describe_urn(self.resource) if self.resource else "the stack"
-        first = self.message.splitlines()[0] if self.message else ""
-        return f"{self.enforcement}: {self.policy} on {where}: {first}"
+        lines = [line.strip() for line in self.message.splitlines() if line.strip()]
+        found = "; ".join(lines[1:]) or (lines[0] if lines else "")
+        return f"{self.enforcement}: {self.policy} on {where}: {found}"
 
     def as_json(self) -> dict[str, Any]:
         return {

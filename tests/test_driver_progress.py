@@ -180,6 +180,23 @@ def test_policy_violations_keep_their_details_without_duplicates():
     )
 
 
+def test_a_violation_line_shows_what_was_found_not_the_policys_description():
+    """As the engine sends it: the policy's description, then the violation's own words."""
+    message = (
+        "Images are pinned by digest, so what runs is what was reviewed.\n"
+        "container 'app' (spec.template.spec.containers[0]): image is 'greeter:1.0'; "
+        "expected a reference pinned by digest"
+    )
+    [violation] = tracked(policy("advisory", message)).violations
+
+    assert violation.line() == (
+        "advisory: pod-run-as-non-root on Deployment greeter: container 'app' "
+        "(spec.template.spec.containers[0]): image is 'greeter:1.0'; expected a reference "
+        "pinned by digest"
+    )
+    assert violation.as_json()["message"] == message
+
+
 def test_a_stack_policy_names_the_stack():
     tracker = tracked(policy("mandatory", "no NetworkPolicy in apps", urn=None))
 

@@ -213,7 +213,11 @@ def test_a_mandatory_violation_exits_3_lists_it_and_creates_nothing(driver_engin
     )
 
     for run in (preview, up):
-        assert "mandatory: no-forbidden-resources on RandomString forbidden" in run.output
+        # The violation's own words, not the policy's description the engine sends first.
+        assert (
+            "mandatory: no-forbidden-resources on RandomString forbidden: "
+            "random:index/randomString:RandomString `forbidden` is not allowed here"
+        ) in run.output
         [violation] = run.summary["policyViolations"]
         assert violation["policy"] == "no-forbidden-resources"
         assert violation["enforcementLevel"] == "mandatory"
