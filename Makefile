@@ -208,11 +208,20 @@ down: ## Destroy STACK (default local) and, for local, stop the embedded cluster
 	if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-stop || status=$$?; fi; \
 	exit $$status
 
+# The passphrase is printed only when it is the documented default: one of your own is
+# already in your shell, and is not echoed.
+.PHONY: env
+env: ## Print what pulumi (and, for local, kubectl) need in your shell: eval "$(make -s env)"
+	@$(TOOLCHAIN_BOOTSTRAP) env
+	@printf 'export PULUMI_BACKEND_URL=%q\n' "$(PULUMI_BACKEND_URL)"
+	@$(if $(filter file,$(origin PULUMI_CONFIG_PASSPHRASE)),printf 'export PULUMI_CONFIG_PASSPHRASE=%q\n' "$(PULUMI_CONFIG_PASSPHRASE)",:)
+	@$(if $(filter local,$(STACK)),printf 'export KUBECONFIG=%q PATH=%q:"$$PATH"\n' "$(CLUSTER_KUBECONFIG)" "$(patsubst %/,%,$(dir $(CLUSTER_KUBECTL)))",:)
+
+# `pulumi stack` ends with the stack's outputs.
 .PHONY: status
 status: ## Where STACK stands: the cluster (local), the stack's resources and outputs
 	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-status; fi
 	@$(PULUMI) stack --stack $(STACK) 2>/dev/null || echo "stack $(STACK): not created yet (make up)"
-	@$(PULUMI) stack output --stack $(STACK) 2>/dev/null || true
 
 .PHONY: policy-config
 policy-config: venv ## Check the committed policy config files

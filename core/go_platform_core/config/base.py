@@ -38,7 +38,8 @@ RULES = (
     f"None may exceed {INT32_MAX}, the Kubernetes API's limit; the type column gives "
     "each key's range.",
     'Text is quoted where YAML would read a number or a boolean (`"1.10"`, `"true"`): '
-    "a number or boolean where text belongs is refused, never converted.",
+    "a number or boolean where text belongs is refused, never converted. Quantities are the "
+    "exception, as in a Kubernetes manifest: `cpu: 2` is the quantity `2`.",
     "The formats the type column names are defined below the table.",
 )
 """Rules for every key; the config reference states them above its table."""
