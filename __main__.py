@@ -11,6 +11,8 @@ engine before the next layer is built (`handed_over`).
 
 from __future__ import annotations
 
+import sys
+
 import pulumi
 
 from go_platform_core.config import ConfigError, PlatformSettings, load_settings
@@ -32,8 +34,14 @@ async def build(settings: PlatformSettings) -> None:
     export_outputs(platform)
 
 
+# The exit status by which the SDK's executor tells a Python language host that the
+# program has reported its error itself: the engine then adds no "an unhandled error
+# occurred" line after it (it does for a `pulumi.RunError`, whose status is 1).
+ALREADY_REPORTED = 32
+
 try:
     SETTINGS = load_settings(read_stack_config(), stack=pulumi.get_stack())
 except ConfigError as error:
-    raise pulumi.RunError(str(error)) from None
+    pulumi.log.error(str(error))  # sent before it returns: no resource to wait for
+    sys.exit(ALREADY_REPORTED)
 pulumi.run(lambda: build(SETTINGS))

@@ -10,8 +10,9 @@ Invariants guarded:
   declares no replicas;
 - images the program builds pass the vulnerability gate (`go-platform:vulnerabilityGate`)
   before they are built, unless it is turned off;
-- invalid config stops the program with one clean error (`pulumi.RunError`, which the
-  engine prints without a traceback) before any resource is registered;
+- invalid config stops the program with one clean error, logged to the engine, and the exit
+  status that says it was reported (32: no traceback, and no "unhandled error" line from
+  the engine) before any resource is registered;
 - the program's imports leave out the docker SDK, which only a service that builds its
   image loads (0.1 s of every run otherwise);
 - every registration declines resource references (a component's children come back as
@@ -140,23 +141,28 @@ def test_callers_are_let_in(pulumi_program):
     ]
 
 
-def test_invalid_config_stops_before_any_resource(pulumi_program):
+def test_invalid_config_is_reported_once_and_stops_before_any_resource(pulumi_program, caplog):
+    """The problems go to the engine as one error, and the program exits with the status
+    that says it reported its error itself (so the engine adds no line of its own)."""
     config = stack_config(
         services=[service_config(replicas=0), service_config(name="b", image="x:1", port=0)]
     )
-    with pytest.raises(pulumi.RunError) as caught:
+    with pytest.raises(SystemExit) as caught:
         run_main(pulumi_program, stack="local", config=config)
-    assert str(caught.value).splitlines() == [
+    assert caught.value.code == 32
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.getMessage().splitlines() == [
         "invalid stack configuration (2 problems):",
         "  - go-platform:services[0].replicas: must be at least 1 (got 0)",
         "  - go-platform:services[1].port: must be at least 1 (got 0)",
     ]
 
 
-def test_nothing_is_registered_when_config_is_invalid(pulumi_program):
+def test_nothing_is_registered_when_config_is_invalid(pulumi_program, caplog):
     def program():
-        with pytest.raises(pulumi.RunError, match=r"services\[0\]\.image"):
+        with pytest.raises(SystemExit):
             runpy.run_path(MAIN, run_name="__main__")
+        assert any("services[0].image" in r.getMessage() for r in caplog.records)
 
     config = stack_config(
         domain="example.com", services=[service_config(image="ghcr.io/acme/greeter:latest")]

@@ -497,6 +497,8 @@ def test_a_config_error_fails_preview_with_one_keyed_line(
     lines = [line.strip() for line in output.splitlines()]
     assert f"error: invalid stack configuration: {message}" in lines, output
     assert "Traceback" not in output
+    # The program said it reported its error: the engine adds no generic line of its own.
+    assert "unhandled error" not in output, output
 
 
 # --- the deployed local stack -----------------------------------------------------------
