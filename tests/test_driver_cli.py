@@ -439,6 +439,17 @@ def test_a_pulumipolicy_yaml_that_is_not_yaml_is_one_line(project, capsys):
 # --- engine outcomes -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("argv", "refresh"), [([], False), (["--refresh"], True)])
+def test_up_refreshes_first_only_when_asked(project, argv, refresh):
+    """`up --refresh` reads the resources first (drift planned back), as `make up` does;
+    plain `up`, the no-op CI path, does not pay for the read."""
+    stack = a_stack()
+
+    assert main(["up", "--stack", "dev", "--skip-preflight", *argv]) == 0
+
+    assert stack.calls[0][1]["refresh"] is refresh
+
+
 def test_up_succeeds_with_the_pack_attached_and_a_valid_summary(project, tmp_path, capsys):
     stack = a_stack(
         up=Script([*step(PET, "create"), *step(URN, "create"), summary_event(create=2)])

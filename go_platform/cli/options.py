@@ -67,6 +67,14 @@ JsonOption = Annotated[
 SkipPreflightOption = Annotated[
     bool, typer.Option("--skip-preflight", help="Do not run the preflight checks first.")
 ]
+RefreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--refresh",
+        help="Read the resources first, so what was changed outside Pulumi (drift) is put "
+        "back to what the program declares, as `make up` does.",
+    ),
+]
 ServiceOption = Annotated[
     str,
     typer.Option("--service", help="Service (go-platform:services[].name).", show_default=False),

@@ -13,6 +13,7 @@ from go_platform.cli.options import (
     PolicyConfigOption,
     PolicyPackOption,
     ProjectOption,
+    RefreshOption,
     SecretsOption,
     SkipPreflightOption,
     StackOption,
@@ -49,6 +50,7 @@ def preview(
 def up(
     stack: StackOption,
     skip_preflight: SkipPreflightOption = False,
+    refresh: RefreshOption = False,
     backend: BackendOption = None,
     secrets_provider: SecretsOption = None,
     project_dir: ProjectOption = None,
@@ -63,7 +65,7 @@ def up(
         lambda: stack_options(
             stack, backend, secrets_provider, project_dir, policy_pack, policy_pack_config
         ),
-        lambda driver: commands.up(driver, skip_preflight=skip_preflight),
+        lambda driver: commands.up(driver, skip_preflight=skip_preflight, refresh=refresh),
     )
 
 

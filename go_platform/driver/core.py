@@ -296,7 +296,11 @@ class Driver:
             raise pending_error(stack.name, state.pending)
         return state
 
-    def deploy(self, stack: auto.Stack, operation: str, policies: dict[str, Any]) -> None:
+    def deploy(
+        self, stack: auto.Stack, operation: str, policies: dict[str, Any], *, refresh: bool = False
+    ) -> None:
+        """An update; with `refresh`, one that reads the resources first, so that drift is
+        planned back to what the program declares (the platform owns those fields)."""
         state = self.refuse_pending(stack)
         with self.session.running_with(self.deploy_env):
             self.engine(
@@ -304,7 +308,11 @@ class Driver:
                 stack,
                 # show_secrets=False: the summary the SDK reads after it goes unread (stack.py).
                 lambda on_event: stack.up(
-                    on_event=on_event, color="never", show_secrets=False, **policies
+                    on_event=on_event,
+                    color="never",
+                    show_secrets=False,
+                    refresh=refresh,
+                    **policies,
                 ),
                 expected=state.resources,
             )

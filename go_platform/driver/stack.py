@@ -36,7 +36,13 @@ def preview(driver: Driver) -> None:
         )
 
 
-def up(driver: Driver, *, skip_preflight: bool = False, stack: auto.Stack | None = None) -> None:
+def up(
+    driver: Driver,
+    *,
+    skip_preflight: bool = False,
+    refresh: bool = False,
+    stack: auto.Stack | None = None,
+) -> None:
     stack = stack or driver.session.select_or_create_declared()
     settings, config = driver.settings(stack)
     policies = driver.policy_args()
@@ -44,7 +50,7 @@ def up(driver: Driver, *, skip_preflight: bool = False, stack: auto.Stack | None
         driver.console.print("preflight: skipped (--skip-preflight)")
     else:
         driver.preflight(settings, config)
-    driver.deploy(stack, "up", policies)
+    driver.deploy(stack, "up", policies, refresh=refresh)
     outputs = driver.record_outputs(stack)
     if outputs:
         driver.console.print(f"outputs: {', '.join(sorted(outputs))}")

@@ -18,7 +18,8 @@ Invariants guarded:
 - `up` with the kubeconfig named by the stack's `kubernetes:kubeconfig` passes preflight
   against the cluster and deploys; `drift` exits 0 while the cluster matches the state,
   and 2 after an out-of-band edit, naming the edited resource and the changed field (the
-  JSON summary says the same);
+  JSON summary says the same); `up --refresh` then puts the edited field back, and `drift`
+  exits 0 again;
 - the kubernetes provider's copies of that kubeconfig (it writes one into the temp dir on
   every run and never removes it) go with the driver's own temp dir: none is left, in the
   test's TMPDIR or in the machine's.
@@ -158,6 +159,19 @@ def test_an_out_of_band_change_is_drift_naming_the_resource(kube_engine, cluster
         [resource] = drifted.summary["drift"]
         assert (resource["name"], resource["change"]) == ("settings", "update")
         assert any(path.startswith("data") for path in resource["paths"]), resource
+
+        # `up --refresh` reads the ConfigMap first, so it plans the edit back and makes it.
+        repaired = must(
+            drive(
+                engine, program, "up", "--stack", STACK, "--refresh", "--policy-pack", str(policy)
+            )
+        )
+        # (a ConfigMap's data is replaced, not updated in place, by the kubernetes provider)
+        changed = {op for op in repaired.summary["operations"] if op != "same"}
+        assert changed in ({"update"}, {"replace"}), repaired.summary["operations"]
+        live = KubeClient(access).request("GET", f"/api/v1/namespaces/default/configmaps/{name}")
+        assert live["data"]["LOG_LEVEL"] != "debug", live["data"]
+        must(drive(engine, program, "drift", "--stack", STACK))
     finally:
         drive(engine, program, "destroy", "--stack", STACK, "--yes")
     assert list((engine.root / "tmp").rglob("*")) == []
