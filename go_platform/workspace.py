@@ -111,6 +111,32 @@ def policy_pack_virtualenv(pack: Path) -> Path | None:
     return Path(os.path.normpath(pack / virtualenv))
 
 
+PACK_CONFIG_CHECK = "go_platform_policies.pack_config"
+"""The checker of go-platform's own pack for a policy config file (`make policy-config`)."""
+
+
+def pack_config_problems(pack: Path, python: Path, config: Path) -> list[str]:
+    """What go-platform's own pack finds wrong in a policy config file (unknown policies and
+    keys, bad values), checked by the pack's own interpreter, as the pack reads it at start;
+    [] when it is sound, or when the checker cannot run (the engine reports that itself)."""
+    try:
+        done = subprocess.run(
+            [str(python), "-m", PACK_CONFIG_CHECK, str(config)],
+            cwd=pack,
+            env={**os.environ, "PYTHONPATH": str(pack)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if done.returncode != 1 or not lines or not lines[0].startswith("invalid policy config"):
+        return []  # sound, or a checker that did not run (a traceback is not a verdict)
+    return lines
+
+
 def default_backend(project_dir: Path) -> str:
     return f"file://{project_dir / '.state' / 'backend'}"
 

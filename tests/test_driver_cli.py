@@ -482,6 +482,42 @@ def test_the_progress_total_is_what_the_state_holds_before_the_operation(project
     assert summary["resources"] == {"done": 1, "total": 3, "failed": []}
 
 
+def own_pack_with_its_checker(project: Path) -> None:
+    """The project's pack as go-platform's own: a virtualenv whose Python is this one, and
+    the pack's package beside it, so the driver can run the pack's config checker."""
+    pack = project / "policies"
+    (pack / "PulumiPolicy.yaml").write_text(
+        "runtime:\n  name: python\n  options:\n    virtualenv: venv\n"
+    )
+    (pack / "venv" / "bin").mkdir(parents=True)
+    python = pack / "venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # this virtualenv's
+    python.chmod(0o755)
+    (pack / "go_platform_policies").symlink_to(REPO / "policies" / "go_platform_policies")
+
+
+def test_a_policy_config_our_pack_would_refuse_is_a_usage_error(project, tmp_path, capsys):
+    """Checked by the pack's own checker before any engine run: one usage error naming each
+    problem, instead of an 'invalid policy config' violation on every resource."""
+    own_pack_with_its_checker(project)
+    stack = a_stack()
+    config = tmp_path / "policy.json"
+    config.write_text('{"image-digest-pined": "mandatory"}')
+
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", str(config)]) == 64
+
+    out = capsys.readouterr().out
+    assert "--policy-pack-config: invalid policy config" in out
+    assert (
+        "image-digest-pined: no such policy in the pack (did you mean 'image-digest-pinned'?)"
+        in out
+    )
+    assert stack.operations == []
+    config.write_text('{"image-digest-pinned": "mandatory"}')
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", str(config)]) == 0
+    assert stack.calls[0][1]["policy_pack_configs"] == [str(config)]
+
+
 def test_a_given_policy_config_is_passed_and_a_missing_one_refused(project, tmp_path):
     stack = a_stack()
     config = tmp_path / "policy.json"

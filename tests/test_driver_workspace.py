@@ -58,6 +58,7 @@ from go_platform.workspace import (
     kubeconfig_override,
     locate_cli,
     lock_error,
+    pack_config_problems,
     parse_exports,
     passphrase_environment,
     project_name,
@@ -514,3 +515,23 @@ def test_a_rejected_backend_is_shown_without_its_credentials(url):
 
     assert "***@" in raised.value.lines[0]
     assert "hunter2" not in raised.value.lines[0]
+
+
+def test_the_own_packs_config_checker_lists_every_problem(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text('{"image-digest-pined": "mandatory", "pod-run-as-non-root": "loud"}')
+    python = Path(sys.executable)
+
+    problems = pack_config_problems(REPO / "policies", python, config)
+
+    assert problems[0].startswith(f"invalid policy config {config} (2 problems)")
+    assert any("did you mean 'image-digest-pinned'" in line for line in problems[1:])
+    config.write_text('{"image-digest-pinned": "mandatory"}')
+    assert pack_config_problems(REPO / "policies", python, config) == []
+
+
+def test_a_checker_that_cannot_run_is_no_verdict(tmp_path):
+    """A pack without the checker (an import error, exit 1) leaves the verdict to the engine."""
+    config = tmp_path / "policy.json"
+    config.write_text("{}")
+    assert pack_config_problems(tmp_path, Path(sys.executable), config) == []

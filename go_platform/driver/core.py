@@ -40,6 +40,7 @@ from go_platform.workspace import (
     is_lock_conflict,
     kubeconfig_override,
     lock_error,
+    pack_config_problems,
     pending_error,
     policy_pack_virtualenv,
     project_name,
@@ -143,6 +144,14 @@ class Driver:
             config = self.options.policy_pack_config.resolve()
             if not config.is_file():
                 raise usage_error(f"--policy-pack-config {config}: no such file")
+            # Our own pack checks the file as it would at start; a mistake is then one
+            # usage error here, not one violation on every resource of the stack.
+            if self.is_go_platform and pack == self.project_dir / "policies" and virtualenv:
+                problems = pack_config_problems(pack, virtualenv / "bin" / "python", config)
+                if problems:
+                    raise DriverError(
+                        ExitCode.USAGE, f"--policy-pack-config: {problems[0]}", *problems[1:]
+                    )
             args["policy_pack_configs"] = [str(config)]
         return args
 
