@@ -156,6 +156,10 @@ class ProgressTracker:
     violations: list[PolicyViolation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    """What the program or a plugin wrote to its standard error, as the engine relays it
+    (severity `info#err`): the reason a policy pack or program could not start, whose
+    error from the engine says only that it did not."""
     operations: dict[str, int] | None = None
     """Counts per operation from the engine's summary event (None until it arrives)."""
     finished_steps: list[StepEventMetadata] = field(default_factory=list)
@@ -260,6 +264,8 @@ class ProgressTracker:
             self.errors.append(message)
         elif diagnostic.severity == "warning" and message not in self.warnings:
             self.warnings.append(message)
+        elif diagnostic.severity == "info#err" and message not in self.stderr:
+            self.stderr.append(message)
 
 
 def _op(metadata: StepEventMetadata) -> str:

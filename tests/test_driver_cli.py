@@ -67,6 +67,7 @@ from tests.conftest import REPO, service_config, stack_config
 
 URN = "urn:pulumi:dev::go-platform::kubernetes:apps/v1:Deployment::greeter"
 PET = "urn:pulumi:dev::go-platform::random:index/randomPet:RandomPet::pet"
+STACK_URN = "urn:pulumi:dev::go-platform::pulumi:pulumi:Stack::go-platform-dev"
 
 
 def engine_event(kind: str, body: dict) -> EngineEvent:
@@ -637,6 +638,42 @@ def test_an_engine_failure_exits_1_with_the_engines_errors(project, tmp_path, ca
     assert code == 1
     assert "Deployment greeter: error: quota exceeded" in capsys.readouterr().out
     assert "Deployment greeter: error: quota exceeded" in summary["errors"]
+
+
+def test_a_pack_that_cannot_start_is_failed_with_what_it_wrote(project, tmp_path, capsys):
+    """The engine's own error says only that the pack did not start; the pack's line on its
+    standard error (relayed as `info#err`) says why, and comes first."""
+    said = (
+        "go-platform policy pack: invalid policy config policies/config/dev.json: "
+        "image-digest-pined: no such policy in the pack (did you mean 'image-digest-pinned'?)"
+    )
+    stderr = engine_event(
+        "diagnosticEvent",
+        {"message": f"{said}\n", "color": "never", "severity": "info#err", "urn": STACK_URN},
+    )
+    not_started = engine_event(
+        "diagnosticEvent",
+        {
+            "message": "error: policy pack not started: could not read policy pack port\n",
+            "color": "never",
+            "severity": "error",
+        },
+    )
+    a_stack(
+        preview=Script([stderr, not_started, summary_event()], command_error("error: failed\n"))
+    )
+
+    code, summary = run_cli("preview", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    assert code == 1
+    assert said in summary["errors"]
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines()]
+    failed = lines.index("error: preview of stack 'dev' failed:")
+    assert lines[failed + 1 : failed + 3] == [
+        said,
+        "error: policy pack not started: could not read policy pack port",
+    ]
 
 
 def test_a_failed_preflight_exits_4_and_deploys_nothing(project, tmp_path, capsys, monkeypatch):

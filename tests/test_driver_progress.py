@@ -214,6 +214,16 @@ def test_error_diagnostics_are_plain_text_naming_the_resource():
     assert tracker.warnings == ["deprecated field"]
 
 
+def test_what_a_plugin_wrote_to_stderr_is_kept_apart():
+    tracker = tracked(
+        diagnostic("info#err", "go-platform policy pack: invalid policy config x.json: ...\n"),
+        diagnostic("info", "hello from the program"),
+    )
+
+    assert tracker.stderr == ["go-platform policy pack: invalid policy config x.json: ..."]
+    assert tracker.errors == []
+
+
 def test_describe_urn_uses_the_resources_own_type():
     assert describe_urn(DEPLOY) == "Deployment greeter"
     assert describe_urn("not-a-urn") == "not-a-urn"

@@ -252,6 +252,7 @@ class Driver:
         raise DriverError(
             ExitCode.FAILED,
             f"{operation} of stack {stack.name!r} failed:",
+            *tracker.stderr,
             *(tracker.errors or command_error_lines(error)),
         )
 
