@@ -478,7 +478,7 @@ def lock_error(stack: str, error: BaseException) -> DriverError:
     detail = next((line for line in command_error_lines(error) if "lock" in line), "")
     return DriverError(
         ExitCode.LOCKED,
-        f"stack {stack!r} is locked by another update; nothing was changed. Wait for it to "
+        f"stack {stack!r} is locked by another update; no resource was changed. Wait for it to "
         "finish (or, if it died, remove its lock with `pulumi cancel`).",
         *([detail] if detail else []),
     )

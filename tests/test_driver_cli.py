@@ -579,7 +579,7 @@ def test_a_locked_stack_exits_6_saying_nothing_changed(project, tmp_path, capsys
 
     out = capsys.readouterr().out
     assert code == ExitCode.LOCKED == 6
-    assert "stack 'dev' is locked by another update; nothing was changed" in out
+    assert "stack 'dev' is locked by another update; no resource was changed" in out
     assert summary["result"] == "locked"
 
 

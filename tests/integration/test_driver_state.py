@@ -157,7 +157,7 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     thread.join(timeout=DRIVER_TIMEOUT)
 
     must(second, 6)
-    assert "stack 'dev' is locked by another update; nothing was changed" in second.output
+    assert "stack 'dev' is locked by another update; no resource was changed" in second.output
     assert second.summary["result"] == "locked"
     must(first["run"])
     assert not s3_backend.locks()
@@ -286,7 +286,7 @@ def test_a_stack_locked_by_a_dead_update_exits_6_and_stays_as_it_was(
     destroy = must(drive(engine, program, "destroy", "--stack", STACK, "--yes", env=env), 6)
 
     for run in (refresh, destroy):
-        assert "stack 'dev' is locked by another update; nothing was changed" in run.output
+        assert "stack 'dev' is locked by another update; no resource was changed" in run.output
         assert "currently locked by 1 lock(s)" in run.output
         assert run.summary["result"] == "locked"
     assert s3_backend.locks() == [lock]
