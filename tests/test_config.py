@@ -821,7 +821,7 @@ def test_secret_set_in_plain_text():
         greeterDbUrl="postgres://", services=[service_config(secretEnv={"DB_URL": "greeterDbUrl"})]
     ) == [
         "go-platform:services[0].secretEnv.DB_URL: config key 'greeterDbUrl' is not a secret; "
-        "set it again with `pulumi config set --secret`"
+        "set it again with `pulumi config set --secret greeterDbUrl <value>`"
     ]
 
 

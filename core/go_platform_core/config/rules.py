@@ -61,7 +61,7 @@ def rule_problems(
                 Problem(
                     path,
                     f"config key {shown} is not a secret; set it again with "
-                    "`pulumi config set --secret`",
+                    f"`pulumi config set --secret {command_key} <value>`",
                 )
             )
     return problems
