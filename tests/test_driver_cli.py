@@ -676,6 +676,23 @@ def test_a_pack_that_cannot_start_is_failed_with_what_it_wrote(project, tmp_path
     ]
 
 
+@pytest.mark.parametrize("own_kubeconfig", [False, True])
+def test_a_stopped_embedded_cluster_is_told_how_to_start(project, tmp_path, capsys, own_kubeconfig):
+    """The hint to start the embedded cluster is for a local stack that uses it; one whose
+    config names a kubeconfig of its own is told only what failed."""
+    embedded_cluster_tool(project)  # its kubeconfig is not written: the cluster never ran
+    stack = a_local_stack()
+    if own_kubeconfig:
+        stack.config["kubernetes:kubeconfig"] = ConfigValue(str(tmp_path / "elsewhere"))
+
+    assert main(["up", "--stack", "local"]) == ExitCode.PREFLIGHT
+
+    out = capsys.readouterr().out
+    assert "preflight failed" in out
+    assert ("start it with `make cluster-start`" in out) is not own_kubeconfig
+    assert stack.calls == []
+
+
 def test_a_failed_preflight_exits_4_and_deploys_nothing(project, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     stack = a_stack()

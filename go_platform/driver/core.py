@@ -215,7 +215,10 @@ class Driver:
             self.console.print(f"preflight {result.check:<10} {mark}  {escape(result.message)}")
         if failures:
             cluster_down = any(r.check == "cluster" and not r.ok for r in results)
-            if cluster_down and settings.environment == EMBEDDED_ENVIRONMENT:
+            embedded = settings.environment == EMBEDDED_ENVIRONMENT and not config.values.get(
+                "kubernetes:kubeconfig"
+            )
+            if cluster_down and embedded:
                 failures.append(
                     "the local stack deploys to the embedded cluster: start it with "
                     "`make cluster-start`"
