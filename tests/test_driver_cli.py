@@ -881,6 +881,17 @@ def test_outputs_prints_masked_json(project, capsys):
     assert json.loads(capsys.readouterr().out) == FakeSession.outputs
 
 
+def test_outputs_with_the_summary_on_stdout_print_the_outputs_on_stderr(project, capsys):
+    a_stack()
+    FakeSession.outputs = {"moduleProxy": {"password": "[secret]", "user": "go"}}
+
+    assert main(["outputs", "--stack", "dev", "--json", "-"]) == 0
+
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["outputs"] == FakeSession.outputs
+    assert json.loads(captured.err[captured.err.index("{") :]) == FakeSession.outputs
+
+
 # --- ephemeral -----------------------------------------------------------------------
 
 

@@ -151,9 +151,10 @@ def outputs(
 
     def action(driver: Driver) -> None:
         values = commands.outputs(driver, show_secrets=show_secrets)
-        if json_path == "-":
-            return
-        sys.stdout.write(commands.outputs_text(values) + "\n")
+        # With `--json -` the summary has standard output, and the human output goes to
+        # standard error, as in every command.
+        human = sys.stderr if json_path == "-" else sys.stdout
+        human.write(commands.outputs_text(values) + "\n")
 
     run(
         "outputs",
