@@ -1334,6 +1334,14 @@ FINISH = "`go-platform canary rollback --stack dev --service greeter` finishes i
             ("progressing", 1, 20),
             ["is locked by another update", RESUME],
         ),
+        (
+            # Ctrl-C (or CI's SIGTERM) during the second step's up: the way on is told too.
+            [HEALTHY, (FakeStack, "up", failing_up(2, KeyboardInterrupt()))],
+            ExitCode.FAILED,
+            "interrupted",
+            ("progressing", 2, 50),
+            ["interrupted", RESUME],
+        ),
     ],
 )
 def test_a_promotion_that_stops_leaves_its_state_a_summary_and_an_exit_code(

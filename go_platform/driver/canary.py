@@ -138,6 +138,10 @@ def promote(
         final = promotion.run(state)
     except DriverError as error:
         raise DriverError(error.code, *error.lines, *stopped_lines(context, deployer)) from None
+    except KeyboardInterrupt:  # Ctrl-C, or CI cancelling the job (SIGTERM)
+        raise DriverError(
+            ExitCode.FAILED, "interrupted", *stopped_lines(context, deployer)
+        ) from None
     except auto.CommandError as error:  # a config write failed
         raise DriverError(
             ExitCode.FAILED,
@@ -182,6 +186,10 @@ def rollback(driver: Driver, service_name: str) -> None:
         final = promotion.roll_back(state, reason="requested")
     except DriverError as error:
         raise DriverError(error.code, *error.lines, *stopped_lines(context, deployer)) from None
+    except KeyboardInterrupt:
+        raise DriverError(
+            ExitCode.FAILED, "interrupted", *stopped_lines(context, deployer)
+        ) from None
     finally:
         driver.summary.canary = context.summary(
             "rollback",
