@@ -173,7 +173,7 @@ class Driver:
 
     def target_cluster(self, stack: auto.Stack) -> None:
         """The engine pointed at the stack's cluster, for the commands that work on its state
-        and never run the program (destroy, refresh, drift, outputs): they read only what
+        and the cluster and never run the program (destroy, refresh, drift): they read only what
         picks the cluster, so a config the program would refuse does not keep a stack from
         being inspected or torn down, nor does a checkout without its stack file."""
         config = self.read_config(stack)
