@@ -130,11 +130,11 @@ class Driver:
                 f"no policy pack at {pack} (no PulumiPolicy.yaml); pass --policy-pack DIR"
             )
         virtualenv = policy_pack_virtualenv(pack)
+        own = self.is_go_platform and pack == self.project_dir / "policies"
         if virtualenv is not None and not (virtualenv / "bin" / "python").exists():
             found = "has no bin/python" if virtualenv.exists() else "does not exist"
             # Our own pack names the core package, which no index serves: only the Makefile
             # can install it (editable); any other pack installs from its requirements.
-            own = self.is_go_platform and pack == self.project_dir / "policies"
             create = "`make policy-venv`" if own else f"`pulumi install` in {pack}"
             raise usage_error(
                 f"policy pack {pack}: its virtualenv {virtualenv} {found}; create it with {create}"
@@ -146,7 +146,7 @@ class Driver:
                 raise usage_error(f"--policy-pack-config {config}: no such file")
             # Our own pack checks the file as it would at start; a mistake is then one
             # usage error here, not one violation on every resource of the stack.
-            if self.is_go_platform and pack == self.project_dir / "policies" and virtualenv:
+            if own and virtualenv:
                 problems = pack_config_problems(pack, virtualenv / "bin" / "python", config)
                 if problems:
                     raise DriverError(
