@@ -487,9 +487,7 @@ def own_pack_with_its_checker(project: Path) -> None:
     """The project's pack as go-platform's own: a virtualenv whose Python is this one, and
     the pack's package beside it, so the driver can run the pack's config checker."""
     pack = project / "policies"
-    (pack / "PulumiPolicy.yaml").write_text(
-        "runtime:\n  name: python\n  options:\n    virtualenv: venv\n"
-    )
+    pack_in_virtualenv(pack, "venv")
     (pack / "venv" / "bin").mkdir(parents=True)
     python = pack / "venv" / "bin" / "python"
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # this virtualenv's
