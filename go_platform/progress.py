@@ -98,6 +98,9 @@ class StepRecord:
     started: float
     finished: float | None = None
     failed: bool = False
+    component: bool = False
+    """A component resource: no work of its own, and one constructed by a provider (a
+    `ConfigGroup`) gets no outputs event in an update."""
 
     @property
     def name(self) -> str:
@@ -217,6 +220,7 @@ class ProgressTracker:
                 str(getattr(op, "value", op)): n for op, n in summary.resource_changes.items()
             }
             self.policy_packs = policy_pack_versions(summary.policy_packs or {})
+            self._components_done()
         return None
 
     def _started(self, metadata: StepEventMetadata, planning: bool) -> None:
@@ -226,7 +230,15 @@ class ProgressTracker:
             op=_op(metadata),
             planning=planning,
             started=self.clock(),
+            component=_is_component(metadata),
         )
+
+    def _components_done(self) -> None:
+        """The operation has ended, so every component it started is done with it."""
+        now = self.clock()
+        for step in self.steps.values():
+            if step.component and step.finished is None:
+                step.finished = now
 
     def _finished(self, metadata: StepEventMetadata, *, failed: bool) -> StepRecord:
         step = self.steps.get(metadata.urn)
@@ -270,6 +282,12 @@ class ProgressTracker:
 
 def _op(metadata: StepEventMetadata) -> str:
     return str(getattr(metadata.op, "value", metadata.op))
+
+
+def _is_component(metadata: StepEventMetadata) -> bool:
+    """The engine marks a custom resource's state `custom`; a component's leaves it out."""
+    state = metadata.new or metadata.old
+    return state is not None and not state.custom
 
 
 def operation_counts_line(operations: Mapping[str, int] | None) -> str:

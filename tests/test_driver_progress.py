@@ -3,8 +3,8 @@ refresh's events. Events are built from the JSON the engine writes to its event 
 
 Invariants guarded:
 - a resource counts towards the total when its step starts and as done when it
-  finishes (outputs or failure); the total never shows less than the resources the
-  stack held after its last update;
+  finishes (outputs or failure), a component at the latest when the operation ends;
+  the total never shows less than the resources the stack held after its last update;
 - failed steps are listed; the engine's summary gives the operation counts;
 - policy violations keep policy, pack, level, resource and message, without duplicates;
   mandatory ones are told apart from advisory ones;
@@ -63,8 +63,14 @@ def metadata(urn: str, op: str, **extra) -> dict:
     }
 
 
-def pre(urn: str, op: str = "create", planning: bool = False) -> EngineEvent:
-    return event("resourcePreEvent", {"metadata": metadata(urn, op), "planning": planning})
+def pre(urn: str, op: str = "create", planning: bool = False, **extra) -> EngineEvent:
+    return event("resourcePreEvent", {"metadata": metadata(urn, op, **extra), "planning": planning})
+
+
+def state(urn: str, *, custom: bool | None) -> dict:
+    """A step's resource state as the engine writes it: a component's has no `custom`."""
+    body = {"type": urn.split("::")[2].rsplit("$", 1)[-1], "urn": urn}
+    return body if custom is None else {**body, "custom": custom}
 
 
 def done(urn: str, op: str = "create", **extra) -> EngineEvent:
@@ -142,6 +148,34 @@ def test_a_failed_step_is_done_and_listed():
     assert tracker.done == 2
     assert [step.urn for step in tracker.failed] == [DEPLOY]
     assert tracker.failed[0].verb == "failed"
+
+
+def test_components_the_engine_never_finishes_are_done_when_the_operation_ends():
+    # In an update the engine sends no outputs event for a component a provider
+    # constructs (the kubernetes ConfigGroup); its step is done when the operation is.
+    group = "urn:pulumi:dev::go-platform::kubernetes:yaml/v2:ConfigGroup::crds"
+    tracker = tracked(
+        pre(group, "same", new=state(group, custom=None)),
+        pre(PET, "same", new=state(PET, custom=True)),
+        pre(DEPLOY, "same", new=state(DEPLOY, custom=True)),
+        done(PET, "same"),
+    )
+    assert (tracker.done, tracker.total) == (1, 3)
+
+    tracker.handle(summary({"same": 2}))
+
+    # A custom resource still running (an operation that stopped) is not counted done.
+    assert (tracker.done, tracker.total) == (2, 3)
+    assert [step.urn for step in tracker.running()] == [DEPLOY]
+
+
+def test_a_deleted_component_is_told_by_its_old_state():
+    tracker = tracked(
+        pre(COMPONENT, "delete", old=state(COMPONENT, custom=None)),
+        pre(PET, "delete", old=state(PET, custom=True)),
+        summary({"delete": 2}),
+    )
+    assert [step.urn for step in tracker.running()] == [PET]
 
 
 def test_the_summary_event_gives_the_operation_counts():

@@ -35,9 +35,10 @@ Invariants guarded:
   empty and the objects it made on the API server; once `pulumi cancel` lifts its lock, the
   next `up` takes those objects over and deploys the stack, and a preview then expects no
   changes;
-- the CI driver's `drift`, `refresh` and `destroy` of the local stack reach the embedded
-  cluster even when KUBECONFIG names none (the stack's environment picks its kubeconfig),
-  and that `destroy` deletes the stack's objects from the API server.
+- the CI driver's `up`, `drift`, `refresh` and `destroy` of the local stack reach the
+  embedded cluster even when KUBECONFIG names none (the stack's environment picks its
+  kubeconfig); its no-op `up` reports every resource done, and its `destroy` deletes the
+  stack's objects from the API server.
 
 Tests run in the order written: one module-scoped deployment serves the tests from the first
 `up` to `destroy`; the policy and config-error cases use stacks of their own and deploy
@@ -869,10 +870,10 @@ def test_the_drivers_state_commands_reach_the_embedded_cluster_whatever_kubeconf
     cluster: Cluster,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """The CI driver's `drift`, `refresh` and `destroy` of the deployed local stack, run with
-    a KUBECONFIG that knows no cluster (as in a shell where nobody exported the embedded
-    one): each reaches the embedded cluster, as `make up` does, and destroy deletes the
-    stack's objects from it."""
+    """The CI driver's `up`, `drift`, `refresh` and `destroy` of the deployed local stack,
+    run with a KUBECONFIG that knows no cluster (as in a shell where nobody exported the
+    embedded one): each reaches the embedded cluster, as `make up` does; the no-op `up`
+    counts every resource done, and destroy deletes the stack's objects from it."""
     objects = kubernetes_objects(local_stack.resources())
     assert objects, "runs after the up that takes over the interrupted one"
     elsewhere = tmp_path / "kubeconfig"
@@ -882,6 +883,12 @@ def test_the_drivers_state_commands_reach_the_embedded_cluster_whatever_kubeconf
     env = {"KUBECONFIG": str(elsewhere), "GO_PLATFORM_CLUSTER_DIR": str(cluster.data_dir)}
     engine = local_stack.engine
 
+    up = must(drive(engine, project, "up", "--stack", STACK, env=env))
+    assert up.summary is not None
+    assert set(up.summary["operations"]) == {"same"}
+    # Every resource is counted done, the ConfigGroup component among them.
+    resources = up.summary["resources"]
+    assert resources["done"] == resources["total"] == len(local_stack.resources())
     drift = must(drive(engine, project, "drift", "--stack", STACK, env=env))
     assert "drift: none" in drift.output
     must(drive(engine, project, "refresh", "--stack", STACK, env=env))
