@@ -34,9 +34,12 @@ def url_problem(url: str) -> str | None:
     path, no query, fragment or credentials."""
     try:
         parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:  # an unbalanced `[` of an IPv6 address
+        return "is not a URL (e.g. http://prometheus.monitoring:9090)"
+    try:
         port = parts.port
     except ValueError:
-        return "is not a URL (e.g. http://prometheus.monitoring:9090)"
+        return "has a port that is not a number from 1 to 65535"
     if parts.scheme not in ("http", "https"):
         return "is not an http:// or https:// URL (e.g. http://prometheus.monitoring:9090)"
     if "@" in parts.netloc:
@@ -44,7 +47,7 @@ def url_problem(url: str) -> str | None:
     if not parts.hostname or not HOST.fullmatch(parts.hostname):
         return "names no valid host (e.g. http://prometheus.monitoring:9090)"
     if port == 0:
-        return "has port 0"
+        return "has a port that is not a number from 1 to 65535"
     if parts.query or parts.fragment:
         return "has a query or fragment: give the server's base URL (http://host:9090[/prefix])"
     if any(c.isspace() for c in url.strip()):

@@ -1174,7 +1174,12 @@ def no_waiting(monkeypatch):
         (["--prometheus-url", "not-a-url"], {}, {}, "--prometheus-url is not an http://"),
         (["--prometheus-url", "ftp://prom:9090"], {}, {}, "--prometheus-url is not an http://"),
         (["--prometheus-url", "http://:9090"], {}, {}, "--prometheus-url names no valid host"),
-        (["--prometheus-url", "http://prom:90x"], {}, {}, "--prometheus-url is not a URL"),
+        (
+            ["--prometheus-url", "http://prom:90x"],
+            {},
+            {},
+            "--prometheus-url has a port that is not a number from 1 to 65535",
+        ),
         (["--prometheus-url", "http://prom:9090/?q=up"], {}, {}, "--prometheus-url has a query"),
         (
             ["--prometheus-url", "http://admin:hunter2@prom:9090"],
