@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -327,6 +328,75 @@ def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
     assert list(FakeSession.stacks) == ["dev"]
     assert all(stack.calls == [] for stack in FakeSession.stacks.values())
     assert all(stack.config_writes == [] for stack in FakeSession.stacks.values())
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "says"),
+    [
+        (["up", "--bogus"], "up", "No such option: --bogus"),
+        (["canary", "plan", "--stack", "dev"], "canary plan", "Missing option '--service'"),
+        (["frobnicate"], "", "No such command 'frobnicate'"),
+    ],
+)
+def test_clicks_usage_errors_are_one_line_and_a_summary(
+    project, capsys, tmp_path, argv, command, says
+):
+    code, summary = run_cli(*argv, json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    program = " ".join(["go-platform", command]).strip()
+    assert code == ExitCode.USAGE
+    assert out.splitlines() == [f"error: {says}", f"  see: {program} --help"]
+    assert summary is not None
+    assert (summary["command"], summary["result"]) == (command, "usage-error")
+    assert summary["errors"] == [says]
+
+
+def test_a_usage_error_with_the_summary_on_stdout_keeps_stdout_for_it(project, capsys):
+    assert main(["up", "--bogus", "--json", "-"]) == ExitCode.USAGE
+
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["result"] == "usage-error"
+    assert "error: No such option: --bogus" in captured.err
+
+
+def test_arguments_click_cannot_place_are_not_shown(project, capsys, tmp_path):
+    # `--config TOKEN s3cret` (a space for the `=`) leaves the secret on its own.
+    code, summary = run_cli(
+        "ephemeral",
+        "up",
+        "--name",
+        "pr-1",
+        "--config",
+        "TOKEN",
+        "s3cret",
+        json_path=tmp_path / "s.json",
+    )
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "unexpected arguments that belong to no option" in out
+    assert "s3cret" not in out
+    assert summary is not None
+    assert "s3cret" not in json.dumps(summary)
+
+
+def test_the_help_shows_flags_without_a_value():
+    result = subprocess.run(
+        [sys.executable, "-m", "go_platform", "up", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    flags = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    assert {"--refresh", "--skip-preflight", "--help"} <= set(flags)
+    refresh = next(line for line in result.stdout.splitlines() if "--refresh" in line)
+    assert refresh.split()[1] == "Read"  # its help, not a value's placeholder
+    assert "<bool>" not in result.stdout
 
 
 def test_an_invalid_stack_config_lists_its_problems_and_runs_nothing(project, capsys, tmp_path):

@@ -21,11 +21,15 @@ from go_platform.cli.options import (
 from go_platform.cli.root import app, run
 from go_platform.driver import canary as commands
 
-canary_app = typer.Typer(help="Metric-gated canary promotion of one service.", no_args_is_help=True)
+canary_app = typer.Typer(
+    help="Metric-gated canary promotion of one service.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(canary_app, name="canary")
 
 
-@canary_app.command("plan")
+@canary_app.command("plan", short_help="Print a service's promotion plan and progress.")
 def canary_plan(
     stack: StackOption,
     service: ServiceOption,
@@ -43,7 +47,7 @@ def canary_plan(
     )
 
 
-@canary_app.command("promote")
+@canary_app.command("promote", short_help="Move traffic to the canary step by step.")
 def canary_promote(
     stack: StackOption,
     service: ServiceOption,
@@ -88,7 +92,7 @@ def canary_promote(
     )
 
 
-@canary_app.command("rollback")
+@canary_app.command("rollback", short_help="Send every request back to stable.")
 def canary_rollback(
     stack: StackOption,
     service: ServiceOption,

@@ -24,8 +24,11 @@ from go_platform.ephemeral import parse_overrides
 ephemeral_app = typer.Typer(
     help="Short-lived stacks (one per pull request) created from a base stack's config.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
-app.add_typer(ephemeral_app, name="ephemeral")
+app.add_typer(
+    ephemeral_app, name="ephemeral", short_help="Short-lived stacks, one per pull request."
+)
 
 
 NameOption = Annotated[
@@ -33,7 +36,9 @@ NameOption = Annotated[
 ]
 
 
-@ephemeral_app.command("up")
+@ephemeral_app.command(
+    "up", short_help="Create or update stack NAME from BASE's config; deploy it."
+)
 def ephemeral_up(
     name: NameOption,
     base: Annotated[str, typer.Option("--base", help="Stack whose config is copied.")] = "dev",
@@ -75,7 +80,7 @@ def ephemeral_up(
     )
 
 
-@ephemeral_app.command("down")
+@ephemeral_app.command("down", short_help="Destroy and remove stack NAME.")
 def ephemeral_down(
     name: NameOption,
     force: Annotated[

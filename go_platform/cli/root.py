@@ -5,7 +5,8 @@ through (human output, the exit code, the JSON summary; never a traceback), and 
 Exit codes are `exit_codes.ExitCode`: 0 ok, 1 engine/operation failure, 2 drift,
 3 mandatory policy violation, 4 preflight failure, 5 canary rolled back, 6 stack locked,
 64 bad arguments or invalid stack config. Click's own usage errors (exit 2 by default,
-which would read as drift) are mapped to 64.
+which would read as drift) are mapped to 64, reported like the driver's own: one line, and
+the summary when `--json PATH` was given.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from rich.markup import escape
 
 # typer vendors click (typer._click) and raises its exceptions, not click's.
 from typer._click.exceptions import ClickException
-from typer.rich_utils import rich_format_error
 
 from go_platform.driver import Driver, StackOptions
 from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, unexpected, usage_error
@@ -40,6 +40,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich's panels show a flag as taking a value (`--refresh <bool>`).
+    rich_markup_mode=None,
 )
 
 
@@ -140,6 +142,42 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _usage_failure(error: ClickException, argv: list[str]) -> int:
+    """Click's own usage error (an unknown option, a missing `--stack`) as the driver
+    reports its own: one line and a pointer to the help, exit 64, and the summary when
+    the arguments name a `--json PATH` that can be written."""
+    json_path = _json_argument(argv)
+    console = Console(stderr=json_path == "-", highlight=False, soft_wrap=True)
+    ctx = getattr(error, "ctx", None)
+    command_path = ctx.command_path if ctx is not None else "go-platform"
+    line = _usage_line(error.format_message())
+    _print_error(console, usage_error(line, f"see: {command_path} --help"))
+    if json_path is not None and json_path_problem(json_path) is None:
+        summary = RunSummary(command=command_path.removeprefix("go-platform").strip())
+        summary.exit_code = ExitCode.USAGE
+        summary.errors.append(line)
+        _write_json(summary, json_path, console, summary.command, ExitCode.USAGE)
+    return int(ExitCode.USAGE)
+
+
+def _usage_line(message: str) -> str:
+    """Click's message, without the arguments it could not place: one of them may be a
+    value that lost its option (`--config TOKEN s3cret`), a secret among them."""
+    if message.startswith("Got unexpected extra argument"):
+        return "unexpected arguments that belong to no option (not shown: one may be a value)"
+    return message.rstrip(".")
+
+
+def _json_argument(argv: list[str]) -> str | None:
+    """The value of `--json` among arguments click could not parse, if there is one."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--json="):
+            return arg.removeprefix("--json=")
+        if arg == "--json" and index + 1 < len(argv):
+            return argv[index + 1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: returns the exit code instead of raising SystemExit."""
     # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written.
@@ -153,8 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ClickException as error:
         # Click's usage errors exit 2, which CI would read as drift.
-        rich_format_error(error)
-        return int(ExitCode.USAGE)
+        return _usage_failure(error, list(sys.argv[1:] if argv is None else argv))
     except typer.Abort:
         return int(ExitCode.FAILED)
     return int(result) if isinstance(result, int) else int(ExitCode.OK)

@@ -69,7 +69,7 @@ def up(
     )
 
 
-@app.command()
+@app.command(short_help="Delete every resource of the stack.")
 def destroy(
     stack: StackOption,
     yes: Annotated[
@@ -119,7 +119,7 @@ def refresh(
     )
 
 
-@app.command()
+@app.command(short_help="Exit 2 and name each resource changed outside Pulumi.")
 def drift(
     stack: StackOption,
     backend: BackendOption = None,
@@ -136,7 +136,7 @@ def drift(
     )
 
 
-@app.command()
+@app.command(short_help="Print the stack's outputs as JSON.")
 def outputs(
     stack: StackOption,
     show_secrets: Annotated[
@@ -164,7 +164,7 @@ def outputs(
     )
 
 
-@app.command("preflight")
+@app.command("preflight", short_help="Check what the stack needs; deploy nothing.")
 def preflight_command(
     stack: StackOption,
     backend: BackendOption = None,
