@@ -190,9 +190,18 @@ up: stack ## Deploy STACK (default local: starts the embedded cluster) with the 
 
 # What a killed update leaves (docs/driver.md#interrupted-updates): its lock, which only a
 # person can tell from a running update's. Removing it is all the local stack needs before
-# the next `make up`; other stacks may also have pending operations to clear.
+# the next `make up`; other stacks may also have pending operations to clear. `pulumi cancel`
+# says the update "has been canceled" whether or not one held the lock; a file backend's
+# locks are files, looked at first.
+STACK_LOCKS = $(patsubst file://%,%,$(PULUMI_BACKEND_URL))/.pulumi/locks/organization/*/$(STACK)/*.json
 .PHONY: cancel
 cancel: ## Remove the lock a killed update of STACK left (pulumi cancel)
+	@case '$(PULUMI_BACKEND_URL)' in file://*) \
+		if ! compgen -G '$(STACK_LOCKS)' >/dev/null; then \
+			echo "stack $(STACK): no update holds its lock; nothing to cancel"; exit 0; \
+		fi;; \
+	esac; \
+	echo "removing the lock of stack $(STACK)"; \
 	$(PULUMI) cancel --yes --stack $(STACK)
 
 .PHONY: credentials

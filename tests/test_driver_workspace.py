@@ -432,8 +432,44 @@ def test_the_makefile_skips_checkpoints_where_the_driver_does(target, stack, ski
     assert (skip in recipe) is skips, recipe
 
 
-def test_make_cancel_removes_the_lock_of_the_stack_it_names():
-    assert make_recipe("cancel", "local").endswith("pulumi cancel --yes --stack local")
+def make_cancel(tmp_path: Path, stack: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """`make cancel STACK=stack` against a file backend in `tmp_path`, with a CLI that logs
+    what it is asked; returns the run and the CLI's logged commands."""
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    done = subprocess.run(
+        ["make", "-s", "cancel", f"STACK={stack}", f"PULUMI={cli}"],
+        cwd=REPO,
+        env={**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'backend'}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log = Path(f"{cli}.log")
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def test_make_cancel_removes_the_lock_of_the_stack_it_names(tmp_path):
+    locks = tmp_path / "backend" / ".pulumi" / "locks" / "organization" / "go-platform"
+    (locks / "dev").mkdir(parents=True)
+    (locks / "dev" / "c0ffee.json").write_text("{}")
+
+    done, asked = make_cancel(tmp_path, "dev")
+
+    assert done.returncode == 0, done.stderr
+    assert asked == ["cancel --yes --stack dev"]
+
+
+def test_make_cancel_says_when_no_update_holds_the_lock(tmp_path):
+    # Another stack's lock is not this stack's.
+    other = tmp_path / "backend" / ".pulumi" / "locks" / "organization" / "go-platform" / "dev"
+    other.mkdir(parents=True)
+    (other / "c0ffee.json").write_text("{}")
+
+    done, asked = make_cancel(tmp_path, "local")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "stack local: no update holds its lock; nothing to cancel\n"
+    assert asked == []
 
 
 def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):
