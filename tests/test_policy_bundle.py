@@ -34,6 +34,7 @@ sys.path.append(str(REPO / "tools"))  # the tool is a script, as tools/gobuild's
 import policy_bundle
 from policy_bundle import (
     BundleError,
+    build_wheel,
     bundle_requirements,
     check_core_pin,
     declared_version,
@@ -279,6 +280,23 @@ def test_a_failed_build_leaves_the_earlier_bundle(sources, fake_wheel, tmp_path,
     assert bundle(pack, core, output) == 1
     assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
     assert [p.name for p in output.parent.iterdir()] == ["policy-pack"]
+
+
+def test_a_build_that_cannot_get_its_build_requirements_says_which(tmp_path, monkeypatch):
+    # No index and an empty --find-links: pip cannot install the build backend, and ends
+    # its output with a note about subprocesses; the cause is in its ERROR lines.
+    (tmp_path / "links").mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "links"))
+    core = REPO / "core"
+
+    with pytest.raises(BundleError) as raised:
+        build_wheel(core, tmp_path / "wheels", tmp_path)
+
+    message = str(raised.value)
+    assert message.startswith(f"pip wheel {core} failed: ")
+    assert "No matching distribution found for setuptools" in message
+    assert "\n" not in message
 
 
 def exit_code(argv: list[str]) -> int | str | None:

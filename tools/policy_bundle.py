@@ -146,12 +146,19 @@ def build_wheel(core: Path, into: Path, scratch: Path) -> Path:
         check=False,
     )
     if built.returncode != 0:
-        said = [line for line in built.stderr.splitlines() if line.strip()]
-        raise BundleError(f"pip wheel {core} failed: {said[-1] if said else 'no output'}")
+        raise BundleError(f"pip wheel {core} failed: {pip_failure(built.stderr)}")
     wheels = sorted(into.glob("*.whl"))
     if len(wheels) != 1:
         raise BundleError(f"pip wheel {core} left {len(wheels)} wheels, expected one")
     return wheels[0]
+
+
+def pip_failure(stderr: str) -> str:
+    """Why pip failed, in one line: its last `ERROR:` line, which names the cause (a build
+    requirement it could not find), rather than its closing note about subprocesses."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    return errors[-1] if errors else (lines[-1] if lines else "no output")
 
 
 def ignored_by_git(directory: Path) -> bool:
