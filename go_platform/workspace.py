@@ -514,9 +514,6 @@ class Session:
             or "passphrase"
         )
         cli = locate_cli(env, target.project_dir)
-        if target.backend.startswith("file://"):
-            state_dir = Path(os.path.expanduser(target.backend[len("file://") :].split("?")[0]))
-            state_dir.mkdir(parents=True, exist_ok=True)
         # The engine's temp dir is the driver's own and goes when it exits: the kubernetes
         # provider writes a copy of a stack's `kubernetes:kubeconfig`, credentials and all,
         # into the temp dir on every run and never removes it.
@@ -563,10 +560,26 @@ class Session:
 
     # --- stacks --------------------------------------------------------------------
 
+    @property
+    def state_dir(self) -> Path | None:
+        """A file backend's directory (None for other backends). It is made only when a
+        stack is created: the CLI's login would otherwise make it (and its `.pulumi`) for a
+        mistyped `--backend` on a command that only reads."""
+        backend = self.target.backend
+        if not backend.startswith("file://"):
+            return None
+        return Path(os.path.expanduser(backend.removeprefix("file://").split("?")[0]))
+
+    def _backend_missing(self) -> bool:
+        """A file backend whose directory does not exist: it holds no stack."""
+        return self.state_dir is not None and not self.state_dir.is_dir()
+
     def stack_exists(self, name: str) -> bool:
         return any(summary.name == name for summary in self._stacks())
 
     def _stacks(self) -> list[auto.StackSummary]:
+        if self._backend_missing():
+            return []
         try:
             return self.workspace.list_stacks()
         except auto.CommandError as error:
@@ -601,6 +614,8 @@ class Session:
 
     def _select_existing(self, name: str) -> auto.Stack | None:
         """The stack `name`, or None when the backend has none of that name."""
+        if self._backend_missing():
+            return None
         try:
             return auto.Stack.select(name, self.workspace)
         except auto.StackNotFoundError:
@@ -611,6 +626,15 @@ class Session:
             ) from None
 
     def create(self, name: str) -> auto.Stack:
+        if self.state_dir is not None:
+            try:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DriverError(
+                    ExitCode.FAILED,
+                    f"cannot create stack {name!r}: backend directory {self.state_dir}: "
+                    f"{error.strerror}",
+                ) from None
         try:
             return auto.Stack.create(name, self.workspace)
         except auto.CommandError as error:

@@ -355,6 +355,31 @@ def test_the_state_is_read_once_without_decrypting_secrets(tmp_path):
     assert command.split() == ["--non-interactive", "stack", "export", "--stack", "dev"]
 
 
+def test_a_file_backend_that_does_not_exist_holds_no_stack_and_is_not_made(tmp_path):
+    # A mistyped --backend on a command that only reads: no CLI run (its login would make
+    # the directory and its .pulumi/meta.yaml), no directory.
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    session = session_with(tmp_path, cli)
+
+    with pytest.raises(DriverError) as raised:
+        session.select("dev")
+
+    assert raised.value.code == ExitCode.USAGE
+    assert raised.value.lines[0] == f"no stack named 'dev' in backend file://{tmp_path / 'state'}"
+    assert not session.stack_exists("dev")
+    assert not (tmp_path / "state").exists()
+    assert not Path(f"{cli}.log").exists()
+
+
+def test_creating_a_stack_makes_its_file_backends_directory(tmp_path):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+
+    session_with(tmp_path, cli).create("dev")
+
+    assert (tmp_path / "state").is_dir()
+    assert "stack init dev" in Path(f"{cli}.log").read_text()
+
+
 def test_the_progress_total_is_every_resource_the_state_holds():
     deployment = {
         "resources": [
@@ -474,6 +499,7 @@ def test_make_cancel_says_when_no_update_holds_the_lock(tmp_path):
 
 def test_an_existing_stack_is_selected_without_listing_the_backends_stacks(tmp_path):
     cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    (tmp_path / "state").mkdir()  # the backend that holds it
 
     stack = session_with(tmp_path, cli).select_or_create_declared()
 
