@@ -113,6 +113,8 @@ def policy_pack_virtualenv(pack: Path) -> Path | None:
 
 PACK_CONFIG_CHECK = "go_platform_policies.pack_config"
 """The checker of go-platform's own pack for a policy config file (`make policy-config`)."""
+PACK_CONFIG_INVALID = 65
+"""Its exit status for a file with problems (its `INVALID`; a crash exits 1)."""
 
 
 def pack_config_problems(pack: Path, python: Path, config: Path) -> list[str]:
@@ -132,7 +134,7 @@ def pack_config_problems(pack: Path, python: Path, config: Path) -> list[str]:
     except (OSError, subprocess.TimeoutExpired):
         return []
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    if done.returncode != 1 or not lines or not lines[0].startswith("invalid policy config"):
+    if done.returncode != PACK_CONFIG_INVALID or not lines:
         return []  # sound, or a checker that did not run (a traceback is not a verdict)
     return lines
 

@@ -40,6 +40,7 @@ from go_platform_policies.core import (
 )
 from go_platform_policies.pack_config import (
     CONFIG_DIR,
+    INVALID,
     PolicyConfigError,
     config_problems,
     environment_of,
@@ -305,7 +306,7 @@ def test_unreadable_json_is_one_clear_error(tmp_path):
 def test_the_command_line_check_reports_and_fails(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"image-digest-pinned": "enforced", "nope": "advisory"}))
-    assert main([str(bad)]) == 1
+    assert main([str(bad)]) == INVALID == 65
     err = capsys.readouterr().err
     assert err.splitlines() == [
         f"invalid policy config {bad} (2 problems):",

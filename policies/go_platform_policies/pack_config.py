@@ -156,8 +156,14 @@ def initial_config(environ: Mapping[str, str]) -> dict[str, EnforcementLevel | d
     return result
 
 
+INVALID = 65
+"""Exit status when a file has problems (sysexits' EX_DATAERR): a crash exits 1, so a caller
+(the driver's `--policy-pack-config` check) tells a verdict from a checker that did not run."""
+
+
 def main(argv: Sequence[str]) -> int:
-    """Check config files; print one line per file (or per problem). Exit 1 on any problem."""
+    """Check config files; print one line per file (or per problem). Exit `INVALID` on any
+    problem."""
     paths = [Path(a) for a in argv] or sorted(CONFIG_DIR.glob("*.json"))
     failed = False
     for path in paths:
@@ -168,7 +174,7 @@ def main(argv: Sequence[str]) -> int:
             failed = True
         else:
             print(f"{path}: ok")
-    return 1 if failed else 0
+    return INVALID if failed else 0
 
 
 if __name__ == "__main__":
