@@ -14,18 +14,23 @@ Invariants guarded:
 - the cache root honours GO_PLATFORM_CACHE and XDG_CACHE_HOME and is never in the repo;
 - a stamp is `present` only for the same recipe and pins with every output a file;
 - files are written and installed atomically, with the mode asked for;
-- a subcommand's expected failure is exit status 1 with one line, an interrupt 130.
+- a subcommand's expected failure is exit status 1 with one line, an interrupt 130;
+- a pin file that is missing, unreadable (a directory, no permission, not UTF-8, under a file)
+  or malformed is one line in the tool's words, naming the path and what is wrong.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import json
+import os
 import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -575,6 +580,57 @@ def test_read_toml_words_its_errors_as_the_tool_does(tmp_path: Path):
         read_toml(path, **templates)
     path.write_text('[etcd]\nversion = "3.6.8"\n', encoding="utf-8")
     assert read_toml(path, **templates) == {"etcd": {"version": "3.6.8"}}
+
+
+def _unreadable_directory(tmp_path: Path) -> Path:
+    (tmp_path / "versions.toml").mkdir()
+    return tmp_path / "versions.toml"
+
+
+def _unreadable_bytes(tmp_path: Path) -> Path:
+    (tmp_path / "versions.toml").write_bytes(b'version = "\xff"\n')
+    return tmp_path / "versions.toml"
+
+
+def _unreadable_parent(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    return tmp_path / "file" / "versions.toml"
+
+
+def _unreadable_permission(tmp_path: Path) -> Path:
+    path = tmp_path / "versions.toml"
+    path.write_text("", encoding="utf-8")
+    path.chmod(0)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_unreadable_directory, "it is a directory"),
+        (_unreadable_bytes, "it is not UTF-8 text (byte 11)"),
+        (_unreadable_parent, "a directory in its path is a file"),
+        (_unreadable_permission, "permission denied"),
+    ],
+)
+def test_read_toml_an_unreadable_file_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], Path], reason: str
+):
+    path = make(tmp_path)
+    if make is _unreadable_permission and os.geteuid() == 0:  # root reads it anyway
+
+        def denied(*_: object, **__: object) -> str:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+        monkeypatch.setattr(Path, "read_text", denied)
+    templates = {"missing": "not found: {path}", "invalid": "{path} bad: {error}"}
+
+    with pytest.raises(ToolError) as raised:
+        read_toml(path, **templates)
+    assert str(raised.value) == f"cannot read {path}: {reason}"
+    with pytest.raises(ToolError) as raised:
+        read_toml(path, **templates, unreadable="manifest {path}: {reason}")
+    assert str(raised.value) == f"manifest {path}: {reason}"
 
 
 @pytest.mark.parametrize(

@@ -153,6 +153,7 @@ class Manifest:
         data = read_toml(
             path,
             missing="toolchain manifest not found: {path}",
+            unreadable="toolchain manifest {path} cannot be read: {reason}",
             invalid="toolchain manifest {path} is not valid TOML: {error}",
         )
 
