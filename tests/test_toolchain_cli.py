@@ -2,12 +2,16 @@
 
 Invariants guarded:
 - a manifest path that cannot be read (a directory, say) is one line naming it and why, for
-  every subcommand that reads it, never a traceback.
+  every subcommand that reads it, never a traceback;
+- a failed build's `or:` line builds the component again into the same cache from the same
+  manifest, from any shell: it carries GO_PLATFORM_CACHE and GO_PLATFORM_TOOLCHAIN_MANIFEST
+  (absolute, quoted) where they are not the defaults, and nothing where they are.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +21,11 @@ import pytest
 from tests.conftest import REPO
 
 BOOTSTRAP = REPO / "tools" / "toolchain" / "bootstrap.py"
+sys.path.append(str(BOOTSTRAP.parent))
+
+import bootstrap as toolchain  # noqa: E402
+
+MANIFEST = '[pulumi]\nversion = "3.276.0"\n\n[govulncheck]\nversion = "1.9.0"\n'
 
 
 def bootstrap(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -41,3 +50,47 @@ def test_a_directory_as_the_manifest_is_one_line(tmp_path: Path, command: list[s
     assert ran.stderr == (
         f"toolchain: error: toolchain manifest {tmp_path} cannot be read: it is a directory\n"
     )
+
+
+def test_the_build_command_names_only_what_is_not_the_default(tmp_path: Path):
+    home = tmp_path / "home"
+    script = shlex.quote(str(BOOTSTRAP))
+    plain = f"{shlex.quote(sys.executable)} {script} build --only cli"
+
+    assert toolchain.build_command("cli", toolchain.DEFAULT_MANIFEST, {}, home) == plain
+    chosen = toolchain.build_command(
+        "cli",
+        tmp_path / "my toolchain.toml",
+        {"GO_PLATFORM_CACHE": str(tmp_path / "cache")},
+        home,
+    )
+    assert chosen == (
+        f"GO_PLATFORM_CACHE={shlex.quote(str(tmp_path / 'cache'))}"
+        f" GO_PLATFORM_TOOLCHAIN_MANIFEST={shlex.quote(str(tmp_path / 'my toolchain.toml'))}"
+        f" {plain}"
+    )
+
+
+def test_a_failed_builds_hint_builds_into_the_same_cache_from_any_shell(tmp_path: Path):
+    manifest = tmp_path / "toolchain.toml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+    # No module can be fetched, so the govulncheck step fails at once, offline.
+    offline = {"GOPROXY": "off", "GOMODCACHE": str(tmp_path / "modcache")}
+    chosen = {
+        "GO_PLATFORM_CACHE": str(tmp_path / "cache"),
+        "GO_PLATFORM_TOOLCHAIN_MANIFEST": str(manifest),
+    }
+
+    failed = bootstrap("build", "--only", "govulncheck", **offline, **chosen)
+
+    assert failed.returncode == 1
+    hint = next(line for line in failed.stderr.splitlines() if line.startswith("  or:"))
+    rebuild = hint.removeprefix("  or:").strip()
+    assert rebuild == toolchain.build_command("govulncheck", manifest, chosen, Path.home())
+    # Another shell, whose defaults (were the hint to fall back on them) are not the user's.
+    shell = {k: v for k, v in os.environ.items() if k not in {*chosen, "XDG_CACHE_HOME"}}
+    shell.update(offline, HOME=str(tmp_path / "home"))
+    again = subprocess.run(["sh", "-c", rebuild], capture_output=True, text=True, env=shell)
+    first = again.stderr.splitlines()[0]
+    assert first.startswith(f"toolchain: {tmp_path / 'cache' / 'toolchain'} (")
+    assert first.endswith(f", manifest {manifest})")

@@ -11,7 +11,8 @@ Invariants guarded:
 - `go mod download -json`'s stream of answers becomes Modules and error texts;
 - the releases listed beyond a pin leave out older ones and pre-releases; a later commit, or a
   first release, is newer than a pseudo-version pin;
-- the cache root honours GO_PLATFORM_CACHE and XDG_CACHE_HOME and is never in the repo;
+- the cache root honours GO_PLATFORM_CACHE and XDG_CACHE_HOME and is never in the repo; a
+  command suggested to the user carries GO_PLATFORM_CACHE (absolute) unless it is the default;
 - a stamp is `present` only for the same recipe and pins with every output a file;
 - files are written and installed atomically, with the mode asked for;
 - a subcommand's expected failure is exit status 1 with one line, an interrupt 130;
@@ -43,6 +44,7 @@ from gobuild import commands
 from gobuild.cache import (
     ToolCache,
     cache_root,
+    cache_selection,
     exclusive,
     fresh_directory,
     install,
@@ -56,7 +58,14 @@ from gobuild.cache import (
     write_stamp,
 )
 from gobuild.cli import exit_status
-from gobuild.commands import capture, command_line, count_lines, run_logged, tail
+from gobuild.commands import (
+    capture,
+    command_line,
+    count_lines,
+    run_logged,
+    shell_command,
+    tail,
+)
 from gobuild.errors import StepError, ToolError
 from gobuild.modules import (
     GoMod,
@@ -127,6 +136,13 @@ def test_command_line_reruns_the_step_as_it_ran(tmp_path: Path):
 
     assert line == f"cd '{tmp_path}/w d' && GOFLAGS='-mod=mod x' go build -o 'a b'"
     assert command_line(["go", "env"], tmp_path, {}) == f"cd {tmp_path} && go env"
+
+
+def test_shell_command_quotes_the_assignments_and_words():
+    line = shell_command(["python3", "a b.py"], {"GO_PLATFORM_CACHE": "/c d", "X": "1"})
+
+    assert line == "GO_PLATFORM_CACHE='/c d' X=1 python3 'a b.py'"
+    assert shell_command(["make", "toolchain"], {}) == "make toolchain"
 
 
 def test_capture_returns_the_output_and_adds_the_environment(tmp_path: Path):
@@ -411,6 +427,26 @@ def test_cache_root_follows_the_environment(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_root("cluster", "binary cache") == tmp_path / "home/.cache/go-platform/cluster"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {}),
+        ({"GO_PLATFORM_CACHE": "{tmp}/cache"}, {"GO_PLATFORM_CACHE": "{tmp}/cache"}),
+        ({"GO_PLATFORM_CACHE": "{tmp}/a/../cache"}, {"GO_PLATFORM_CACHE": "{tmp}/cache"}),
+        ({"XDG_CACHE_HOME": "{tmp}/xdg"}, {"GO_PLATFORM_CACHE": "{tmp}/xdg/go-platform"}),
+        ({"GO_PLATFORM_CACHE": "{tmp}/home/.cache/go-platform"}, {}),  # the default, spelt out
+        ({"GO_PLATFORM_CACHE": ""}, {}),
+    ],
+)
+def test_cache_selection_names_a_cache_other_than_the_default(
+    tmp_path: Path, environ: dict[str, str], expected: dict[str, str]
+):
+    def filled(values: dict[str, str]) -> dict[str, str]:
+        return {key: value.format(tmp=tmp_path) for key, value in values.items()}
+
+    assert cache_selection(filled(environ), tmp_path / "home") == filled(expected)
 
 
 def test_cache_root_inside_the_repository_is_refused(monkeypatch: pytest.MonkeyPatch):

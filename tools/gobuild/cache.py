@@ -25,16 +25,34 @@ from gobuild.progress import Progress
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def cache_root(name: str, what: str) -> Path:
-    """${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}/<name>, which must not
-    be inside the repository (`what` names it in that error)."""
-    base = os.environ.get("GO_PLATFORM_CACHE")
+CACHE_VARIABLE = "GO_PLATFORM_CACHE"
+
+
+def cache_base(environ: Mapping[str, str], home: Path) -> Path:
+    """${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}, absolute, for the
+    environment `environ` and the home directory `home`."""
+    base = environ.get(CACHE_VARIABLE)
     if base:
         cache = Path(base)
     else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        cache = (Path(xdg) if xdg else Path.home() / ".cache") / "go-platform"
-    root = cache.expanduser().resolve() / name
+        xdg = environ.get("XDG_CACHE_HOME")
+        cache = (Path(xdg) if xdg else home / ".cache") / "go-platform"
+    return cache.expanduser().resolve()
+
+
+def cache_selection(environ: Mapping[str, str], home: Path) -> dict[str, str]:
+    """What another command needs in its environment to use the cache a command run with
+    `environ` uses: {GO_PLATFORM_CACHE: its absolute path} when that is not the default (set
+    by GO_PLATFORM_CACHE or XDG_CACHE_HOME), else nothing. For the commands a failure's
+    hint prints, which the user may run from another shell."""
+    base = cache_base(environ, home)
+    return {} if base == cache_base({}, home) else {CACHE_VARIABLE: str(base)}
+
+
+def cache_root(name: str, what: str) -> Path:
+    """${GO_PLATFORM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/go-platform}/<name>, which must not
+    be inside the repository (`what` names it in that error)."""
+    root = cache_base(os.environ, Path.home()) / name
     if root == REPO_ROOT or REPO_ROOT in root.parents:
         raise ToolError(
             f"the {what} {root} is inside the repository; point GO_PLATFORM_CACHE somewhere else"

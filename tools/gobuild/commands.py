@@ -31,10 +31,15 @@ def lines_written(now: int, start: int) -> str:
     return f"{now - start} log lines"
 
 
+def shell_command(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The shell words that run `argv` with `env` added: `VAR=value ... argv`, quoted."""
+    assignments = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
+    return f"{assignments}{shlex.join(argv)}"
+
+
 def command_line(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> str:
     """The shell line that reruns `argv` as a step ran it: `cd DIR && VAR=value ... argv`."""
-    assignments = "".join(f"{key}={shlex.quote(value)} " for key, value in env.items())
-    return f"cd {shlex.quote(str(cwd))} && {assignments}{shlex.join(argv)}"
+    return f"cd {shlex.quote(str(cwd))} && {shell_command(argv, env)}"
 
 
 def _not_found(step: str, argv: Sequence[str]) -> ToolError:

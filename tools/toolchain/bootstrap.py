@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/, for gobu
 from gobuild.cache import (
     REPO_ROOT,
     ToolCache,
+    cache_selection,
     exclusive,
     fresh_directory,
     install,
@@ -60,7 +61,7 @@ from gobuild.cache import (
     write_stamp,
 )
 from gobuild.cli import exit_status
-from gobuild.commands import capture, run_logged
+from gobuild.commands import capture, run_logged, shell_command
 from gobuild.errors import StepError, ToolError
 from gobuild.modules import (
     GO_BUILD_ENV,
@@ -82,6 +83,7 @@ from gobuild.progress import Progress, duration
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
 DEFAULT_MANIFEST = TOOLCHAIN_DIR / "toolchain.toml"
+MANIFEST_VARIABLE = "GO_PLATFORM_TOOLCHAIN_MANIFEST"
 MODULES_DIR = TOOLCHAIN_DIR / "modules"
 
 # Bump when a recipe changes how a component is built: stamps from older recipes then no
@@ -209,7 +211,7 @@ def _plain_version(value: str, where: str) -> str:
 
 
 def manifest_path() -> Path:
-    override = os.environ.get("GO_PLATFORM_TOOLCHAIN_MANIFEST")
+    override = os.environ.get(MANIFEST_VARIABLE)
     return Path(override).resolve() if override else DEFAULT_MANIFEST
 
 
@@ -1211,7 +1213,7 @@ def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> 
     try:
         modules = component.build(ctx)
     except StepError as failure:
-        _report_failure(progress, label, component, failure)
+        _report_failure(ctx, label, component, failure)
         return {**outcome, "status": "failed", "reason": str(failure)}
     except ToolError as error:
         progress.say(f"<== {label}: failed: {error}")
@@ -1223,12 +1225,34 @@ def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> 
 
 
 def _report_failure(
-    progress: Progress, label: str, component: Component, failure: StepError
+    ctx: BuildContext, label: str, component: Component, failure: StepError
 ) -> None:
+    progress = ctx.progress
     progress.say(f"toolchain: {label}: step '{failure.step}' failed ({failure.detail})")
     for line in failure.rerun_lines():
         progress.say(line)
-    progress.say(f"  or:    {sys.executable} {Path(__file__)} build --only {component.name}")
+    rebuild = build_command(component.name, ctx.manifest.path, os.environ, Path.home())
+    progress.say(f"  or:    {rebuild}")
+
+
+def toolchain_selection(manifest: Path, environ: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The variables a command this one suggests needs to use the same cache and manifest
+    from any shell: GO_PLATFORM_CACHE and GO_PLATFORM_TOOLCHAIN_MANIFEST, as absolute paths,
+    where they are not the defaults (`environ` is this run's environment)."""
+    selection = cache_selection(environ, home)
+    if manifest != DEFAULT_MANIFEST:
+        selection[MANIFEST_VARIABLE] = str(manifest)
+    return selection
+
+
+def build_command(component: str, manifest: Path, environ: Mapping[str, str], home: Path) -> str:
+    """The shell line that builds `component` again as this run did (toolchain_selection).
+    The step's own `rerun:` line needs no such variables: its directories are absolute."""
+    script = str(Path(__file__).resolve())
+    return shell_command(
+        [sys.executable, script, "build", "--only", component],
+        toolchain_selection(manifest, environ, home),
+    )
 
 
 @dataclasses.dataclass
