@@ -5,7 +5,10 @@ Invariants guarded:
   every subcommand that reads it, never a traceback;
 - a failed build's `or:` line builds the component again into the same cache from the same
   manifest, from any shell: it carries GO_PLATFORM_CACHE and GO_PLATFORM_TOOLCHAIN_MANIFEST
-  (absolute, quoted) where they are not the defaults, and nothing where they are.
+  (absolute, quoted) where they are not the defaults, and nothing where they are;
+- GO_PLATFORM_LANGUAGE_HOST is auto, go-platform or official (unset or empty: auto); any
+  other value is one line naming the variable, the accepted values and the value given,
+  before `doctor` reports or `build` builds anything.
 """
 
 from __future__ import annotations
@@ -94,3 +97,38 @@ def test_a_failed_builds_hint_builds_into_the_same_cache_from_any_shell(tmp_path
     first = again.stderr.splitlines()[0]
     assert first.startswith(f"toolchain: {tmp_path / 'cache' / 'toolchain'} (")
     assert first.endswith(f", manifest {manifest})")
+
+
+@pytest.mark.parametrize(
+    ("value", "choice"),
+    [(None, "auto"), ("", "auto"), ("auto", "auto"), ("go-platform", "go-platform"),
+     ("official", "official")],
+)  # fmt: skip
+def test_the_language_host_choices(value: str | None, choice: str):
+    environ = {} if value is None else {"GO_PLATFORM_LANGUAGE_HOST": value}
+
+    assert toolchain.language_host_choice(environ) == choice
+
+
+BAD_HOST = (
+    "toolchain: error: GO_PLATFORM_LANGUAGE_HOST must be one of auto, go-platform, official"
+    " (or unset), got {value!r}\n"
+)
+
+
+@pytest.mark.parametrize("value", ["bogus", "Official", "go_platform", " auto"])
+@pytest.mark.parametrize("command", [["doctor"], ["build", "--only", "govulncheck"]])
+def test_an_unknown_language_host_is_one_line(tmp_path: Path, command: list[str], value: str):
+    manifest = tmp_path / "toolchain.toml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+
+    ran = bootstrap(
+        *command,
+        GO_PLATFORM_LANGUAGE_HOST=value,
+        GO_PLATFORM_CACHE=str(tmp_path / "cache"),
+        GO_PLATFORM_TOOLCHAIN_MANIFEST=str(manifest),
+        GOPROXY="off",
+    )
+
+    assert (ran.returncode, ran.stdout, ran.stderr) == (1, "", BAD_HOST.format(value=value))
+    assert not (tmp_path / "cache").exists()  # nothing built, nothing reported

@@ -677,6 +677,26 @@ def source_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
+LANGUAGE_HOST_VARIABLE = "GO_PLATFORM_LANGUAGE_HOST"
+LANGUAGE_HOST_CHOICES = ("auto", "go-platform", "official")
+"""auto: the user's official host where there is one, else ours; go-platform: ours;
+official: theirs, or an error."""
+
+
+def language_host_choice(environ: Mapping[str, str]) -> str:
+    """Which language host GO_PLATFORM_LANGUAGE_HOST asks for (unset or empty: auto); any
+    other value is an error naming the accepted ones."""
+    value = environ.get(LANGUAGE_HOST_VARIABLE, "")
+    if value == "":
+        return "auto"
+    if value not in LANGUAGE_HOST_CHOICES:
+        raise ToolchainError(
+            f"{LANGUAGE_HOST_VARIABLE} must be one of {', '.join(LANGUAGE_HOST_CHOICES)}"
+            f" (or unset), got {value!r}"
+        )
+    return value
+
+
 def official_language_host(layout: Layout, path: str | None = None) -> Path | None:
     """Pulumi's own Python language host, if the user has an official install: on PATH
     (outside this toolchain) or in ~/.pulumi/bin, where Pulumi's installer puts it."""
@@ -773,7 +793,7 @@ class PythonLanguageHost(PulumiProgram):
 
     def in_use(self) -> tuple[str, Path]:
         """Which host the engine will run: ("official", path) or ("go-platform", path)."""
-        choice = os.environ.get("GO_PLATFORM_LANGUAGE_HOST", "auto")
+        choice = language_host_choice(os.environ)
         official = official_language_host(self.layout) if choice != "go-platform" else None
         if choice == "official" and official is None:
             raise ToolchainError(
@@ -1158,6 +1178,7 @@ def _select(all_components: list[Component], only: str | None) -> list[Component
 
 def command_build(args: argparse.Namespace) -> int:
     manifest = Manifest.load(manifest_path())
+    language_host_choice(os.environ)  # a wrong choice fails now, not after the builds
     layout = Layout.from_environment()
     progress = Progress()
     go = Go()
@@ -1356,6 +1377,7 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
 
 def command_doctor(args: argparse.Namespace) -> int:
     manifest = Manifest.load(manifest_path())
+    language_host_choice(os.environ)  # a wrong choice is the error, not a missing host
     layout = Layout.from_environment()
     go = Go()
     findings: list[Finding] = []
