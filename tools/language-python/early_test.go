@@ -192,7 +192,7 @@ func TestAnEarlyProcessNotClaimedEndsWithItsCLI(t *testing.T) {
 }
 
 func TestEarlyStartsCanBeTurnedOff(t *testing.T) {
-	for _, value := range []string{"false", "pack"} {
+	for _, value := range []string{"false", "off", "0", "pack"} {
 		t.Setenv(warmStartEnv, value)
 		f := newEarlyFixture(t)
 		f.h.warm.startEarly(f.p, f.executor)

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -649,13 +650,49 @@ func TestAWarmStartBeginsWithAPolicyPack(t *testing.T) {
 }
 
 func TestWarmStartsCanBeTurnedOff(t *testing.T) {
-	t.Setenv(warmStartEnv, "false")
-	root := t.TempDir()
-	p := programAt(t, root)
-	w := newWarmStarts()
-	w.prepare(context.Background(), p, filepath.Join(root, "executor"))
-	if len(w.ready) != 0 {
-		t.Errorf("%s=false still prepared %d warm processes", warmStartEnv, len(w.ready))
+	for _, value := range []string{"false", "0", "no", "off", "False", "OFF"} {
+		t.Setenv(warmStartEnv, value)
+		root := t.TempDir()
+		p := programAt(t, root)
+		w := newWarmStarts()
+		w.prepare(context.Background(), p, filepath.Join(root, "executor"))
+		if len(w.ready) != 0 {
+			t.Errorf("%s=%s still prepared %d warm processes", warmStartEnv, value, len(w.ready))
+		}
+		w.close()
+	}
+}
+
+// Every accepted spelling of the warm-start setting, and a clear error for any other value
+// (a misspelt "off" must not run warm).
+func TestParseWarmStart(t *testing.T) {
+	accepted := map[string]warmStartMode{
+		"": warmAndEarly, "true": warmAndEarly, "1": warmAndEarly, "yes": warmAndEarly,
+		"on": warmAndEarly, "TRUE": warmAndEarly,
+		"false": warmOff, "0": warmOff, "no": warmOff, "off": warmOff, "No": warmOff,
+		"pack": warmPackOnly, "Pack": warmPackOnly,
+	}
+	for value, want := range accepted {
+		if got, err := parseWarmStart(value); err != nil || got != want {
+			t.Errorf("parseWarmStart(%q) = %v, %v; want %v", value, got, err, want)
+		}
+	}
+	for _, value := range []string{"bogus", "disabled", "f", " false", "packs", "2"} {
+		_, err := parseWarmStart(value)
+		want := fmt.Sprintf("GO_PLATFORM_PYTHON_WARM_START must be true (the default; also 1, yes,"+
+			" on), pack, or false (also 0, no, off), got %q", value)
+		if err == nil || err.Error() != want {
+			t.Errorf("parseWarmStart(%q): error %v, want %q", value, err, want)
+		}
+	}
+}
+
+// A host started with a value it does not accept stops before it serves, with that error.
+func TestAnUnknownWarmStartSettingStopsTheHost(t *testing.T) {
+	t.Setenv(warmStartEnv, "bogus")
+	err := run([]string{"127.0.0.1:1"})
+	if err == nil || !strings.HasPrefix(err.Error(), warmStartEnv+" must be ") {
+		t.Fatalf("run = %v, want the %s error", err, warmStartEnv)
 	}
 }
 

@@ -59,6 +59,11 @@ func run(args []string) error {
 		return fmt.Errorf("usage: pulumi-language-python [flags] ENGINE_ADDRESS")
 	}
 	engineAddress := flags.Arg(flags.NArg() - 1)
+	// A wrong setting stops the host before it serves: the engine shows this error (the host's
+	// standard error) instead of running programs differently from what was asked.
+	if _, err := parseWarmStart(os.Getenv(warmStartEnv)); err != nil {
+		return err
+	}
 
 	// Ctrl-C reaches the engine's whole process group, this host included: stop what the host
 	// started before leaving, so no Python process outlives the operation.

@@ -20,8 +20,34 @@ var runnerScript string
 
 // warmStartEnv turns warm starts off when set to "false" (runs then start cold, as Pulumi's
 // own host starts them), or keeps only those a policy pack's start begins when set to
-// "pack" (no early start: early.go).
+// "pack" (no early start: early.go). parseWarmStart lists every accepted spelling.
 const warmStartEnv = "GO_PLATFORM_PYTHON_WARM_START"
+
+// warmStartMode is what warmStartEnv asks for.
+type warmStartMode int
+
+const (
+	warmAndEarly warmStartMode = iota // the default: warm starts, and early ones (early.go)
+	warmPackOnly                      // the warm start a policy pack's start begins, no early start
+	warmOff                           // every run starts cold
+)
+
+// parseWarmStart reads warmStartEnv's value (case aside): unset, empty, "true", "1", "yes"
+// or "on" is the default; "false", "0", "no" or "off" turns warm starts off; "pack" keeps
+// those a pack's start begins. Anything else is an error naming the variable, the accepted
+// values and the value given, so that a misspelt "off" is not silently "on".
+func parseWarmStart(value string) (warmStartMode, error) {
+	switch strings.ToLower(value) {
+	case "", "true", "1", "yes", "on":
+		return warmAndEarly, nil
+	case "false", "0", "no", "off":
+		return warmOff, nil
+	case "pack":
+		return warmPackOnly, nil
+	}
+	return warmAndEarly, fmt.Errorf("%s must be true (the default; also 1, yes, on), pack, or"+
+		" false (also 0, no, off), got %q", warmStartEnv, value)
+}
 
 // warmStarts holds the Python processes started ahead of a program's run: one per
 // interpreter and program, each importing what that program's last run imported from
@@ -80,10 +106,13 @@ type warmRun struct {
 	Args []string          `json:"args"`
 }
 
+// newWarmStarts sets warm starts up as warmStartEnv asks; run refuses a value it does not
+// accept before any host is made, so an error here cannot happen (and would be the default).
 func newWarmStarts() *warmStarts {
+	mode, _ := parseWarmStart(os.Getenv(warmStartEnv))
 	return &warmStarts{
-		disabled: os.Getenv(warmStartEnv) == "false",
-		early:    os.Getenv(warmStartEnv) != "pack",
+		disabled: mode == warmOff,
+		early:    mode == warmAndEarly,
 		cli:      os.Getppid(),
 		ready:    map[string]*warmProcess{},
 	}
