@@ -8,7 +8,10 @@ Invariants guarded:
   (absolute, quoted) where they are not the defaults, and nothing where they are;
 - GO_PLATFORM_LANGUAGE_HOST is auto, go-platform or official (unset or empty: auto); any
   other value is one line naming the variable, the accepted values and the value given,
-  before `doctor` reports or `build` builds anything.
+  before `doctor` reports or `build` builds anything;
+- the doctor suggests `make toolchain` (with the cache and manifest it used) only for what a
+  build can build; a component the manifest pins no version of is named with the manifest and
+  its table, and no build is suggested for it.
 """
 
 from __future__ import annotations
@@ -132,3 +135,44 @@ def test_an_unknown_language_host_is_one_line(tmp_path: Path, command: list[str]
 
     assert (ran.returncode, ran.stdout, ran.stderr) == (1, "", BAD_HOST.format(value=value))
     assert not (tmp_path / "cache").exists()  # nothing built, nothing reported
+
+
+@pytest.mark.parametrize(
+    ("missing", "blocked", "expected"),
+    [
+        ([], {}, []),
+        (["cli", "random"], {}, ["missing: cli, random; run `make toolchain`"]),
+        (["govulncheck"], {"govulncheck": "no pin"}, ["unpinned: govulncheck, which a build skips: no pin"]),
+        (
+            ["cli", "govulncheck", "kubernetes"],
+            {"govulncheck": "no pin", "kubernetes": "no module_version"},
+            [
+                "missing: cli; run `make toolchain`",
+                "unpinned: govulncheck, which a build skips: no pin",
+                "unpinned: kubernetes, which a build skips: no module_version",
+            ],
+        ),
+    ],
+)  # fmt: skip
+def test_the_doctor_suggests_a_build_only_for_what_it_builds(
+    missing: list[str], blocked: dict[str, str], expected: list[str]
+):
+    assert toolchain.missing_summary(missing, blocked, "make toolchain") == expected
+
+
+def test_the_doctor_names_a_component_the_manifest_pins_no_version_of(tmp_path: Path):
+    manifest = tmp_path / "toolchain.toml"
+    manifest.write_text('[pulumi]\nversion = "3.276.0"\n', encoding="utf-8")
+    cache = tmp_path / "cache"
+
+    ran = bootstrap(
+        "doctor", GO_PLATFORM_CACHE=str(cache), GO_PLATFORM_TOOLCHAIN_MANIFEST=str(manifest)
+    )
+
+    assert ran.returncode == 1
+    assert ran.stdout.splitlines()[-2:] == [
+        f"missing: cli, language-python; run `GO_PLATFORM_CACHE={cache}"
+        f" GO_PLATFORM_TOOLCHAIN_MANIFEST={manifest} make toolchain`",
+        f"unpinned: govulncheck, which a build skips: the manifest {manifest} pins no version"
+        " for it (add `version` to its [govulncheck] table; docs/toolchain.md#pins-and-why)",
+    ]

@@ -41,8 +41,8 @@ def test_a_manifest_without_it_leaves_it_unpinned(tmp_path: Path):
 
     assert loaded.govulncheck_version == ""
     assert component.unpinned() == (
-        f"{tmp_path / 'toolchain.toml'} has no [govulncheck] version "
-        "(docs/toolchain.md#pins-and-why)"
+        f"the manifest {tmp_path / 'toolchain.toml'} pins no version for it"
+        " (add `version` to its [govulncheck] table; docs/toolchain.md#pins-and-why)"
     )
 
 

@@ -1112,7 +1112,10 @@ class Govulncheck(Component):
     def unpinned(self) -> str | None:
         if self.version:
             return None
-        return f"{self.manifest.path} has no [govulncheck] version (docs/toolchain.md#pins-and-why)"
+        return (
+            f"the manifest {self.manifest.path} pins no version for it (add `version` to its"
+            " [govulncheck] table; docs/toolchain.md#pins-and-why)"
+        )
 
     def status(self) -> str:
         status = super().status()
@@ -1201,9 +1204,8 @@ def command_build(args: argparse.Namespace) -> int:
     for line in report:
         took = f" in {duration(line['seconds'])}" if "seconds" in line else ""
         reason = f": {line['reason']}" if "reason" in line else ""
-        progress.say(
-            f"  {line['component']:<16} v{line['version']:<10} {line['status']}{took}{reason}"
-        )
+        version = _version_label(line["version"])
+        progress.say(f"  {line['component']:<16} {version:<11} {line['status']}{took}{reason}")
     if failures:
         raise ToolchainError(
             f"{len(failures)} of {len(selected)} components not built ({', '.join(failures)}); "
@@ -1212,10 +1214,15 @@ def command_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version_label(version: str) -> str:
+    """`v1.2.3`, or `(unpinned)` for a component the manifest pins no version of."""
+    return f"v{version}" if version else "(unpinned)"
+
+
 def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> dict[str, Any]:
     """Build one component if it is not present; never raises for expected failures."""
     progress = ctx.progress
-    label = f"{component.name} v{component.version}"
+    label = f"{component.name} {_version_label(component.version)}"
     outcome: dict[str, Any] = {"component": component.name, "version": component.version}
     status = component.status()
     if status == "present":
@@ -1505,11 +1512,30 @@ def command_doctor(args: argparse.Namespace) -> int:
                 if finding.newer:
                     detail += f" (newer listed: {', '.join(finding.newer)})"
                 print(f"  {finding.component:<16} {version:<12} {finding.status:<13} {detail}")
-        if missing:
-            print(f"missing: {', '.join(missing)}; run `make toolchain`")
-        elif not problems:
+        make_toolchain = shell_command(
+            ["make", "toolchain"], toolchain_selection(manifest.path, os.environ, Path.home())
+        )
+        blocked = {c.name: reason for c in all_components if (reason := c.unpinned())}
+        for line in missing_summary(missing, blocked, make_toolchain):
+            print(line)
+        if not missing and not problems:
             print("all components present")
     return 1 if problems else 0
+
+
+def missing_summary(missing: Sequence[str], blocked: Mapping[str, str], build: str) -> list[str]:
+    """The doctor's last lines for the components not present: those `build` (the command that
+    builds the toolchain) can build, and, one a line, those it cannot until the manifest or
+    the repository changes (`blocked`: component -> why, such as a table without a version):
+    never a build suggested for a component it would only skip."""
+    buildable = [name for name in missing if name not in blocked]
+    lines = [f"missing: {', '.join(buildable)}; run `{build}`"] if buildable else []
+    lines.extend(
+        f"unpinned: {name}, which a build skips: {blocked[name]}"
+        for name in missing
+        if name in blocked
+    )
+    return lines
 
 
 def command_env(args: argparse.Namespace) -> int:
