@@ -6,13 +6,18 @@ Invariants guarded:
   the submodule of the same name (which a lazily loaded package would otherwise put back
   over the class when it runs);
 - the recorded modules are those of site-packages, none of the program's; a run deletes the
-  records of programs not run for two weeks, and no other file.
+  records of programs not run for two weeks, and no other file;
+- an interrupted run (SIGINT from the engine to the host's process group, then from the host
+  as it stops its children) ends by SIGINT with no traceback, its cleanup not cut short by
+  the second interrupt; a warm process interrupted before its run arrives ends the same way;
+  a program that fails of its own keeps its traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -88,3 +93,85 @@ def test_a_run_deletes_the_records_of_programs_long_not_run(tmp_path: Path):
     warm_run(tmp_path, records / "this.json")
 
     assert sorted(p.name for p in records.iterdir()) == ["notes.txt", "recent.json", "this.json"]
+
+
+# Like the SDK's executor: the program runs in `try`, and its `finally` (the executor's
+# shutdown) takes a moment, which the host's own interrupt lands in.
+INTERRUPTIBLE = """\
+import sys, time
+marker = sys.argv[1]
+open(marker, "w").write("running")
+try:
+    time.sleep(60)
+finally:
+    time.sleep(0.5)
+    open(marker, "w").write("cleaned up")
+"""
+
+
+def await_text(path: Path, text: str) -> None:
+    deadline = time.monotonic() + 20
+    while not (path.exists() and path.read_text() == text):
+        assert time.monotonic() < deadline, f"{path} never read {text!r}"
+        time.sleep(0.02)
+
+
+def start_runner(*args: str, stdin: int | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-u", "-c", RUNNER, *args],
+        stdin=stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def test_an_interrupted_run_ends_quietly_after_its_cleanup(tmp_path: Path):
+    executor, marker = tmp_path / "executor", tmp_path / "marker"
+    executor.write_text(INTERRUPTIBLE)
+    run = start_runner("run", "", str(executor), str(marker))
+    await_text(marker, "running")
+
+    run.send_signal(signal.SIGINT)  # the engine, to the host's process group
+    time.sleep(0.1)
+    run.send_signal(signal.SIGINT)  # the host, stopping what it started
+    _, stderr = run.communicate(timeout=20)
+
+    assert (run.returncode, stderr) == (-signal.SIGINT, "")
+    assert marker.read_text() == "cleaned up"
+
+
+def test_a_warm_process_interrupted_before_its_run_ends_quietly(tmp_path: Path):
+    # The record names a module that says when the warm process is preloading.
+    (tmp_path / "preloaded.py").write_text(f"open({str(tmp_path / 'marker')!r}, 'w').write('up')")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(["preloaded"]))
+    executor = tmp_path / "executor"
+    executor.write_text("raise SystemExit('never run')")
+    env_path = f"{tmp_path}{os.pathsep}{REPO}"
+    warm = subprocess.Popen(
+        [sys.executable, "-u", "-c", RUNNER, "warm", str(record), str(executor)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": env_path},
+    )
+    await_text(tmp_path / "marker", "up")
+
+    warm.send_signal(signal.SIGINT)
+    _, stderr = warm.communicate(timeout=20)
+
+    assert (warm.returncode, stderr) == (-signal.SIGINT, "")
+
+
+def test_a_failing_program_keeps_its_traceback(tmp_path: Path):
+    executor = tmp_path / "executor"
+    executor.write_text("def main():\n    raise ValueError('broken on purpose')\nmain()\n")
+    run = start_runner("run", "", str(executor))
+    _, stderr = run.communicate(timeout=20)
+
+    assert run.returncode == 1
+    assert stderr.startswith("Traceback (most recent call last):")
+    assert stderr.rstrip().endswith("ValueError: broken on purpose")

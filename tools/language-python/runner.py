@@ -22,6 +22,14 @@ to (SCM_RIGHTS), and reads back one line when the run is over: {"exit": N}. Unti
 claimed it lives only as long as the process OWNER (the CLI) does, ten minutes at most;
 claimed, it ends if the claimer does.
 
+Every mode, interrupted (SIGINT): the engine ends an operation by interrupting the host's
+process group, the program included, and the host passes the interrupt on to what it started
+(Cancel, or its own SIGINT), so the program gets one or two while the engine has already
+reported why. The first stops the program (a KeyboardInterrupt, through its `finally` blocks
+and the executor's cleanup); later ones are ignored while it stops (the host kills it if that
+takes over 5 s); and the interrupt ends the process without a traceback, by SIGINT, as
+Python ends an interrupted program. Any other exception keeps its traceback.
+
 Every mode, when the executor is done: record what this run imported from site-packages, for
 the next warm start, and freeze the garbage collector's objects, so that the interpreter's
 exit skips its final collection over them (about 0.25 s for a program that loaded the
@@ -39,6 +47,7 @@ import importlib
 import json
 import os
 import runpy
+import signal
 import socket
 import struct
 import sys
@@ -189,7 +198,15 @@ class RunRequest:
         threading.Thread(target=self._read, name="warm-start-run", daemon=True).start()
 
     def _read(self) -> None:
-        self._line = sys.stdin.buffer.readline()
+        # Straight from the descriptor: a thread blocked in sys.stdin's buffered reader holds
+        # its lock, and an interpreter interrupted meanwhile aborts at exit ("could not acquire
+        # lock for <stdin> at interpreter shutdown") instead of ending quietly.
+        chunks = []
+        while chunk := os.read(0, 1 << 16):
+            chunks.append(chunk)
+            if b"\n" in chunk:
+                break
+        self._line = b"".join(chunks)
         self.arrived.set()
 
     def wait(self) -> dict | None:
@@ -233,7 +250,29 @@ def remember(record: str) -> None:
                 os.remove(entry.path)
 
 
+def interrupt_once(signum: int, frame: object) -> None:
+    """The SIGINT handler: stop the program at the first interrupt, ignore the rest."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def quiet_interrupt(kind: type[BaseException], value: BaseException, tb: object) -> None:
+    """sys.excepthook: no traceback for an interrupt, the usual one for anything else. The
+    interpreter still ends an interrupted process by SIGINT once its exit handlers ran."""
+    if not issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)  # type: ignore[arg-type]
+
+
+def stop_quietly_when_interrupted() -> None:
+    """Interrupts stop the run as the module docstring says (unless SIGINT is ignored, as
+    for a background job, or handled otherwise: then that stays)."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt_once)
+    sys.excepthook = quiet_interrupt
+
+
 def main(argv: list[str]) -> None:
+    stop_quietly_when_interrupted()
     mode, record, executor = argv[:3]
     sys.path[0] = os.path.dirname(executor)  # as if the executor were run as a script
     args = argv[3:]
