@@ -32,7 +32,7 @@ def manifest(tmp_path: Path, text: str) -> bootstrap.Manifest:
 
 
 def test_the_committed_manifest_pins_govulncheck():
-    assert bootstrap.Manifest.load(bootstrap.DEFAULT_MANIFEST).govulncheck_version == "1.9.0"
+    assert bootstrap.Manifest.load(bootstrap.DEFAULT_MANIFEST).govulncheck_version == "1.10.0"
 
 
 def test_a_manifest_without_it_leaves_it_unpinned(tmp_path: Path):

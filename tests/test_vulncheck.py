@@ -68,7 +68,7 @@ def stream(*objects: dict) -> str:
 
 
 SCAN = stream(
-    {"config": {"db": "file:///db", "scanner_name": "govulncheck", "scanner_version": "v1.9.0"}},
+    {"config": {"db": "file:///db", "scanner_name": "govulncheck", "scanner_version": "v1.10.0"}},
     {"progress": {"message": "Scanning your code..."}},
     {"osv": {"id": "GO-2026-0001"}},
     {"finding": {"osv": "GO-2026-0001", "trace": [{"module": "example.com/dep"}]}},
@@ -89,7 +89,7 @@ def test_reachable_findings_are_the_symbol_level_ones():
     scan = read_scan(SCAN)
 
     assert scan.database == "file:///db"
-    assert scan.scanner == "govulncheck@v1.9.0"
+    assert scan.scanner == "govulncheck@v1.10.0"
     assert list(scan.traces) == ["GO-2026-0001"]
     assert scan.traces["GO-2026-0001"]["trace"] == [SYMBOL, CALLER, ENTRY]  # the first one
     assert scan.not_called == ("GO-2026-0002",)
@@ -180,14 +180,14 @@ def test_the_report_lists_failing_then_passing_then_not_called():
         module_dir=Path("services/orders"),
         settings=GateSettings(fail_on=Severity.HIGH),
         database="file:///db",
-        scanner="govulncheck@v1.9.0",
+        scanner="govulncheck@v1.10.0",
         reachable=(finding("GO-1", Severity.LOW), finding("GO-2", None)),
         not_called=("GO-3",),
     )
 
     assert not result.passed
     assert result.report() == [
-        "vulnerability gate: services/orders (govulncheck@v1.9.0, database file:///db): 1 "
+        "vulnerability gate: services/orders (govulncheck@v1.10.0, database file:///db): 1 "
         "reachable finding(s) at or above high; upgrade the module (or stop calling the "
         "symbol) and rebuild:",
         "  FAIL GO-2 (unknown (counted as critical)) in example.com/dep@v1.0.0, no fixed "

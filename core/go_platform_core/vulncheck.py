@@ -100,7 +100,7 @@ class Audit:
     database: str
     """The database govulncheck read, as it reports it."""
     scanner: str
-    """`govulncheck@v1.9.0`."""
+    """`govulncheck@v1.10.0`."""
     reachable: tuple[Finding, ...]
     not_called: tuple[str, ...] = field(default=())
     """IDs of vulnerabilities in required modules or imported packages, never called."""

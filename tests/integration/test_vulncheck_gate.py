@@ -101,7 +101,7 @@ def test_a_called_vulnerable_symbol_fails_the_build_naming_id_and_call_path(
     assert finding.fixed_version == "v1.0.1"
     assert finding.severity == Severity.CRITICAL
     assert result.not_called == (NOT_CALLED,)
-    assert result.scanner == "govulncheck@v1.9.0"
+    assert result.scanner == "govulncheck@v1.10.0"
     assert result.report()[1] == (
         f"  FAIL {CALLED} (critical) in example.com/fakedep@v1.0.0, fixed in v1.0.1: "
         f"{CALL_PATH[0]} -> {CALL_PATH[1]}"
