@@ -8,7 +8,9 @@ Invariants guarded:
   govulncheck) the report lists the later releases the proxy lists, pre-releases left out,
   and, for a pseudo-version pin, a later commit; the modules built beside them at the same
   release (`sdk/v3`, the provider's `sdk/v4`) are not looked beyond;
-- nothing newer listed adds nothing to the line; `--json` carries the same lists.
+- nothing newer listed adds nothing to the line; `--json` carries the same lists;
+- the report's columns line up in each section, the provider's 34-character pseudo-version
+  included.
 """
 
 from __future__ import annotations
@@ -153,3 +155,28 @@ def test_the_doctor_prints_what_is_listed_beyond_each_pin(proxy: Path, tmp_path:
         "github.com/pulumi/pulumi-kubernetes/sdk/v4": [],
         bootstrap.GOVULNCHECK_MODULE: [],
     }
+
+
+def test_the_registry_columns_line_up_with_a_pseudo_version(proxy: Path):
+    lines = doctor().stdout.splitlines()
+    section = lines[lines.index("GOPROXY (pinned module versions):") + 1 :]
+    rows = [line for line in section if line.startswith("  ")]
+
+    assert any(PROVIDER_PIN in row for row in rows)
+    assert len({row.index(" available ") for row in rows}) == 1, "\n".join(rows)
+
+
+def test_finding_lines_widen_the_version_column_to_the_longest():
+    rows = [
+        bootstrap.Finding("registry", "cli", "v3.276.0", "available", "pkg"),
+        bootstrap.Finding("registry", "kubernetes", PROVIDER_PIN, "available", "provider"),
+    ]
+    narrow = [bootstrap.Finding("toolchain", "cli", "3.276.0", "present", "pulumi")]
+
+    assert bootstrap.finding_lines(rows) == [
+        f"  cli              {'v3.276.0':<34} available     pkg",
+        f"  kubernetes       {PROVIDER_PIN} available     provider",
+    ]
+    assert bootstrap.finding_lines(narrow) == [
+        "  cli              v3.276.0     present       pulumi"
+    ]

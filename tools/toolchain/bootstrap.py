@@ -1504,14 +1504,8 @@ def command_doctor(args: argparse.Namespace) -> int:
             rows = [f for f in findings if f.section == section]
             if rows:
                 print(heading)
-            for finding in rows:
-                version = finding.version
-                if version[:1].isdigit():
-                    version = f"v{version}"
-                detail = finding.detail
-                if finding.newer:
-                    detail += f" (newer listed: {', '.join(finding.newer)})"
-                print(f"  {finding.component:<16} {version:<12} {finding.status:<13} {detail}")
+            for line in finding_lines(rows):
+                print(line)
         make_toolchain = shell_command(
             ["make", "toolchain"], toolchain_selection(manifest.path, os.environ, Path.home())
         )
@@ -1521,6 +1515,25 @@ def command_doctor(args: argparse.Namespace) -> int:
         if not missing and not problems:
             print("all components present")
     return 1 if problems else 0
+
+
+def finding_lines(findings: Sequence[Finding]) -> list[str]:
+    """One section of the doctor's report as aligned columns: component, version, status,
+    detail. The version column is as wide as the section's longest version (a provider's
+    pseudo-version is 34 characters), 12 at least."""
+
+    def shown(version: str) -> str:
+        return f"v{version}" if version[:1].isdigit() else version
+
+    width = max([12, *(len(shown(f.version)) for f in findings)])
+    lines = []
+    for finding in findings:
+        detail = finding.detail
+        if finding.newer:
+            detail += f" (newer listed: {', '.join(finding.newer)})"
+        version = shown(finding.version)
+        lines.append(f"  {finding.component:<16} {version:<{width}} {finding.status:<13} {detail}")
+    return lines
 
 
 def missing_summary(missing: Sequence[str], blocked: Mapping[str, str], build: str) -> list[str]:
