@@ -11,7 +11,9 @@ Invariants guarded:
   before `doctor` reports or `build` builds anything;
 - the doctor suggests `make toolchain` (with the cache and manifest it used) only for what a
   build can build; a component the manifest pins no version of is named with the manifest and
-  its table, and no build is suggested for it.
+  its table, and no build is suggested for it;
+- docs/toolchain.md's layout puts each of the SDK's scripts in the directory the bootstrap
+  installs it in.
 """
 
 from __future__ import annotations
@@ -176,3 +178,36 @@ def test_the_doctor_names_a_component_the_manifest_pins_no_version_of(tmp_path: 
         f"unpinned: govulncheck, which a build skips: the manifest {manifest} pins no version"
         " for it (add `version` to its [govulncheck] table; docs/toolchain.md#pins-and-why)",
     ]
+
+
+def layout_entries(doc: str) -> dict[str, str]:
+    """The cache layout block of docs/toolchain.md: each directory's description, its
+    continuation lines joined."""
+    block = doc.split("\n## Where things go\n", 1)[1].split("```\n", 2)[1]
+    entries: dict[str, str] = {}
+    current = ""
+    for line in block.splitlines():
+        if line and not line.startswith(" "):
+            current, _, text = line.partition(" ")
+            entries[current] = text
+        else:
+            entries[current] += line
+    return entries
+
+
+def test_the_docs_put_the_sdk_scripts_where_the_bootstrap_installs_them(tmp_path: Path):
+    manifest = toolchain.Manifest.load(toolchain.DEFAULT_MANIFEST)
+    layout = toolchain.Layout(tmp_path / "toolchain")
+    host = toolchain.PythonLanguageHost(manifest, layout)
+    entries = layout_entries((REPO / "docs" / "toolchain.md").read_text(encoding="utf-8"))
+    directories = {
+        f"{directory.relative_to(layout.root)}/"
+        for directory in (layout.bin_dir(manifest.pulumi_version), host.libexec)
+    }
+
+    for installed in host.scripts().values():
+        here = f"{installed.parent.relative_to(layout.root)}/"
+        assert here in directories
+        assert installed.name in entries[here], f"{installed.name} not listed under {here}"
+        for elsewhere in directories - {here}:
+            assert installed.name not in entries[elsewhere], f"{installed.name} under {elsewhere}"
