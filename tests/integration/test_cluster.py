@@ -14,7 +14,10 @@ Invariants guarded:
 - an upstream CRD vendored in upstream/crds/traefik is accepted and served, a valid
   IngressRoute is stored, an invalid one is rejected by server-side schema validation;
 - `stop` leaves no process of the data directory behind and frees every port; a warm
-  `start` over the same data comes back within 30 s with the objects still there.
+  `start` over the same data comes back within 30 s with the objects still there;
+- `start --port P` on a running cluster restarts it with the API server on P; component
+  processes its state file does not track (the file lost) make `status` degraded, and
+  `stop` ends them.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`, the tool's own package
 sys.path.append(str(CLUSTER_TOOL.parent))  # for `gobuild`, which it shares with the toolchain
 
-from localcluster.api import ApiClient, port_is_free  # noqa: E402
+from localcluster.api import ApiClient, free_port, port_is_free  # noqa: E402
 from localcluster.base import Binaries, Cache, Versions  # noqa: E402
 from localcluster.processes import Tracked, strays  # noqa: E402
 
@@ -360,6 +363,38 @@ def test_stop_leaves_nothing_and_warm_start_keeps_the_objects(cluster: Cluster) 
 
     must(cluster_cli("stop", data_dir=cluster.data_dir, timeout=60))
     assert strays(BINARIES.executables(), f"{cluster.data_dir}/") == []
+
+
+def test_a_new_port_restarts_it_and_untracked_processes_are_reported(cluster: Cluster) -> None:
+    must(cluster_cli("start", data_dir=cluster.data_dir))
+    running = cluster.status()["components"]
+    port = free_port(avoid={c["port"] for c in running.values()})
+
+    moved = must(cluster_cli("start", "--port", str(port), data_dir=cluster.data_dir))
+
+    assert f"restarting with the API server on port {port}" in moved.stderr
+    report = cluster.status()
+    assert (report["status"], report["server"]) == ("running", f"https://127.0.0.1:{port}")
+
+    # Its state file lost while it runs: every component is a process it does not track.
+    state = cluster.data_dir / "cluster.json"
+    state.rename(cluster.data_dir / "cluster.json.lost")
+    lost = cluster_cli("status", data_dir=cluster.data_dir)
+    assert lost.returncode == 1
+    assert lost.stdout.startswith("cluster: degraded")
+    assert "component processes its state does not track" in lost.stdout
+    assert (
+        len(
+            json.loads(cluster_cli("status", "--json", data_dir=cluster.data_dir).stdout)[
+                "untracked_pids"
+            ]
+        )
+        == 5
+    )
+
+    must(cluster_cli("stop", data_dir=cluster.data_dir, timeout=60))
+    assert strays(BINARIES.executables(), f"{cluster.data_dir}/") == []
+    assert cluster_cli("status", data_dir=cluster.data_dir).returncode == 3
 
 
 def _listening_addresses(pid: int) -> list[str]:

@@ -5,7 +5,9 @@
 #   make cluster-status   what runs and where
 
 CLUSTER_PYTHON ?= python3
-CLUSTER_DATA_DIR ?= $(CURDIR)/.state/cluster
+# The directory cluster.py itself defaults to (GO_PLATFORM_CLUSTER_DIR), so make and the driver
+# find the same cluster.
+CLUSTER_DATA_DIR ?= $(or $(GO_PLATFORM_CLUSTER_DIR),$(CURDIR)/.state/cluster)
 CLUSTER_KUBECONFIG := $(CLUSTER_DATA_DIR)/kubeconfig
 # kubectl of the cluster's release, built with it (`cluster.py start` links it here).
 CLUSTER_KUBECTL := $(CLUSTER_DATA_DIR)/bin/kubectl

@@ -9,7 +9,7 @@ See docs/cluster.md.
 Subcommands:
     build                  build what is missing into the versioned cache (seconds if present)
     start                  start the control plane (does nothing if it runs and is healthy)
-    stop [--purge]         stop every process; --purge also deletes the data directory
+    stop [--purge]         stop every process; --purge also deletes what start made there
     status [--json]        what runs, where, whether it answers (exit 0 running, 3 stopped,
                            1 degraded)
     kubeconfig             print the kubeconfig path
@@ -30,12 +30,14 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/, for gobuild
+from gobuild.cache import not_a_directory
 from gobuild.cli import exit_status
 from gobuild.errors import StepError, ToolError
 from localcluster.base import DEFAULT_DATA_DIR, Binaries, Cache, ClusterError, Progress, Versions
@@ -54,18 +56,42 @@ EXIT_STOPPED = 3
 
 
 def _data_dir(args: argparse.Namespace) -> DataDir:
-    chosen = args.data_dir or os.environ.get("GO_PLATFORM_CLUSTER_DIR") or DEFAULT_DATA_DIR
-    return DataDir(Path(chosen).expanduser().resolve())
+    """The data directory the arguments or the environment name, checked: an empty value
+    is a mistake (not the default), and no part of the path may be a file."""
+    if args.data_dir is not None:
+        source, chosen = "--data-dir", args.data_dir
+    elif "GO_PLATFORM_CLUSTER_DIR" in os.environ:
+        source, chosen = "GO_PLATFORM_CLUSTER_DIR", os.environ["GO_PLATFORM_CLUSTER_DIR"]
+    else:
+        return DataDir(DEFAULT_DATA_DIR)
+    if not chosen.strip():
+        raise ClusterError(f"{source} is empty; give a directory (default {DEFAULT_DATA_DIR})")
+    path = Path(chosen).expanduser().resolve()
+    problem = not_a_directory(path)
+    if problem is not None:
+        raise ClusterError(f"{source}: {problem}")
+    return DataDir(path)
 
 
-def _integer(name: str, text: str, low: int, high: int) -> int:
+def _integer(name: str, source: str | None, text: str, low: int, high: int) -> int:
+    """`text` as a number in [low, high]; `source` names where it came from in errors."""
+    where = f" ({source})" if source else ""
     try:
         value = int(text)
     except ValueError:
-        raise ClusterError(f"{name} must be a number, got {text!r}") from None
+        raise ClusterError(f"{name}{where} must be a number, got {text!r}") from None
     if not low <= value <= high:
-        raise ClusterError(f"{name} must be between {low} and {high}, got {value}")
+        raise ClusterError(f"{name}{where} must be between {low} and {high}, got {value}")
     return value
+
+
+def _setting(args_value: str | None, option: str, variable: str) -> tuple[str, str] | None:
+    """An option's value and its name, else the environment variable's, else None."""
+    if args_value:
+        return args_value, option
+    if os.environ.get(variable):
+        return os.environ[variable], variable
+    return None
 
 
 def command_build(args: argparse.Namespace) -> int:
@@ -75,14 +101,18 @@ def command_build(args: argparse.Namespace) -> int:
 
 def command_start(args: argparse.Namespace) -> int:
     versions = Versions.load()
-    port_text = args.port or os.environ.get("GO_PLATFORM_CLUSTER_PORT")
-    nodes_text = args.nodes or os.environ.get("GO_PLATFORM_CLUSTER_NODES")
+    port = _setting(args.port, "--port", "GO_PLATFORM_CLUSTER_PORT")
+    nodes = _setting(args.nodes, "--nodes", "GO_PLATFORM_CLUSTER_NODES")
+    # The arguments first: a mistyped one is told before anything is looked for.
+    data = _data_dir(args)
+    node_count = _integer("the number of nodes", nodes[1], nodes[0], 1, 50) if nodes else None
+    api_port = _integer("the API server port", port[1], port[0], 1, 65535) if port else None
     settings = Settings(
-        data=_data_dir(args),
+        data=data,
         versions=versions,
         binaries=binaries_or_hint(versions, Cache.from_environment()),
-        nodes=_integer("the number of nodes", nodes_text, 1, 50) if nodes_text else None,
-        port=_integer("the API server port", port_text, 1, 65535) if port_text else None,
+        nodes=node_count,
+        port=api_port,
     )
     progress = Progress()
     with reported_failure(progress):
@@ -98,7 +128,7 @@ def command_stop(args: argparse.Namespace) -> int:
 
 
 def command_status(args: argparse.Namespace) -> int:
-    report = status(_data_dir(args))
+    report = status(_data_dir(args), Binaries.of(Cache.from_environment(), Versions.load()))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -110,8 +140,12 @@ def _print_status(report: dict[str, Any]) -> None:
     label = ", ".join(f"{name} v{version}" for name, version in report["versions"].items())
     print(f"cluster: {report['status']}" + (f" ({label})" if label else ""))
     if report["status"] == "stopped":
-        print(f"  data: {report['data_dir']}; start it with `make cluster-start`")
+        start = _start_command(Path(report["data_dir"]))
+        print(f"  data: {report['data_dir']}; start it with `{start}`")
         return
+    if report["untracked_pids"]:
+        pids = ", ".join(map(str, report["untracked_pids"]))
+        print(f"  component processes its state does not track: {pids}; `stop` ends them")
     for name, info in report["components"].items():
         if info["running"]:
             state = "healthy" if info["healthy"] else "NOT ANSWERING"
@@ -130,9 +164,19 @@ def _print_status(report: dict[str, Any]) -> None:
 
 
 def _start_command(data_dir: Path) -> str:
+    """What starts the cluster of `data_dir`, as a person would type it."""
     if data_dir == DEFAULT_DATA_DIR:
         return "make cluster-start"
-    return f"{Path(__file__).resolve()} start --data-dir {shlex.quote(str(data_dir))}"
+    tool = shlex.join([_python(), str(Path(__file__).resolve())])
+    return f"{tool} start --data-dir {shlex.quote(str(data_dir))}"
+
+
+def _python() -> str:
+    """`python3` when that is the interpreter running this tool, else its path."""
+    found = shutil.which("python3")
+    if found and os.path.samefile(found, sys.executable):
+        return "python3"
+    return sys.executable
 
 
 def command_kubeconfig(args: argparse.Namespace) -> int:

@@ -111,6 +111,22 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def not_a_directory(path: Path) -> str | None:
+    """Why `path` cannot be a directory, in words: the first of its parents, or itself,
+    that exists as something else. None when every part of it that exists is one."""
+    for part in [*reversed(path.parents), path]:
+        if part.is_dir():
+            continue
+        if part.is_file():
+            return f"{part} is a file, not a directory"
+        if part.is_symlink():
+            return f"{part} is a broken symbolic link"
+        if part.exists():
+            return f"{part} is not a directory"
+        return None
+    return None
+
+
 def fresh_directory(path: Path) -> Path:
     """`path` as a new empty directory (whatever was there is deleted)."""
     if path.exists():

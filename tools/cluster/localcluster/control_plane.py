@@ -99,6 +99,16 @@ class DataDir:
     def component_kubeconfig(self, identity: str) -> Path:
         return self.config / f"{identity}.kubeconfig"
 
+    def made(self) -> list[Path]:
+        """What a start makes in the directory (the lock aside), as far as it exists."""
+        paths = [self.state_file, self.pki.directory, self.etcd, self.config, self.logs]
+        paths += [self.kubeconfig, self.kubectl.parent]
+        return [path for path in paths if path.exists() or path.is_symlink()]
+
+    def holds_a_cluster(self) -> bool:
+        """Whether a start has used the directory: its state, certificates or etcd data."""
+        return any(p.exists() for p in (self.state_file, self.pki.directory, self.etcd))
+
     @property
     def marker(self) -> str:
         """Appears in the arguments of every component process of this data directory."""
@@ -186,14 +196,22 @@ def admin_client(data: DataDir, port: int, timeout: float = 10.0) -> ApiClient:
 def start(settings: Settings, progress: Progress) -> State:
     """Start whatever is not running; return the state of a healthy control plane."""
     data = settings.data
-    data.root.mkdir(parents=True, exist_ok=True)
+    try:
+        data.root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ClusterError(
+            f"cannot create the data directory {data.root}: {error.strerror}"
+        ) from None
     with exclusive(data.lock_file, progress, tool="cluster", what="start or stop"):
         symlink_atomically(data.kubectl, settings.binaries.kubectl)  # this release's
         state = State.load(data)
         running = state.running()
         wanted = dataclasses.asdict(settings.versions)
+        port = state.ports.get("kube-apiserver")
         if running and state.versions != wanted:
             progress.say(f"cluster: restarting with new versions {wanted} (was {state.versions})")
+        elif running and settings.port is not None and settings.port != port:
+            progress.say(f"cluster: restarting with the API server on port {settings.port}")
         elif set(running) == set(COMPONENTS) and _healthy(data, state):
             progress.say(f"cluster: already running, API server {_server(state)}")
             if settings.nodes is not None and len(state.nodes) != settings.nodes:
@@ -601,18 +619,37 @@ def stop(data: DataDir, binaries: Binaries, progress: Progress, *, purge: bool) 
     if not data.root.exists():
         progress.say(f"cluster: nothing to stop ({data.root} does not exist)")
         return 0
+    if not data.holds_a_cluster():
+        # Nothing of a cluster's to stop or delete; no lock file is left in it either.
+        if purge:
+            raise ClusterError(
+                f"{data.root} holds no cluster's data (no {data.state_file.name}, "
+                f"{data.pki.directory.name}/ or {data.etcd.name}/); deleted nothing"
+            )
+        progress.say(f"cluster: nothing to stop ({data.root} holds no cluster's data)")
+        return 0
     with exclusive(data.lock_file, progress, tool="cluster", what="start or stop"):
         state = State.load(data)
         stopped = _stop_processes(data, state, binaries, progress)
         if not stopped:
             progress.say("cluster: not running")
         if purge:
-            with contextlib.suppress(FileNotFoundError):
-                for child in data.root.iterdir():
-                    if child != data.lock_file:
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-            progress.say(f"cluster: removed the data in {data.root}")
+            _purge(data, progress)
     return stopped
+
+
+def _purge(data: DataDir, progress: Progress) -> None:
+    """Delete what a start made in the data directory, and nothing else (`stop` leaves a
+    directory that never held a cluster, a mistyped --data-dir or a home, as it is)."""
+    for path in data.made():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    progress.say(f"cluster: removed the data in {data.root}")
+    others = sorted(p.name for p in data.root.iterdir() if p != data.lock_file)
+    if others:
+        progress.say(f"cluster: left what it did not make there: {', '.join(others)}")
 
 
 def _stop_processes(data: DataDir, state: State, binaries: Binaries, progress: Progress) -> int:
@@ -673,10 +710,16 @@ def health(data: DataDir, state: State) -> dict[str, bool]:
     return checks
 
 
-def status(data: DataDir) -> dict[str, Any]:
-    """What runs, where, and whether it answers: the data behind `cluster.py status`."""
+def status(data: DataDir, binaries: Binaries) -> dict[str, Any]:
+    """What runs, where, and whether it answers: the data behind `cluster.py status`.
+    Component processes of the directory that its state does not track (its cluster.json
+    lost or rewritten while they ran) make it degraded: `stop` ends them."""
     state = State.load(data)
     running = state.running()
+    tracked_pids = {process.pid for process in state.processes.values()}
+    untracked = sorted(
+        pid for pid in strays(binaries.executables(), data.marker) if pid not in tracked_pids
+    )
     healthy = health(data, state) if running else {}
     components = {}
     for name in COMPONENTS:
@@ -693,7 +736,9 @@ def status(data: DataDir) -> dict[str, Any]:
     if healthy.get("kube-apiserver"):
         client = admin_client(data, state.ports["kube-apiserver"], timeout=3.0)
         nodes = {name: _node_ready(client, name) for name in state.nodes}
-    if not running:
+    if untracked:
+        overall = "degraded"
+    elif not running:
         overall = "stopped"
     elif len(running) == len(COMPONENTS) and all(c["healthy"] for c in components.values()):
         overall = "running"
@@ -709,6 +754,7 @@ def status(data: DataDir) -> dict[str, Any]:
         "started_at": state.started_at,
         "components": components,
         "nodes": nodes,
+        "untracked_pids": untracked,
     }
 
 

@@ -1,0 +1,168 @@
+"""The embedded cluster's command line (`tools/cluster/cluster.py`) on bad input and on
+directories that hold no cluster: what it says and what it leaves, with no control plane
+running (the running one is tests/integration/test_cluster.py's).
+
+Invariants guarded:
+- a data directory that cannot be one (a part of its path is a file, it cannot be created)
+  or is given empty is one line naming `--data-dir` or `GO_PLATFORM_CLUSTER_DIR`, exit 1,
+  never a traceback, and nothing is made there;
+- a bad port or node count names the option or variable it came from;
+- `stop --purge` deletes only what a start makes, names what else is there and keeps it;
+  on a directory that never held a cluster it deletes nothing and is an error; a plain
+  `stop` there leaves no lock file behind;
+- `status` of a stopped cluster outside the repository's default directory gives a start
+  command that names that directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CLUSTER = REPO / "tools" / "cluster" / "cluster.py"
+
+
+def cluster(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # The developer's own cluster settings must not leak into these runs.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GO_PLATFORM_CLUSTER_")}
+    return subprocess.run(
+        [sys.executable, str(CLUSTER), *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The single error line of a failed run."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["start", "stop", "status", "kubeconfig"])
+def test_a_data_directory_under_a_file_is_one_line(tmp_path, command):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+
+    for data_dir in (afile, afile / "sub"):
+        line = one_error(cluster(command, "--data-dir", str(data_dir)))
+        assert line == f"cluster: error: --data-dir: {afile} is a file, not a directory"
+    assert afile.read_text() == ""
+
+
+def test_the_environment_variable_is_named_when_it_is_the_source(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+
+    line = one_error(cluster("status", env={"GO_PLATFORM_CLUSTER_DIR": str(afile)}))
+
+    assert line == f"cluster: error: GO_PLATFORM_CLUSTER_DIR: {afile} is a file, not a directory"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--data-dir", ""], {}, "--data-dir is empty; give a directory"),
+        ([], {"GO_PLATFORM_CLUSTER_DIR": " "}, "GO_PLATFORM_CLUSTER_DIR is empty"),
+    ],
+)
+def test_an_empty_data_directory_is_a_mistake_not_the_default(args, env, says):
+    line = one_error(cluster("stop", *args, env=env))
+
+    assert line.startswith(f"cluster: error: {says}")
+
+
+def test_a_data_directory_that_cannot_be_created_is_one_line(tmp_path):
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    if os.access(parent, os.W_OK):  # root writes anywhere; /proc refuses even root
+        parent = Path("/proc")
+
+    line = one_error(cluster("start", "--data-dir", str(parent / "cluster")))
+
+    assert line.startswith(f"cluster: error: cannot create the data directory {parent}/cluster: ")
+    assert not (parent / "cluster").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--port", "abc"], {}, "the API server port (--port) must be a number, got 'abc'"),
+        ([], {"GO_PLATFORM_CLUSTER_PORT": "70000"}, "(GO_PLATFORM_CLUSTER_PORT) must be between"),
+        ([], {"GO_PLATFORM_CLUSTER_NODES": "x"}, "nodes (GO_PLATFORM_CLUSTER_NODES) must be a"),
+        (["--nodes", "0"], {}, "the number of nodes (--nodes) must be between 1 and 50, got 0"),
+    ],
+)
+def test_a_bad_port_or_node_count_names_where_it_came_from(tmp_path, args, env, says):
+    line = one_error(cluster("start", "--data-dir", str(tmp_path / "c"), *args, env=env))
+
+    assert says in line
+    assert not (tmp_path / "c").exists()
+
+
+def test_purge_leaves_a_directory_that_never_held_a_cluster(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a").write_text("keep")
+    (tmp_path / "notes.txt").write_text("keep")
+    (tmp_path / "bin").mkdir()  # a name a start also makes: still not the cluster's
+
+    line = one_error(cluster("stop", "--purge", "--data-dir", str(tmp_path)))
+
+    assert line == (
+        f"cluster: error: {tmp_path} holds no cluster's data (no cluster.json, pki/ or etcd/); "
+        "deleted nothing"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "notes.txt", "sub"]
+
+
+def test_stop_of_a_directory_that_never_held_a_cluster_leaves_no_lock(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep")
+
+    stopped = cluster("stop", "--data-dir", str(tmp_path))
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert "nothing to stop" in stopped.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_purge_deletes_what_a_start_made_and_names_the_rest(tmp_path):
+    for made in ("pki", "etcd/member", "config", "logs", "bin"):
+        (tmp_path / made).mkdir(parents=True)
+    (tmp_path / "etcd" / "member" / "wal").write_text("x")
+    (tmp_path / "kubeconfig").write_text("x")
+    (tmp_path / "bin" / "kubectl").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "mine.txt").write_text("keep")
+
+    purged = cluster("stop", "--purge", "--data-dir", str(tmp_path))
+
+    assert purged.returncode == 0, purged.stderr
+    assert f"cluster: removed the data in {tmp_path}" in purged.stderr
+    assert "cluster: left what it did not make there: mine.txt" in purged.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "mine.txt"]
+
+
+def test_status_of_a_stopped_cluster_elsewhere_says_how_to_start_that_one(tmp_path):
+    (tmp_path / "pki").mkdir()
+
+    stopped = cluster("status", "--data-dir", str(tmp_path))
+
+    assert stopped.returncode == 3, stopped.stderr
+    hint = stopped.stdout.split("start it with `", 1)[1].split("`", 1)[0]
+    python, tool, *rest = shlex.split(hint)
+    assert Path(tool) == CLUSTER
+    assert rest == ["start", "--data-dir", str(tmp_path)]
+    version = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("Python 3.")
