@@ -11,7 +11,8 @@ Invariants guarded:
   on a directory that never held a cluster it deletes nothing and is an error; a plain
   `stop` there leaves no lock file behind;
 - `status` of a stopped cluster outside the repository's default directory gives a start
-  command that names that directory.
+  command that names that directory; missing binaries are told with the build command for
+  the cache in use.
 """
 
 from __future__ import annotations
@@ -166,3 +167,15 @@ def test_status_of_a_stopped_cluster_elsewhere_says_how_to_start_that_one(tmp_pa
     assert rest == ["start", "--data-dir", str(tmp_path)]
     version = subprocess.run([python, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("Python 3.")
+
+
+def test_missing_binaries_say_how_to_build_them_into_the_cache_in_use(tmp_path):
+    cache = tmp_path / "cache"
+
+    line = one_error(
+        cluster("start", "--data-dir", str(tmp_path / "c"), env={"GO_PLATFORM_CACHE": str(cache)})
+    )
+
+    assert line.startswith("cluster: error: control plane binaries missing (etcd, ")
+    assert line.endswith(f"run `GO_PLATFORM_CACHE={cache} make cluster-build`")
+    assert not (tmp_path / "c").exists()

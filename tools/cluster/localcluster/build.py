@@ -12,6 +12,7 @@ are named in `tool` directives, so `go mod tidy` completes the module graph, and
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import time
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gobuild.cache import (
+    cache_selection,
     exclusive,
     fresh_directory,
     install,
@@ -27,7 +29,7 @@ from gobuild.cache import (
     write_last_build,
     write_stamp,
 )
-from gobuild.commands import Count, capture, run_logged
+from gobuild.commands import Count, capture, run_logged, shell_command
 from gobuild.modules import (
     GO_BUILD_ENV,
     Module,
@@ -443,8 +445,11 @@ def binaries_or_hint(versions: Versions, cache: Cache) -> Binaries:
     binaries = Binaries.of(cache, versions)
     missing = binaries.missing()
     if missing:
+        build_it = shell_command(
+            ["make", "cluster-build"], cache_selection(os.environ, Path.home())
+        )
         raise ClusterError(
             f"control plane binaries missing ({', '.join(p.name for p in missing)} under"
-            f" {cache.root}); run `make cluster-build`"
+            f" {cache.root}); run `{build_it}`"
         )
     return binaries
