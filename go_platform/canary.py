@@ -172,6 +172,19 @@ class CanaryState:
             raise _unreadable(service, "a field has the wrong type") from None
 
 
+def progress_problem(state: CanaryState, steps: int, threshold: int) -> str | None:
+    """What makes a readable recorded state one this plan cannot resume, in words (a step
+    past the plan's `steps`, as after `canary.steps` was shortened, or a count out of range);
+    None when it can."""
+    if not 0 <= state.step <= steps:
+        return f"is at step {state.step}, but canary.steps has {steps}"
+    if not 0 <= state.weight <= 100:
+        return f"has weight {state.weight}%, not a percentage"
+    if not 0 <= state.failed_checks < threshold:
+        return f"has {state.failed_checks} failed checks, the threshold being {threshold}"
+    return None
+
+
 def _unreadable(service: str, why: str) -> DriverError:
     return usage_error(
         f"{state_key(service)}: the recorded promotion state is unreadable ({why}); "
@@ -255,6 +268,9 @@ def plan_lines(canary: CanarySettings, state: CanaryState | None) -> list[str]:
             f"recorded: {state.phase} at step {state.step} (weight {state.weight}%), "
             f"{state.failed_checks} failed check(s)"
         )
+        problem = progress_problem(state, len(canary.steps), canary.threshold)
+        if problem is not None and state.phase in ("progressing", "promoting"):
+            lines.append(f"  it cannot be resumed (it {problem}): promote --restart starts over")
     return lines
 
 
@@ -329,6 +345,12 @@ class Promotion:
                     f"the rollback of {self.service.name}'s canary did not finish; run "
                     f"`go-platform canary rollback --service {self.service.name}`"
                 )
+            problem = progress_problem(recorded, len(canary.steps), canary.threshold)
+            if problem is not None:
+                raise usage_error(
+                    f"{state_key(self.service.name)}: the recorded promotion {problem}; "
+                    "pass --restart to start this canary over from its first step"
+                )
             return recorded
         now = self.clock.now().isoformat(timespec="seconds")
         return CanaryState(
@@ -349,6 +371,9 @@ class Promotion:
         if state.phase == "promoting":
             return self._promote(state)
         steps = self.canary.steps
+        problem = progress_problem(state, len(steps), self.canary.threshold)
+        if problem is not None:  # start() refuses such a state; run() never resumes one
+            raise usage_error(f"{state_key(self.service.name)}: the recorded promotion {problem}")
         first = max(state.step, 1)
         for step in range(first, len(steps) + 1):
             weight = steps[step - 1]
@@ -364,7 +389,8 @@ class Promotion:
                 return self._roll_back(state, reason="failed checks reached the threshold")
             if decision == "promote":
                 return self._promote(state)
-        return self._promote(state)
+        # The last step's analysis either promotes or rolls back: never promote without one.
+        raise AssertionError(f"the promotion of {self.service.name} left its last step")
 
     def _analyse_step(self, state: CanaryState) -> tuple[Decision, CanaryState]:
         """Analyse the deployed step until it passes or the failures reach the threshold."""

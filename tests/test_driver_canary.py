@@ -275,6 +275,35 @@ def test_a_recorded_promotion_resumes_at_its_step():
     assert any("re-applying weight 25%" in line for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"step": 99, "weight": 50}, "is at step 99, but canary.steps has 3"),
+        ({"step": -1}, "is at step -1, but canary.steps has 3"),
+        ({"step": 1, "weight": 250}, "has weight 250%, not a percentage"),
+        ({"step": 1, "failed_checks": 2}, "has 2 failed checks, the threshold being 2"),
+    ],
+)
+def test_a_recorded_state_past_the_plan_is_refused_never_promoted(changes, says):
+    # A hand-edited state, or canary.steps shortened since it was recorded: resuming it
+    # would skip every step and promote without one analysis.
+    service = canary_service_settings()
+    run, _ = promotion(service, [HEALTHY])
+    recorded = CanaryState(**{**run.start(None).__dict__, **changes})
+
+    with pytest.raises(DriverError) as raised:
+        run.start(recorded)
+
+    assert raised.value.code == ExitCode.USAGE
+    assert says in raised.value.lines[0]
+    assert "--restart" in raised.value.lines[0]
+    with pytest.raises(DriverError, match=says):
+        run.run(recorded)
+    assert run.deployer.deployed == []
+    assert "it cannot be resumed" in plan_lines(service.canary, recorded)[-1]
+    assert run.start(recorded, restart=True).step == 0
+
+
 def test_an_interrupted_promotion_phase_finishes_the_promotion():
     service = canary_service_settings()
     run, _ = promotion(service, [HEALTHY])
