@@ -399,6 +399,23 @@ def test_the_help_shows_flags_without_a_value():
     assert "<bool>" not in result.stdout
 
 
+def test_a_closed_output_pipe_does_not_stop_the_command(project, tmp_path, monkeypatch):
+    # `go-platform preview ... | head`: the reader goes away. Rich would exit from inside
+    # the engine's event callback, leaving the CLI blocked and the stack locked.
+    read, write = os.pipe()
+    os.close(read)
+    broken = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, "stdout", broken)
+    stack = a_stack()
+
+    code, summary = run_cli("preview", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    assert code == ExitCode.OK
+    assert summary is not None
+    assert summary["result"] == "succeeded"
+    assert [call[0] for call in stack.calls] == ["preview"]
+
+
 def test_an_invalid_stack_config_lists_its_problems_and_runs_nothing(project, capsys, tmp_path):
     stack = a_stack()
     stack.config["go-platform:services"] = ConfigValue(

@@ -12,6 +12,7 @@ the summary when `--json PATH` was given.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -45,6 +46,21 @@ app = typer.Typer(
 )
 
 
+class DriverConsole(Console):
+    """The driver's console: when whoever reads its output goes away (`| head`, a closed
+    CI log pipe), it stops printing and the command goes on. Rich's default exits, from
+    inside the engine's event callback: events stop being read, the CLI blocks writing
+    them, and the stack stays locked."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.file.fileno())  # what is still buffered goes nowhere
+        finally:
+            os.close(devnull)
+
+
 def run(
     command: str,
     json_path: str | None,
@@ -53,7 +69,7 @@ def run(
 ) -> None:
     """Run one command: human output, the exit code, and the JSON summary when asked."""
     to_stdout = json_path == "-"
-    console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
+    console = DriverConsole(stderr=to_stdout, highlight=False, soft_wrap=True)
     # Where the summary goes is checked first: every other outcome is reported there, and
     # nothing is deployed when it could not be.
     problem = json_path_problem(json_path)
@@ -116,8 +132,11 @@ def _write_json(
 ) -> bool:
     """Write the summary; False (and the reason printed) when it could not be written."""
     if json_path == "-":
-        sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # its reader is gone: nothing to tell it on
+            return False
         return True
     path = Path(json_path)
     try:
@@ -147,7 +166,7 @@ def _usage_failure(error: ClickException, argv: list[str]) -> int:
     reports its own: one line and a pointer to the help, exit 64, and the summary when
     the arguments name a `--json PATH` that can be written."""
     json_path = _json_argument(argv)
-    console = Console(stderr=json_path == "-", highlight=False, soft_wrap=True)
+    console = DriverConsole(stderr=json_path == "-", highlight=False, soft_wrap=True)
     ctx = getattr(error, "ctx", None)
     command_path = ctx.command_path if ctx is not None else "go-platform"
     line = _usage_line(error.format_message())
