@@ -614,6 +614,16 @@ def test_a_given_policy_config_is_passed_and_a_missing_one_refused(project, tmp_
     assert main(["preview", "--stack", "dev", "--policy-pack-config", "nope.json"]) == 64
 
 
+def test_a_policy_config_that_is_a_directory_is_named_so(project, tmp_path, capsys):
+    stack = a_stack()
+
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", str(tmp_path)]) == 64
+
+    out = capsys.readouterr().out
+    assert out == f"error: --policy-pack-config {tmp_path}: is a directory, not a file\n"
+    assert stack.calls == []
+
+
 def test_a_mandatory_violation_exits_3_and_lists_policy_resource_and_message(
     project, tmp_path, capsys
 ):

@@ -266,6 +266,22 @@ def problems_of(document) -> list[tuple[str, str]]:
             [("image-digest-pinned", "must be an enforcement level or an object (got 1)")],
         ),
         (
+            {
+                "image-digest-pinned": {"enforcementLevel": None},
+                "pod-seccomp-profile-required": True,
+            },
+            [
+                (
+                    "image-digest-pinned.enforcementLevel",
+                    "must be one of advisory, mandatory, remediate, disabled (got null)",
+                ),
+                (
+                    "pod-seccomp-profile-required",
+                    "must be an enforcement level or an object (got true)",
+                ),
+            ],
+        ),
+        (
             {"all": {"enforcementLevel": "mandatory", "maxCpu": "1"}},
             [("all.maxCpu", "`all` takes only enforcementLevel")],
         ),
@@ -286,7 +302,16 @@ def problems_of(document) -> list[tuple[str, str]]:
             ],
         ),
     ],
-    ids=["not an object", "unknown policy", "bad level", "remediate", "bad value", "all", "nested"],
+    ids=[
+        "not an object",
+        "unknown policy",
+        "bad level",
+        "remediate",
+        "bad value",
+        "JSON's words",
+        "all",
+        "nested",
+    ],
 )
 def test_config_documents_name_each_problems_key_path(document, expected):
     assert problems_of(document) == expected

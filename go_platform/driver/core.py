@@ -143,7 +143,8 @@ class Driver:
         if self.options.policy_pack_config is not None:
             config = self.options.policy_pack_config.resolve()
             if not config.is_file():
-                raise usage_error(f"--policy-pack-config {config}: no such file")
+                what = "is a directory, not a file" if config.is_dir() else "no such file"
+                raise usage_error(f"--policy-pack-config {config}: {what}")
             # Our own pack checks the file as it would at start; a mistake is then one
             # usage error here, not one violation on every resource of the stack.
             if own and virtualenv:

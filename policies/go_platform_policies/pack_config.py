@@ -26,7 +26,7 @@ from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy
 
 from go_platform_policies import POLICIES
 from go_platform_policies.core import SETTINGS_MODELS
-from go_platform_policies.settings import SettingsProblem, settings_problems
+from go_platform_policies.settings import SettingsProblem, json_word, settings_problems
 from go_platform_policies.shared import ENVIRONMENTS
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -87,14 +87,18 @@ def config_problems(document: Any, policies: Sequence[Policy] = POLICIES) -> lis
                 ]
         else:
             problems.append(
-                SettingsProblem(name, f"must be an enforcement level or an object (got {value!r})")
+                SettingsProblem(
+                    name, f"must be an enforcement level or an object (got {json_word(value)})"
+                )
             )
     return problems
 
 
 def _level_problems(path: str, level: Any, policy: Policy | None) -> list[SettingsProblem]:
     if level not in LEVELS:
-        return [SettingsProblem(path, f"must be one of {', '.join(LEVELS)} (got {level!r})")]
+        return [
+            SettingsProblem(path, f"must be one of {', '.join(LEVELS)} (got {json_word(level)})")
+        ]
     can_remediate = isinstance(policy, ResourceValidationPolicy) and policy.has_remediation()
     if level == EnforcementLevel.REMEDIATE.value and policy is not None and not can_remediate:
         return [SettingsProblem(path, "this policy has no remediation; use mandatory")]

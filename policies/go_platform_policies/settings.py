@@ -297,7 +297,7 @@ def _problem(model: type[BaseModel], error: Mapping[str, Any]) -> SettingsProble
         return SettingsProblem(key_path(loc), "is required")
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind != "value_error":
-        message = f"{message[:1].lower()}{message[1:]} (got {_shorten(error.get('input'))})"
+        message = f"{message[:1].lower()}{message[1:]} (got {json_word(error.get('input'))})"
     return SettingsProblem(key_path(loc), message)
 
 
@@ -323,6 +323,15 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+def json_word(value: Any, limit: int = 60) -> str:
+    """`value` as a problem shows it: a config file is JSON, so its `null`, `true` and
+    `false` are shown as JSON writes them, not as Python's `None`, `True`, `False`; text
+    and the rest as written (shortened past `limit`)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return _shorten(value, limit)
 
 
 def _shorten(value: Any, limit: int = 60) -> str:
