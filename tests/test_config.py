@@ -13,8 +13,9 @@ Invariants guarded:
 - a key under a namespace nothing of the project reads is an error with a suggestion,
   unless a setting names it; the namespaces of the program's providers are accepted.
 - secrets: `secretEnv` names keys that must be set, and set as secrets; a settings key
-  holding a secret is refused; secret keys are never mistaken for unknown settings;
-  values that may be secrets are never echoed in an error.
+  holding a secret is refused; secret keys a setting names are never mistaken for unknown
+  settings, and any other secret key of ours is an unknown key, as a plain one is; values
+  that may be secrets are never echoed in an error.
 - random configs either validate or fail with ConfigError, never another exception, and
   what validates obeys the rules above.
 - the package's names are its modules' own, each loaded when first asked for: the policy
@@ -822,6 +823,15 @@ def test_secret_set_in_plain_text():
     ) == [
         "go-platform:services[0].secretEnv.DB_URL: config key 'greeterDbUrl' is not a secret; "
         "set it again with `pulumi config set --secret greeterDbUrl <value>`"
+    ]
+
+
+def test_a_secret_key_no_setting_names_is_an_unknown_key():
+    # `pulumi config set --secret go-platform:servics x`: a misspelt setting, set as a secret.
+    assert problems_of(secrets={"servics": "hunter2", "greeterDbUrl": "postgres://"}) == [
+        "go-platform:greeterDbUrl: unknown key (a secret key must be named by a setting, as "
+        "`secretEnv` names secrets)",
+        "go-platform:servics: unknown key (did you mean 'services'?)",
     ]
 
 

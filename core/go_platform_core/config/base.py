@@ -30,7 +30,9 @@ INT32_MAX = 2**31 - 1
 
 
 RULES = (
-    "Keys are camelCase. An unknown key is an error that names the closest known one.",
+    "Keys are camelCase. An unknown key is an error that names the closest known one, set "
+    "in plain text or as a secret: a secret key under `go-platform` must be one a setting "
+    "names, as `secretEnv` names secrets.",
     "A key under a namespace nothing of go-platform reads is an error (it reads "
     f"{', '.join(f'`{n}`' for n in PROGRAM_NAMESPACES)}), unless a setting names it as a "
     "config key, as `secretEnv` names secrets.",

@@ -60,9 +60,7 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...], root: type[Ba
     ctx = error.get("ctx") or {}
     got = shorten(error.get("input"))
     if kind == "extra_forbidden":
-        known = _known_keys(loc[:-1], root)
-        hint = did_you_mean(str(loc[-1]), known, "known keys: " + ", ".join(known))
-        return f"unknown key ({hint})"
+        return unknown_key(str(loc[-1]), _known_keys(loc[:-1], root))
     if kind == "string_type":
         return _not_text(error.get("input"))
     kind_of = _kind(error.get("input"))
@@ -93,6 +91,13 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...], root: type[Ba
         "float_type": f"must be a number (got {got})",
     }
     return messages.get(kind, error["msg"])
+
+
+def unknown_key(key: str, known: Sequence[str], otherwise: str = "") -> str:
+    """The reason for a key no setting has: the closest of `known`, else `otherwise`, else
+    the known keys. Plain or secret, it is said the same way."""
+    hint = did_you_mean(key, known, otherwise or "known keys: " + ", ".join(known))
+    return f"unknown key ({hint})"
 
 
 def did_you_mean(word: str, known: Sequence[str], otherwise: str) -> str:

@@ -28,6 +28,7 @@ from go_platform_core.config.errors import (
     Problem,
     did_you_mean,
     shorten,
+    unknown_key,
     validation_problem,
 )
 from go_platform_core.config.profiles import PROFILES, with_profile
@@ -59,6 +60,20 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     # (wrongly) set in plain text: that mistake is reported against the name, not as an
     # unknown key.
     named = {qualified_key(k) for k in _config_keys_named(PlatformSettings, decoded)}
+    # A secret key of ours is a value only when a setting names it; any other is a mistake
+    # (a misspelt setting set with --secret), said as a plain one would be, value unshown.
+    problems += [
+        Problem(
+            key,
+            unknown_key(
+                key,
+                field_aliases(PlatformSettings),
+                "a secret key must be named by a setting, as `secretEnv` names secrets",
+            ),
+        )
+        for key in sorted(secret_names - settings_keys)
+        if qualified_key(key) not in named
+    ]
     raw = {k: v for k, v in decoded.items() if qualified_key(k) not in named or k in settings_keys}
     own = raw.get("configNamespaces")
     extra = {n for n in own if isinstance(n, str)} if isinstance(own, list) else set()
