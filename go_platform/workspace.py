@@ -35,6 +35,7 @@ from semver import VersionInfo
 
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import url_without_credentials
+from go_platform.summary import _not_a_directory
 from go_platform_core.config import StackConfig
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
@@ -168,11 +169,72 @@ def check_backend(url: str) -> str:
 
 
 def resolve_backend(option: str | None, env: Mapping[str, str], project_dir: Path) -> str:
-    """The backend: `--backend`, else PULUMI_BACKEND_URL, else the project's local state."""
-    return check_backend(option or env.get("PULUMI_BACKEND_URL") or default_backend(project_dir))
+    """The backend: `--backend`, else PULUMI_BACKEND_URL, else the project's local state.
+
+    An empty `--backend ""` is a mistake (an unset CI variable), not a request for the
+    default; a file backend whose directory is a file is refused here, before the CLI's
+    login fails on it half-way through a command."""
+    if option is not None and not option.strip():
+        raise usage_error(
+            "--backend: empty; give file://<absolute path> or s3://<bucket>?region=<region>"
+        )
+    url = check_backend(option or env.get("PULUMI_BACKEND_URL") or default_backend(project_dir))
+    directory = file_backend_dir(url)
+    problem = _not_a_directory(directory / ".pulumi") if directory is not None else None
+    if problem is not None:
+        source = (
+            "--backend"
+            if option
+            else "PULUMI_BACKEND_URL"
+            if env.get("PULUMI_BACKEND_URL")
+            else "backend"
+        )
+        raise usage_error(f"{source} {url_without_credentials(url)}: {problem}")
+    return url
+
+
+def file_backend_dir(backend: str) -> Path | None:
+    """A file backend's directory (None for other backends)."""
+    if not backend.startswith("file://"):
+        return None
+    return Path(os.path.expanduser(backend.removeprefix("file://").split("?")[0]))
+
+
+DIY_ORGANIZATION = "organization"
+"""The one organization a file or S3 backend has: a qualified stack name there is
+`organization/<project>/<stack>` (or `organization/<stack>`)."""
+
+
+def check_stack_name(name: str, *, project: str, option: str = "--stack") -> str:
+    """`name` if a file or S3 backend takes it; else a usage error naming `option` and the
+    rule. The CLI would refuse another organization or project only once a command runs
+    (exit 1, the flag unnamed), and a `.` or `..` segment becomes a path in the backend's
+    directory (`organization/<project>/..` writes over its stack list)."""
+    segments = name.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise usage_error(f"{option} {name!r}: '.' and '..' are not stack names")
+    qualified = f"{DIY_ORGANIZATION}/{project}/<stack>"
+    if (len(segments) > 1 and segments[0] != DIY_ORGANIZATION) or (
+        len(segments) == 3 and segments[1] != project
+    ):
+        raise usage_error(
+            f"{option} {name!r}: on a file or S3 backend a qualified stack name is {qualified}"
+        )
+    return name
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """The stack's settings file, `Pulumi.<stack>.yaml`: named, as the CLI names it, by the
+    stack's own name, without `organization/<project>/`."""
+    return project_dir / f"Pulumi.{stack.rpartition('/')[2]}.yaml"
 
 
 def check_secrets_provider(provider: str) -> str:
+    if not provider.strip():
+        raise usage_error(
+            "--secrets-provider: empty; give passphrase or a KMS URL "
+            f"({', '.join(f'{s}://...' for s in KMS_SCHEMES)})"
+        )
     if provider == "passphrase":
         return provider
     scheme = provider.split("://", 1)[0] if "://" in provider else ""
@@ -188,7 +250,7 @@ def check_secrets_provider(provider: str) -> str:
 
 def stack_secrets_provider(project_dir: Path, stack: str) -> str | None:
     """The secrets provider a stack's Pulumi.<stack>.yaml records, if it records one."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
+    path = stack_file(project_dir, stack)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -567,10 +629,7 @@ class Session:
         """A file backend's directory (None for other backends). It is made only when a
         stack is created: the CLI's login would otherwise make it (and its `.pulumi`) for a
         mistyped `--backend` on a command that only reads."""
-        backend = self.target.backend
-        if not backend.startswith("file://"):
-            return None
-        return Path(os.path.expanduser(backend.removeprefix("file://").split("?")[0]))
+        return file_backend_dir(self.target.backend)
 
     def _backend_missing(self) -> bool:
         """A file backend whose directory does not exist: it holds no stack."""
@@ -607,10 +666,11 @@ class Session:
         stack = self._select_existing(name)
         if stack is not None:
             return stack
-        if not (self.target.project_dir / f"Pulumi.{name}.yaml").is_file():
+        declared = stack_file(self.target.project_dir, name)
+        if not declared.is_file():
             raise usage_error(
                 f"no stack named {name!r} in backend {self.target.backend}, and the project "
-                f"has no Pulumi.{name}.yaml declaring it"
+                f"has no {declared.name} declaring it"
             )
         return self.create(name)
 

@@ -314,6 +314,18 @@ def run_cli(*argv: str, json_path: Path | None = None) -> tuple[int, dict[str, A
         (["ephemeral", "down", "--name", "PR 1"], "--name 'PR 1' is not a stack name"),
         (["ephemeral", "up", "--name", "pr-1", "--policy-pack", "nope"], "no policy pack"),
         (["up", "--stack", "dev", "--json", ""], "--json: give a file path"),
+        (
+            ["preview", "--stack", "org/go-platform/dev"],
+            "--stack 'org/go-platform/dev': on a file or S3 backend a qualified stack name "
+            "is organization/go-platform/<stack>",
+        ),
+        (["preview", "--stack", "organization/other/dev"], "is organization/go-platform/<stack>"),
+        (["preview", "--stack", "go-platform/dev"], "is organization/go-platform/<stack>"),
+        (["preview", "--stack", "../../etc"], "--stack '../../etc': '.' and '..' are not"),
+        (["preview", "--stack", "organization/go-platform/.."], "'.' and '..' are not"),
+        (["ephemeral", "up", "--name", "pr-1", "--base", "../dev"], "--base '../dev': '.'"),
+        (["up", "--stack", "dev", "--backend", ""], "--backend: empty; give file://"),
+        (["up", "--stack", "dev", "--secrets-provider", ""], "--secrets-provider: empty"),
     ],
 )
 def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
@@ -328,6 +340,22 @@ def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
     assert list(FakeSession.stacks) == ["dev"]
     assert all(stack.calls == [] for stack in FakeSession.stacks.values())
     assert all(stack.config_writes == [] for stack in FakeSession.stacks.values())
+
+
+def test_a_file_backend_that_is_a_file_is_refused_up_front(project, tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "state"
+    a_file.write_text("")
+    stack = a_stack()
+
+    assert main(["preview", "--stack", "dev", "--backend", f"file://{a_file}"]) == 64
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{a_file}/below")
+    assert main(["preview", "--stack", "dev"]) == 64
+
+    assert capsys.readouterr().out.splitlines() == [
+        f"error: --backend file://{a_file}: {a_file} is a file, not a directory",
+        f"error: PULUMI_BACKEND_URL file://{a_file}/below: {a_file} is a file, not a directory",
+    ]
+    assert stack.calls == []
 
 
 @pytest.mark.parametrize(

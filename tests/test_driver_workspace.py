@@ -51,6 +51,7 @@ from go_platform.workspace import (
     Target,
     check_backend,
     check_secrets_provider,
+    check_stack_name,
     command_error_lines,
     embedded_kubeconfig,
     find_project_dir,
@@ -64,6 +65,7 @@ from go_platform.workspace import (
     project_name,
     pulumi_command,
     resolve_backend,
+    stack_file,
     stack_secrets_provider,
     stack_state,
     update_env,
@@ -597,3 +599,37 @@ def test_a_checker_that_cannot_run_is_no_verdict(tmp_path):
     config = tmp_path / "policy.json"
     config.write_text("{}")
     assert pack_config_problems(tmp_path, Path(sys.executable), config) == []
+
+
+@pytest.mark.parametrize("name", ["dev", "organization/dev", "organization/p/dev", "a.b"])
+def test_a_stack_name_a_file_or_s3_backend_takes(name):
+    assert check_stack_name(name, project="p") == name
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        (
+            "org/p/dev",
+            "--name 'org/p/dev': on a file or S3 backend a qualified stack name is "
+            "organization/p/<stack>",
+        ),
+        ("organization/q/dev", "is organization/p/<stack>"),
+        ("p/dev", "is organization/p/<stack>"),
+        ("../../etc", "--name '../../etc': '.' and '..' are not stack names"),
+        ("organization/p/..", "'.' and '..' are not stack names"),
+        (".", "'.' and '..' are not stack names"),
+    ],
+)
+def test_a_stack_name_the_engine_would_refuse_names_its_flag(name, says):
+    with pytest.raises(DriverError) as raised:
+        check_stack_name(name, project="p", option="--name")
+
+    assert raised.value.code == ExitCode.USAGE
+    assert len(raised.value.lines) == 1
+    assert says in raised.value.lines[0]
+
+
+def test_a_qualified_stack_name_has_the_stack_file_of_its_own_name(tmp_path):
+    assert stack_file(tmp_path, "organization/go-platform/local") == tmp_path / "Pulumi.local.yaml"
+    assert stack_file(tmp_path, "local") == tmp_path / "Pulumi.local.yaml"

@@ -104,4 +104,5 @@ def stack_options(
         project_dir=project_dir,
         policy_pack=policy_pack,
         policy_pack_config=policy_pack_config,
+        stack_option=option,
     )

@@ -34,6 +34,7 @@ from go_platform.workspace import (
     StackState,
     Target,
     check_secrets_provider,
+    check_stack_name,
     command_error_lines,
     embedded_kubeconfig,
     find_project_dir,
@@ -69,6 +70,8 @@ class StackOptions:
     project_dir: Path | None = None
     policy_pack: Path | None = None
     policy_pack_config: Path | None = None
+    stack_option: str = "--stack"
+    """The flag that named the stack (`ephemeral`: `--name`), for messages."""
 
 
 @dataclass
@@ -90,11 +93,13 @@ class Driver:
         self.project = project_name(project_dir)
         self.target = Target(
             project_dir=project_dir,
-            stack=self.options.stack,
+            stack=check_stack_name(
+                self.options.stack, project=self.project, option=self.options.stack_option
+            ),
             backend=resolve_backend(self.options.backend, self.env, project_dir),
             secrets_provider=(
                 check_secrets_provider(self.options.secrets_provider)
-                if self.options.secrets_provider
+                if self.options.secrets_provider is not None
                 else None
             ),
         )

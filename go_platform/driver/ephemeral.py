@@ -12,10 +12,12 @@ from go_platform import ephemeral
 from go_platform.driver import stack as stack_commands
 from go_platform.driver.core import Driver
 from go_platform.exit_codes import usage_error
+from go_platform.workspace import check_stack_name
 
 
 def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: bool) -> None:
     name = ephemeral.check_name(driver.options.stack, base=base)
+    check_stack_name(base, project=driver.project, option="--base")
     driver.policy_args()  # a bad --policy-pack is refused before the stack is created
     session = driver.session
     base_stack = session.select(base)
