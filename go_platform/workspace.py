@@ -36,7 +36,7 @@ from semver import VersionInfo
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import url_without_credentials
 from go_platform.summary import _not_a_directory
-from go_platform_core.config import StackConfig
+from go_platform_core.config import StackConfig, value_kind
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
 """The passphrase of stacks on a local file backend unless PULUMI_CONFIG_PASSPHRASE is set."""
@@ -78,13 +78,30 @@ def find_project_dir(start: Path) -> Path:
     )
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML parse error in one line, with the line it is on: PyYAML's own message spans
+    several, quoting the document around the mistake."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}: " if mark else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"not valid YAML ({where}{problem})"
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document in `path`; a usage error naming the file and what is wrong (one
+    line) when it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise usage_error(f"{path}: cannot be read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise usage_error(f"{path}: {yaml_problem(error)}") from None
+
+
 def project_name(project_dir: Path) -> str:
     """The `name` of the project's Pulumi.yaml."""
     path = project_dir / "Pulumi.yaml"
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise usage_error(f"{path}: cannot be read ({error})") from None
+    document = read_yaml(path)
     name = document.get("name") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name:
         raise usage_error(f"{path}: has no project `name`")
@@ -94,16 +111,7 @@ def project_name(project_dir: Path) -> str:
 def policy_pack_virtualenv(pack: Path) -> Path | None:
     """The virtualenv `pack`'s PulumiPolicy.yaml names (runtime option `virtualenv`, relative
     to the pack), or None when it names none and the language host picks a Python itself."""
-    path = pack / "PulumiPolicy.yaml"
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise usage_error(f"{path}: cannot be read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or error
-        raise usage_error(f"{path}: not valid YAML ({where}{problem})") from None
+    document = read_yaml(pack / "PulumiPolicy.yaml")
     runtime = document.get("runtime") if isinstance(document, dict) else None
     options = runtime.get("options") if isinstance(runtime, dict) else None
     virtualenv = options.get("virtualenv") if isinstance(options, dict) else None
@@ -227,6 +235,30 @@ def stack_file(project_dir: Path, stack: str) -> Path:
     """The stack's settings file, `Pulumi.<stack>.yaml`: named, as the CLI names it, by the
     stack's own name, without `organization/<project>/`."""
     return project_dir / f"Pulumi.{stack.rpartition('/')[2]}.yaml"
+
+
+def check_stack_file(path: Path) -> None:
+    """A usage error naming `path` and what is wrong when the CLI could not read it as a
+    stack's settings: not YAML, not a mapping, or a `config` that is not a mapping. Checked
+    before the CLI reads it, which says only `invalid YAML file` or `unmarshal errors`, after
+    its passphrase, as an engine failure. A missing file is the CLI's to handle (a stack may
+    live without one)."""
+    if not path.is_file():
+        return
+    document = read_yaml(path)
+    if document is None:
+        return
+    if not isinstance(document, dict):
+        raise usage_error(f"{path}: must be a mapping of settings (got {value_kind(document)})")
+    config = document.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise usage_error(
+            f"{path}: `config` must be a mapping of keys to values (got {value_kind(config)})"
+        )
+
+
+DECRYPTION_WORDS = re.compile(r"passphrase|decrypt|secrets manager|kms|vault", re.I)
+"""Words of the CLI's errors when a stack's secrets cannot be decrypted."""
 
 
 def check_secrets_provider(provider: str) -> str:
@@ -672,6 +704,7 @@ class Session:
                 f"no stack named {name!r} in backend {self.target.backend}, and the project "
                 f"has no {declared.name} declaring it"
             )
+        check_stack_file(declared)  # a stack file the CLI cannot read creates no stack
         return self.create(name)
 
     def _select_existing(self, name: str) -> auto.Stack | None:
@@ -716,15 +749,21 @@ class Session:
     # --- config and outputs --------------------------------------------------------
 
     def stack_config(self, stack: auto.Stack) -> StackConfig:
-        """The stack's config as the program will see it (secrets decrypted)."""
+        """The stack's config as the program will see it (secrets decrypted). A stack file
+        that is no stack file is a usage error naming it; the passphrase is suspected only
+        when the CLI's error is about decryption."""
+        check_stack_file(stack_file(self.target.project_dir, stack.name))
         try:
             values = stack.get_all_config()
         except auto.CommandError as error:
+            lines = command_error_lines(error)
+            hint = (
+                " (is the passphrase or KMS key right?)"
+                if any(DECRYPTION_WORDS.search(line) for line in lines)
+                else ""
+            )
             raise DriverError(
-                ExitCode.FAILED,
-                f"cannot read the config of stack {stack.name!r} (is the passphrase or KMS "
-                "key right?)",
-                *command_error_lines(error),
+                ExitCode.FAILED, f"cannot read the config of stack {stack.name!r}{hint}", *lines
             ) from None
         return StackConfig(
             values={key: value.value for key, value in values.items()},

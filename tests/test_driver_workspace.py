@@ -633,3 +633,84 @@ def test_a_stack_name_the_engine_would_refuse_names_its_flag(name, says):
 def test_a_qualified_stack_name_has_the_stack_file_of_its_own_name(tmp_path):
     assert stack_file(tmp_path, "organization/go-platform/local") == tmp_path / "Pulumi.local.yaml"
     assert stack_file(tmp_path, "local") == tmp_path / "Pulumi.local.yaml"
+
+
+def test_a_pulumi_yaml_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path):
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text("name: go-platform\nruntime: [python\n")
+
+    with pytest.raises(DriverError) as raised:
+        project_name(tmp_path)
+
+    assert raised.value.code == ExitCode.USAGE
+    assert raised.value.lines == [
+        f"{path}: not valid YAML (line 3: expected ',' or ']', but got '<stream end>')"
+    ]
+
+
+def config_reader(error: str | None = None) -> SimpleNamespace:
+    """A stack whose `get_all_config` fails with the CLI's `error`, or reads nothing."""
+
+    def get_all_config():
+        if error is not None:
+            raise CommandError(CommandResult(stdout="", stderr=error, code=255))
+        return {}
+
+    return SimpleNamespace(name="organization/p/dev", get_all_config=get_all_config)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "config:\n  p:a: 1\n  p:b: [\n",
+            "not valid YAML (line 4: expected the node content, but found '<stream end>')",
+        ),
+        ("config: 5\n", "`config` must be a mapping of keys to values (got a number)"),
+        ("- config\n", "must be a mapping of settings (got a list)"),
+    ],
+)
+def test_a_stack_file_that_is_no_stack_file_is_one_usage_line(tmp_path, text, says):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    session = session_with(tmp_path, cli)
+    path = tmp_path / "project" / "Pulumi.dev.yaml"
+    path.write_text(text)
+
+    with pytest.raises(DriverError) as raised:
+        session.stack_config(config_reader())
+
+    assert raised.value.code == ExitCode.USAGE
+    assert raised.value.lines == [f"{path}: {says}"]
+
+
+def test_the_passphrase_is_suspected_only_when_decryption_failed(tmp_path):
+    session = session_with(tmp_path, exporting_pulumi(tmp_path / "bin" / "pulumi", "{}"))
+    (tmp_path / "project" / "Pulumi.dev.yaml").write_text("config: {}\n")
+    assert session.stack_config(config_reader()).values == {}
+
+    with pytest.raises(DriverError) as raised:
+        session.stack_config(config_reader("error: some other failure\n"))
+    assert raised.value.lines == [
+        "cannot read the config of stack 'organization/p/dev'",
+        "error: some other failure",
+    ]
+
+    with pytest.raises(DriverError) as raised:
+        session.stack_config(config_reader("error: incorrect passphrase\n"))
+    assert raised.value.lines[0] == (
+        "cannot read the config of stack 'organization/p/dev' (is the passphrase or KMS key right?)"
+    )
+
+
+def test_a_declared_stack_whose_file_the_cli_cannot_read_is_not_created(tmp_path):
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+    session = session_with(tmp_path, cli)
+    (tmp_path / "project" / "Pulumi.dev.yaml").write_text("config: [\n")
+
+    with pytest.raises(DriverError) as raised:
+        session.select_or_create_declared()
+
+    assert raised.value.code == ExitCode.USAGE
+    assert "Pulumi.dev.yaml: not valid YAML (line 2" in raised.value.lines[0]
+    assert not (tmp_path / "state").exists()
+    assert not Path(f"{cli}.log").exists()

@@ -62,6 +62,7 @@ _NAMES_BY_MODULE: dict[str, tuple[str, ...]] = {
         "ConfigError",
         "Problem",
         "key_path",
+        "value_kind",
     ),
     "gateway": (
         "DEFAULT_MIDDLEWARES",

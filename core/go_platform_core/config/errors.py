@@ -63,7 +63,7 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...], root: type[Ba
         return unknown_key(str(loc[-1]), _known_keys(loc[:-1], root))
     if kind == "string_type":
         return _not_text(error.get("input"))
-    kind_of = _kind(error.get("input"))
+    kind_of = value_kind(error.get("input"))
     at_most = f"must be at most {ctx.get('le')}"
     if ctx.get("le") == INT32_MAX:
         at_most += ", the largest number the Kubernetes API takes"
@@ -106,7 +106,7 @@ def did_you_mean(word: str, known: Sequence[str], otherwise: str) -> str:
     return f"did you mean {close[0]!r}?" if close else otherwise
 
 
-def _kind(value: Any) -> str:
+def value_kind(value: Any) -> str:
     """What YAML or JSON made of a value, without showing it: it may be a secret."""
     if value is None:
         return "null"
@@ -123,7 +123,7 @@ def _not_text(value: Any) -> str:
     """YAML reads `1.10` and `true` as a number and a boolean; turning them back into text
     would not give what the user wrote (`1.1`), so they are refused instead."""
     example = {"a boolean": '`"true"`', "a number": '`"1.10"`, not `1.10`, which YAML reads as 1.1'}
-    kind = _kind(value)
+    kind = value_kind(value)
     if kind in example:
         return f"must be text, not {kind}; quote it so YAML keeps it as written ({example[kind]})"
     return f"must be text, not {kind}"
