@@ -13,7 +13,12 @@ import re
 from collections.abc import Mapping
 
 from go_platform.exit_codes import usage_error
-from go_platform_core.config import CONFIG_NAMESPACE, ENVIRONMENTS
+from go_platform_core.config import (
+    CANARY_STATE_NAMESPACE,
+    CONFIG_NAMESPACE,
+    ENVIRONMENTS,
+    StackConfig,
+)
 
 NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 MAX_NAME = 40
@@ -64,6 +69,46 @@ def added_config(base_config: Mapping[str, object], base: str) -> dict[str, str]
     if ENVIRONMENT_KEY in base_config or base not in ENVIRONMENTS:
         return {}
     return {ENVIRONMENT_KEY: base}
+
+
+def promotion_keys(base_config: Mapping[str, object]) -> list[str]:
+    """The base's canary promotion state, which the copy leaves out: a promotion in progress
+    on the base is the base's, not the ephemeral stack's."""
+    return [key for key in base_config if key.startswith(f"{CANARY_STATE_NAMESPACE}:")]
+
+
+def plain_config(
+    base_config: Mapping[str, object], base: str, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """What `ephemeral up` sets in plain text after the copy: `added_config`, then the
+    `--config` overrides, which win."""
+    return {**added_config(base_config, base), **overrides}
+
+
+def planned_config(
+    base_config: StackConfig,
+    base: str,
+    overrides: Mapping[str, str],
+    current: StackConfig | None = None,
+) -> StackConfig:
+    """The config the ephemeral stack will have once `ephemeral up` has written it: its own
+    (`current`, on a rerun), the base's copied over it without the base's promotion state,
+    then `plain_config`. Validated before anything is created or written, so a bad base or
+    a bad `--config` leaves no stack, no stack file, and no value behind."""
+    values = dict(current.values) if current is not None else {}
+    secret = set(current.secret_keys) if current is not None else set()
+    values.update(base_config.values)
+    secret = (secret - base_config.values.keys()) | base_config.secret_keys
+    for key in promotion_keys(base_config.values):
+        values.pop(key, None)
+        secret.discard(key)
+    plain = plain_config(base_config.values, base, overrides)
+    values.update(plain)
+    return StackConfig(
+        values=values,
+        secret_keys=frozenset(secret - plain.keys()),
+        project_dir=base_config.project_dir,
+    )
 
 
 def _ordinal(number: int) -> str:

@@ -1048,6 +1048,51 @@ def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp
     assert "pr-7" not in FakeSession.stacks
 
 
+def test_ephemeral_up_of_an_invalid_base_creates_nothing(project, capsys, tmp_path):
+    base = a_stack("dev")
+    base.config["go-platform:services"] = ConfigValue(json.dumps([service_config(replicas="abc")]))
+
+    code, summary = run_cli("ephemeral", "up", "--name", "pr-8", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "go-platform:services[0].replicas: must be a whole number" in out
+    assert "created" not in out
+    assert list(FakeSession.stacks) == ["dev"]
+    assert base.calls == []
+    assert summary["result"] == "usage-error"
+
+
+@pytest.mark.parametrize("rerun", [False, True], ids=["new", "rerun"])
+def test_ephemeral_up_with_a_bad_config_value_writes_nothing_and_shows_no_value(
+    project, capsys, tmp_path, rerun
+):
+    a_stack("dev")
+    if rerun:
+        pr = a_stack("pr-8")
+        pr.tags = {"go-platform:ephemeral-base": "dev"}
+        before = dict(pr.config)
+
+    code, summary = run_cli(
+        "ephemeral",
+        "up",
+        "--name",
+        "pr-8",
+        "--config",
+        "domain=Sup3rS3cret!",
+        json_path=tmp_path / "s.json",
+    )
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "go-platform:domain:" in out
+    assert "Sup3rS3cret" not in out + json.dumps(summary)
+    if rerun:
+        assert (pr.config, pr.config_writes, pr.removed, pr.calls) == (before, [], [], [])
+    else:
+        assert list(FakeSession.stacks) == ["dev"]
+
+
 def test_ephemeral_down_refuses_a_stack_it_did_not_create(project, capsys):
     a_stack("qa-1")
 

@@ -7,15 +7,19 @@ Invariants guarded:
   a long-lived stack;
 - `--config KEY=VALUE` keys without a namespace are go-platform's; a pair without `=` is
   one usage error;
-- the base's environment is written down when the base leaves it implicit (its name).
+- the base's environment is written down when the base leaves it implicit (its name);
+- the config an ephemeral stack will have (validated before anything is written) is its
+  own on a rerun, the base's over it without the base's promotion state, then the
+  overrides in plain text.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from go_platform.ephemeral import added_config, check_name, parse_overrides
+from go_platform.ephemeral import added_config, check_name, parse_overrides, planned_config
 from go_platform.exit_codes import DriverError, ExitCode
+from go_platform_core.config import StackConfig
 
 
 @pytest.mark.parametrize("name", ["pr-123", "feature-x", "p1", "a" * 40])
@@ -68,3 +72,36 @@ def test_the_base_environment_is_written_down_when_implicit():
     assert added_config({}, "dev") == {"go-platform:environment": "dev"}
     assert added_config({"go-platform:environment": "staging"}, "qa") == {}
     assert added_config({}, "team-a") == {}
+
+
+def test_the_planned_config_is_what_up_will_write():
+    base = StackConfig(
+        values={
+            "go-platform:domain": "dev.example.com",
+            "go-platform:dbUrl": "postgres://",
+            "go-platform:token": "t",
+            "go-platform-canary:greeter": "{}",
+        },
+        secret_keys=frozenset({"go-platform:dbUrl", "go-platform:token"}),
+    )
+    current = StackConfig(
+        values={"go-platform:namespace": "pr-1", "go-platform:domain": "old", "x:k": "s"},
+        secret_keys=frozenset({"x:k", "go-platform:domain"}),
+    )
+
+    planned = planned_config(base, "dev", {"go-platform:token": "plain"}, current)
+
+    assert planned.values == {
+        "go-platform:namespace": "pr-1",
+        "go-platform:domain": "dev.example.com",
+        "go-platform:dbUrl": "postgres://",
+        "go-platform:token": "plain",
+        "x:k": "s",
+        "go-platform:environment": "dev",
+    }
+    assert planned.secret_keys == {"go-platform:dbUrl", "x:k"}
+    assert planned_config(base, "qa", {}).values.keys() == {
+        "go-platform:domain",
+        "go-platform:dbUrl",
+        "go-platform:token",
+    }

@@ -167,15 +167,23 @@ class Driver:
         config = self.read_config(stack)
         if not self.is_go_platform:
             return None, config
-        try:
-            settings = load_settings(config, stack=stack.name)
-        except ConfigError as error:
-            # Its problems may quote a value: a secret pasted where a key's name belongs.
-            lines = [scrub(line, self.sensitive) for line in str(error).splitlines()]
-            raise DriverError(ExitCode.USAGE, *lines) from None
+        settings = self.validated(config, stack=stack.name)
         self.use_cluster_of(settings.environment, config)
         self.deploy_env = update_env(settings.environment)
         return settings, config
+
+    def validated(
+        self, config: StackConfig, *, stack: str, hidden: frozenset[str] = frozenset()
+    ) -> PlatformSettings:
+        """`config`'s settings for `stack`, or a usage error listing every problem. Its
+        problems may quote a value, which is hidden when it may be a secret (a secret pasted
+        where a key's name belongs, or one of `hidden`)."""
+        try:
+            return load_settings(config, stack=stack)
+        except ConfigError as error:
+            sensitive = sensitive_values(config) | hidden
+            lines = [scrub(line, sensitive) for line in str(error).splitlines()]
+            raise DriverError(ExitCode.USAGE, *lines) from None
 
     def target_cluster(self, stack: auto.Stack) -> None:
         """The engine pointed at the stack's cluster, for the commands that work on its state

@@ -7,27 +7,40 @@ from __future__ import annotations
 
 from pulumi import automation as auto
 
-from go_platform import canary as canary_machine
 from go_platform import ephemeral
 from go_platform.driver import stack as stack_commands
 from go_platform.driver.core import Driver
 from go_platform.exit_codes import usage_error
+from go_platform.redact import sensitive_values
 from go_platform.workspace import check_stack_name
+from go_platform_core.config import StackConfig
 
 
 def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: bool) -> None:
+    """Create (or update) the ephemeral stack from `base` and deploy it. The config it would
+    have is validated first: nothing is created, tagged or written for a bad base config or
+    a bad `--config` (which would otherwise stay in the stack and fail every rerun)."""
     name = ephemeral.check_name(driver.options.stack, base=base)
     check_stack_name(base, project=driver.project, option="--base")
     driver.policy_args()  # a bad --policy-pack is refused before the stack is created
     session = driver.session
     base_stack = session.select(base)
-    if session.stack_exists(name):
-        stack = session.select(name)
-        tags = stack.list_tags()
-        if tags.get(ephemeral.BASE_TAG) is None:
-            raise usage_error(
-                f"stack {name!r} exists and is not an ephemeral stack; choose another name"
-            )
+    base_config = session.stack_config(base_stack)
+    existing = session.select(name) if session.stack_exists(name) else None
+    tags = existing.list_tags() if existing is not None else {}
+    if existing is not None and tags.get(ephemeral.BASE_TAG) is None:
+        raise usage_error(
+            f"stack {name!r} exists and is not an ephemeral stack; choose another name"
+        )
+    if driver.is_go_platform:
+        current = session.stack_config(existing) if existing is not None else None
+        driver.validated(
+            ephemeral.planned_config(base_config, base, overrides, current),
+            stack=name,
+            hidden=override_values(overrides),
+        )
+    if existing is not None:
+        stack = existing
         driver.console.print(f"ephemeral: updating {name!r} (from {tags[ephemeral.BASE_TAG]})")
     else:
         stack = session.create(name)
@@ -35,15 +48,19 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
         driver.console.print(f"ephemeral: created {name!r} from {base!r}")
     # `config cp` re-encrypts secrets for the new stack; none travel on a command line.
     session.run_cli("config", "cp", "--stack", base_stack.name, "--dest", name)
-    base_config = session.stack_config(base_stack).values
-    # A promotion in progress on the base is the base's, not the copy's.
-    canary_keys = [k for k in base_config if k.startswith(f"{canary_machine.STATE_NAMESPACE}:")]
+    canary_keys = ephemeral.promotion_keys(base_config.values)
     if canary_keys:
         stack.remove_all_config(canary_keys)
-    plain = {**ephemeral.added_config(base_config, base), **overrides}
+    plain = ephemeral.plain_config(base_config.values, base, overrides)
     if plain:
         stack.set_all_config({k: auto.ConfigValue(v) for k, v in plain.items()})
     stack_commands.up(driver, skip_preflight=skip_preflight, stack=stack)
+
+
+def override_values(overrides: dict[str, str]) -> frozenset[str]:
+    """The `--config` values (and their JSON leaves) no message may show: any may be a
+    secret, as `redact.sensitive_values` takes a secret key's."""
+    return sensitive_values(StackConfig(values=overrides, secret_keys=frozenset(overrides)))
 
 
 def down(driver: Driver, *, force: bool) -> None:
