@@ -162,8 +162,22 @@ upstream: ## Vendor a release's CRDs or values schema: make upstream PROJECT=tra
 upstream-check: ## Check the vendored upstream schemas against their provenance
 	$(PYTHON) tools/upstream/vendor.py verify
 
+# A STACK with no Pulumi.<STACK>.yaml is a typo: `stack select --create` would make an empty
+# stack and an untracked stack file for it. Refused first, before anything is built or
+# started, as the driver refuses it (select_or_create_declared in go_platform/workspace.py).
+DECLARED_STACKS = $(sort $(patsubst Pulumi.%.yaml,%,$(notdir $(wildcard $(CURDIR)/Pulumi.*.yaml))))
+COMMA := ,
+EMPTY :=
+SPACE := $(EMPTY) $(EMPTY)
+.PHONY: stack-declared
+stack-declared:
+	@if [ ! -f 'Pulumi.$(STACK).yaml' ]; then \
+		echo "error: STACK=$(STACK): the project has no Pulumi.$(STACK).yaml declaring it; its stacks: $(subst $(SPACE),$(COMMA)$(SPACE),$(DECLARED_STACKS))" >&2; \
+		exit 1; \
+	fi
+
 .PHONY: stack
-stack: venv policy-venv toolchain $(STACK_CLUSTER)
+stack: stack-declared venv policy-venv toolchain $(STACK_CLUSTER)
 	@mkdir -p $(STATE_DIR)/backend
 	@$(PULUMI) stack select --create $(STACK) >/dev/null
 
@@ -205,8 +219,11 @@ cancel: ## Remove the lock a killed update of STACK left (pulumi cancel)
 	$(PULUMI) cancel --yes --stack $(STACK)
 
 .PHONY: credentials
+# The outputs are read first: when the CLI fails (no such stack), its error is the one shown,
+# not followed by the summary's own about an empty input.
 credentials: ## Show the passwords STACK generated (dashboard, module proxy, Grafana)
-	@$(PULUMI) stack output --json --show-secrets --stack $(STACK) | $(PYTHON) tools/stack_summary.py --credentials
+	@outputs=$$($(PULUMI) stack output --json --show-secrets --stack $(STACK)) && \
+		printf '%s\n' "$$outputs" | $(PYTHON) tools/stack_summary.py --credentials
 
 .PHONY: down
 down: ## Destroy STACK (default local) and, for local, stop the embedded cluster

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -714,3 +715,61 @@ def test_a_declared_stack_whose_file_the_cli_cannot_read_is_not_created(tmp_path
     assert "Pulumi.dev.yaml: not valid YAML (line 2" in raised.value.lines[0]
     assert not (tmp_path / "state").exists()
     assert not Path(f"{cli}.log").exists()
+
+
+def make_with_cli(
+    tmp_path: Path, *args: str, exit_code: int = 0
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """`make -s <args>` with a CLI that logs what it is asked (and fails with `exit_code`);
+    returns the run and the CLI's logged commands."""
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}", exit_code)
+    done = subprocess.run(
+        ["make", "-s", *args, f"PULUMI={cli}"],
+        cwd=REPO,
+        env={**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'backend'}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log = Path(f"{cli}.log")
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("target", ["preview", "up", "stack"])
+def test_make_refuses_a_stack_the_project_does_not_declare(tmp_path, target):
+    done, asked = make_with_cli(tmp_path, target, "STACK=nosuch")
+
+    declared = sorted(path.name.split(".")[1] for path in REPO.glob("Pulumi.*.yaml"))
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[0] == (
+        "error: STACK=nosuch: the project has no Pulumi.nosuch.yaml declaring it; its stacks: "
+        + ", ".join(declared)
+    )
+    assert asked == []
+    assert not (REPO / "Pulumi.nosuch.yaml").exists()
+    assert not (tmp_path / "backend").exists()
+
+
+def test_make_checks_a_declared_stack_first_and_lets_it_pass():
+    done = subprocess.run(
+        ["make", "-s", "stack-declared", "STACK=dev"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    # First of the prerequisites: refused before anything is built or started.
+    assert re.search(r"^stack: stack-declared ", (REPO / "Makefile").read_text(), re.M)
+
+
+def test_make_credentials_of_a_stack_the_cli_cannot_read_is_its_error_alone(tmp_path):
+    done, asked = make_with_cli(tmp_path, "credentials", "STACK=nosuch", exit_code=255)
+
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("make:")]
+    assert done.returncode != 0
+    assert errors == ["error: no state"]
+    assert done.stdout == ""
+    assert asked == ["stack output --json --show-secrets --stack nosuch"]
