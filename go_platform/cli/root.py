@@ -27,6 +27,7 @@ from rich.markup import escape
 # typer vendors click (typer._click) and raises its exceptions, not click's.
 from typer._click.exceptions import ClickException
 
+from go_platform import interrupt
 from go_platform.driver import Driver, StackOptions
 from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, unexpected, usage_error
 from go_platform.summary import RunSummary, summary_path_problem, write_problem, write_summary
@@ -91,6 +92,10 @@ def run(
         code = error.code
         _print_error(console, error)
         summary.errors += [line for line in error.lines if line not in summary.errors]
+        if interrupt.requested():  # a CLI call that the passed-on SIGINT ended
+            code = ExitCode.FAILED
+            console.print("[red]interrupted[/red]")
+            summary.errors.append("interrupted")
     except KeyboardInterrupt:
         code = ExitCode.FAILED
         console.print("[red]interrupted[/red]")
@@ -157,10 +162,6 @@ def _write_json(
 # --- entry point -----------------------------------------------------------------------
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _usage_failure(error: ClickException, argv: list[str]) -> int:
     """Click's own usage error (an unknown option, a missing `--stack`) as the driver
     reports its own: one line and a pointer to the help, exit 64, and the summary when
@@ -199,8 +200,9 @@ def _json_argument(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: returns the exit code instead of raising SystemExit."""
-    # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written and
+    # the engine releases the stack's lock (interrupt.py).
+    signal.signal(signal.SIGTERM, interrupt.on_sigterm)
     command = typer.main.get_command(app)
     try:
         result = command.main(

@@ -19,6 +19,7 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.markup import escape
 
+from go_platform import interrupt
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.preflight import run_preflight
 from go_platform.progress import (
@@ -294,6 +295,8 @@ class Driver:
         finally:
             self.summary.absorb(operation, tracker)
         self._report(operation, tracker, failed=error is not None)
+        # A SIGTERM passed on to the CLI as SIGINT ended it: now stop as on Ctrl-C.
+        interrupt.raise_if_requested()
         return tracker, error
 
     def _report(self, operation: str, tracker: ProgressTracker, *, failed: bool) -> None:

@@ -13,13 +13,17 @@ Invariants guarded:
   to clear it, changing nothing; `refresh --clear-pending-creates` is refused on the lock
   (6) until `pulumi cancel` removes it, then clears the pending create, and `up` deploys;
 - a stack locked by an update that died exits 6 on `refresh` and `destroy`, and neither
-  the lock nor the state is touched.
+  the lock nor the state is touched;
+- a SIGTERM sent to the driver alone (CI cancelling its job) mid-`up` ends it as Ctrl-C
+  does: exit 1, "interrupted" in the output and the summary, no traceback, the stack's lock
+  released and no plugin left running; the next `up` needs no `pulumi cancel`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -34,7 +38,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.integration.conftest import kill_with_plugins, run_command
+from tests.integration.conftest import kill_with_plugins, processes_working_in, run_command
 from tests.integration.test_driver_engine import (  # noqa: F401 (fixtures)
     DRIVER_TIMEOUT,
     GO_PLATFORM,
@@ -165,6 +169,56 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK, env=env)
     settled = must(drive(engine, program, *preview, env=env))
     assert set(settled.summary["operations"]) == {"same"}
+
+
+def test_a_sigterm_to_the_driver_alone_ends_like_ctrl_c_and_releases_the_lock(
+    driver_engine,  # noqa: F811
+    program,  # noqa: F811
+    policy,  # noqa: F811
+):
+    """CI cancelling a job signals the driver's process, not the CLI it runs: the driver
+    passes a SIGINT on, so the CLI cancels as on Ctrl-C and releases the stack's lock."""
+    engine = driver_engine
+    pack = ("--policy-pack", str(policy))
+    must(drive(engine, program, "preview", "--stack", STACK, *pack))
+    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "10", "--stack", STACK)
+    summary = engine.root / "sigterm-summary.json"
+    driver = subprocess.Popen(
+        [*GO_PLATFORM, "up", "--stack", STACK, "--skip-preflight", *pack, "--json", str(summary)],
+        cwd=program,
+        env=engine.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    locks = engine.state / ".pulumi" / "locks"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(locks.rglob("*.json")):
+            assert time.monotonic() < deadline, "the up never took the lock"
+            assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGTERM)  # the driver's process only, not its group
+        output, _ = driver.communicate(timeout=DRIVER_TIMEOUT)
+    finally:
+        if driver.poll() is None:
+            kill_with_plugins(driver, engine.root)
+
+    assert driver.returncode == 1, output
+    assert "interrupted" in output
+    assert "Traceback" not in output
+    reported = json.loads(summary.read_text())
+    assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
+    assert not list(locks.rglob("*.json")), "the CLI died holding the lock"
+    deadline = time.monotonic() + 30
+    while processes_working_in(engine.root):  # the plugins end with the CLI
+        assert time.monotonic() < deadline, processes_working_in(engine.root)
+        time.sleep(0.5)
+
+    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
+    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
+    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
 
 
 def deployment(engine: Engine, project: Path) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""SIGTERM handled as Ctrl-C (`go_platform.interrupt`); the engine-level proof, a driver
+signalled mid-`up` releasing its lock, is tests/integration/test_driver_state.py's.
+
+Invariants guarded:
+- the first SIGTERM passes a SIGINT to the driver's child processes and returns, so the
+  CLI can cancel as on Ctrl-C; `raise_if_requested` then stops the driver;
+- with no child, or at a second SIGTERM, the driver stops at once (KeyboardInterrupt);
+- children are read from /proc, whatever the command names hold.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from go_platform import interrupt
+
+WAITS_FOR_SIGINT = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, lambda *_: (open(sys.argv[1], 'w').write('SIGINT'), "
+    "sys.exit(0)))\n"
+    "open(sys.argv[2], 'w').write('ready')\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_sigterm_yet() -> Iterator[None]:
+    interrupt.reset()
+    yield
+    interrupt.reset()
+
+
+def wait_for(path: Path, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} never written"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def test_the_first_sigterm_passes_a_sigint_to_the_children_and_returns(tmp_path):
+    got, ready = tmp_path / "got", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
+    try:
+        wait_for(ready)
+
+        interrupt.on_sigterm(15, None)  # returns: the child ends the operation
+
+        assert wait_for(got) == "SIGINT"
+        assert child.wait(timeout=20) == 0
+        assert interrupt.requested()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.raise_if_requested()
+        with pytest.raises(KeyboardInterrupt):  # a second SIGTERM: stop now
+            interrupt.on_sigterm(15, None)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_with_no_child_a_sigterm_stops_at_once():
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.on_sigterm(15, None)
+    assert interrupt.requested()
+
+
+def test_without_a_sigterm_nothing_is_raised():
+    interrupt.raise_if_requested()
+    assert not interrupt.requested()
+
+
+def test_children_are_read_from_proc_whatever_their_names(tmp_path):
+    stats = {
+        "101": "101 (pulumi) S 7 101 101 0",
+        "102": "102 (odd) name (x)) S 7 102 102 0",
+        "103": "103 (other) S 8 103 103 0",
+        "self": "7 (driver) S 1 7 7 0",
+    }
+    for pid, stat in stats.items():
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "stat").write_text(stat)
+    (tmp_path / "104").mkdir()  # ended before its stat was read
+
+    assert interrupt.child_pids(7, tmp_path) == [101, 102]
+    assert interrupt.child_pids(7, tmp_path / "absent") == []
