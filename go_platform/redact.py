@@ -37,6 +37,17 @@ def url_without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
+_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@'\"]+@")
+
+
+def hide_url_credentials(text: str) -> str:
+    """`text` with the `user:password@` of every URL in it, wherever it stands (an S3
+    backend's `endpoint=http://user:password@host` query parameter included), made `***@`:
+    for what other programs say about a URL they were given (the CLI quotes a backend URL it
+    cannot open)."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 def sensitive_values(config: StackConfig) -> frozenset[str]:
     """Values of `config` no message may show: secret keys' values (and their JSON
     leaves), and the values settings give as names of secret keys."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from go_platform.exit_codes import RESULTS, ExitCode
 from go_platform.progress import PolicyViolation, ProgressTracker
+from go_platform.redact import hide_url_credentials
 
 SCHEMA_VERSION = 1
 
@@ -95,8 +96,9 @@ class RunSummary:
             "policyViolations": [v.as_json() for v in self.policy_violations],
             "policyPacks": dict(sorted(self.policy_packs.items())),
             "outputs": self.outputs,
-            "errors": list(self.errors),
-            "warnings": list(self.warnings),
+            # Lines other programs wrote may quote a URL with its credentials.
+            "errors": [hide_url_credentials(line) for line in self.errors],
+            "warnings": [hide_url_credentials(line) for line in self.warnings],
             "drift": list(self.drift),
             "preflight": list(self.preflight),
             "canary": self.canary,

@@ -427,6 +427,35 @@ def test_the_help_shows_flags_without_a_value():
     assert "<bool>" not in result.stdout
 
 
+def test_a_url_password_the_cli_quotes_is_never_shown(project, capsys, tmp_path):
+    # The CLI quotes a backend URL it cannot open in full, an S3 endpoint's credentials too.
+    url = "s3://bucket?region=eu-west-1&endpoint=http://u:secretpw@127.0.0.1:1&bogus=1"
+    a_stack(
+        preview=Script(
+            [
+                engine_event(
+                    "diagnosticEvent",
+                    {
+                        "message": f'unable to open bucket "{url}"\n',
+                        "color": "never",
+                        "severity": "error",
+                    },
+                )
+            ],
+            command_error(f'error: unable to open bucket "{url}": unknown parameter\n'),
+        )
+    )
+
+    code, summary = run_cli("preview", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.FAILED
+    assert "endpoint=http://***@127.0.0.1:1" in out
+    assert "secretpw" not in out
+    assert summary is not None
+    assert "secretpw" not in json.dumps(summary)
+
+
 def test_a_closed_output_pipe_does_not_stop_the_command(project, tmp_path, monkeypatch):
     # `go-platform preview ... | head`: the reader goes away. Rich would exit from inside
     # the engine's event callback, leaving the CLI blocked and the stack locked.

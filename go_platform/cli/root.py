@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 from pulumi.automation import CommandError
@@ -30,6 +31,7 @@ from typer._click.exceptions import ClickException
 from go_platform import interrupt
 from go_platform.driver import Driver, StackOptions
 from go_platform.exit_codes import MEANINGS, DriverError, ExitCode, unexpected, usage_error
+from go_platform.redact import hide_url_credentials
 from go_platform.summary import RunSummary, summary_path_problem, write_problem, write_summary
 from go_platform.workspace import command_error_lines
 
@@ -48,10 +50,15 @@ app = typer.Typer(
 
 
 class DriverConsole(Console):
-    """The driver's console: when whoever reads its output goes away (`| head`, a closed
-    CI log pipe), it stops printing and the command goes on. Rich's default exits, from
-    inside the engine's event callback: events stop being read, the CLI blocks writing
-    them, and the stack stays locked."""
+    """The driver's console. It never shows a URL's `user:password@`, whoever wrote the
+    line (the CLI quotes a backend URL it cannot open in full). And when whoever reads its
+    output goes away (`| head`, a closed CI log pipe), it stops printing and the command
+    goes on: rich's default exits, from inside the engine's event callback, so events stop
+    being read, the CLI blocks writing them, and the stack stays locked."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        shown = (hide_url_credentials(o) if isinstance(o, str) else o for o in objects)
+        super().print(*shown, **options)
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
