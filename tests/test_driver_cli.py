@@ -380,6 +380,31 @@ def test_clicks_usage_errors_are_one_line_and_a_summary(
     assert summary["errors"] == [says]
 
 
+def test_an_option_without_its_value_points_at_its_commands_help(project, capsys):
+    assert main(["canary", "plan", "--stack"]) == ExitCode.USAGE
+
+    assert capsys.readouterr().out.splitlines() == [
+        "error: Option '--stack' requires an argument",
+        "  see: go-platform canary plan --help",
+    ]
+
+
+def test_a_usage_errors_summary_names_the_stack_given(project, tmp_path):
+    _, summary = run_cli("preview", "--stack", "dev", "--bogus", json_path=tmp_path / "s.json")
+
+    assert summary is not None
+    assert (summary["command"], summary["stack"]) == ("preview", "dev")
+
+
+@pytest.mark.parametrize("group", [[], ["canary"], ["ephemeral"]])
+def test_a_group_without_its_command_prints_its_help(project, capsys, group):
+    assert main(group) == ExitCode.USAGE
+
+    out = capsys.readouterr().out
+    assert out.startswith(f"Usage: {' '.join(['go-platform', *group])} [OPTIONS] COMMAND")
+    assert "error:" not in out
+
+
 def test_a_usage_error_with_the_summary_on_stdout_keeps_stdout_for_it(project, capsys):
     assert main(["up", "--bogus", "--json", "-"]) == ExitCode.USAGE
 

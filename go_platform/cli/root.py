@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 # typer vendors click (typer._click) and raises its exceptions, not click's.
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from go_platform import interrupt
 from go_platform.driver import Driver, StackOptions
@@ -173,18 +173,32 @@ def _usage_failure(error: ClickException, argv: list[str]) -> int:
     """Click's own usage error (an unknown option, a missing `--stack`) as the driver
     reports its own: one line and a pointer to the help, exit 64, and the summary when
     the arguments name a `--json PATH` that can be written."""
-    json_path = _json_argument(argv)
+    json_path = _option_value(argv, "--json")
     console = DriverConsole(stderr=json_path == "-", highlight=False, soft_wrap=True)
-    ctx = getattr(error, "ctx", None)
-    command_path = ctx.command_path if ctx is not None else "go-platform"
+    if isinstance(error, NoArgsIsHelpError):  # `go-platform canary`: its help is the answer
+        console.print(error.format_message(), markup=False)
+        return int(ExitCode.USAGE)
+    command = _command_words(argv)
     line = _usage_line(error.format_message())
-    _print_error(console, usage_error(line, f"see: {command_path} --help"))
+    _print_error(console, usage_error(line, f"see: {' '.join(['go-platform', *command])} --help"))
     if json_path is not None and json_path_problem(json_path) is None:
-        summary = RunSummary(command=command_path.removeprefix("go-platform").strip())
+        summary = RunSummary(command=" ".join(command), stack=_option_value(argv, "--stack", "-s"))
         summary.exit_code = ExitCode.USAGE
         summary.errors.append(line)
         _write_json(summary, json_path, console, summary.command, ExitCode.USAGE)
     return int(ExitCode.USAGE)
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The (sub)command the arguments name, as far as they name one (`canary plan`)."""
+    command, words = typer.main.get_command(app), []
+    for arg in argv:
+        subcommands = getattr(command, "commands", {})
+        if arg not in subcommands:
+            break
+        command = subcommands[arg]
+        words.append(arg)
+    return words
 
 
 def _usage_line(message: str) -> str:
@@ -195,14 +209,17 @@ def _usage_line(message: str) -> str:
     return message.rstrip(".")
 
 
-def _json_argument(argv: list[str]) -> str | None:
-    """The value of `--json` among arguments click could not parse, if there is one."""
+def _option_value(argv: list[str], *names: str) -> str | None:
+    """The value of an option (`--json PATH`, `--json=PATH`) among arguments click could not
+    parse; the last one given, as click takes it; None when it is not there."""
+    value = None
     for index, arg in enumerate(argv):
-        if arg.startswith("--json="):
-            return arg.removeprefix("--json=")
-        if arg == "--json" and index + 1 < len(argv):
-            return argv[index + 1]
-    return None
+        for name in names:
+            if arg.startswith(f"{name}="):
+                value = arg.removeprefix(f"{name}=")
+            elif arg == name and index + 1 < len(argv):
+                value = argv[index + 1]
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
