@@ -732,6 +732,18 @@ def test_malformed_json_is_reported_as_a_wrong_type():
     assert problem == "go-platform:services: must be a list (got text that is not JSON)"
 
 
+def test_json_set_as_text_by_a_path_says_how_to_set_its_items():
+    # `pulumi config set --path 'go-platform:services[0].canary.steps' '[10, 50]'`
+    service = service_config(canary={"image": "ghcr.io/acme/greeter:v2", "steps": "[10, 50]"})
+
+    [problem] = problems_of(services=json.dumps([service]))
+
+    assert problem.startswith(
+        "go-platform:services[0].canary.steps: must be a list (got JSON in quotes "
+        "(`pulumi config set --path` stores a value as text): set each item at its own path"
+    )
+
+
 def test_keys_of_other_namespaces_are_not_ours():
     assert (
         load_settings(StackConfig({"kubernetes:context": "kind-dev"}), stack="local").services == []

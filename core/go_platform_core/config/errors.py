@@ -4,6 +4,7 @@ pydantic's errors turned into the same shape. Values that may be secrets are nev
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,17 @@ def value_kind(value: Any) -> str:
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):
-        return "text that is not JSON" if value[:1] in ("[", "{") else "text"
+        if value[:1] not in ("[", "{"):
+            return "text"
+        try:
+            json.loads(value)
+        except ValueError:
+            return "text that is not JSON"
+        # `pulumi config set --path KEY '[10, 50]'` stores the JSON as text, not a list.
+        return (
+            "JSON in quotes (`pulumi config set --path` stores a value as text): set each "
+            "item at its own path, this key's `[0]`, `[1]`, ..., with `--type int` for numbers"
+        )
     return "a list" if isinstance(value, list) else "a mapping"
 
 
