@@ -335,7 +335,9 @@ def test_ephemeral_stack_from_a_base_then_down_without_its_stack_file(
         "config",
         "set",
         "--secret",
-        "greeterDb",
+        # A key of the fixture's own namespace: a secret of go-platform's that no setting
+        # names is an invalid config.
+        "fixture:greeterDb",
         "postgres://secret",
         "--stack",
         STACK,
@@ -361,7 +363,7 @@ def test_ephemeral_stack_from_a_base_then_down_without_its_stack_file(
 
     assert up.summary["stack"] == "pr-123"
     assert (
-        pulumi(engine, program, "config", "get", "greeterDb", "--stack", "pr-123").strip()
+        pulumi(engine, program, "config", "get", "fixture:greeterDb", "--stack", "pr-123").strip()
         == "postgres://secret"
     )
     assert "postgres://secret" not in (program / "Pulumi.pr-123.yaml").read_text()
