@@ -201,20 +201,19 @@ def test_a_sigterm_to_the_driver_alone_ends_like_ctrl_c_and_releases_the_lock(
             time.sleep(0.2)
         driver.send_signal(signal.SIGTERM)  # the driver's process only, not its group
         output, _ = driver.communicate(timeout=DRIVER_TIMEOUT)
-    finally:
-        if driver.poll() is None:
-            kill_with_plugins(driver, engine.root)
 
-    assert driver.returncode == 1, output
-    assert "interrupted" in output
-    assert "Traceback" not in output
-    reported = json.loads(summary.read_text())
-    assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
-    assert not list(locks.rglob("*.json")), "the CLI died holding the lock"
-    deadline = time.monotonic() + 30
-    while processes_working_in(engine.root):  # the plugins end with the CLI
-        assert time.monotonic() < deadline, processes_working_in(engine.root)
-        time.sleep(0.5)
+        assert driver.returncode == 1, output
+        assert "interrupted" in output
+        assert "Traceback" not in output
+        reported = json.loads(summary.read_text())
+        assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
+        assert not list(locks.rglob("*.json")), "the CLI died holding the lock"
+        deadline = time.monotonic() + 30
+        while processes_working_in(engine.root):  # the plugins end with the CLI
+            assert time.monotonic() < deadline, processes_working_in(engine.root)
+            time.sleep(0.5)
+    finally:  # whatever failed, nothing of this run is left running
+        kill_with_plugins(driver, engine.root)
 
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
     must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
