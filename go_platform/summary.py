@@ -115,7 +115,7 @@ def summary_path_problem(path: Path) -> str | None:
     """
     if path.is_dir():
         return f"{path} is a directory"
-    blocker = _not_a_directory(path)
+    blocker = blocking_file(path)
     if blocker is not None:
         return blocker
     try:
@@ -132,14 +132,14 @@ def write_problem(path: Path, error: OSError) -> str:
     """A precise reason for a failed write of the summary to `path`."""
     if path.is_dir():
         return f"{path} is a directory"
-    blocker = _not_a_directory(path)
+    blocker = blocking_file(path)
     if blocker is not None:
         return blocker
     directory = next((d for d in (path.parent, *path.parent.parents) if d.is_dir()), path.parent)
     return f"cannot write in {directory}: {error.strerror or error.__class__.__name__}"
 
 
-def _not_a_directory(path: Path) -> str | None:
+def blocking_file(path: Path) -> str | None:
     """The first directory of `path`'s that exists as something else, said in words."""
     for ancestor in reversed(path.parents):
         if ancestor.is_dir():

@@ -35,7 +35,7 @@ from semver import VersionInfo
 
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import url_without_credentials
-from go_platform.summary import _not_a_directory
+from go_platform.summary import blocking_file
 from go_platform_core.config import StackConfig, value_kind
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
@@ -188,7 +188,7 @@ def resolve_backend(option: str | None, env: Mapping[str, str], project_dir: Pat
         )
     url = check_backend(option or env.get("PULUMI_BACKEND_URL") or default_backend(project_dir))
     directory = file_backend_dir(url)
-    problem = _not_a_directory(directory / ".pulumi") if directory is not None else None
+    problem = blocking_file(directory / ".pulumi") if directory is not None else None
     if problem is not None:
         source = (
             "--backend"
