@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from string import Template
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from pulumi import automation as auto
@@ -169,11 +169,32 @@ def check_backend(url: str) -> str:
     if parts.scheme == "s3":
         if not parts.netloc:
             raise usage_error(f"backend {shown!r}: name the bucket (s3://bucket?region=eu-west-1)")
+        problem = s3_query_problem(parts.query)
+        if problem is not None:
+            raise usage_error(f"backend {shown!r}: {problem}")
         return url
     raise usage_error(
         f"backend {shown!r} is not supported: use file://<absolute path> or "
         "s3://<bucket>?region=<region>[&endpoint=<host:port>&s3ForcePathStyle=true]"
     )
+
+
+GO_BOOLEANS = frozenset(
+    {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+)
+"""What Go's strconv.ParseBool, which reads the S3 backend's flags, accepts."""
+
+
+def s3_query_problem(query: str) -> str | None:
+    """What the CLI would refuse in an S3 backend URL's parameters, only once a command ran
+    (exit 1): a `region` given empty, an `s3ForcePathStyle` that is not a boolean. Others
+    are the CLI's to judge: which parameters it accepts depends on its version."""
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == "region" and not value.strip():
+            return "region= is empty; name the bucket's region (region=eu-west-1)"
+        if name == "s3ForcePathStyle" and value not in GO_BOOLEANS:
+            return f"{name} must be true or false"
+    return None
 
 
 def resolve_backend(option: str | None, env: Mapping[str, str], project_dir: Path) -> str:

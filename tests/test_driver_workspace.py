@@ -90,6 +90,7 @@ def test_the_backend_option_wins_then_the_environment_then_local_state():
         "file://~/.pulumi-state",
         "s3://state-bucket",
         "s3://state-bucket?region=eu-west-1&endpoint=127.0.0.1:9000&s3ForcePathStyle=true",
+        "s3://state-bucket?region=eu-west-1&s3ForcePathStyle=1&profile=ci",
     ],
 )
 def test_supported_backends(url):
@@ -102,6 +103,8 @@ def test_supported_backends(url):
         ("file://relative/state", "absolute path"),
         ("s3://", "name the bucket"),
         ("s3://?region=eu-west-1", "name the bucket"),
+        ("s3://bucket?region=", "region= is empty"),
+        ("s3://bucket?region=eu-west-1&s3ForcePathStyle=maybe", "s3ForcePathStyle must be true"),
         ("gs://bucket", "is not supported"),
         ("https://api.example.com", "is not supported"),
         ("/plain/path", "is not supported"),
