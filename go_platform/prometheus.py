@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from go_platform.redact import url_without_credentials
+from go_platform.redact import hide_url_credentials
 from go_platform_core.telemetry import latency_quantile, success_ratio
 
 HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+")
@@ -100,7 +100,7 @@ class Prometheus:
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.shown = url_without_credentials(self.base_url)
+        self.shown = hide_url_credentials(self.base_url)
         """The URL as messages show it."""
         self.timeout = timeout
 

@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from go_platform_core.config import StackConfig
 
@@ -25,26 +24,16 @@ SECRET_NAMES_KEY = "secretEnv"
 SECRET_NAME_SUFFIX = "Secret"
 
 
-def url_without_credentials(url: str) -> str:
-    """`url` with any `user:password@` replaced by `***@`, for messages and the summary."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
-
-
-_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@'\"]+@")
+# A URL's scheme, then its user information up to the last `@` before the host (a password
+# may hold an `@`); the host and what follows are kept.
+_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#'\"]+@")
 
 
 def hide_url_credentials(text: str) -> str:
     """`text` with the `user:password@` of every URL in it, wherever it stands (an S3
     backend's `endpoint=http://user:password@host` query parameter included), made `***@`:
     for what other programs say about a URL they were given (the CLI quotes a backend URL it
-    cannot open)."""
+    cannot open), and for the URLs the driver shows itself (a backend, a Prometheus)."""
     return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 

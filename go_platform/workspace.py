@@ -34,7 +34,7 @@ from pulumi import automation as auto
 from semver import VersionInfo
 
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
-from go_platform.redact import url_without_credentials
+from go_platform.redact import hide_url_credentials
 from go_platform.summary import blocking_file
 from go_platform_core.config import StackConfig, value_kind
 
@@ -154,7 +154,7 @@ def default_backend(project_dir: Path) -> str:
 
 def check_backend(url: str) -> str:
     """`url` if it names a backend the driver supports; a usage error saying why not."""
-    shown = url_without_credentials(url)
+    shown = hide_url_credentials(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -218,7 +218,7 @@ def resolve_backend(option: str | None, env: Mapping[str, str], project_dir: Pat
             if env.get("PULUMI_BACKEND_URL")
             else "backend"
         )
-        raise usage_error(f"{source} {url_without_credentials(url)}: {problem}")
+        raise usage_error(f"{source} {hide_url_credentials(url)}: {problem}")
     return url
 
 

@@ -452,9 +452,11 @@ def test_the_help_shows_flags_without_a_value():
     assert "<bool>" not in result.stdout
 
 
-def test_a_url_password_the_cli_quotes_is_never_shown(project, capsys, tmp_path):
-    # The CLI quotes a backend URL it cannot open in full, an S3 endpoint's credentials too.
+def test_a_url_password_the_cli_quotes_is_never_shown(project, capsys, tmp_path, monkeypatch):
+    # The CLI quotes a backend URL it cannot open in full, an S3 endpoint's credentials too;
+    # the summary's own `backend` names it without them.
     url = "s3://bucket?region=eu-west-1&endpoint=http://u:secretpw@127.0.0.1:1&bogus=1"
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
     a_stack(
         preview=Script(
             [
@@ -471,13 +473,16 @@ def test_a_url_password_the_cli_quotes_is_never_shown(project, capsys, tmp_path)
         )
     )
 
-    code, summary = run_cli("preview", "--stack", "dev", json_path=tmp_path / "s.json")
+    code, summary = run_cli(
+        "preview", "--stack", "dev", "--backend", url, json_path=tmp_path / "s.json"
+    )
 
     out = capsys.readouterr().out
     assert code == ExitCode.FAILED
     assert "endpoint=http://***@127.0.0.1:1" in out
     assert "secretpw" not in out
     assert summary is not None
+    assert summary["backend"] == url.replace("u:secretpw@", "***@")
     assert "secretpw" not in json.dumps(summary)
 
 

@@ -27,7 +27,7 @@ from go_platform.progress import (
     ProgressView,
     operation_counts_line,
 )
-from go_platform.redact import scrub, sensitive_values, url_without_credentials
+from go_platform.redact import hide_url_credentials, scrub, sensitive_values
 from go_platform.summary import RunSummary
 from go_platform.workspace import (
     EMBEDDED_ENVIRONMENT,
@@ -106,7 +106,7 @@ class Driver:
         )
         self.summary.stack = self.options.stack
         self.summary.project = self.project
-        self.summary.backend = url_without_credentials(self.target.backend)
+        self.summary.backend = hide_url_credentials(self.target.backend)
         self._session: Session | None = None
         self.sensitive: frozenset[str] = frozenset()
         """Config values no message may show (`redact.sensitive_values`), once read."""
