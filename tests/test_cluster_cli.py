@@ -28,6 +28,10 @@ import pytest
 from tests.conftest import REPO
 
 CLUSTER = REPO / "tools" / "cluster" / "cluster.py"
+sys.path.append(str(CLUSTER.parent))  # for `localcluster`, the tool's own package
+sys.path.append(str(CLUSTER.parent.parent))  # for `gobuild`, which it shares with the toolchain
+
+from localcluster.base import Binaries, Cache, Versions  # noqa: E402
 
 
 def cluster(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,6 +45,21 @@ def cluster(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=60,
         check=False,
     )
+
+
+def stand_in_build(cache: Path) -> dict[str, str]:
+    """A cache holding empty stand-ins for the control plane's binaries, as the environment
+    that points `cluster.py` at it: for tests that fail before any binary runs, so they do
+    not depend on whether `make cluster-build` has run."""
+    binaries = Binaries.of(Cache(cache / Cache.subdirectory), Versions.load())
+    for path in [*binaries.executables(), binaries.kubectl]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+        path.chmod(0o755)
+    binaries.kwok_stages.mkdir(parents=True)
+    (binaries.kwok_stages / "stage.yaml").write_text("")
+    assert not binaries.missing()
+    return {"GO_PLATFORM_CACHE": str(cache)}
 
 
 def one_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -92,7 +111,9 @@ def test_a_data_directory_that_cannot_be_created_is_one_line(tmp_path):
     if os.access(parent, os.W_OK):  # root writes anywhere; /proc refuses even root
         parent = Path("/proc")
 
-    line = one_error(cluster("start", "--data-dir", str(parent / "cluster")))
+    line = one_error(
+        cluster("start", "--data-dir", str(parent / "cluster"), env=stand_in_build(tmp_path / "c"))
+    )
 
     assert line.startswith(f"cluster: error: cannot create the data directory {parent}/cluster: ")
     assert not (parent / "cluster").exists()

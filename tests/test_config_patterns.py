@@ -94,12 +94,21 @@ _class_char = st.one_of(
     st.characters(blacklist_categories=("Cs",)).map(lambda c: f"\\{c}"),
 )
 _class_item = st.one_of(_class_char, st.tuples(_class_char, _class_char).map("-".join))
+
+
+def _class(negated: str, items: list[str]) -> str:
+    body = "".join(items)
+    if not negated and body.startswith("^"):  # a literal `^` first would read as negation
+        body = f"\\{body}"
+    return f"[{negated}{body}]"
+
+
 _term = st.one_of(
     _plain,
     st.sampled_from(["*", "?", "/"]),
     st.characters(blacklist_categories=("Cs",)).map(lambda c: f"\\{c}"),
     st.tuples(st.sampled_from(["", "^"]), st.lists(_class_item, min_size=1, max_size=4)).map(
-        lambda t: f"[{t[0]}{''.join(t[1])}]"
+        lambda t: _class(*t)
     ),
 )
 _valid_patterns = st.lists(_term, max_size=8).map("".join)
