@@ -466,12 +466,14 @@ def test_the_makefile_skips_checkpoints_where_the_driver_does(target, stack, ski
 MAKE_LINE = re.compile(r"make(\[\d+\])?: ")
 
 
-def make_cancel(tmp_path: Path, stack: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """`make cancel STACK=stack` against a file backend in `tmp_path`, with a CLI that logs
-    what it is asked; returns the run and the CLI's logged commands."""
-    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
+def make_with_cli(
+    tmp_path: Path, *args: str, exit_code: int = 0
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """`make -s <args>` with a CLI that logs what it is asked (and fails with `exit_code`);
+    returns the run and the CLI's logged commands."""
+    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}", exit_code)
     done = subprocess.run(
-        ["make", "-s", "cancel", f"STACK={stack}", f"PULUMI={cli}"],
+        ["make", "-s", *args, f"PULUMI={cli}"],
         cwd=REPO,
         env={**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'backend'}"},
         capture_output=True,
@@ -487,7 +489,7 @@ def test_make_cancel_removes_the_lock_of_the_stack_it_names(tmp_path):
     (locks / "dev").mkdir(parents=True)
     (locks / "dev" / "c0ffee.json").write_text("{}")
 
-    done, asked = make_cancel(tmp_path, "dev")
+    done, asked = make_with_cli(tmp_path, "cancel", "STACK=dev")
 
     assert done.returncode == 0, done.stderr
     assert asked == ["cancel --yes --stack dev"]
@@ -499,7 +501,7 @@ def test_make_cancel_says_when_no_update_holds_the_lock(tmp_path):
     other.mkdir(parents=True)
     (other / "c0ffee.json").write_text("{}")
 
-    done, asked = make_cancel(tmp_path, "local")
+    done, asked = make_with_cli(tmp_path, "cancel", "STACK=local")
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == "stack local: no update holds its lock; nothing to cancel\n"
@@ -721,24 +723,6 @@ def test_a_declared_stack_whose_file_the_cli_cannot_read_is_not_created(tmp_path
     assert "Pulumi.dev.yaml: not valid YAML (line 2" in raised.value.lines[0]
     assert not (tmp_path / "state").exists()
     assert not Path(f"{cli}.log").exists()
-
-
-def make_with_cli(
-    tmp_path: Path, *args: str, exit_code: int = 0
-) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """`make -s <args>` with a CLI that logs what it is asked (and fails with `exit_code`);
-    returns the run and the CLI's logged commands."""
-    cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}", exit_code)
-    done = subprocess.run(
-        ["make", "-s", *args, f"PULUMI={cli}"],
-        cwd=REPO,
-        env={**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'backend'}"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    log = Path(f"{cli}.log")
-    return done, log.read_text().splitlines() if log.exists() else []
 
 
 @pytest.mark.parametrize("target", ["preview", "up", "stack"])
