@@ -26,11 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
 
 import grpc
+from arguments import count, run
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
@@ -96,11 +97,11 @@ def summary(name: str, samples: list[float], target: float | None = None) -> dic
     }
 
 
-def main() -> int:
+def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--runs", type=count, default=30, help="runs of each measurement")
+    args = parser.parse_args(argv)
 
     host = host_binary()
     engine, engine_address = stand_in_engine()
@@ -179,4 +180,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -74,6 +74,7 @@ for entry in (str(REPO), str(REPO / "policies"), str(REPO / "tools")):
         sys.path.insert(0, entry)
 
 import yaml  # noqa: E402
+from arguments import count, run  # noqa: E402
 from core_speed import loop_seconds  # noqa: E402
 
 from go_platform.workspace import EMBEDDED_ENVIRONMENT, SKIP_CHECKPOINTS_ENV, update_env  # noqa: E402
@@ -171,12 +172,13 @@ def toolchain() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def fresh_cluster(scratch: Path) -> Iterator[Path]:
-    """A cluster started in `scratch`; its kubeconfig; stopped on the way out."""
+    """A cluster started in `scratch`; its kubeconfig; stopped on the way out, also when the
+    bench is interrupted while it starts (`stop` ends components a start left untracked)."""
     data_dir = scratch / "cluster"
-    started = cluster_cli("start", data_dir=data_dir)
-    if started.returncode != 0:
-        sys.exit(f"the embedded cluster did not start:\n{started.stderr}")
     try:
+        started = cluster_cli("start", data_dir=data_dir)
+        if started.returncode != 0:
+            sys.exit(f"the embedded cluster did not start:\n{started.stderr}")
         yield Path(started.stdout.strip())
     finally:
         cluster_cli("stop", data_dir=data_dir, timeout=60)
@@ -777,9 +779,9 @@ def table(figures: dict[str, Any]) -> str:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each no-op command")
+    parser.add_argument("--runs", type=count, default=3, help="runs of each no-op command")
     parser.add_argument(
-        "--scale", type=int, nargs="*", default=[], help="also N generated services (each N)"
+        "--scale", type=count, nargs="+", default=[], help="also N generated services (each N)"
     )
     parser.add_argument(
         "--crd-choice",
@@ -793,4 +795,4 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(main)

@@ -33,6 +33,7 @@ for entry in (str(REPO), str(REPO / "policies")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from arguments import count, run  # noqa: E402
 from google.protobuf import empty_pb2  # noqa: E402
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy  # noqa: E402
 
@@ -188,8 +189,8 @@ def bench_startup(repeat: int) -> dict[str, Any]:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--repeat", type=int, default=200, help="runs per resource")
-    parser.add_argument("--startups", type=int, default=5, help="pack start-ups to time")
+    parser.add_argument("--repeat", type=count, default=200, help="runs per resource")
+    parser.add_argument("--startups", type=count, default=5, help="pack start-ups to time")
     args = parser.parse_args(argv)
 
     results = {
@@ -217,4 +218,4 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(main)
