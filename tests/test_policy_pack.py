@@ -20,6 +20,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -101,6 +102,23 @@ def test_the_constraints_agree_with_the_projects_pins():
     shared = set(project) & set(constraints)
     assert {"pyyaml", "pydantic", "pulumi", "cryptography"} <= shared
     assert {name: constraints[name] for name in shared} == {name: project[name] for name in shared}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--check"]])
+def test_the_constraints_writer_writes_only_when_asked_to(args):
+    constraints = PACK / "constraints.txt"
+    before = constraints.stat().st_mtime_ns
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "policy_constraints.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == (0 if args == ["--help"] else 2), done.stderr
+    assert "wrote" not in done.stdout
+    assert constraints.stat().st_mtime_ns == before
 
 
 def test_the_pack_reaches_the_program_only_through_the_core_package():

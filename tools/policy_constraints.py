@@ -17,6 +17,7 @@ changes; `tests/test_policy_pack.py` checks the written file against the pack's 
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -71,6 +72,9 @@ def resolve(pack: dict[str, str], project: dict[str, str]) -> str:
 
 
 def main() -> int:
+    # No options: --help says what it writes instead of writing it, and a stray argument is
+    # refused rather than ignored.
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     if not UV.is_file():
         sys.exit(f"{UV} is missing: run `make venv` first")
     pack = pins(PACK_REQUIREMENTS.read_text(encoding="utf-8"))
