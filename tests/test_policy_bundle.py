@@ -21,6 +21,7 @@ test_policy_pack_standalone.py.)
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,9 @@ def make_output(root: Path, kind: str) -> Path:
         return root / "pack"
     if kind == "containing":
         return root
+    if kind == "under-a-file":
+        (root / "afile").write_text("x")
+        return root / "afile" / "dist" / "policy-pack"
     target = root / kind
     if kind == "file":
         target.write_text("x")
@@ -148,6 +152,7 @@ def make_output(root: Path, kind: str) -> Path:
         ("the-pack", "must lie outside the pack"),
         ("containing", "and not contain it"),
         ("file", "is a file, not a directory"),
+        ("under-a-file", "afile is a file, not a directory"),
         ("not-a-bundle", "exists and is not a policy bundle"),
         ("new", None),
         ("empty", None),
@@ -238,6 +243,23 @@ def test_by_default_the_bundle_goes_to_the_cache_outside_the_repository(
     output = tmp_path / "cache" / "policy-pack"
     assert (output / "PulumiPolicy.yaml").is_file()
     assert f"publish it: cd {output} && " in capsys.readouterr().out
+
+
+def test_an_output_that_cannot_be_written_is_one_line(sources, fake_wheel, tmp_path, capsys):
+    pack, core = sources
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    if os.access(parent, os.W_OK):  # root writes anywhere; /proc refuses even root
+        parent = Path("/proc")
+
+    assert bundle(pack, core, parent / "policy-pack") == 1
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"policy_bundle.py: --output {parent / 'policy-pack'}: cannot write the bundle ("
+    )
+    assert not (parent / "policy-pack").exists()
 
 
 def test_a_cache_inside_the_repository_is_one_line(sources, fake_wheel, monkeypatch, capsys):

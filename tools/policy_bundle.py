@@ -40,7 +40,7 @@ from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))  # gobuild: the cache root the toolchain uses
-from gobuild.cache import cache_root  # noqa: E402
+from gobuild.cache import cache_root, not_a_directory  # noqa: E402
 from gobuild.errors import ToolError  # noqa: E402
 
 CORE_PROJECT = "go-platform-core"
@@ -122,6 +122,9 @@ def output_problem(output: Path, pack: Path) -> str | None:
         return f"--output {output}: must lie outside the pack {pack}, and not contain it"
     if output.exists() and not output.is_dir():
         return f"--output {output}: is a file, not a directory"
+    in_the_way = not_a_directory(output.parent)
+    if in_the_way:
+        return f"--output {output}: {in_the_way}"
     if output.is_dir() and any(output.iterdir()) and not is_bundle(output):
         return f"--output {output}: exists and is not a policy bundle; name another directory"
     return None
@@ -206,19 +209,25 @@ def build_bundle(pack: Path, core: Path, output: Path) -> tuple[Path, str]:
     if problem:
         raise BundleError(problem)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside the output and moved in at the end: a failed build leaves the old bundle.
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}-", dir=output.parent) as scratch:
-        staged = Path(scratch) / "bundle"
-        shutil.copytree(pack, staged, ignore=shutil.ignore_patterns(*LEFT_OUT))
-        wheel = build_wheel(core, staged / WHEELS, Path(scratch))
-        (staged / "requirements.txt").write_text(
-            bundle_requirements(requirements), encoding="utf-8"
-        )
-        (staged / ".gitignore").write_text(bundle_gitignore(), encoding="utf-8")
-        if output.exists():
-            shutil.rmtree(output)
-        staged.rename(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Built beside the output and moved in at the end: a failed build leaves the old one.
+        with tempfile.TemporaryDirectory(prefix=f".{output.name}-", dir=output.parent) as scratch:
+            staged = Path(scratch) / "bundle"
+            shutil.copytree(pack, staged, ignore=shutil.ignore_patterns(*LEFT_OUT))
+            wheel = build_wheel(core, staged / WHEELS, Path(scratch))
+            (staged / "requirements.txt").write_text(
+                bundle_requirements(requirements), encoding="utf-8"
+            )
+            (staged / ".gitignore").write_text(bundle_gitignore(), encoding="utf-8")
+            if output.exists():
+                shutil.rmtree(output)
+            staged.rename(output)
+    except OSError as error:  # a directory that cannot be made or written, a full disk
+        where = f" ({error.filename})" if error.filename else ""
+        raise BundleError(
+            f"--output {output}: cannot write the bundle{where}: {error.strerror}"
+        ) from None
     return output / WHEELS / wheel.name, declared
 
 
