@@ -237,17 +237,25 @@ down: ## Destroy STACK (default local) and, for local, stop the embedded cluster
 # The passphrase is printed only when it is the documented default: one of your own is
 # already in your shell, and is not echoed.
 .PHONY: env
-env: ## Print what pulumi (and, for local, kubectl) need in your shell: eval "$(make -s env)"
+env: stack-declared ## Print what pulumi (and, for local, kubectl) need in your shell: eval "$(make -s env)"
 	@$(TOOLCHAIN_BOOTSTRAP) env
 	@printf 'export PULUMI_BACKEND_URL=%q\n' "$(PULUMI_BACKEND_URL)"
 	@$(if $(filter file,$(origin PULUMI_CONFIG_PASSPHRASE)),printf 'export PULUMI_CONFIG_PASSPHRASE=%q\n' "$(PULUMI_CONFIG_PASSPHRASE)",:)
 	@$(if $(filter local,$(STACK)),printf 'export KUBECONFIG=%q PATH=%q:"$$PATH"\n' "$(CLUSTER_KUBECONFIG)" "$(patsubst %/,%,$(dir $(CLUSTER_KUBECTL)))",:)
 
-# `pulumi stack` ends with the stack's outputs.
+# `pulumi stack` ends with the stack's outputs. A file backend's stacks are files, looked at
+# first; any other backend's answer (its errors too: credentials, a wrong URL) is shown as is.
+STACK_FILES = $(patsubst file://%,%,$(PULUMI_BACKEND_URL))/.pulumi/stacks/*/$(STACK).json*
 .PHONY: status
-status: ## Where STACK stands: the cluster (local), the stack's resources and outputs
+status: stack-declared ## Where STACK stands: the cluster (local), the stack's resources and outputs
 	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-status; fi
-	@$(PULUMI) stack --stack $(STACK) 2>/dev/null || echo "stack $(STACK): not created yet (make up)"
+	@case '$(PULUMI_BACKEND_URL)' in file://*) \
+		if ! compgen -G '$(STACK_FILES)' >/dev/null; then \
+			echo "stack $(STACK): not created yet (make up$(if $(filter local,$(STACK)),, STACK=$(STACK)))"; \
+			exit 0; \
+		fi;; \
+	esac; \
+	$(PULUMI) stack --stack $(STACK)
 
 .PHONY: policy-config
 policy-config: venv ## Check the committed policy config files

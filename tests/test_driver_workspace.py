@@ -725,7 +725,7 @@ def test_a_declared_stack_whose_file_the_cli_cannot_read_is_not_created(tmp_path
     assert not Path(f"{cli}.log").exists()
 
 
-@pytest.mark.parametrize("target", ["preview", "up", "stack"])
+@pytest.mark.parametrize("target", ["preview", "up", "stack", "status", "env"])
 def test_make_refuses_a_stack_the_project_does_not_declare(tmp_path, target):
     done, asked = make_with_cli(tmp_path, target, "STACK=nosuch")
 
@@ -739,6 +739,27 @@ def test_make_refuses_a_stack_the_project_does_not_declare(tmp_path, target):
     assert asked == []
     assert not (REPO / "Pulumi.nosuch.yaml").exists()
     assert not (tmp_path / "backend").exists()
+
+
+def test_make_status_of_a_stack_not_created_says_how_to_create_it(tmp_path):
+    done, asked = make_with_cli(tmp_path, "status", "STACK=dev")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "stack dev: not created yet (make up STACK=dev)\n"
+    assert asked == []
+
+
+def test_make_status_shows_the_clis_answer_and_its_errors(tmp_path):
+    stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "go-platform"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+
+    done, asked = make_with_cli(tmp_path, "status", "STACK=dev", exit_code=255)
+
+    assert done.returncode != 0
+    assert "error: no state" in done.stderr  # not hidden behind "not created yet"
+    assert "not created yet" not in done.stdout
+    assert asked == ["stack --stack dev"]
 
 
 def test_make_checks_a_declared_stack_first_and_lets_it_pass():
