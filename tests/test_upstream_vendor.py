@@ -11,10 +11,12 @@ Invariants guarded:
 - `update` writes one file per CRD (`crds/<project>/<group>_<plural>.yaml`) and the values
   schema (`helm-values-schemas/<project>-<version>.values.schema.json`), and a provenance
   row per file whose SHA-256 are those of the source and of the copy; a chart directory is
-  a source; `--kind` narrows; bad sources are refused with the file named;
+  a source; `--kind` narrows; bad sources are refused in one line with the file named, and
+  a PROJECT or VERSION that is no name (`../x`, the two swapped) before anything is read;
 - running it again changes nothing, `--check` passes then and fails (writing nothing) once
   a source changes; a bump replaces the project's previous copies and leaves others alone;
-- `verify` flags hand edits, missing, stray and re-described files;
+- `verify` flags hand edits, missing, stray and re-described files, and a --root with no
+  PROVENANCE.md;
 - the committed copies verify against their own provenance, are the releases the program
   installs, and are what the local stack's default CRD sources match; no tracked code or
   config reads outside the repository.
@@ -497,7 +499,38 @@ def test_bad_sources_are_refused_naming_the_file(case, tmp_path):
     result = run("update", "acme", "1.0.0", *paths, root=tmp_path / "upstream")
     assert result.returncode == 2
     assert expected in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not (tmp_path / "upstream").exists()
+
+
+NAME = "lowercase letters, digits and dashes (traefik, cert-manager)"
+RELEASE = "a release version (39.0.0, v1.17.2)"
+
+
+@pytest.mark.parametrize(
+    ("project", "version", "says"),
+    [
+        ("../acme", "1.0.0", f"PROJECT '../acme': {NAME}"),
+        ("Acme", "1.0.0", f"PROJECT 'Acme': {NAME}"),
+        ("acme", "../../x", f"VERSION '../../x': {RELEASE}"),
+        ("1.0.0", "acme", f"PROJECT '1.0.0': {NAME}"),  # the two swapped
+    ],
+)
+def test_a_project_or_version_that_is_no_name_is_refused(sources, tmp_path, project, version, says):
+    result = run("update", project, version, sources / "crds", root=tmp_path / "upstream")
+
+    assert result.returncode == 2
+    assert result.stderr == f"vendor.py: {says}\n"
+    assert not (tmp_path / "upstream").exists()
+
+
+def test_verify_of_a_directory_without_provenance_says_so(tmp_path):
+    result = run("verify", root=tmp_path / "nowhere")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{tmp_path / 'nowhere' / 'PROVENANCE.md'}: not found; is --root the directory of the copies?\n"
+    )
 
 
 def test_an_unknown_kind_is_refused(sources, tmp_path):

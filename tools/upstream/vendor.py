@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ CRD_DIR = "crds"
 VALUES_DIR = "helm-values-schemas"
 PROVENANCE = "PROVENANCE.md"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
+# A project names a directory and a version a file name, so neither may hold a path.
+PROJECT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+RELEASE_VERSION = re.compile(r"v?[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?")
 
 # JSON-Schema keywords whose values are schemas (or maps/lists of schemas). Everything else
 # in a schema node is data (`default`, `enum`, `example`, `x-kubernetes-*`, ...) and is
@@ -382,11 +386,21 @@ def _manifests_in(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def _one_line(error: Exception) -> str:
+    """A YAML or decoding error as one line: where, then what."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return " ".join(str(error).split())
+
+
 def read_crds(source: Source) -> list[dict[str, Any]]:
     try:
         documents = list(yaml.safe_load_all(source.data.decode()))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise VendorError(f"{source.label}: not YAML (a templated file?): {error}") from error
+        raise VendorError(
+            f"{source.label}: not YAML (a templated file?): {_one_line(error)}"
+        ) from error
     crds = [
         d for d in documents if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
     ]
@@ -588,6 +602,12 @@ class Plan:
 def plan_update(
     root: Path, project: str, version: str, sources: Sequence[Path], kinds: Sequence[str] = ()
 ) -> Plan:
+    if not PROJECT_NAME.fullmatch(project):
+        raise VendorError(
+            f"PROJECT {project!r}: lowercase letters, digits and dashes (traefik, cert-manager)"
+        )
+    if not RELEASE_VERSION.fullmatch(version):
+        raise VendorError(f"VERSION {version!r}: a release version (39.0.0, v1.17.2)")
     manifests, schemas = collect_sources(sources)
     artifacts = build(project, version, manifests, schemas, kinds)
     rows = read_provenance(root)
@@ -611,6 +631,8 @@ def verify(root: Path) -> list[str]:
     """Problems with the committed copies, judged by their own provenance: each listed file
     exists with its recorded hash, is in the form `update` writes, is a valid CRD (or JSON
     schema) without description prose; no unlisted file sits beside them."""
+    if not (root / PROVENANCE).is_file():
+        return [f"{root / PROVENANCE}: not found; is --root the directory of the copies?"]
     rows = read_provenance(root)
     if not rows:
         return [f"{root / PROVENANCE}: no provenance rows"]
