@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // The early start: the warm start (warm.go) begun from the CLI's first host.
@@ -27,8 +28,14 @@ import (
 // no standard streams, listening on an abstract Unix socket named after the user, the
 // interpreter and program, and the CLI's process. The host that runs the program, a child
 // of the same CLI, claims it over that socket (claimEarly) where it would start a warm
-// process itself, and sends the run with its own standard output and error; the runner
-// sends back the exit status. Not claimed, it ends with the CLI.
+// process itself; the runner answers with its process ID, the host sends the run with its
+// own standard output and error, and the runner sends back the exit status. Not claimed,
+// it ends with the CLI.
+//
+// The `About` host binds the socket itself and hands it to the runner (descriptor 3), so
+// the socket is there from the moment the process is: a claim that comes while the
+// interpreter still starts (a loaded machine) waits for it in the socket's queue instead of
+// missing it and starting the program over in a new process.
 
 // earlyCommands are the CLI commands that run the program as their first operation.
 var earlyCommands = map[string]bool{"preview": true, "pre": true, "up": true, "update": true}
@@ -95,14 +102,35 @@ func (w *warmStarts) startEarly(p *program, executor string) {
 	}
 	key := warmKey(cmd.Path, p.programDir)
 	socket := earlySocket(key, owner)
+	listener, err := listenEarly(socket)
+	if err != nil {
+		return // offered already (About asked twice), or taken by a process of another user
+	}
+	defer listener.Close() // the runner holds its own copy
 	cmd.Args = append(cmd.Args, runnerArgs("early", recordPath(key), executor, socket, strconv.Itoa(owner))...)
 	cmd.Dir = p.programDir
 	cmd.Env = baseEnv(cmd.Env)
+	cmd.ExtraFiles = []*os.File{listener}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err == nil {
 		go func() { _ = cmd.Wait() }() // reaped, should it end while this host still runs
 	}
 }
+
+// listenEarly binds the abstract socket name and returns the listening socket as a file to
+// hand to the runner.
+func listenEarly(name string) (*os.File, error) {
+	listener, err := net.ListenUnix("unix", &net.UnixAddr{Name: "@" + name, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer listener.Close() // File is a duplicate, which keeps the socket open
+	return listener.File()
+}
+
+// claimTimeout bounds how long a claim waits for the early process to take it: most of it
+// is the interpreter's start, when the run came sooner than it (well under a second).
+const claimTimeout = 30 * time.Second
 
 // errNoStatus is a claimed early process's end without a status: killed, or crashed.
 var errNoStatus = errors.New("the program's process ended without reporting its exit status")
@@ -114,12 +142,20 @@ func (w *warmStarts) claimEarly(key string) *warmProcess {
 	if err != nil {
 		return nil
 	}
+	// The socket's credentials are those of the host that bound it (the same user's,
+	// unless another user took the name first); the process is the one the runner names.
 	cred, err := peer(conn)
 	if err != nil || int(cred.Uid) != os.Getuid() {
 		_ = conn.Close()
 		return nil
 	}
-	process, err := os.FindProcess(int(cred.Pid))
+	reader := bufio.NewReader(conn)
+	pid, err := readPID(conn, reader)
+	if err != nil {
+		_ = conn.Close()
+		return nil
+	}
+	process, err := os.FindProcess(pid)
 	if err != nil {
 		_ = conn.Close()
 		return nil
@@ -139,16 +175,38 @@ func (w *warmStarts) claimEarly(key string) *warmProcess {
 		done:    make(chan struct{}),
 	}
 	go func() {
-		warm.err = readStatus(conn)
+		warm.err = readStatus(reader)
 		_ = conn.Close()
 		close(warm.done)
 	}()
 	return warm
 }
 
-// readStatus waits for the early process's one line, {"exit": N}: nil for 0.
-func readStatus(conn net.Conn) error {
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+// readPID waits (up to claimTimeout) for the early process to take the claim: its first
+// line, {"pid": N}. An error means it ended first, or never answered.
+func readPID(conn net.Conn, reader *bufio.Reader) (int, error) {
+	if err := conn.SetReadDeadline(time.Now().Add(claimTimeout)); err != nil {
+		return 0, err
+	}
+	line, err := reader.ReadBytes('\n')
+	if err != nil {
+		return 0, err
+	}
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		return 0, err
+	}
+	var hello struct {
+		PID int `json:"pid"`
+	}
+	if err := json.Unmarshal(line, &hello); err != nil || hello.PID <= 0 {
+		return 0, fmt.Errorf("early process: not a process ID: %q", line)
+	}
+	return hello.PID, nil
+}
+
+// readStatus waits for the early process's last line, {"exit": N}: nil for 0.
+func readStatus(reader *bufio.Reader) error {
+	line, err := reader.ReadBytes('\n')
 	if err != nil {
 		return errNoStatus
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,6 +148,37 @@ func TestAnEarlyProcessRunsTheProgramOfTheHostThatClaimsIt(t *testing.T) {
 	failure, seen = f.run(t, 0)
 	if failure != "" || seen["mode"] != "run" {
 		t.Errorf("the next run: %q in mode %v, want a cold run's success", failure, seen["mode"])
+	}
+}
+
+// A run that comes before its early process listens (on a loaded machine the CLI can reach
+// the run before the interpreter it started at About has) waits for that process rather than
+// starting the program over in a new one.
+func TestARunWaitsForAnEarlyProcessStillStarting(t *testing.T) {
+	f := newEarlyFixture(t)
+	f.h.warm.startEarly(f.p, f.executor)
+	if _, err := os.Stat(f.marker); err == nil {
+		t.Fatal("the early process preloaded as it was started: the interpreter cannot start that fast")
+	}
+
+	if failure, seen := f.run(t, 0); failure != "" || seen["mode"] != "early" {
+		t.Errorf("the run: %q in mode %v, want the early process", failure, seen["mode"])
+	}
+}
+
+// The claimed process is the runner, as it names itself: the socket's credentials are those
+// of the host that bound it (here, this test), which the run's interrupts must not reach.
+func TestAClaimedEarlyProcessIsTheRunner(t *testing.T) {
+	f := newEarlyFixture(t)
+	f.h.warm.startEarly(f.p, f.executor)
+	claimed := f.h.warm.claimEarly(f.key)
+	if claimed == nil {
+		t.Fatal("no early process to claim")
+	}
+	defer claimed.release()
+	args := cliArgs(claimed.process.Pid)
+	if !slices.Contains(args, "early") || !slices.Contains(args, earlySocket(f.key, os.Getpid())) {
+		t.Errorf("the claimed process %d runs %.80q, not the early runner", claimed.process.Pid, args)
 	}
 }
 

@@ -2,7 +2,7 @@
 
     python -u -c RUNNER run   RECORD EXECUTOR [ARGS...]     run the executor now
     python -u -c RUNNER warm  RECORD EXECUTOR               import, then wait for the run
-    python -u -c RUNNER early RECORD EXECUTOR SOCKET OWNER  the same, claimed over SOCKET
+    python -u -c RUNNER early RECORD EXECUTOR SOCKET OWNER  the same, claimed over SOCKET (fd 3)
 
 `warm` is the host's warm start: the host starts it when a policy pack starts (most of a
 second before the engine asks for the run, which waits for the pack), and it imports the
@@ -15,12 +15,14 @@ the Pulumi SDK reads its configuration from the environment when asked, not at i
 
 `early` is the same warm start begun sooner, from the host the CLI asks `About` as its
 command starts (a process of its own, gone before the host that runs the program starts).
-It listens on the abstract Unix socket named SOCKET, and takes a connection only from a
-process of its own user; the host that runs the program connects (claims it)
-and sends the same JSON line, with the standard output and error the program is to write
-to (SCM_RIGHTS), and reads back one line when the run is over: {"exit": N}. Until it is
-claimed it lives only as long as the process OWNER (the CLI) does, ten minutes at most;
-claimed, it ends if the claimer does.
+That host binds the abstract Unix socket named SOCKET and hands it over listening, as
+descriptor 3 (so a claim made while this interpreter still starts waits in its queue). The
+runner takes a connection only from a process of its own user: the host that runs the
+program connects (claims it), reads {"pid": N} (this process, whose interrupts and end it
+then watches), sends the same JSON line, with the standard output and error the program
+is to write to (SCM_RIGHTS), and reads back one line when the run is over: {"exit": N}.
+Until it is claimed it lives only as long as the process OWNER (the CLI) does, ten minutes
+at most; claimed, it ends if the claimer does.
 
 Every mode, interrupted (SIGINT): the engine ends an operation by interrupting the host's
 process group, the program included, and the host passes the interrupt on to what it started
@@ -101,15 +103,16 @@ class EarlyRequest:
     RunRequest's is. Until the claim, the process ends with its owner (the CLI); after it,
     with the claimer."""
 
-    def __init__(self, name: str, owner: int) -> None:
+    LISTENER_FD = 3
+    """The socket, bound and listening, as the host that started this process passed it."""
+
+    def __init__(self, owner: int) -> None:
         self.arrived = threading.Event()
         self.connection: socket.socket | None = None
         self._line = b""
         self._streams: list[int] = []
         self._claim = threading.Lock()
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind("\0" + name)  # abstract: no file to clean up
-        listener.listen(1)
+        listener = socket.socket(fileno=self.LISTENER_FD)
         threading.Thread(
             target=self._accept, args=(listener,), name="early-start-run", daemon=True
         ).start()
@@ -130,11 +133,15 @@ class EarlyRequest:
         with self._claim:
             self.connection = connection
             listener.close()
-        data, streams, _, _ = socket.recv_fds(connection, 1 << 20, 2)
-        chunks = [data]
-        while data and not data.endswith(b"\n"):
-            data = connection.recv(1 << 20)
-            chunks.append(data)
+        try:
+            connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+            data, streams, _, _ = socket.recv_fds(connection, 1 << 20, 2)
+            chunks = [data]
+            while data and not data.endswith(b"\n"):
+                data = connection.recv(1 << 20)
+                chunks.append(data)
+        except OSError:  # the claimer went before it sent the run
+            os._exit(1)
         self._line = b"".join(chunks)
         self._streams = list(streams)
         self.arrived.set()
@@ -282,7 +289,7 @@ def main(argv: list[str]) -> None:
         if mode == "early":
             # Registered first, so it runs last of the exit handlers: the status is sent
             # once the program's own handlers have run.
-            early = EarlyRequest(args[0], int(args[1]))
+            early = EarlyRequest(int(args[1]))  # args[0], the socket's name, names it in ps
             status = [1]
             atexit.register(lambda: early.report(status[0]))
         request = early or RunRequest()
