@@ -218,17 +218,32 @@ cancel: ## Remove the lock a killed update of STACK left (pulumi cancel)
 	echo "removing the lock of stack $(STACK)"; \
 	$(PULUMI) cancel --yes --stack $(STACK)
 
+# A stack never made, on a file backend, is told as such: its stacks are files, looked at
+# first (the CLI's answer there is about a backend directory that does not exist yet). Any
+# other backend's answer, its errors too (credentials, a wrong URL), is shown as it is.
+STACK_STATE = $(patsubst file://%,%,$(PULUMI_BACKEND_URL))/.pulumi/stacks/*/$(STACK)
+STACK_NOT_CREATED = { case '$(PULUMI_BACKEND_URL)' in file://*) \
+	! compgen -G '$(STACK_STATE).json' >/dev/null && \
+	! compgen -G '$(STACK_STATE).json.gz' >/dev/null;; *) false;; esac; }
+MAKE_UP = make up$(if $(filter local,$(STACK)),, STACK=$(STACK))
+
 .PHONY: credentials
-# The outputs are read first: when the CLI fails (no such stack), its error is the one shown,
-# not followed by the summary's own about an empty input.
-credentials: ## Show the passwords STACK generated (dashboard, module proxy, Grafana)
-	@outputs=$$($(PULUMI) stack output --json --show-secrets --stack $(STACK)) && \
+# The outputs are read first: when the CLI fails, its error is the one shown, not followed by
+# the summary's own about an empty input.
+credentials: stack-declared ## Show the passwords STACK generated (dashboard, module proxy, Grafana)
+	@if $(STACK_NOT_CREATED); then \
+		echo "error: stack $(STACK): not created yet, so it has generated none ($(MAKE_UP))" >&2; \
+		exit 1; \
+	fi; \
+	outputs=$$($(PULUMI) stack output --json --show-secrets --stack $(STACK)) && \
 		printf '%s\n' "$$outputs" | $(PYTHON) tools/stack_summary.py --credentials
 
 .PHONY: down
 down: ## Destroy STACK (default local) and, for local, stop the embedded cluster
 	@status=0; \
-	if [ -f $(CLUSTER_KUBECONFIG) ] || [ "$(STACK)" != local ]; then \
+	if $(STACK_NOT_CREATED); then \
+		echo "stack $(STACK): not created; nothing to destroy"; \
+	elif [ -f $(CLUSTER_KUBECONFIG) ] || [ "$(STACK)" != local ]; then \
 		$(PULUMI) destroy --yes --stack $(STACK) || status=$$?; \
 	fi; \
 	if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-stop || status=$$?; fi; \
@@ -243,19 +258,12 @@ env: stack-declared ## Print what pulumi (and, for local, kubectl) need in your 
 	@$(if $(filter file,$(origin PULUMI_CONFIG_PASSPHRASE)),printf 'export PULUMI_CONFIG_PASSPHRASE=%q\n' "$(PULUMI_CONFIG_PASSPHRASE)",:)
 	@$(if $(filter local,$(STACK)),printf 'export KUBECONFIG=%q PATH=%q:"$$PATH"\n' "$(CLUSTER_KUBECONFIG)" "$(patsubst %/,%,$(dir $(CLUSTER_KUBECTL)))",:)
 
-# `pulumi stack` ends with the stack's outputs. A file backend's stacks are files, looked at
-# first; any other backend's answer (its errors too: credentials, a wrong URL) is shown as is.
-STACK_FILES = $(patsubst file://%,%,$(PULUMI_BACKEND_URL))/.pulumi/stacks/*/$(STACK).json*
+# `pulumi stack` ends with the stack's outputs.
 .PHONY: status
 status: stack-declared ## Where STACK stands: the cluster (local), the stack's resources and outputs
 	@if [ "$(STACK)" = local ]; then $(MAKE) --no-print-directory cluster-status; fi
-	@case '$(PULUMI_BACKEND_URL)' in file://*) \
-		if ! compgen -G '$(STACK_FILES)' >/dev/null; then \
-			echo "stack $(STACK): not created yet (make up$(if $(filter local,$(STACK)),, STACK=$(STACK)))"; \
-			exit 0; \
-		fi;; \
-	esac; \
-	$(PULUMI) stack --stack $(STACK)
+	@if $(STACK_NOT_CREATED); then echo "stack $(STACK): not created yet ($(MAKE_UP))"; \
+	else $(PULUMI) stack --stack $(STACK); fi
 
 .PHONY: policy-config
 policy-config: venv ## Check the committed policy config files

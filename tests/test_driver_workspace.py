@@ -725,7 +725,7 @@ def test_a_declared_stack_whose_file_the_cli_cannot_read_is_not_created(tmp_path
     assert not Path(f"{cli}.log").exists()
 
 
-@pytest.mark.parametrize("target", ["preview", "up", "stack", "status", "env"])
+@pytest.mark.parametrize("target", ["preview", "up", "stack", "status", "env", "credentials"])
 def test_make_refuses_a_stack_the_project_does_not_declare(tmp_path, target):
     done, asked = make_with_cli(tmp_path, target, "STACK=nosuch")
 
@@ -741,11 +741,20 @@ def test_make_refuses_a_stack_the_project_does_not_declare(tmp_path, target):
     assert not (tmp_path / "backend").exists()
 
 
-def test_make_status_of_a_stack_not_created_says_how_to_create_it(tmp_path):
-    done, asked = make_with_cli(tmp_path, "status", "STACK=dev")
+@pytest.mark.parametrize(
+    ("target", "code", "says"),
+    [
+        ("status", 0, "stack dev: not created yet (make up STACK=dev)"),
+        ("down", 0, "stack dev: not created; nothing to destroy"),
+        ("credentials", 2, "error: stack dev: not created yet, so it has generated none"),
+    ],
+)
+def test_make_on_a_stack_not_created_says_so_without_the_cli(tmp_path, target, code, says):
+    # No backend directory yet, as on a fresh clone: the CLI would only say it cannot open it.
+    done, asked = make_with_cli(tmp_path, target, "STACK=dev")
 
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "stack dev: not created yet (make up STACK=dev)\n"
+    assert done.returncode == code, done.stderr
+    assert (done.stdout + done.stderr).splitlines()[0].startswith(says)
     assert asked == []
 
 
@@ -777,11 +786,15 @@ def test_make_checks_a_declared_stack_first_and_lets_it_pass():
 
 
 def test_make_credentials_of_a_stack_the_cli_cannot_read_is_its_error_alone(tmp_path):
-    done, asked = make_with_cli(tmp_path, "credentials", "STACK=nosuch", exit_code=255)
+    stacks = tmp_path / "backend" / ".pulumi" / "stacks" / "go-platform"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+
+    done, asked = make_with_cli(tmp_path, "credentials", "STACK=dev", exit_code=255)
 
     # make's own closing line: `make:`, or `make[1]:` under a make (as `make test` runs it).
     errors = [line for line in done.stderr.splitlines() if not MAKE_LINE.match(line)]
     assert done.returncode != 0
     assert errors == ["error: no state"]
     assert done.stdout == ""
-    assert asked == ["stack output --json --show-secrets --stack nosuch"]
+    assert asked == ["stack output --json --show-secrets --stack dev"]
