@@ -81,7 +81,11 @@ from go_platform.workspace import EMBEDDED_ENVIRONMENT, SKIP_CHECKPOINTS_ENV, up
 from go_platform_core.config import LOCAL_CRD_SOURCES  # noqa: E402
 from tests.conftest import run_under_mocks, stack_file_config  # noqa: E402
 from tests.integration.conftest import run_in_group  # noqa: E402
-from tests.integration.test_cluster import client_from, cluster_cli  # noqa: E402
+from tests.integration.test_cluster import (  # noqa: E402
+    client_from,
+    cluster_cli,
+    condition_true,
+)
 from tests.integration.test_local_manifests import (  # noqa: E402
     Applier,
     declared_manifests,
@@ -232,10 +236,7 @@ def declared() -> Declared:
 
 
 def is_available(api: Any, path: str) -> bool:
-    status = api.get(path).body.get("status", {})
-    return any(
-        c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions", [])
-    )
+    return condition_true(api.get(path).body, "Available")
 
 
 FLOOR_POLL_S = 0.05

@@ -31,6 +31,7 @@ CLUSTER = REPO / "tools" / "cluster" / "cluster.py"
 sys.path.append(str(CLUSTER.parent))  # for `localcluster`, the tool's own package
 sys.path.append(str(CLUSTER.parent.parent))  # for `gobuild`, which it shares with the toolchain
 
+from localcluster.api import condition_true  # noqa: E402
 from localcluster.base import Binaries, Cache, Versions  # noqa: E402
 
 
@@ -200,3 +201,25 @@ def test_missing_binaries_say_how_to_build_them_into_the_cache_in_use(tmp_path):
     assert line.startswith("cluster: error: control plane binaries missing (etcd, ")
     assert line.endswith(f"run `GO_PLATFORM_CACHE={cache} make cluster-build`")
     assert not (tmp_path / "c").exists()
+
+
+READY = {"type": "Ready", "status": "True"}
+
+
+@pytest.mark.parametrize(
+    ("body", "ready"),
+    [
+        ({"status": {"conditions": [READY]}}, True),
+        ({"status": {"conditions": [{"type": "Ready", "status": "False"}, READY]}}, True),
+        ({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}, False),
+        ({"status": {"conditions": [{**READY, "type": "Established"}]}}, False),
+        # What the API returns before a controller has written the status: the wait goes on.
+        ({"status": {"conditions": None}}, False),
+        ({"status": None}, False),
+        ({"metadata": {}}, False),
+        ("404 page not found", False),
+        ({"status": {"conditions": [None, "x", READY]}}, True),
+    ],
+)
+def test_a_condition_is_read_from_whatever_status_the_api_returns(body, ready):
+    assert condition_true(body, "Ready") is ready

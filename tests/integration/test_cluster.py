@@ -43,7 +43,7 @@ CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`, the tool's own package
 sys.path.append(str(CLUSTER_TOOL.parent))  # for `gobuild`, which it shares with the toolchain
 
-from localcluster.api import ApiClient, free_port, port_is_free  # noqa: E402
+from localcluster.api import ApiClient, condition_true, free_port, port_is_free  # noqa: E402
 from localcluster.base import Binaries, Cache, Versions  # noqa: E402
 from localcluster.processes import Tracked, strays  # noqa: E402
 
@@ -319,10 +319,8 @@ def test_upstream_crd_validates_custom_resources(cluster: Cluster) -> None:
     assert response.status == 201, response.message
 
     def established() -> bool:
-        conditions = cluster.api.get(f"{crds}/{crd['metadata']['name']}").body["status"]
-        return any(
-            c["type"] == "Established" and c["status"] == "True"
-            for c in conditions.get("conditions") or []
+        return condition_true(
+            cluster.api.get(f"{crds}/{crd['metadata']['name']}").body, "Established"
         )
 
     eventually(established, what="the IngressRoute CRD to be established")

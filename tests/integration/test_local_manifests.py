@@ -29,7 +29,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, Recording, run_under_mocks, stack_file_config
-from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
+from tests.integration.test_cluster import (  # noqa: F401 (fixture)
+    Cluster,
+    cluster,
+    condition_true,
+    eventually,
+)
 
 FIELD_MANAGER = "go-platform-manifest-test"
 # Resource kinds the engine never sends to the API server.
@@ -146,11 +151,8 @@ def install_crds(applier: Applier, files: Sequence[Path], *, interval: float = 0
 
 
 def _established(api, name: str) -> bool:
-    conditions = api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").body
-    return any(
-        c["type"] == "Established" and c["status"] == "True"
-        for c in conditions.get("status", {}).get("conditions", [])
-    )
+    path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+    return condition_true(api.get(path).body, "Established")
 
 
 @pytest.fixture(scope="module")
@@ -216,10 +218,7 @@ def test_every_deployment_becomes_available(cluster: Cluster, local_objects, app
     assert {d["metadata"]["name"] for d in deployments} == {"greeter", "greeter-canary", "athens"}
 
     def available(body: dict[str, Any]) -> bool:
-        status = cluster.api.get(applied[0].path(body)).body.get("status", {})
-        return any(
-            c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions", [])
-        )
+        return condition_true(cluster.api.get(applied[0].path(body)).body, "Available")
 
     for body in deployments:
         eventually(

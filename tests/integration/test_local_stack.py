@@ -76,7 +76,12 @@ from tests.integration.conftest import (
     new_engine,
     run_in_virtualenv,
 )
-from tests.integration.test_cluster import Cluster, cluster, eventually  # noqa: F401 (fixture)
+from tests.integration.test_cluster import (  # noqa: F401 (fixture)
+    Cluster,
+    cluster,
+    condition_true,
+    eventually,
+)
 from tests.integration.test_driver_engine import drive, must
 from tests.integration.test_local_manifests import Applier
 
@@ -272,11 +277,7 @@ def deployment_path(namespace: str, name: str) -> str:
 
 
 def is_available(cluster: Cluster, namespace: str, name: str) -> bool:  # noqa: F811
-    body = cluster.api.get(deployment_path(namespace, name)).body
-    status = body.get("status", {}) if isinstance(body, dict) else {}
-    return any(
-        c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions", [])
-    )
+    return condition_true(cluster.api.get(deployment_path(namespace, name)).body, "Available")
 
 
 def replicas_owners(deployment: dict[str, Any]) -> set[str]:

@@ -93,6 +93,18 @@ class ApiClient:
         return self.request("PATCH", path, body, "application/merge-patch+json")
 
 
+def condition_true(body: Any, kind: str) -> bool:
+    """Whether the object `body` (as the API returned it) has its condition `kind` True. Its
+    status, or the status's conditions, is absent or null until a controller has written
+    them (a definition just created, a Deployment just applied)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    return any(
+        isinstance(c, dict) and c.get("type") == kind and c.get("status") == "True"
+        for c in conditions or []
+    )
+
+
 def http_ok(url_host: str, port: int, path: str, *, tls: bool, timeout: float = 2.0) -> bool:
     """True when GET answers 200. For components' own /healthz on loopback, whose serving
     certificates are self-signed by the components themselves."""

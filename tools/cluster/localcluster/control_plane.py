@@ -31,7 +31,7 @@ from typing import Any
 from gobuild.cache import exclusive, symlink_atomically, utc_now, write_atomically, write_json
 from gobuild.commands import tail
 
-from localcluster.api import ApiClient, free_port, http_ok, port_is_free
+from localcluster.api import ApiClient, condition_true, free_port, http_ok, port_is_free
 from localcluster.base import Binaries, ClusterError, Progress, Versions, duration
 from localcluster.pki import FRONT_PROXY_CLIENT, Pki
 from localcluster.processes import Tracked, kill_strays, spawn, strays, terminate
@@ -567,8 +567,7 @@ def _node_ready(client: ApiClient, name: str, since: datetime.datetime | None = 
         return False
     if not node.ok:
         return False
-    conditions = node.body.get("status", {}).get("conditions", [])
-    if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+    if not condition_true(node.body, "Ready"):
         return False
     if since is None:
         return True
