@@ -151,10 +151,23 @@ def test_masked_credentials_are_refused_in_one_line(monkeypatch, capsys):
     ]
 
 
-def test_no_outputs_is_one_line(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    code = stack_summary.main([])
-    err = capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("", "no stack outputs on standard input"),
+        ("\n", "no stack outputs on standard input"),
+        ("{", "standard input is not JSON: Expecting property name enclosed in double quotes"),
+        ("[]", "standard input is not a stack's outputs (a JSON object)"),
+        ("null", "standard input is not a stack's outputs (a JSON object)"),
+    ],
+)
+@pytest.mark.parametrize("args", [[], ["--credentials"]])
+def test_no_outputs_is_one_line(monkeypatch, capsys, given, says, args):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(given))
+    code = stack_summary.main(args)
+    out, err = capsys.readouterr()
 
     assert code == 1
-    assert err.strip().splitlines() == ["stack_summary: no stack outputs on standard input"]
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"stack_summary: {says}")

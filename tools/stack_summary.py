@@ -120,10 +120,21 @@ def main(argv: list[str] | None = None) -> int:
         "--credentials", action="store_true", help="print the generated credentials"
     )
     args = parser.parse_args(argv)
-    try:
-        outputs = json.load(sys.stdin)
-    except json.JSONDecodeError:
+    text = sys.stdin.read()
+    if not text.strip():
         print("stack_summary: no stack outputs on standard input", file=sys.stderr)
+        return 1
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as error:
+        print(f"stack_summary: standard input is not JSON: {error}", file=sys.stderr)
+        return 1
+    if not isinstance(outputs, dict):
+        print(
+            "stack_summary: standard input is not a stack's outputs (a JSON object), "
+            "as `pulumi stack output --json` prints them",
+            file=sys.stderr,
+        )
         return 1
     if args.credentials:
         lines = list(credentials(outputs))
