@@ -328,6 +328,29 @@ def test_unreadable_json_is_one_clear_error(tmp_path):
     )
 
 
+def test_a_file_that_is_not_text_is_one_clear_error(tmp_path):
+    path = tmp_path / "prod.json"
+    path.write_bytes(b'{"image-digest-pinned": "\xff"}')
+    with pytest.raises(PolicyConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"invalid policy config {path}: is not UTF-8 text (byte 25: invalid start byte)"
+    )
+
+
+def test_the_command_line_takes_help_and_refuses_unknown_options(capsys):
+    with pytest.raises(SystemExit) as helped:
+        main(["--help"])
+    assert helped.value.code == 0
+    assert "usage: python -m go_platform_policies.pack_config [-h] [FILE ...]" in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit) as refused:
+        main(["--strict"])
+    assert refused.value.code == 2  # a usage error, neither a verdict (65) nor a crash (1)
+    assert capsys.readouterr().err.splitlines()[-1].endswith("unrecognized arguments: --strict")
+
+
 def test_the_command_line_check_reports_and_fails(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"image-digest-pinned": "enforced", "nope": "advisory"}))

@@ -14,6 +14,7 @@ FILE...` runs the same check from a shell, for CI and before committing a change
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 import sys
@@ -108,11 +109,14 @@ def _level_problems(path: str, level: Any, policy: Policy | None) -> list[Settin
 def load_config(path: Path) -> dict[str, Any]:
     """The config document in `path`, checked; PolicyConfigError lists every problem."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise PolicyConfigError(
             str(path), [SettingsProblem("", f"cannot be read ({err.strerror})")]
         ) from None
+    except UnicodeDecodeError as err:
+        problem = SettingsProblem("", f"is not UTF-8 text (byte {err.start}: {err.reason})")
+        raise PolicyConfigError(str(path), [problem]) from None
     except json.JSONDecodeError as err:
         problem = SettingsProblem(
             "", f"is not JSON (line {err.lineno}, column {err.colno}: {err.msg})"
@@ -168,7 +172,12 @@ INVALID = 65
 def main(argv: Sequence[str]) -> int:
     """Check config files; print one line per file (or per problem). Exit `INVALID` on any
     problem."""
-    paths = [Path(a) for a in argv] or sorted(CONFIG_DIR.glob("*.json"))
+    parser = argparse.ArgumentParser(
+        prog="python -m go_platform_policies.pack_config",
+        description="Check policy config files (default: the pack's own, policies/config/).",
+    )
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    paths = parser.parse_args(argv).files or sorted(CONFIG_DIR.glob("*.json"))
     failed = False
     for path in paths:
         try:
