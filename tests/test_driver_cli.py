@@ -711,6 +711,18 @@ def test_a_policy_config_that_is_a_directory_is_named_so(project, tmp_path, caps
     assert stack.calls == []
 
 
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_a_bad_policy_config_is_refused_before_the_stack_is_selected_or_made(
+    project, tmp_path, capsys, command
+):
+    # No stack yet: a real session would create the declared one before reading the config.
+    assert main([command, "--stack", "dev", "--policy-pack-config", str(tmp_path)]) == 64
+
+    out = capsys.readouterr().out
+    assert out == f"error: --policy-pack-config {tmp_path}: is a directory, not a file\n"
+    assert "dev" not in FakeSession.stacks
+
+
 def test_a_mandatory_violation_exits_3_and_lists_policy_resource_and_message(
     project, tmp_path, capsys
 ):

@@ -21,9 +21,9 @@ from go_platform.workspace import command_error_lines, is_lock_conflict, lock_er
 
 
 def preview(driver: Driver) -> None:
+    policies = driver.policy_args()  # a bad pack or pack config: refused before the stack is made
     stack = driver.session.select_or_create_declared()
     driver.settings(stack)
-    policies = driver.policy_args()
     expected = driver.session.state(stack).resources
     with driver.session.dry_run():
         driver.engine(
@@ -43,9 +43,9 @@ def up(
     refresh: bool = False,
     stack: auto.Stack | None = None,
 ) -> None:
+    policies = driver.policy_args()  # a bad pack or pack config: refused before the stack is made
     stack = stack or driver.session.select_or_create_declared()
     settings, config = driver.settings(stack)
-    policies = driver.policy_args()
     if skip_preflight:
         driver.console.print("preflight: skipped (--skip-preflight)")
     else:
