@@ -97,6 +97,10 @@ def _read(path: Path, *, shown: str | None = None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise KubeError(f"kubeconfig {shown} cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise KubeError(
+            f"kubeconfig {shown} is not UTF-8 text (byte {error.start}: {error.reason})"
+        ) from None
     parsed = _parse(text, shown)
     if not isinstance(parsed, dict):
         raise KubeError(f"kubeconfig {shown} is not a kubeconfig document")

@@ -94,6 +94,10 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise usage_error(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise usage_error(
+            f"{path}: is not UTF-8 text (byte {error.start}: {error.reason})"
+        ) from None
     except yaml.YAMLError as error:
         raise usage_error(f"{path}: {yaml_problem(error)}") from None
 
@@ -306,8 +310,8 @@ def stack_secrets_provider(project_dir: Path, stack: str) -> str | None:
     path = stack_file(project_dir, stack)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # read_yaml says what is wrong when the stack file is read for its config
     if not isinstance(document, dict):
         return None
     if document.get("secretsprovider"):

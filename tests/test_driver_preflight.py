@@ -401,6 +401,16 @@ def test_a_kubeconfig_config_value_that_is_no_kubeconfig_is_named_never_shown(
     assert SECRET_TOKEN not in str(raised.value)
 
 
+def test_a_kubeconfig_file_that_is_not_text_is_one_error(tmp_path):
+    path = tmp_path / "binary.kubeconfig"
+    path.write_bytes(b"\x89PNG\r\n")
+
+    with pytest.raises(KubeError) as raised:
+        kubeconfig_document(config_value=None, env={"KUBECONFIG": str(path)}, project_dir=tmp_path)
+
+    assert str(raised.value) == f"kubeconfig {path} is not UTF-8 text (byte 0: invalid start byte)"
+
+
 def test_a_kubeconfig_file_that_is_not_yaml_is_located_not_quoted(tmp_path):
     path = tmp_path / "broken.kubeconfig"
     path.write_text(f"users:\n- user: {{token: {SECRET_TOKEN}, bad: [x}}\n")

@@ -644,17 +644,27 @@ def test_a_qualified_stack_name_has_the_stack_file_of_its_own_name(tmp_path):
     assert stack_file(tmp_path, "local") == tmp_path / "Pulumi.local.yaml"
 
 
-def test_a_pulumi_yaml_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (
+            b"name: go-platform\nruntime: [python\n",
+            "not valid YAML (line 3: expected ',' or ']', but got '<stream end>')",
+        ),
+        (b"name: go-platform\nruntime: \xff\n", "is not UTF-8 text (byte 27: invalid start byte)"),
+    ],
+)
+def test_a_pulumi_yaml_that_is_not_yaml_is_one_line_naming_the_file_and_line(
+    tmp_path, content, says
+):
     path = tmp_path / "Pulumi.yaml"
-    path.write_text("name: go-platform\nruntime: [python\n")
+    path.write_bytes(content)
 
     with pytest.raises(DriverError) as raised:
         project_name(tmp_path)
 
     assert raised.value.code == ExitCode.USAGE
-    assert raised.value.lines == [
-        f"{path}: not valid YAML (line 3: expected ',' or ']', but got '<stream end>')"
-    ]
+    assert raised.value.lines == [f"{path}: {says}"]
 
 
 def config_reader(error: str | None = None) -> SimpleNamespace:
@@ -677,13 +687,14 @@ def config_reader(error: str | None = None) -> SimpleNamespace:
         ),
         ("config: 5\n", "`config` must be a mapping of keys to values (got a number)"),
         ("- config\n", "must be a mapping of settings (got a list)"),
+        ("config:\n  p:a: caf\xe9\n", "is not UTF-8 text (byte 18: invalid continuation byte)"),
     ],
 )
 def test_a_stack_file_that_is_no_stack_file_is_one_usage_line(tmp_path, text, says):
     cli = exporting_pulumi(tmp_path / "bin" / "pulumi", "{}")
     session = session_with(tmp_path, cli)
     path = tmp_path / "project" / "Pulumi.dev.yaml"
-    path.write_text(text)
+    path.write_bytes(text.encode("latin-1"))
 
     with pytest.raises(DriverError) as raised:
         session.stack_config(config_reader())
