@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from go_platform.textfile import UnreadableTextError, read_text
+
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 CONFIG_SOURCE = "stack config kubernetes:kubeconfig"
 CONFIG_PATH_SOURCE = "named by stack config kubernetes:kubeconfig"
@@ -94,13 +96,9 @@ def _read(path: Path, *, shown: str | None = None) -> dict[str, Any]:
     """The kubeconfig at `path`; errors call it `shown` (default: the path)."""
     shown = shown or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise KubeError(f"kubeconfig {shown} cannot be read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise KubeError(
-            f"kubeconfig {shown} is not UTF-8 text (byte {error.start}: {error.reason})"
-        ) from None
+        text = read_text(path)
+    except UnreadableTextError as error:
+        raise KubeError(f"kubeconfig {shown} {error}") from None
     parsed = _parse(text, shown)
     if not isinstance(parsed, dict):
         raise KubeError(f"kubeconfig {shown} is not a kubeconfig document")

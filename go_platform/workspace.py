@@ -36,6 +36,7 @@ from semver import VersionInfo
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import hide_url_credentials
 from go_platform.summary import blocking_file
+from go_platform.textfile import UnreadableTextError, read_text
 from go_platform_core.config import StackConfig, value_kind
 
 DEFAULT_LOCAL_PASSPHRASE = "go-platform-local"
@@ -91,13 +92,9 @@ def read_yaml(path: Path) -> Any:
     """The YAML document in `path`; a usage error naming the file and what is wrong (one
     line) when it cannot be read or parsed."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise usage_error(f"{path}: cannot be read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise usage_error(
-            f"{path}: is not UTF-8 text (byte {error.start}: {error.reason})"
-        ) from None
+        return yaml.safe_load(read_text(path))
+    except UnreadableTextError as error:
+        raise usage_error(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise usage_error(f"{path}: {yaml_problem(error)}") from None
 
@@ -309,8 +306,8 @@ def stack_secrets_provider(project_dir: Path, stack: str) -> str | None:
     """The secrets provider a stack's Pulumi.<stack>.yaml records, if it records one."""
     path = stack_file(project_dir, stack)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        document = yaml.safe_load(read_text(path))
+    except (UnreadableTextError, yaml.YAMLError):
         return None  # read_yaml says what is wrong when the stack file is read for its config
     if not isinstance(document, dict):
         return None
