@@ -51,6 +51,14 @@ def test_not_quantities(text):
         parse_quantity(text)
 
 
+# Each overflows in its own way: the decimal context (1e1000000), int() of an exponent of
+# more digits than Python converts, an exponent beyond any context.
+@pytest.mark.parametrize("text", ["1e1000000", "1e" + "9" * 5000, "1e999999999"])
+def test_absurd_exponents_are_out_of_range_not_a_crash(text):
+    with pytest.raises(ValueError, match="out of range for a Kubernetes quantity"):
+        parse_quantity(text)
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("30s", 30), ("1m", 60), ("1m30s", 90), ("2h", 7200), ("1h1m1s", 3661)]
 )

@@ -7,7 +7,7 @@ GOMEMLIMIT from them, so it needs the value behind "250m" or "512Mi".
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 _BINARY_SUFFIXES = {
     "Ki": Decimal(2) ** 10,
@@ -54,9 +54,11 @@ def parse_quantity(text: str) -> Decimal:
         return number * _BINARY_SUFFIXES[suffix]
     if suffix in _DECIMAL_SUFFIXES:
         return number * _DECIMAL_SUFFIXES[suffix]
+    # Absurd exponents (1e1000000, 9e999999, an exponent of thousands of digits) overflow
+    # the decimal context or int(); ArithmeticError covers every decimal signal.
     try:
         return number * (Decimal(10) ** int(suffix[1:]))
-    except (InvalidOperation, OverflowError) as err:  # absurd exponents such as 1e999999999
+    except (ArithmeticError, ValueError) as err:
         raise ValueError(f"{text!r} is out of range for a Kubernetes quantity") from err
 
 
