@@ -5,7 +5,7 @@ Invariants guarded:
   Job, CronJob) and its containers are named by their full field path; init and ephemeral
   containers are checked like the others wherever Kubernetes allows the field there;
 - `container-resources-required`: cpu and memory requests and limits are present and are
-  quantities; ephemeral containers, which cannot set resources, are not asked to;
+  quantities above zero (a zero limit is none to the kubelet); ephemeral containers, which cannot set resources, are not asked to;
 - `container-limits-within-caps`: limits stay within the configured caps;
 - `container-requests-within-limits`: no request above its limit;
 - `container-probes-required`: long-running containers have readiness and liveness
@@ -74,6 +74,21 @@ CASES = [
         "memory written in gigabytes",
         deployment({"containers[0].resources.limits.memory": "1GB"}),
         f"{C0}: resources.limits.memory is '1GB'; expected a Kubernetes quantity (250m, 1, 256Mi)",
+    ),
+    case(
+        "container-resources-required",
+        "zero limits, which the kubelet reads as none",
+        deployment(
+            {"containers[0].resources.limits": {"cpu": "0m", "memory": 0}},
+        ),
+        f"{C0}: resources.limits.cpu is '0m'; expected a cpu limit above zero (zero means none)",
+        f"{C0}: resources.limits.memory is 0; expected a memory limit above zero (zero means none)",
+    ),
+    case(
+        "container-resources-required",
+        "a zero memory request",
+        deployment({"containers[0].resources.requests.memory": "0Gi"}),
+        f"{C0}: resources.requests.memory is '0Gi'; expected a memory request above zero (zero means none)",
     ),
     case(
         "container-resources-required",

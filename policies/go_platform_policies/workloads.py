@@ -57,11 +57,18 @@ def check_resources_present(workload: Workload, _settings: PolicySettings) -> It
                     yield container.violation(
                         f"resources.{section}.{resource}", None, f"a {resource} {section[:-1]}"
                     )
-                elif amount(values[resource]) is None:
+                elif (found := amount(values[resource])) is None:
                     yield container.violation(
                         f"resources.{section}.{resource}",
                         values[resource],
                         "a Kubernetes quantity (250m, 1, 256Mi)",
+                    )
+                elif found <= 0:
+                    # The API server takes a zero; the kubelet then sets no quota or cap.
+                    yield container.violation(
+                        f"resources.{section}.{resource}",
+                        values[resource],
+                        f"a {resource} {section[:-1]} above zero (zero means none)",
                     )
 
 
