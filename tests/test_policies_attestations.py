@@ -40,8 +40,10 @@ from tests.fake_registry import (
     OTHER_KEY,
     REPOSITORY,
     FakeRegistry,
+    attestation_layer,
     grype_result,
     keys,
+    oci_manifest,
     registry_with,
     scan_predicate,
     sha256,
@@ -86,6 +88,28 @@ def not_admitted(reason: str, *, count: int = 1, hours: str = "168", fail_on: st
 def attested(result=None, *, finished=FRESH, signers=(KEY,), scanner=TRIVY, **options):
     """A setup step: attest DIGEST's scan (`result`, a clean Trivy report by default)."""
     return lambda r: r.attest(signers, scan_predicate(finished, result, scanner), **options)
+
+
+DEEPLY_NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+def pushed_blob(body: bytes):
+    """A setup step: DIGEST's `.att` tag names one DSSE layer holding `body`, unsigned."""
+
+    def push(registry: FakeRegistry) -> None:
+        manifest = oci_manifest([attestation_layer(body)])
+        registry.manifests[(REPOSITORY, TAG)] = json.dumps(manifest).encode()
+        registry.blobs[(REPOSITORY, sha256(body))] = body
+
+    return push
+
+
+def annotations_listed(registry: FakeRegistry) -> None:
+    """A setup step: the `.att` manifest's layer annotations become lists of their values."""
+    manifest = json.loads(registry.manifests[(REPOSITORY, TAG)])
+    for layer in manifest["layers"]:
+        layer["annotations"] = list(layer["annotations"].values())
+    registry.manifests[(REPOSITORY, TAG)] = json.dumps(manifest).encode()
 
 
 OPENSSL = ("CVE-2026-1001", "CRITICAL", "openssl 3.0.11")
@@ -299,6 +323,37 @@ CASES = [
                 "the newest scan says it finished in the future, 2026-12-01T13:00:00Z; check "
                 "the scanner's clock"
             ),
+            config=keys(KEY),
+        ),
+    ),
+    # Anyone who can push to the repository writes what the tag and its blobs hold: whatever
+    # it is, the image is reported, and the engine's call is not ended by an exception.
+    (
+        registry_with(lambda r: r.manifests.update({(REPOSITORY, TAG): DEEPLY_NESTED})),
+        case(
+            "image-vulnerability-scanned",
+            "an attestation tag holding JSON nested past the interpreter's recursion limit",
+            deployment(),
+            not_admitted(f"tag {TAG} in {WHERE} is not a cosign attestation manifest"),
+            config=keys(KEY),
+        ),
+    ),
+    (
+        registry_with(pushed_blob(DEEPLY_NESTED)),
+        case(
+            "image-vulnerability-scanned",
+            "an attestation layer whose blob is JSON nested past the recursion limit",
+            deployment(),
+            not_admitted("an attestation layer is not a DSSE envelope"),
+            config=keys(KEY),
+        ),
+    ),
+    (
+        registry_with(attested(), annotations_listed),
+        case(
+            "image-vulnerability-scanned",
+            "a signed scan whose layer annotations (unsigned) are a list",
+            deployment(),
             config=keys(KEY),
         ),
     ),

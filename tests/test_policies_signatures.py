@@ -57,6 +57,7 @@ from tests.fake_registry import (
     REPOSITORY,
     FakeRegistry,
     keys,
+    oci_manifest,
     payload,
     public_pem,
     registry_with,
@@ -94,6 +95,13 @@ def not_signed(reason: str, image: str = IMAGE, digest: str = DIGEST, count: int
 # --- the policy, case by case --------------------------------------------------------
 
 WHERE = f"registry.example.com/{REPOSITORY}"
+DEEPLY_NESTED = b"[" * 100_000 + b"]" * 100_000
+LISTED_ANNOTATIONS = {
+    "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+    "size": 2,
+    "digest": sha256(b"{}"),
+    "annotations": ["dev.cosignproject.cosign/signature"],
+}
 
 
 CASES = [
@@ -171,6 +179,32 @@ CASES = [
             "a signed payload that is not a cosign signature",
             deployment(),
             not_signed("the signed payload is not a cosign simple-signing payload"),
+            config=keys(KEY),
+        ),
+    ),
+    # Anyone who can push a tag to the repository writes what these tags hold: whatever
+    # it is, the image is reported, and the engine's call is not ended by an exception.
+    (
+        registry_with(lambda r: r.manifests.update({(REPOSITORY, TAG): DEEPLY_NESTED})),
+        case(
+            "image-signature-verified",
+            "a signature tag holding JSON nested past the interpreter's recursion limit",
+            deployment(),
+            not_signed(f"tag {TAG} in {WHERE} is not a cosign signature manifest"),
+            config=keys(KEY),
+        ),
+    ),
+    (
+        registry_with(
+            lambda r: r.manifests.update(
+                {(REPOSITORY, TAG): json.dumps(oci_manifest([LISTED_ANNOTATIONS])).encode()}
+            )
+        ),
+        case(
+            "image-signature-verified",
+            "a signature layer whose annotations are a list",
+            deployment(),
+            not_signed("a signature layer has no readable signature annotation"),
             config=keys(KEY),
         ),
     ),

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,10 +47,12 @@ from go_platform_policies.signatures import (
     RegistryClient,
     RegistryError,
     RegistryVerifier,
+    annotations,
     cosign_tag,
     manifest_layers,
     most_telling,
     read_blob,
+    read_json,
     read_manifest,
     verifies,
 )
@@ -196,7 +197,7 @@ def envelope_statement(
 ) -> dict[str, Any]:
     """The in-toto Statement of a DSSE envelope one of `keys` signed; NotVerified if none."""
     try:
-        document = json.loads(envelope)
+        document = read_json(envelope)
         payload_type = document["payloadType"]
         body = base64.b64decode(document["payload"], validate=True)
         signatures = [
@@ -214,7 +215,7 @@ def envelope_statement(
     if not any(verifies(signed, signature, keys) for signature in signatures):
         raise NotVerified("no configured public key verifies the attestation's signature")
     try:
-        statement = json.loads(body)
+        statement = read_json(body)
     except ValueError:
         statement = None
     if not isinstance(statement, dict) or statement.get("_type") not in STATEMENT_TYPES:
@@ -291,7 +292,7 @@ class AttestationVerifier(RegistryVerifier[ScanVerdict]):
                 )
             for layer in layers:
                 # The annotation is unsigned: it only spares fetching other kinds (SBOMs).
-                annotated = (layer.get("annotations") or {}).get(PREDICATE_TYPE_ANNOTATION)
+                annotated = annotations(layer).get(PREDICATE_TYPE_ANNOTATION)
                 if annotated and annotated not in VULN_PREDICATE_TYPES:
                     reasons.append(not_a_scan(annotated))
                     continue

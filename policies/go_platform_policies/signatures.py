@@ -277,7 +277,7 @@ class RegistryClient:
                 f"token service of {host} refused a pull token (HTTP {response.status})"
             )
         try:
-            document = json.loads(response.body)
+            document = read_json(response.body)
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError):
             token = None
@@ -293,6 +293,22 @@ class NotVerified(Exception):  # noqa: N818 (an outcome, not an error of the pac
     """What cosign stored is missing, unreadable or untrusted; the message says why."""
 
 
+def read_json(data: bytes) -> Any:
+    """`data` as JSON; ValueError for anything that is not, however it fails: a registry's
+    answers are anyone's who can push a tag, and a document nested past the interpreter's
+    recursion limit would otherwise end the whole `Analyze` call."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def annotations(layer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A manifest layer's annotations, or none when they are not a mapping."""
+    found = layer.get("annotations")
+    return found if isinstance(found, Mapping) else {}
+
+
 def read_manifest(client: RegistryClient, image: ImageReference, tag: str, what: str) -> bytes:
     """The manifest cosign stored under `tag` (`what` it holds names a missing one)."""
     where = f"{image.registry}/{image.repository}"
@@ -306,7 +322,7 @@ def read_manifest(client: RegistryClient, image: ImageReference, tag: str, what:
 
 def manifest_layers(manifest: bytes, media_type: str) -> list[dict[str, Any]]:
     """The layers of `media_type` in an image manifest; ValueError if it has no layers."""
-    document = json.loads(manifest)
+    document = read_json(manifest)
     layers = document.get("layers") if isinstance(document, dict) else None
     if not isinstance(layers, list):
         raise ValueError("the manifest has no layers")
@@ -352,7 +368,7 @@ def signature_layers(manifest: bytes) -> list[SignatureLayer]:
     """The simple-signing layers of a cosign signature manifest; ValueError if unreadable."""
     found = []
     for layer in manifest_layers(manifest, SIGNATURE_LAYER_TYPE):
-        encoded = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
+        encoded = annotations(layer).get(SIGNATURE_ANNOTATION)
         try:
             signature = base64.b64decode(encoded, validate=True) if encoded else None
         except (binascii.Error, TypeError):
@@ -364,7 +380,7 @@ def signature_layers(manifest: bytes) -> list[SignatureLayer]:
 def signed_digest(payload: bytes) -> str | None:
     """The manifest digest a simple-signing payload vouches for, None if it is not one."""
     try:
-        document = json.loads(payload)
+        document = read_json(payload)
         critical = document["critical"]
         if critical["type"] != SIMPLE_SIGNING_TYPE:
             return None
