@@ -59,6 +59,12 @@ RSA_PEM = (
     .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     .decode()
 )
+# cosign.key's kind of text, pasted where the public key belongs.
+PRIVATE_PEM = KEY.private_bytes(
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+).decode()
 
 # --- settings: (policy, config, key path, message) ------------------------------------
 
@@ -135,6 +141,31 @@ BAD_SETTINGS = [
         {"maxAgeHours": 0},
         "maxAgeHours",
         "input should be greater than 0 (got 0)",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"maxAgeHours": 1e12},
+        "maxAgeHours",
+        "input should be less than or equal to 8784 (got 1000000000000.0)",
+    ),
+    (
+        "image-vulnerability-scanned",
+        {"maxAgeHours": float("inf")},  # JSON's Infinity, which Python's json reads
+        "maxAgeHours",
+        "input should be a finite number (got inf)",
+    ),
+    (
+        "image-signature-verified",
+        {"publicKeys": PRIVATE_PEM},
+        "publicKeys",
+        "input should be a valid list (got a PEM private key, not shown: configure the public "
+        "key (cosign.pub))",
+    ),
+    (
+        "container-limits-within-caps",
+        {"maxCpu": "1e1000000"},
+        "maxCpu",
+        "'1e1000000' is out of range for a Kubernetes quantity",
     ),
     (
         "image-vulnerability-scanned",

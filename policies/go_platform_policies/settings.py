@@ -180,8 +180,13 @@ class SignatureSettings(PolicySettings):
         description="PEM ECDSA P-256 public keys (cosign.pub); a signature by any one passes.",
     )
     timeout_seconds: float = Field(
-        10, gt=0, le=60, description="Timeout of each request to a registry."
+        10, gt=0, le=60, allow_inf_nan=False, description="Timeout of each request to a registry."
     )
+
+
+MAX_AGE_HOURS = 24 * 366
+"""A scan older than a year admits nothing a scan is for; and a bound keeps the age a
+`timedelta` can hold (`1e12` hours, or JSON's `Infinity`, would overflow it at every check)."""
 
 
 class VulnerabilityScanSettings(SignatureSettings):
@@ -189,7 +194,11 @@ class VulnerabilityScanSettings(SignatureSettings):
     then how recent and how clean the scan must be."""
 
     max_age_hours: float = Field(
-        168, gt=0, description="How long ago the newest scan may have finished (scanFinishedOn)."
+        168,
+        gt=0,
+        le=MAX_AGE_HOURS,
+        allow_inf_nan=False,
+        description="How long ago the newest scan may have finished (scanFinishedOn).",
     )
     fail_on: ThresholdName = Field(
         "high", description="Findings at or above this severity refuse the image."
@@ -331,6 +340,11 @@ def json_word(value: Any, limit: int = 60) -> str:
     and the rest as written (shortened past `limit`)."""
     if value is None or isinstance(value, bool):
         return json.dumps(value)
+    if isinstance(value, str) and "-----BEGIN" in value:
+        # Key material, perhaps a private key pasted for a public one: named, never shown.
+        if "PRIVATE KEY" in value:
+            return "a PEM private key, not shown: configure the public key (cosign.pub)"
+        return "PEM text, not shown"
     return _shorten(value, limit)
 
 
