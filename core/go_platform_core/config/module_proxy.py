@@ -138,6 +138,14 @@ def module_proxy_problems(proxy: ModuleProxySettings, domain: str) -> list[Probl
         )
     if flight.type != "memory" and not flight.endpoint:
         problems.append(Problem(f"{at}.singleFlight.endpoint", f"is required with {flight.type!r}"))
+    if proxy.public_mode in ("redirect", "async_redirect") and not proxy.upstream:
+        problems.append(
+            Problem(
+                f"{at}.upstream",
+                f"is required with publicMode {proxy.public_mode!r}: the proxy clients are "
+                "redirected to",
+            )
+        )
     if storage.s3:
         problems += key_pair_problems(f"{at}.storage.s3", storage.s3)
     credentials = proxy.credentials
