@@ -225,14 +225,28 @@ def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
     }
 
 
+ALLOY_STORAGE = "/tmp/alloy"
+
+
 def alloy_values(loki_push_url: str) -> dict[str, Any]:
-    """Grafana Alloy on every node, non-root: it reads logs through the API server."""
+    """Grafana Alloy on every node, non-root: it reads logs through the API server.
+
+    Its root filesystem is read-only, so its storage path (where components keep their
+    state, such as the log positions) is an emptyDir: Alloy refuses to start when a
+    component cannot create its directory there.
+    """
     return {
-        "controller": {"type": "daemonset"},
+        "controller": {
+            "type": "daemonset",
+            "volumes": {"extra": [{"name": "storage", "emptyDir": {"sizeLimit": "1Gi"}}]},
+        },
         "alloy": {
             "configMap": {"content": telemetry.alloy_config(loki_push_url)},
-            "storagePath": "/tmp/alloy",
-            "mounts": {"varlog": False},
+            "storagePath": ALLOY_STORAGE,
+            "mounts": {
+                "varlog": False,
+                "extra": [{"name": "storage", "mountPath": ALLOY_STORAGE}],
+            },
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 473,

@@ -203,6 +203,17 @@ def test_alloy_runs_without_host_access():
     assert values["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_alloys_storage_path_is_a_writable_volume_on_its_read_only_root():
+    # Its components create their directories below the storage path at start; on a
+    # read-only root with nothing mounted there, Alloy exits before shipping a log line.
+    values = alloy_values("http://loki:3100/loki/api/v1/push")
+    storage = values["alloy"]["storagePath"]
+    mounted = {m["name"]: m["mountPath"] for m in values["alloy"]["mounts"]["extra"]}
+    volumes = {v["name"]: v for v in values["controller"]["volumes"]["extra"]}
+    (name,) = [name for name, path in mounted.items() if path == storage]
+    assert "emptyDir" in volumes[name]
+
+
 def test_grafana_admin_datasources_dashboards_and_route(pulumi_program):
     recording = run(pulumi_program)
     grafana = charts(recording)["grafana"]["values"]
