@@ -411,7 +411,12 @@ class GoServiceStack(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata=self._metadata(self._workload, monitor_labels),
             spec=namespace.apply(
-                lambda ns: telemetry.service_rules(service.name, ns, observability.availability_slo)
+                lambda ns: telemetry.service_rules(
+                    service.name,
+                    ns,
+                    telemetry.service_traffic(service, ns),
+                    observability.availability_slo,
+                )
             ),
             opts=self._child,
         )
@@ -425,7 +430,12 @@ class GoServiceStack(pulumi.ComponentResource):
             ),
             data={
                 f"{self._workload}.json": namespace.apply(
-                    lambda ns: json.dumps(telemetry.service_dashboard(service.name, ns), indent=1)
+                    lambda ns: json.dumps(
+                        telemetry.service_dashboard(
+                            service.name, ns, telemetry.service_traffic(service, ns)
+                        ),
+                        indent=1,
+                    )
                 )
             },
             opts=self._child,

@@ -39,6 +39,7 @@ from components.go_service import (
 from components.routing import GatewayBinding, MiddlewareRef
 from go_platform_core.config import load_settings
 from go_platform_core.severity import Severity
+from go_platform_core.telemetry import traefik_route_service
 from go_platform_core.vulncheck import GateSettings
 from tests.conftest import OMIT, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
@@ -572,7 +573,7 @@ def test_route_middlewares_follow_the_gateway_chain(pulumi_program):
 
 
 def test_alerts_and_dashboard_per_service(pulumi_program):
-    recording = deploy(pulumi_program)
+    recording = deploy(pulumi_program, route={"host": "greeter.go-platform.localhost"})
     rule = recording.one("PrometheusRule", parent="greeter").inputs
     assert rule["metadata"]["labels"]["go-platform/scrape"] == "true"
     alerts = {
@@ -583,6 +584,20 @@ def test_alerts_and_dashboard_per_service(pulumi_program):
     dashboard = recording.one("ConfigMap", name="greeter-dashboard").inputs
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["greeter.json"])["title"] == "greeter (apps)"
+    # Both measure the requests Traefik sends to the route's one backend, named after the
+    # IngressRoute and its rule, as Traefik names it.
+    route = recording.one("IngressRoute", parent="greeter").inputs
+    (rule_of_route,) = route["spec"]["routes"]
+    backend = traefik_route_service("apps", route["metadata"]["name"], rule_of_route["match"])
+    exprs = [r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert sum(f'service=~"{backend}"' in expr for expr in exprs) == 5  # 4 windows, latency
+    assert f'service=~\\"{backend}\\"' in dashboard["data"]["greeter.json"]
+
+
+def test_a_service_the_gateway_does_not_route_is_not_measured_there(pulumi_program):
+    rule = deploy(pulumi_program).one("PrometheusRule", parent="greeter").inputs
+    alerts = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert alerts == ["ContainerRestarting"]
 
 
 def test_no_alerts_or_dashboard_without_monitoring(pulumi_program):

@@ -9,7 +9,9 @@ Invariants guarded:
 - alert rules pass `promtool check rules`, and `promtool test rules` proves the burn-rate
   alert fires for a failing service and stays silent for a healthy one and for errors
   below the burn threshold;
-- rules and dashboards select both tracks of a service, and nothing else;
+- rules and dashboards select the Traefik services that carry a service's requests, named
+  as Traefik names them (its route's backend; with a canary, both tracks and the pinned
+  rules), and nothing else;
 - datasources link metrics, logs and traces both ways (exemplars, derived fields,
   traces-to-logs) by the uids Grafana provisions them under.
 """
@@ -33,9 +35,12 @@ from go_platform_core.telemetry import (
     grafana_datasources,
     service_dashboard,
     service_rules,
+    service_traffic,
+    traefik_route_service,
+    traefik_selector,
     traefik_service,
 )
-from tests.conftest import stack_config
+from tests.conftest import canary_service_settings, service_config, stack_config
 
 # Metric names our dashboards may use: Traefik's (v3 reference), the Go and process
 # collectors of client_golang, kube-state-metrics.
@@ -105,13 +110,58 @@ def test_endpoints_in_bring_your_own_mode():
     )
 
 
+def routed_service(**settings):
+    """A validated dev service `greeter` routed at greeter.example.com."""
+    config = stack_config(
+        domain="example.com",
+        services=[service_config(route={"host": "greeter.example.com"}, **settings)],
+    )
+    return load_settings(config, stack="dev").services[0]
+
+
+GREETER_ROUTE = traefik_route_service("apps", "greeter", "Host(`greeter.example.com`)")
+TRAFFIC = service_traffic(routed_service(), "apps")
+
+
 def test_traefik_service_label():
     assert traefik_service("apps", "greeter-canary") == "apps-greeter-canary-http@kubernetescrd"
 
 
+def test_a_routes_backend_is_named_as_traefik_names_it():
+    # Traefik's own test vector (pkg/provider/kubernetes/crd, fixtures/simple.yml): the
+    # IngressRoute `test.route` in `default`, its rule's match hashed into the name.
+    assert (
+        traefik_route_service("default", "test.route", "Host(`foo.com`) && PathPrefix(`/bar`)")
+        == "default-test-route-6b204d94623b3df4370c@kubernetescrd"
+    )
+
+
+def test_a_service_without_a_canary_is_measured_at_its_routes_backend():
+    assert TRAFFIC == (GREETER_ROUTE,)
+
+
+def test_a_canary_is_measured_on_both_tracks_and_the_pinned_rules():
+    traffic = service_traffic(canary_service_settings(), "apps")
+    pinned = "Host(`greeter.example.com`) && Header(`X-Canary`, `{}`)"
+    assert traffic == (
+        "apps-greeter-http@kubernetescrd",
+        "apps-greeter-canary-http@kubernetescrd",
+        traefik_route_service("apps", "greeter", pinned.format("always")),
+        traefik_route_service("apps", "greeter", pinned.format("never")),
+    )
+
+
+def test_a_service_without_a_route_has_no_gateway_traffic_nor_rules_and_panels_on_it():
+    config = stack_config(domain="example.com", services=[service_config()])
+    assert service_traffic(load_settings(config, stack="dev").services[0], "apps") == ()
+    rules = service_rules("greeter", "apps", (), 99.9)
+    assert [r["alert"] for g in rules["groups"] for r in g["rules"]] == ["ContainerRestarting"]
+    assert "traefik" not in json.dumps(service_dashboard("greeter", "apps", ()))
+
+
 @pytest.mark.parametrize(
     "dashboard",
-    [service_dashboard("greeter", "apps"), gateway_dashboard("websecure")],
+    [service_dashboard("greeter", "apps", TRAFFIC), gateway_dashboard("websecure")],
     ids=["service", "gateway"],
 )
 def test_dashboards_are_valid_and_query_known_metrics(dashboard):
@@ -127,11 +177,12 @@ def test_dashboards_are_valid_and_query_known_metrics(dashboard):
         assert not unknown, f"{expr}: {unknown}"
 
 
-def test_service_dashboard_selects_both_tracks_only():
-    exprs = " ".join(dashboard_exprs(service_dashboard("greeter", "apps")))
-    assert 'service=~"apps-greeter(-canary)?-http@kubernetescrd"' in exprs
+def test_service_dashboard_selects_its_traffic_and_both_tracks_pods_only():
+    traffic = service_traffic(canary_service_settings(), "apps")
+    exprs = " ".join(dashboard_exprs(service_dashboard("greeter", "apps", traffic)))
+    assert traefik_selector(traffic) in exprs
     assert 'namespace="apps",service=~"greeter(-canary)?"' in exprs
-    selector = re.compile("apps-greeter(-canary)?-http@kubernetescrd")
+    selector = re.compile("|".join(traffic))
     assert selector.fullmatch("apps-greeter-canary-http@kubernetescrd")
     assert not selector.fullmatch("apps-greeter-admin-http@kubernetescrd")
 
@@ -171,7 +222,6 @@ promtool = pytest.mark.skipif(
     shutil.which("promtool") is None,
     reason="promtool not installed: run `make system-deps` (Debian package `prometheus`)",
 )
-GREETER = traefik_service("apps", "greeter")
 
 
 def write_rules(tmp_path, spec):
@@ -183,7 +233,7 @@ def write_rules(tmp_path, spec):
 @promtool
 @pytest.mark.parametrize(
     "spec",
-    [service_rules("greeter", "apps", 99.9), gateway_rules("traefik", "websecure")],
+    [service_rules("greeter", "apps", TRAFFIC, 99.9), gateway_rules("traefik", "websecure")],
     ids=["service", "gateway"],
 )
 def test_rules_pass_promtool(tmp_path, spec):
@@ -199,7 +249,7 @@ def test_rules_pass_promtool(tmp_path, spec):
 def burn_test(
     tmp_path, errors_per_minute: int, expected: list[dict]
 ) -> subprocess.CompletedProcess:
-    rules = write_rules(tmp_path, service_rules("greeter", "apps", 99.9))
+    rules = write_rules(tmp_path, service_rules("greeter", "apps", TRAFFIC, 99.9))
     spec = {
         "rule_files": [rules.name],
         "evaluation_interval": "1m",
@@ -208,11 +258,11 @@ def burn_test(
                 "interval": "1m",
                 "input_series": [
                     {
-                        "series": f'traefik_service_requests_total{{service="{GREETER}",code="200"}}',
+                        "series": f'traefik_service_requests_total{{service="{GREETER_ROUTE}",code="200"}}',
                         "values": f"0+{1000 - errors_per_minute}x120",
                     },
                     {
-                        "series": f'traefik_service_requests_total{{service="{GREETER}",code="503"}}',
+                        "series": f'traefik_service_requests_total{{service="{GREETER_ROUTE}",code="503"}}',
                         "values": f"0+{errors_per_minute}x120",
                     },
                     # Another service's errors never count against greeter.

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from go_platform_core.units import parse_quantity
 
 Track = Literal["stable", "canary"]
+TRACKS: tuple[Track, ...] = ("stable", "canary")
 
 NONROOT_UID = 65532
 """The uid of distroless `nonroot` images, which our Go services run as."""

@@ -4,10 +4,15 @@ collector's configuration. Plain values in, plain values out."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from go_platform_core.config import ObservabilitySettings
+from go_platform_core.canary import header_match
+from go_platform_core.config import ObservabilitySettings, ServiceSettings
+from go_platform_core.kube import HTTP_PORT_NAME, TRACKS, route_match, workload_name
 
 # Release names the ObservabilityStack installs its charts under; Services follow them.
 PROMETHEUS_RELEASE = "kps"
@@ -58,15 +63,59 @@ def endpoints(settings: ObservabilitySettings) -> Endpoints:
     )
 
 
+# How Traefik's kubernetescrd provider names the services it builds, and so the `service`
+# label of their metrics (Traefik v3, pkg/provider/kubernetes/crd):
+# - a Kubernetes Service that is a member of a weighted TraefikService: after the Service
+#   and its port, `<namespace>-<service>-<port>`;
+# - a Kubernetes Service that is an IngressRoute rule's only backend: after the route and
+#   the rule's match, `<namespace>-<route>-<the first 10 bytes of sha256(match), in hex>`.
+# Either is normalized (every run of characters other than letters and digits is one dash)
+# and carries the provider's suffix.
+TRAEFIK_PROVIDER = "@kubernetescrd"
+
+
+def traefik_name(text: str) -> str:
+    """`text` as Traefik normalizes a name it builds."""
+    return "-".join(re.findall(r"[^\W_]+", text))
+
+
 def traefik_service(namespace: str, workload: str) -> str:
-    """Traefik's `service` metric label for the API port of a Kubernetes Service routed by
-    an IngressRoute or a weighted TraefikService (its leaves carry the metrics)."""
-    return f"{namespace}-{workload}-http@kubernetescrd"
+    """Traefik's `service` label for a go-platform Service's API port as a member of a
+    weighted TraefikService (the stable and canary tracks behind a CanaryRoute)."""
+    return traefik_name(f"{namespace}-{workload}-{HTTP_PORT_NAME}") + TRAEFIK_PROVIDER
 
 
-def traefik_selector(namespace: str, service: str) -> str:
-    """Label matcher for every track of a service (stable and canary) in Traefik metrics."""
-    return f'service=~"{namespace}-{service}(-canary)?-http@kubernetescrd"'
+def traefik_route_service(namespace: str, route: str, match: str) -> str:
+    """Traefik's `service` label for the Kubernetes Service an IngressRoute rule (`match`,
+    of the IngressRoute named `route`) sends all its requests to."""
+    digest = hashlib.sha256(match.encode()).hexdigest()[:20]
+    return traefik_name(f"{namespace}-{route}-{digest}") + TRAEFIK_PROVIDER
+
+
+def service_traffic(service: ServiceSettings, namespace: str) -> tuple[str, ...]:
+    """The `service` labels of every Traefik service that carries `service`'s requests:
+    its route's one backend; with a canary, both tracks' members of the weighted
+    TraefikService and the two header-pinned rules. None without a route."""
+    route = service.route
+    if route is None:
+        return ()
+    match = route_match(route.host, route.path_prefix)
+    if service.canary is None:
+        return (traefik_route_service(namespace, service.name, match),)
+    header = service.canary.header
+    return (
+        *(traefik_service(namespace, workload_name(service.name, t)) for t in TRACKS),
+        *(
+            traefik_route_service(namespace, service.name, header_match(match, header.name, v))
+            for v in (header.always, header.never)
+        ),
+    )
+
+
+def traefik_selector(services: Sequence[str]) -> str:
+    """Label matcher for the Traefik services named (their names need no regex escaping:
+    letters, digits, dashes and the provider's `@`)."""
+    return f'service=~"{"|".join(services)}"'
 
 
 def error_ratio(selector: str, window: str) -> str:
@@ -102,11 +151,14 @@ def latency_quantile(selector: str, quantile: float, window: str = "5m") -> str:
 BURN_WINDOWS = ("5m", "30m", "1h", "6h")
 
 
-def service_rules(service: str, namespace: str, availability_slo: float) -> dict[str, Any]:
+def service_rules(
+    service: str, namespace: str, traffic: Sequence[str], availability_slo: float
+) -> dict[str, Any]:
     """PrometheusRule spec for one service: error-budget burn (multi-window, multi-rate,
-    as in the SRE workbook: 14.4x over 1h and 5m pages, 6x over 6h and 30m pages),
-    slow responses, and restarting containers."""
-    selector = traefik_selector(namespace, service)
+    as in the SRE workbook: 14.4x over 1h and 5m pages, 6x over 6h and 30m pages) and
+    slow responses, measured at the gateway on the Traefik services in `traffic`
+    (`service_traffic`), and restarting containers."""
+    selector = traefik_selector(traffic)
     budget = round(1 - availability_slo / 100, 10)
     labels = {"go_platform_service": service, "namespace": namespace}
     recorded = {window: f"go_platform:service_errors:ratio_rate{window}" for window in BURN_WINDOWS}
@@ -119,56 +171,46 @@ def service_rules(service: str, namespace: str, availability_slo: float) -> dict
         return f"({ratio(long)} > {threshold} and {ratio(short)} > {threshold})"
 
     summary_labels = {"service": service, "namespace": namespace}
-    return {
-        "groups": [
+    slo = {
+        "name": f"{service}.slo",
+        "rules": [
+            *(
+                {
+                    "record": recorded[window],
+                    "expr": error_ratio(selector, window),
+                    "labels": labels,
+                }
+                for window in BURN_WINDOWS
+            ),
             {
-                "name": f"{service}.slo",
-                "rules": [
-                    *(
-                        {
-                            "record": recorded[window],
-                            "expr": error_ratio(selector, window),
-                            "labels": labels,
-                        }
-                        for window in BURN_WINDOWS
-                    ),
-                    {
-                        "alert": "ErrorBudgetBurn",
-                        "expr": f"{burning(14.4, '1h', '5m')} or {burning(6, '6h', '30m')}",
-                        "labels": {**summary_labels, "severity": "critical"},
-                        "annotations": {
-                            "summary": f"{service} is spending its {availability_slo}% error budget fast",
-                            "description": "5xx responses through the gateway exceed the burn rate "
-                            "that would exhaust a 30-day error budget within days.",
-                        },
-                    },
-                ],
+                "alert": "ErrorBudgetBurn",
+                "expr": f"{burning(14.4, '1h', '5m')} or {burning(6, '6h', '30m')}",
+                "labels": {**summary_labels, "severity": "critical"},
+                "annotations": {
+                    "summary": f"{service} is spending its {availability_slo}% error budget fast",
+                    "description": "5xx responses through the gateway exceed the burn rate "
+                    "that would exhaust a 30-day error budget within days.",
+                },
             },
-            {
-                "name": f"{service}.health",
-                "rules": [
-                    {
-                        "alert": "SlowResponses",
-                        "expr": f"{latency_quantile(selector, 0.99)} > 1.2",
-                        "for": "15m",
-                        "labels": {**summary_labels, "severity": "warning"},
-                        "annotations": {
-                            "summary": f"{service} p99 latency above 1.2s for 15 minutes"
-                        },
-                    },
-                    {
-                        "alert": "ContainerRestarting",
-                        "expr": "increase(kube_pod_container_status_restarts_total"
-                        f'{{namespace="{namespace}",container="{service}"}}[15m]) > 2',
-                        "labels": {**summary_labels, "severity": "warning"},
-                        "annotations": {
-                            "summary": f"{service} containers restarted more than twice in 15 minutes"
-                        },
-                    },
-                ],
-            },
-        ]
+        ],
     }
+    slow = {
+        "alert": "SlowResponses",
+        "expr": f"{latency_quantile(selector, 0.99)} > 1.2",
+        "for": "15m",
+        "labels": {**summary_labels, "severity": "warning"},
+        "annotations": {"summary": f"{service} p99 latency above 1.2s for 15 minutes"},
+    }
+    restarting = {
+        "alert": "ContainerRestarting",
+        "expr": "increase(kube_pod_container_status_restarts_total"
+        f'{{namespace="{namespace}",container="{service}"}}[15m]) > 2',
+        "labels": {**summary_labels, "severity": "warning"},
+        "annotations": {"summary": f"{service} containers restarted more than twice in 15 minutes"},
+    }
+    # A service the gateway does not route has no requests to measure there.
+    health = {"name": f"{service}.health", "rules": [slow, restarting] if traffic else [restarting]}
+    return {"groups": [slo, health] if traffic else [health]}
 
 
 def gateway_rules(namespace: str, entry_point: str) -> dict[str, Any]:
@@ -236,32 +278,35 @@ def _dashboard(
     }
 
 
-def service_dashboard(service: str, namespace: str) -> dict[str, Any]:
-    """One Go service: RED metrics from the gateway, Go runtime metrics from its pods."""
-    traefik = traefik_selector(namespace, service)
+def service_dashboard(service: str, namespace: str, traffic: Sequence[str]) -> dict[str, Any]:
+    """One Go service: RED metrics from the gateway (the Traefik services in `traffic`),
+    Go runtime metrics from its pods."""
+    traefik = traefik_selector(traffic)
     pods = f'namespace="{namespace}",service=~"{service}(-canary)?"'
+    # A service the gateway does not route has no requests to show from there.
+    gateway = [
+        _panel(
+            "Requests by status",
+            [(f"sum by (code) (rate({TRAEFIK_REQUESTS}{{{traefik}}}[5m]))", "{{code}}")],
+            0,
+            0,
+            "reqps",
+        ),
+        _panel("Error ratio", [(error_ratio(traefik, "5m"), "5xx share")], 12, 0, "percentunit"),
+        _panel(
+            "Latency",
+            [(latency_quantile(traefik, q), f"p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
+            0,
+            8,
+            "s",
+        ),
+    ]
     return _dashboard(
         f"go-{namespace}-{service}",
         f"{service} ({namespace})",
         ["service"],
         [
-            _panel(
-                "Requests by status",
-                [(f"sum by (code) (rate({TRAEFIK_REQUESTS}{{{traefik}}}[5m]))", "{{code}}")],
-                0,
-                0,
-                "reqps",
-            ),
-            _panel(
-                "Error ratio", [(error_ratio(traefik, "5m"), "5xx share")], 12, 0, "percentunit"
-            ),
-            _panel(
-                "Latency",
-                [(latency_quantile(traefik, q), f"p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
-                0,
-                8,
-                "s",
-            ),
+            *(gateway if traffic else []),
             _panel(
                 "Goroutines",
                 [(f"sum by (pod) (go_goroutines{{{pods}}})", "{{pod}}")],
