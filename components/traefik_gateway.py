@@ -94,7 +94,17 @@ def traefik_values(
             "web": {
                 "http": {
                     "redirections": {
-                        "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
+                        "entryPoint": {
+                            "to": "websecure",
+                            "scheme": "https",
+                            "permanent": True,
+                            # Below every other router on `web` (Traefik's default is just
+                            # under the largest integer): cert-manager's HTTP-01 solver
+                            # Ingress must answer the challenge there, because over https
+                            # the strict SNI of the default TLSOption refuses a host with
+                            # no certificate yet. The routes themselves are websecure-only.
+                            "priority": 1,
+                        }
                     }
                 }
             },
@@ -102,6 +112,9 @@ def traefik_values(
         },
         "service": {
             "type": "LoadBalancer",
+            # The client's address reaches Traefik, not a node's: the rate limit, the
+            # in-flight limit and the IP allow lists key on it (ipStrategy depth 0).
+            "spec": {"externalTrafficPolicy": "Local"},
             # Nothing consumes the address; never block `pulumi up` on a cloud LB.
             "annotations": {"pulumi.com/skipAwait": "true"},
         },

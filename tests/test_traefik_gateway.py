@@ -109,6 +109,8 @@ def test_traefik_values_are_hardened(environment):
     assert values["ports"]["websecure"]["http"]["tls"]["enabled"] is True
     assert values["updateStrategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert values["service"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    # Per-client middlewares see the client's address, not a node's.
+    assert values["service"]["spec"]["externalTrafficPolicy"] == "Local"
     assert values["log"]["format"] == "json"
     assert values["accessLog"] == {"enabled": True, "format": "json"}
 
@@ -242,6 +244,11 @@ def test_acme_issuers_with_http01(pulumi_program, environment, name, server):
     assert acme["email"] == "platform@example.com"
     assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
     validate_custom_resource("cert-manager.io/v1", "ClusterIssuer", issuer["spec"])
+    # The solver's Ingress answers on `web` only if the http-to-https redirect ranks below
+    # it: over https, the default TLSOption's strict SNI refuses a host with no certificate.
+    values = recording.one("Chart", name="gateway-traefik").inputs["values"]
+    assert values["ports"]["web"]["http"]["redirections"]["entryPoint"]["priority"] == 1
+    assert recording.one("TLSOption").inputs["spec"]["sniStrict"] is True
     route_certificate = recording.one("Certificate", parent="greeter").inputs
     assert route_certificate["spec"]["issuerRef"]["name"] == name
 
