@@ -221,6 +221,10 @@ def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
             }
         },
         "persistence": {"enabled": True, "size": "5Gi"},
+        # One pod on a ReadWriteOnce volume: a rolling update's new pod would wait for the
+        # volume the old one holds (on another node, a Multi-Attach error) and the old one
+        # would never go first, so the rollout, and `pulumi up` awaiting it, would stall.
+        "deploymentStrategy": {"type": "Recreate"},
         "serviceMonitor": {"enabled": True, "labels": kube.monitoring_labels()},
     }
 

@@ -224,6 +224,9 @@ def test_grafana_admin_datasources_dashboards_and_route(pulumi_program):
         "tempo",
     ]
     assert grafana["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+    # Its one pod holds a ReadWriteOnce volume: replaced, not rolled beside a second pod.
+    assert grafana["persistence"]["enabled"] is True
+    assert grafana["deploymentStrategy"] == {"type": "Recreate"}
     admin = recording.one("Secret", name="observability-grafana-admin")
     assert admin.inputs["stringData"]["admin-user"] == "admin"
     assert admin.has_secret("stringData.admin-password") or admin.has_secret("stringData")
