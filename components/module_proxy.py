@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -150,13 +151,45 @@ def athens_env(settings: ModuleProxySettings) -> dict[str, str]:
     return env
 
 
+def single_flight_egress(kind: str, endpoint: str | None) -> list[dict[str, Any]]:
+    """Egress rules to the single-flight store (`host:port`, or etcd's comma-separated
+    URLs), one per endpoint, on its own port (the store's default when none is written).
+
+    A Service written by its cluster name (`<name>.<namespace>.svc[.<cluster domain>]`, or
+    one of its pods, `<pod>.<name>.<namespace>.svc...`) is allowed by its namespace: a NetworkPolicy's ipBlock is meant for addresses outside the
+    cluster, and some network plugins never match pods with one. Anything else is an
+    address outside the cluster, allowed as any address.
+    """
+    if kind not in SINGLE_FLIGHT_PORTS or not endpoint:
+        return []
+    rules = []
+    for entry in filter(None, (e.strip() for e in endpoint.split(","))):
+        parsed = urllib.parse.urlsplit(entry if "://" in entry else f"//{entry}")
+        try:
+            port = parsed.port or SINGLE_FLIGHT_PORTS[kind]
+        except ValueError:  # not a port: the config's own checks name it
+            port = SINGLE_FLIGHT_PORTS[kind]
+        # <service>.<namespace>.svc..., or a pod of it: <pod>.<service>.<namespace>.svc...
+        labels = (parsed.hostname or "").split(".")
+        in_cluster = "svc" in labels[2:]
+        rule: dict[str, Any] = (
+            {"namespace": labels[labels.index("svc", 2) - 1]}
+            if in_cluster
+            else {"cidr": "0.0.0.0/0"}
+        )
+        rule["ports"] = [port]
+        if rule not in rules:
+            rules.append(rule)
+    return rules
+
+
 def athens_service(settings: ModuleProxySettings, host: str) -> ServiceSettings:
     """Athens described as a Go service, so GoServiceStack deploys it like any other."""
-    egress: list[dict[str, Any]] = [{"cidr": "0.0.0.0/0", "ports": VCS_PORTS}]
-    if settings.single_flight.type in SINGLE_FLIGHT_PORTS:
-        egress.append(
-            {"cidr": "0.0.0.0/0", "ports": [SINGLE_FLIGHT_PORTS[settings.single_flight.type]]}
-        )
+    flight = settings.single_flight
+    egress: list[dict[str, Any]] = [
+        {"cidr": "0.0.0.0/0", "ports": VCS_PORTS},
+        *single_flight_egress(flight.type, flight.endpoint),
+    ]
     return ServiceSettings.model_validate(
         {
             "name": NAME,

@@ -28,6 +28,7 @@ from components.module_proxy import (
     download_mode_file,
     filter_file,
     go_binary_env,
+    single_flight_egress,
 )
 from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import OMIT, REPO, service_config, stack_config
@@ -318,6 +319,49 @@ def test_ci_namespaces_may_use_the_internal_service(pulumi_program):
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
         "ports": [{"protocol": "TCP", "port": p} for p in (443, 80, 22, 9418)],
     } in egress
+
+
+@pytest.mark.parametrize(
+    ("kind", "endpoint", "rules"),
+    [
+        # A Service by its cluster name: allowed by namespace, not an ipBlock, which is
+        # meant for addresses outside the cluster.
+        (
+            "redis",
+            "redis.module-proxy.svc.cluster.local:6379",
+            [{"namespace": "module-proxy", "ports": [6379]}],
+        ),
+        ("redis", "redis.cache.svc:6380", [{"namespace": "cache", "ports": [6380]}]),
+        ("redis", "redis.example.com", [{"cidr": "0.0.0.0/0", "ports": [6379]}]),
+        # etcd's members by pod name, once per namespace and port, and one outside.
+        (
+            "etcd",
+            "http://etcd-0.etcd.coord.svc:2379,http://etcd-1.etcd.coord.svc:2379, "
+            "https://10.0.0.5:2380",
+            [
+                {"namespace": "coord", "ports": [2379]},
+                {"cidr": "0.0.0.0/0", "ports": [2380]},
+            ],
+        ),
+        ("memory", None, []),
+    ],
+)
+def test_single_flight_egress_follows_the_endpoint(kind, endpoint, rules):
+    assert single_flight_egress(kind, endpoint) == rules
+
+
+def test_the_single_flight_store_in_the_cluster_is_reached_by_namespace(pulumi_program):
+    recording = run(
+        pulumi_program,
+        stack="staging",
+        singleFlight={"type": "redis", "endpoint": "redis.coord.svc.cluster.local:6390"},
+    )
+    egress = recording.one("NetworkPolicy", parent="module-proxy-athens").inputs["spec"]["egress"]
+    assert {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "coord"}}}],
+        "ports": [{"protocol": "TCP", "port": 6390}],
+    } in egress
+    assert not [rule for rule in egress if {"protocol": "TCP", "port": 6379} in rule["ports"]]
 
 
 def test_builds_use_the_proxy(pulumi_program):
