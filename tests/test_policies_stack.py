@@ -1,12 +1,13 @@
 """Stack-level policies, through real `StackValidationArgs` with config.
 
 Invariants guarded:
-- `deployment-disruption-budget`: a Deployment or StatefulSet with 2+ replicas (its own,
-  or its autoscaler's floor) needs a PodDisruptionBudget in its namespace whose selector
+- `deployment-disruption-budget`: a Deployment or StatefulSet with 2+ replicas (its
+  autoscaler's floor, else its own) needs a PodDisruptionBudget in its namespace whose selector
   matches its pod labels; a budget that allows no eviction at that scale (maxUnavailable
   0 / 0%, minAvailable >= replicas / 100%) is reported against the budget;
-- `deployment-replicas-minimum`: a Deployment's floor (replicas, else its autoscaler's
-  minReplicas, else 1) reaches the configured minimum; the resource that sets it is named;
+- `deployment-replicas-minimum`: a Deployment's floor (its autoscaler's minReplicas, which
+  wins over spec.replicas, else replicas, else 1) reaches the configured minimum; the
+  resource that sets it is named;
 - `namespace-network-policy`: every namespace with a workload has a NetworkPolicy, with
   unset namespaces read as `default`, and exempted namespaces skipped;
 - `env-secrets-not-literal`: secret-looking variables (password, token, key, camelCase
@@ -153,6 +154,15 @@ CASES = [
     ),
     case(
         "deployment-disruption-budget",
+        "one replica held at three or more by its autoscaler",
+        [app(1), hpa(3)],
+        "app: Deployment 'app' runs 3 replicas (spec.minReplicas of HorizontalPodAutoscaler "
+        "'app') and no PodDisruptionBudget selects its pods (labels "
+        "{app.kubernetes.io/instance: 'app', app.kubernetes.io/name: 'app'}); expected one "
+        "with maxUnavailable: 1, so drains evict one pod at a time",
+    ),
+    case(
+        "deployment-disruption-budget",
         "a budget in another namespace does not count",
         [app(3), pdb(namespace="other", maxUnavailable=1)],
         NO_PDB,
@@ -228,6 +238,14 @@ CASES = [
         "deployment-replicas-minimum",
         "an autoscaler whose floor is 1",
         [app(None), hpa(1)],
+        f"hpa: spec.minReplicas is 1; {TOO_FEW}",
+        config={"minReplicas": 2},
+    ),
+    # The autoscaler sets the replicas: its floor counts, whatever spec.replicas says.
+    case(
+        "deployment-replicas-minimum",
+        "two replicas but an autoscaler whose floor is 1",
+        [app(2), hpa(1)],
         f"hpa: spec.minReplicas is 1; {TOO_FEW}",
         config={"minReplicas": 2},
     ),

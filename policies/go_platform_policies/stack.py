@@ -88,10 +88,8 @@ class Scale:
 
 
 def minimum_scale(workload: StackResource, resources: Sequence[StackResource]) -> Scale:
-    """The fewest pods `workload` runs: its replicas, its autoscaler's floor, or 1."""
-    replicas = field(workload.props, "spec", "replicas")
-    if isinstance(replicas, int | float) and not isinstance(replicas, bool):
-        return Scale(int(replicas), workload, "spec.replicas")
+    """The fewest pods `workload` runs: its autoscaler's floor (the autoscaler sets the
+    replicas, whatever the workload says), else its replicas, else 1."""
     for hpa in resources:
         target = field(hpa.props, "spec", "scaleTargetRef")
         if (
@@ -101,9 +99,11 @@ def minimum_scale(workload: StackResource, resources: Sequence[StackResource]) -
             and field(target, "name") == workload.identity.name
         ):
             floor = field(hpa.props, "spec", "minReplicas")
-            return Scale(
-                int(floor) if isinstance(floor, int | float) else 1, hpa, "spec.minReplicas"
-            )
+            counted = isinstance(floor, int | float) and not isinstance(floor, bool)
+            return Scale(int(floor) if counted else 1, hpa, "spec.minReplicas")
+    replicas = field(workload.props, "spec", "replicas")
+    if isinstance(replicas, int | float) and not isinstance(replicas, bool):
+        return Scale(int(replicas), workload, "spec.replicas")
     return Scale(1, workload, "spec.replicas")
 
 
