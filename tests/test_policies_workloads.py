@@ -2,7 +2,7 @@
 
 Invariants guarded:
 - every pod-template kind is found (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
-  Job, CronJob) and its containers are named by their full field path; init and ephemeral
+  ReplicationController, Job, CronJob) and its containers are named by their full field path; init and ephemeral
   containers are checked like the others wherever Kubernetes allows the field there;
 - `container-resources-required`: cpu and memory requests and limits are present and are
   quantities above zero (a zero limit is none to the kubelet); ephemeral containers, which cannot set resources, are not asked to;

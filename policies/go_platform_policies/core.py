@@ -41,9 +41,14 @@ POD_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template"),
     "kubernetes:batch/v1:Job": ("spec", "template"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
+
+PATCH_SUFFIX = "Patch"
+"""`kubernetes:apps/v1:DeploymentPatch`: a server-side apply patch of a workload, which
+sets only the fields it names on an object that exists (or that it creates)."""
 
 POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     kind: (*path, "spec") for kind, path in POD_TEMPLATE_PATHS.items()
@@ -155,11 +160,18 @@ class Workload:
     spec_path: str
     """`spec.template.spec`, or `spec` for a Pod."""
     template_metadata: Mapping[str, Any]
+    partial: bool = False
+    """A patch (`DeploymentPatch`): what it leaves unset is the live object's business."""
 
     @classmethod
-    def of(cls, resource_type: str, props: Mapping[str, Any]) -> Workload | None:
-        """The workload in `props`, or None for a resource without a pod template."""
-        path = POD_TEMPLATE_PATHS.get(resource_type)
+    def of(
+        cls, resource_type: str, props: Mapping[str, Any], *, patches: bool = False
+    ) -> Workload | None:
+        """The workload in `props`, or None for a resource without a pod template; with
+        `patches`, a workload's patch too (`partial`)."""
+        patched = resource_type.removesuffix(PATCH_SUFFIX)
+        partial = patches and patched != resource_type and patched in POD_TEMPLATE_PATHS
+        path = POD_TEMPLATE_PATHS.get(patched if partial else resource_type)
         if path is None:
             return None
         template = field(props, *path) if path else props
@@ -173,6 +185,7 @@ class Workload:
             spec=spec,
             spec_path=".".join((*path, "spec")),
             template_metadata=metadata if isinstance(metadata, Mapping) else {},
+            partial=partial,
         )
 
     @property
@@ -308,17 +321,23 @@ def workload_policy(
     remediation_steps: str,
     settings: type[PolicySettings] = PolicySettings,
     remediate: WorkloadRemedy | None = None,
+    patches: bool = False,
 ) -> ResourceValidationPolicy:
     """A policy over every pod template: `check(workload, settings)` yields messages;
-    `remediate(workload)` fixes its props in place and says whether it changed anything."""
+    `remediate(workload)` fixes its props in place and says whether it changed anything.
+
+    With `patches`, workloads' patches are checked too: for checks that refuse a value a
+    patch sets (a privileged container, an unsigned image), not ones that require a field
+    a patch may leave to the live object.
+    """
 
     def workload_check(resource_type: str, props: Mapping[str, Any], parsed: Any) -> Iterable[str]:
-        workload = Workload.of(resource_type, props)
+        workload = Workload.of(resource_type, props, patches=patches)
         return check(workload, parsed) if workload is not None else ()
 
     def workload_fix(resource_type: str, props: Mapping[str, Any], _parsed: Any) -> bool:
         assert remediate is not None
-        workload = Workload.of(resource_type, props)
+        workload = Workload.of(resource_type, props, patches=patches)
         return workload is not None and remediate(workload)
 
     return resource_policy(

@@ -49,6 +49,8 @@ def images(workload: Workload) -> Iterator[tuple[Container, str | None, ImageRef
     the image is missing or unparseable."""
     for container in workload.containers():
         text = container.spec.get("image")
+        if text is None and workload.partial:
+            continue  # a patch that leaves a container's image to the live object
         if not isinstance(text, str):
             yield container, None, None
             continue
@@ -170,6 +172,7 @@ def image_signature_policy(verifier: SignatureVerifier | None = None) -> Resourc
         group=SUPPLY_CHAIN,
         severity=Severity.CRITICAL,
         settings=SignatureSettings,
+        patches=True,
         remediation_steps=(
             "Sign the image by digest (`cosign sign --key cosign.key <image>@sha256:...`) and "
             "put the public key (cosign.pub) in publicKeys of policies/config/<env>.json."
@@ -229,6 +232,7 @@ def image_vulnerability_scan_policy(
         group=SUPPLY_CHAIN,
         severity=Severity.CRITICAL,
         settings=VulnerabilityScanSettings,
+        patches=True,
         remediation_steps=(
             "Scan the image by digest in CI and attest the result (`trivy image --format "
             "cosign-vuln -o scan.json <image>@sha256:...` then `cosign attest --key cosign.key "
@@ -245,6 +249,7 @@ image_tag_not_latest = workload_policy(
     group=SUPPLY_CHAIN,
     severity=Severity.HIGH,
     remediation_steps="Reference a version tag (app:1.4.2) or a digest (app@sha256:...).",
+    patches=True,
 )
 
 image_digest_pinned = workload_policy(
@@ -258,6 +263,7 @@ image_digest_pinned = workload_policy(
         "`docker buildx imagetools inspect` print it). Images go-platform builds are "
         "deployed by digest already."
     ),
+    patches=True,
 )
 
 image_registry_allowed = workload_policy(
@@ -271,6 +277,7 @@ image_registry_allowed = workload_policy(
         "Mirror the image into an allowed registry, or add its registry to allowedRegistries "
         "in policies/config/<env>.json."
     ),
+    patches=True,
 )
 
 image_signature_verified = image_signature_policy()

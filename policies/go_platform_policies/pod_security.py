@@ -363,6 +363,7 @@ def _baseline(
     *,
     settings: type[PolicySettings] = PolicySettings,
 ) -> ResourceValidationPolicy:
+    # Every baseline control refuses a value; none requires one: patches are checked too.
     return workload_policy(
         name,
         description,
@@ -371,6 +372,7 @@ def _baseline(
         severity=Severity.HIGH,
         remediation_steps=steps,
         settings=settings,
+        patches=True,
     )
 
 
@@ -381,6 +383,7 @@ def _restricted(
     steps: str,
     *,
     remediate: WorkloadRemedy | None = None,
+    patches: bool = False,
 ) -> ResourceValidationPolicy:
     return workload_policy(
         name,
@@ -390,6 +393,7 @@ def _restricted(
         severity=Severity.MEDIUM,
         remediation_steps=steps,
         remediate=remediate,
+        patches=patches,
     )
 
 
@@ -476,6 +480,7 @@ RESTRICTED = [
         check_volume_types,
         "Use configMap, secret, emptyDir, projected, downwardAPI, csi, ephemeral, image or "
         "a persistentVolumeClaim.",
+        patches=True,
     ),
     _restricted(
         "container-privilege-escalation-disallowed",
@@ -494,6 +499,7 @@ RESTRICTED = [
         "No pod or container sets runAsUser: 0.",
         check_run_as_user,
         "Set runAsUser to a non-zero uid (go-platform services use 65532).",
+        patches=True,
     ),
     _restricted(
         "pod-seccomp-profile-required",

@@ -1,8 +1,9 @@
 """Best practices every pod template follows: sized containers, probes, read-only roots.
 
-Checked on every workload kind (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job,
-CronJob), Helm chart children included, and on init and ephemeral containers alike except
-where Kubernetes itself forbids the field there (probes).
+Checked on every workload kind (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
+ReplicationController, Job, CronJob), Helm chart children included, and on init and
+ephemeral containers alike except where Kubernetes itself forbids the field there (probes);
+the caps also on workloads' patches (core.workload_policy).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ container_limits_within_caps = workload_policy(
         "Lower the limit, or split the work over more replicas; raise maxCpu/maxMemory in "
         "policies/config/<env>.json only when the nodes can hold such a pod."
     ),
+    patches=True,
 )
 
 container_requests_within_limits = workload_policy(
@@ -153,6 +155,7 @@ container_requests_within_limits = workload_policy(
     group=BEST_PRACTICE,
     severity=Severity.MEDIUM,
     remediation_steps="Lower the request or raise the limit so that request <= limit.",
+    patches=True,
 )
 
 container_probes_required = workload_policy(
