@@ -179,6 +179,32 @@ BAD_SETTINGS = [
         "publicKeys[0]",
         "is not an ECDSA P-256 public key (cosign's default key type)",
     ),
+    # What the engine's schema refuses, the checker refuses: no text for a number, no
+    # text or number for a boolean (pydantic alone would coerce them).
+    (
+        "ingressroute-tls-required",
+        {"requireTls": "no"},
+        "requireTls",
+        "input should be a valid boolean (got 'no')",
+    ),
+    (
+        "deployment-replicas-minimum",
+        {"minReplicas": True},
+        "minReplicas",
+        "input should be a number (got true)",
+    ),
+    (
+        "container-host-ports-disallowed",
+        {"allowedHostPorts": [443.0, "80"]},  # the engine sends numbers as doubles
+        "allowedHostPorts[1]",
+        "input should be a number (got '80')",
+    ),
+    (
+        "image-signature-verified",
+        {"publicKeys": [public_pem(KEY)], "timeoutSeconds": "10"},
+        "timeoutSeconds",
+        "input should be a number (got '10')",
+    ),
     (
         "pod-host-namespaces-disallowed",
         {"exclude": [{"kind": "DaemonSet"}]},
@@ -240,8 +266,8 @@ def test_a_resource_policy_reports_bad_settings_once_instead_of_checking():
 def test_a_stack_policy_reports_bad_settings_once_instead_of_checking():
     policy = POLICIES_BY_NAME["deployment-replicas-minimum"]
     assert check_stack(policy, [deployment()], {"minReplicas": "two", "extra": 1}) == [
-        "invalid policy config: deployment-replicas-minimum.minReplicas: input should be a valid "
-        "integer, unable to parse string as an integer (got 'two'); "
+        "invalid policy config: deployment-replicas-minimum.minReplicas: input should be a "
+        "number (got 'two'); "
         "deployment-replicas-minimum.extra: unknown key (known keys: exclude, minReplicas)"
     ]
 

@@ -23,7 +23,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pulumi_policy import PolicyConfigSchema
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from go_platform_policies.shared import (
     CamelModel,
@@ -91,11 +99,22 @@ def _public_key(value: str) -> str:
     return value.strip()
 
 
+def _number(value: Any) -> Any:
+    """A JSON number, as the engine's schema of the policy's config wants one: pydantic
+    alone would read the text "10" as 10 and `true` as 1, and the checker would pass a file
+    `pulumi preview` then refuses. Integral doubles stay: the engine sends every number as
+    one."""
+    if isinstance(value, bool | str):
+        raise ValueError(f"input should be a number (got {json_word(value)})")
+    return value
+
+
+JsonNumber = BeforeValidator(_number)
 CpuQuantity = Annotated[str, AfterValidator(_cpu)]
 MemoryQuantity = Annotated[str, AfterValidator(_memory)]
 RegistryPrefix = Annotated[str, AfterValidator(_registry_prefix)]
 PublicKeyPem = Annotated[str, AfterValidator(_public_key)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, JsonNumber, Field(ge=1, le=65535)]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -179,7 +198,7 @@ class SignatureSettings(PolicySettings):
         default_factory=list,
         description="PEM ECDSA P-256 public keys (cosign.pub); a signature by any one passes.",
     )
-    timeout_seconds: float = Field(
+    timeout_seconds: Annotated[float, JsonNumber] = Field(
         10, gt=0, le=60, allow_inf_nan=False, description="Timeout of each request to a registry."
     )
 
@@ -193,7 +212,7 @@ class VulnerabilityScanSettings(SignatureSettings):
     """The keys that sign the attestations and the registry timeout, as for signatures;
     then how recent and how clean the scan must be."""
 
-    max_age_hours: float = Field(
+    max_age_hours: Annotated[float, JsonNumber] = Field(
         168,
         gt=0,
         le=MAX_AGE_HOURS,
@@ -209,7 +228,9 @@ class VulnerabilityScanSettings(SignatureSettings):
 
 
 class ReplicaSettings(PolicySettings):
-    min_replicas: int = Field(2, ge=1, description="Fewest replicas a Deployment may run.")
+    min_replicas: Annotated[int, JsonNumber] = Field(
+        2, ge=1, description="Fewest replicas a Deployment may run."
+    )
 
 
 class LoadBalancerSettings(PolicySettings):
@@ -225,7 +246,7 @@ class IngressRouteSettings(PolicySettings):
         min_length=1,
         description="Entrypoints routes may attach to.",
     )
-    require_tls: bool = Field(True, description="Routes must set `tls`.")
+    require_tls: StrictBool = Field(True, description="Routes must set `tls`.")
 
 
 class EnvSecretSettings(PolicySettings):
