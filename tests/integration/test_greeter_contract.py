@@ -23,7 +23,7 @@ import pytest
 
 from components.go_service import GoServiceStack, GoServiceStackArgs, ObservabilityBinding
 from go_platform_core.config import load_settings
-from go_platform_core.telemetry import service_dashboard
+from go_platform_core.telemetry import service_dashboard, traefik_service
 from tests.conftest import REPO, run_under_mocks, service_config, stack_config
 from tests.test_telemetry import dashboard_exprs, metric_names
 
@@ -138,7 +138,8 @@ def test_greeter_runs_as_go_service_stack_deploys_it(greeter_binary, pod_spec):
             if line and not line.startswith("#")
         }
         wanted = set()
-        for expr in dashboard_exprs(service_dashboard("greeter", "apps")):
+        traffic = (traefik_service("apps", "greeter"),)  # every panel, the gateway's too
+        for expr in dashboard_exprs(service_dashboard("greeter", "apps", traffic)):
             wanted |= {name for name in metric_names(expr) if not name.startswith("traefik_")}
         missing = {
             name for name in wanted if not any(e == name or e.startswith(name) for e in exposed)
