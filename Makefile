@@ -91,7 +91,7 @@ system-deps: ## Install the Debian packages the tests use (promtool, docker-regi
 # Everything the tests use, built once into caches outside the repository (docs/toolchain.md,
 # docs/cluster.md): the first run takes a while and shows progress; later runs take seconds.
 .PHONY: test-deps
-test-deps: venv policy-venv system-deps cluster-build toolchain ## Build or install what the tests need (cached)
+test-deps: venv policy-venv system-deps cluster-build toolchain toolchain-test-tools ## Build or install what the tests need (cached)
 
 .PHONY: lint
 lint: venv ## ruff lint and format check

@@ -5,7 +5,7 @@ Invariants guarded:
 - every pinned module version is asked for; one the proxy does not serve is a problem that
   names the module and version;
 - beyond the pins a component is built from (the CLI's `pkg/v3`, the provider module,
-  govulncheck) the report lists the later releases the proxy lists, pre-releases left out,
+  govulncheck, Athens) the report lists the later releases the proxy lists, pre-releases left out,
   and, for a pseudo-version pin, a later commit; the modules built beside them at the same
   release (`sdk/v3`, the provider's `sdk/v4`) are not looked beyond;
 - nothing newer listed adds nothing to the line; `--json` carries the same lists;
@@ -42,6 +42,9 @@ module_version = "{PROVIDER_PIN}"
 
 [govulncheck]
 version = "1.9.0"
+
+[athens]
+version = "0.18.0"
 """
 
 
@@ -72,6 +75,7 @@ def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     publish(root, "github.com/pulumi/pulumi-kubernetes/sdk/v4", "v4.25.0", "v4.32.0")
     publish(root, bootstrap.GOVULNCHECK_MODULE, "v1.8.0", "v1.9.0")
+    publish(root, bootstrap.ATHENS_MODULE, "v0.17.0", "v0.18.0")
     env = {
         "GOPROXY": f"file://{root}",
         "GOSUMDB": "off",
@@ -104,6 +108,7 @@ def test_newer_releases_and_commits_are_listed_beyond_the_pins_built_from(
         "github.com/pulumi/pulumi-kubernetes/provider/v4": ("available", [PROVIDER_LATER]),
         "github.com/pulumi/pulumi-kubernetes/sdk/v4": ("available", []),
         bootstrap.GOVULNCHECK_MODULE: ("available", []),
+        bootstrap.ATHENS_MODULE: ("available", []),
     }
 
 
@@ -154,6 +159,7 @@ def test_the_doctor_prints_what_is_listed_beyond_each_pin(proxy: Path, tmp_path:
         "github.com/pulumi/pulumi-kubernetes/provider/v4": [PROVIDER_LATER],
         "github.com/pulumi/pulumi-kubernetes/sdk/v4": [],
         bootstrap.GOVULNCHECK_MODULE: [],
+        bootstrap.ATHENS_MODULE: [],
     }
 
 

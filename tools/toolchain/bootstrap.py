@@ -149,6 +149,8 @@ class Manifest:
     plugins: tuple[PluginPin, ...]
     govulncheck_version: str = ""
     """golang.org/x/vuln's release for govulncheck; "" when the manifest pins none."""
+    athens_version: str = ""
+    """github.com/gomods/athens's release, for the tests; "" when the manifest pins none."""
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -187,20 +189,22 @@ class Manifest:
                     module_version=text(table, "module_version", where) if from_module else "",
                 )
             )
-        govulncheck = data.get("govulncheck", {})
-        if not isinstance(govulncheck, dict):
-            raise ToolchainError(f"{path}: [govulncheck] must be a table")
+
+        def tool_version(name: str) -> str:
+            """A `[<name>] version` pin of a single program; "" without the table."""
+            table = data.get(name, {})
+            if not isinstance(table, dict):
+                raise ToolchainError(f"{path}: [{name}] must be a table")
+            if not table:
+                return ""
+            return _plain_version(text(table, "version", name), f"{path}: [{name}]")
+
         return cls(
             path=path,
             pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
             plugins=tuple(plugins),
-            govulncheck_version=(
-                _plain_version(
-                    text(govulncheck, "version", "govulncheck"), f"{path}: [govulncheck]"
-                )
-                if govulncheck
-                else ""
-            ),
+            govulncheck_version=tool_version("govulncheck"),
+            athens_version=tool_version("athens"),
         )
 
 
@@ -438,6 +442,9 @@ class Component(ABC):
     name: str
     version: str
     requires_cli = False
+    for_tests = False
+    """Built only when named (`build --only`, as `make test-deps` does): the tests run it,
+    `make toolchain` and `make up` need it not."""
 
     @abstractmethod
     def outputs(self) -> list[Path]:
@@ -1147,6 +1154,82 @@ class Govulncheck(Component):
         return {GOVULNCHECK_MODULE: release}
 
 
+TESTS_ONLY = "tests-only"
+"""The doctor's status of a component only the tests run that is not built (or stale)."""
+
+ATHENS_MODULE = "github.com/gomods/athens"
+ATHENS_PACKAGE = f"{ATHENS_MODULE}/cmd/proxy"
+
+
+class Athens(Component):
+    """The Athens module proxy at the release ModuleProxy deploys, for the tests that run it
+    with the configuration ModuleProxy generates (tests/integration/test_athens.py).
+
+    The module proxy serves the release but not the module's version list, which `go
+    install module@version` asks for, so it is built in a wrapper module that requires the
+    release; the release is stamped into its build information as upstream's own builds do.
+    Installed into `tools/athens-v<version>/`, on nobody's PATH.
+    """
+
+    name = "athens"
+    executable = "athens"
+    for_tests = True
+
+    def __init__(self, manifest: Manifest, layout: Layout) -> None:
+        self.version = manifest.athens_version
+        self.manifest = manifest
+        self.layout = layout
+
+    @property
+    def built(self) -> Path:
+        return self.layout.tool_dir(self.name, self.version) / self.executable
+
+    def outputs(self) -> list[Path]:
+        return [self.built]
+
+    def pins(self) -> dict[str, str]:
+        return {ATHENS_MODULE: f"v{self.version}"}
+
+    @property
+    def stamp(self) -> Path:
+        return self.layout.tool_dir(self.name, self.version) / "stamp.json"
+
+    def unpinned(self) -> str | None:
+        if self.version:
+            return None
+        return (
+            f"the manifest {self.manifest.path} pins no version for it (add `version` to its"
+            " [athens] table; docs/toolchain.md#pins-and-why)"
+        )
+
+    def build(self, ctx: BuildContext) -> dict[str, str]:
+        release = f"v{self.version}"
+        work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
+        wrapper = WrapperModule(self.name, work)
+        with ctx.progress.step(f"resolve {ATHENS_MODULE}@{release}"):
+            athens = ctx.go.download(ATHENS_MODULE, release, work)
+            wrapper.require(athens)
+            wrapper.adopt(read_go_mod(athens.go_mod), f"{ATHENS_MODULE}@{release}")
+            wrapper.write()
+        out = go_build(
+            ctx,
+            self.executable,
+            ATHENS_PACKAGE,
+            cwd=work,
+            work=work,
+            stamp={f"{ATHENS_MODULE}/pkg/build.version": release},
+            env=GO_BUILD_ENV,
+        )
+        selected = _check_selected(ctx, work, {ATHENS_MODULE: release})
+        reported = capture("athens -version", [str(out), "-version"], work)
+        if release not in reported.stdout:
+            raise ToolchainError(
+                f"the built athens reports {reported.stdout.strip()!r}, expected {release}"
+            )
+        install(out, self.built, move=True)
+        return selected
+
+
 def components(manifest: Manifest, layout: Layout) -> list[Component]:
     """Every component, in build order (plugins are installed with the CLI)."""
     found: list[Component] = [PulumiCli(manifest, layout), PythonLanguageHost(manifest, layout)]
@@ -1157,6 +1240,7 @@ def components(manifest: Manifest, layout: Layout) -> list[Component]:
         for pin in manifest.plugins
     )
     found.append(Govulncheck(manifest, layout))
+    found.append(Athens(manifest, layout))
     return found
 
 
@@ -1165,7 +1249,7 @@ def components(manifest: Manifest, layout: Layout) -> list[Component]:
 
 def _select(all_components: list[Component], only: str | None) -> list[Component]:
     if not only:
-        return all_components
+        return [c for c in all_components if not c.for_tests]
     names = [name.strip() for name in only.split(",") if name.strip()]
     known = {c.name: c for c in all_components}
     unknown = [name for name in names if name not in known]
@@ -1355,10 +1439,11 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
         wanted.extend(
             (plugin.name, sibling, f"v{plugin.version}", False) for sibling in recipe.siblings
         )
-    govulncheck = manifest.govulncheck_version
-    wanted.append(
-        (Govulncheck.name, GOVULNCHECK_MODULE, f"v{govulncheck}" if govulncheck else "", True)
-    )
+    for name, module, version in (
+        (Govulncheck.name, GOVULNCHECK_MODULE, manifest.govulncheck_version),
+        (Athens.name, ATHENS_MODULE, manifest.athens_version),
+    ):
+        wanted.append((name, module, f"v{version}" if version else "", True))
     findings = []
     for component, path, version, look_beyond in wanted:
         if not version:
@@ -1413,6 +1498,11 @@ def command_doctor(args: argparse.Namespace) -> int:
         detail = str(absent[0] if absent and status == "missing" else component.outputs()[0])
         if status == "unpinned":
             detail = component.unpinned() or detail
+        elif component.for_tests and status != "present":
+            status, detail = (
+                TESTS_ONLY,
+                f"{detail} ({status}: only the tests run it; make test-deps)",
+            )
         findings.append(Finding("toolchain", component.name, component.version, status, detail))
 
     host = next(c for c in all_components if isinstance(c, PythonLanguageHost))
@@ -1472,8 +1562,8 @@ def command_doctor(args: argparse.Namespace) -> int:
             _registry_findings(manifest, go, layout.root if layout.root.is_dir() else Path.cwd())
         )
 
-    missing = [c.name for c in all_components if c.status() != "present"]
-    problems = [f for f in findings if f.status not in {"present", "available"}]
+    missing = [c.name for c in all_components if c.status() != "present" and not c.for_tests]
+    problems = [f for f in findings if f.status not in {"present", "available", TESTS_ONLY}]
     disk = _directory_bytes(layout.root) if layout.root.is_dir() else 0
     if args.json:
         print(

@@ -3,6 +3,7 @@
 #
 #   make toolchain                      build what is missing (seconds when all is present)
 #   make toolchain TOOLCHAIN_ONLY=cli   build some components only
+#   make toolchain-test-tools           build what only the tests run (Athens)
 #   make doctor                         what is present, at which version, what is missing
 #   make doctor DOCTOR_FLAGS=--registry also ask GOPROXY for every pinned module
 #
@@ -21,6 +22,11 @@ DOCTOR_FLAGS ?=
 .PHONY: toolchain
 toolchain: ## Build the Pulumi CLI, language host and plugins from Go modules (cached)
 	$(TOOLCHAIN_BOOTSTRAP) build $(if $(TOOLCHAIN_ONLY),--only $(TOOLCHAIN_ONLY))
+
+# Programs only the tests run (Athens), built like the rest; `make test-deps` asks for them.
+.PHONY: toolchain-test-tools
+toolchain-test-tools: ## Build the programs only the tests run (Athens), after the toolchain
+	$(TOOLCHAIN_BOOTSTRAP) build --only athens
 
 .PHONY: doctor
 doctor: ## Show which toolchain components are present, at which version

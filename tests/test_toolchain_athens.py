@@ -1,0 +1,80 @@
+"""The toolchain's Athens component, which only the tests run, without building it
+(tests/integration/test_athens.py runs the binary `make test-deps` built).
+
+Invariants guarded:
+- `[athens] version` in toolchain.toml pins the release ModuleProxy deploys, as a plain
+  release; a manifest without the table leaves it unpinned, saying why;
+- a build that names no component (`make toolchain`, and so `make up`) leaves it out; a
+  build that names it (`make test-deps`) builds it;
+- the doctor reports it as tests-only when it is not built, which is not a problem: the
+  toolchain `make up` needs is complete without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from go_platform_core.config import load_settings
+from tests.conftest import REPO, stack_config
+
+sys.path.append(str(REPO / "tools" / "toolchain"))
+
+import bootstrap
+
+PULUMI = '[pulumi]\nversion = "3.276.0"\n'
+
+
+def manifest(tmp_path: Path, text: str) -> bootstrap.Manifest:
+    path = tmp_path / "toolchain.toml"
+    path.write_text(text, encoding="utf-8")
+    return bootstrap.Manifest.load(path)
+
+
+def test_the_committed_manifest_pins_the_release_module_proxy_deploys():
+    pinned = bootstrap.Manifest.load(bootstrap.DEFAULT_MANIFEST).athens_version
+    image = load_settings(stack_config(domain="example.com"), stack="dev").module_proxy.image
+    assert image == f"gomods/athens:v{pinned}"
+
+
+def test_a_manifest_without_it_leaves_it_unpinned(tmp_path: Path):
+    loaded = manifest(tmp_path, PULUMI)
+    component = bootstrap.Athens(loaded, bootstrap.Layout(tmp_path / "cache"))
+    assert loaded.athens_version == ""
+    assert component.unpinned() == (
+        f"the manifest {tmp_path / 'toolchain.toml'} pins no version for it"
+        " (add `version` to its [athens] table; docs/toolchain.md#pins-and-why)"
+    )
+
+
+def test_only_a_build_that_names_it_builds_it(tmp_path: Path):
+    loaded = manifest(tmp_path, PULUMI + '[athens]\nversion = "0.18.0"\n')
+    everything = bootstrap.components(loaded, bootstrap.Layout(tmp_path / "cache"))
+    assert "athens" not in [c.name for c in bootstrap._select(everything, None)]
+    assert [c.name for c in bootstrap._select(everything, "athens")] == ["athens"]
+
+
+def test_the_doctor_calls_it_tests_only_and_no_problem_when_it_is_not_built(tmp_path: Path):
+    """A toolchain with nothing built: every other component is missing, Athens tests-only."""
+    text = PULUMI + '[athens]\nversion = "0.18.0"\n'
+    (tmp_path / "toolchain.toml").write_text(text, encoding="utf-8")
+    env = {
+        **os.environ,
+        "GO_PLATFORM_TOOLCHAIN_MANIFEST": str(tmp_path / "toolchain.toml"),
+        "GO_PLATFORM_CACHE": str(tmp_path / "cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, str(bootstrap.__file__), "doctor", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    athens = [f for f in report["findings"] if f["component"] == "athens"]
+    assert [f["status"] for f in athens] == ["tests-only"]
+    assert "make test-deps" in athens[0]["detail"]
+    assert "athens" not in report["missing"]
