@@ -59,7 +59,9 @@ def success_rate_query(traefik_service: str, window: str) -> str:
     """Percent of non-5xx responses of one Traefik service over `window` (see
     `go_platform_core.telemetry.success_ratio` for what empty and NaN mean)."""
     selector = f'service="{traefik_service}"'
-    return f"100 * {success_ratio(selector, window)}"
+    # The share first, then the percent: (100 * ok) / all rounds a perfect canary to
+    # 99.99999999999999, below a successRate of 100; ok / all is exactly 1 there.
+    return f"100 * ({success_ratio(selector, window)})"
 
 
 def latency_p99_query(traefik_service: str, window: str) -> str:

@@ -3,7 +3,9 @@
 Invariants guarded:
 - the success rate counts non-5xx responses of exactly the canary's Traefik service and
   still answers when it never returned a 5xx (`or vector(0)`); the p99 reads the duration
-  histogram of the same service, in milliseconds;
+  histogram of the same service, in milliseconds; a canary that answered nothing but
+  successes measures exactly 100 (promtool evaluates the query), so a successRate of 100
+  admits it;
 - an answer with one value gives it, an empty one gives None (no data), a scalar gives
   its value; several series, an error status or a document of another shape are
   PrometheusErrors (a failed check), never a number and never another exception;
@@ -15,8 +17,11 @@ Invariants guarded:
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 
 import pytest
+import yaml
 
 from go_platform.prometheus import (
     Prometheus,
@@ -34,10 +39,51 @@ def test_success_rate_query():
     query = success_rate_query(SERVICE, "1m")
 
     assert query == (
-        '100 * (sum(rate(traefik_service_requests_total{service="apps-greeter-canary-http@kubernetescrd",'
+        '100 * ((sum(rate(traefik_service_requests_total{service="apps-greeter-canary-http@kubernetescrd",'
         'code!~"5.."}[1m])) or vector(0)) / sum(rate(traefik_service_requests_total'
-        '{service="apps-greeter-canary-http@kubernetescrd"}[1m]))'
+        '{service="apps-greeter-canary-http@kubernetescrd"}[1m])))'
     )
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool not installed: run `make system-deps` (Debian package `prometheus`)",
+)
+def test_a_canary_with_only_successes_measures_exactly_100(tmp_path):
+    # Scraped every 30 s, 10 requests each time, all 200. `== bool` is exact: the query
+    # written as (100 * ok) / all came out as 99.99999999999999 here, which a successRate
+    # of 100 refuses.
+    spec = {
+        "rule_files": [],
+        "evaluation_interval": "30s",
+        "tests": [
+            {
+                "interval": "30s",
+                "input_series": [
+                    {
+                        "series": f'traefik_service_requests_total{{service="{SERVICE}",code="200"}}',
+                        "values": "0+10x20",
+                    }
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"({success_rate_query(SERVICE, '1m')}) == bool 100",
+                        "eval_time": "5m10s",
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(spec))
+    result = subprocess.run(
+        ["promtool", "test", "rules", "test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_latency_query():
