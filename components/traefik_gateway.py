@@ -127,7 +127,7 @@ def traefik_values(
                 "serviceMonitor": {
                     "enabled": service_monitor,
                     "additionalLabels": kube.monitoring_labels(monitor_labels),
-                    "interval": "30s",
+                    "interval": f"{telemetry.TRAEFIK_SCRAPE_SECONDS}s",
                 },
             }
         },

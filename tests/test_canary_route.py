@@ -219,6 +219,12 @@ def test_canary_track_has_no_autoscaler():
             {"analysis": {"successRate": 120}},
             "go-platform:services[0].canary.analysis.successRate: must be at most 100.0 (got 120)",
         ),
+        (
+            {"analysis": {"maxLatencyMs": 5000}},
+            "go-platform:services[0].canary.analysis.maxLatencyMs: must be below 5000 (got "
+            "5000): Traefik's latency histogram ends at 5 s, so any slower p99 reads as 5000 "
+            "and could never fail the check",
+        ),
         ({"mirror": 0}, "go-platform:services[0].canary.mirror: must be at least 1 (got 0)"),
         (
             {"stepWeight": 5},

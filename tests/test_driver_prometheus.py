@@ -9,6 +9,7 @@ Invariants guarded:
 - an answer with one value gives it, an empty one gives None (no data), a scalar gives
   its value; several series, an error status or a document of another shape are
   PrometheusErrors (a failed check), never a number and never another exception;
+- an analysis looks back over at least four of Traefik's scrapes, whatever the interval;
 - a base URL is http(s) with a host, an optional port and path, and nothing else; what is
   wrong with one is said without quoting it; a server that cannot be reached is a
   PrometheusError whose message never shows credentials.
@@ -23,6 +24,7 @@ import subprocess
 import pytest
 import yaml
 
+from go_platform.driver import PrometheusMetrics
 from go_platform.prometheus import (
     Prometheus,
     PrometheusError,
@@ -185,3 +187,28 @@ def test_an_unreachable_server_is_a_prometheus_error_without_credentials():
         Prometheus("http://admin:hunter2@127.0.0.1:9", timeout=2).query("up")
 
     assert "hunter2" not in str(raised.value)
+
+
+class Recorded:
+    """A Prometheus that answers every query with 100 and remembers the queries."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def query(self, query: str) -> float:
+        self.queries.append(query)
+        return 100.0
+
+
+@pytest.mark.parametrize(
+    ("interval", "window"),
+    [(30, "[2m]"), (60, "[2m]"), (120, "[2m]"), (300, "[5m]")],
+    ids=["30s", "1m", "2m", "5m"],
+)
+def test_an_analysis_looks_back_over_four_scrapes_at_least(interval, window):
+    # Traefik is scraped every 30 s: a window of one or two scrapes is empty or rests on a
+    # single pair of samples, so a short step interval still looks back two minutes.
+    prometheus = Recorded()
+    PrometheusMetrics(prometheus, SERVICE).measure(interval)
+    assert len(prometheus.queries) == 2
+    assert all(window in query for query in prometheus.queries), prometheus.queries

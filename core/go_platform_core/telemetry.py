@@ -26,6 +26,8 @@ DASHBOARD_LABEL = ("grafana_dashboard", "1")
 
 # Traefik's default latency buckets are 0.1, 0.3, 1.2 and 5 s: thresholds sit on them.
 TRAEFIK_REQUESTS = "traefik_service_requests_total"
+TRAEFIK_SCRAPE_SECONDS = 30
+"""How often Prometheus scrapes Traefik (the gateway's ServiceMonitor)."""
 TRAEFIK_DURATION = "traefik_service_request_duration_seconds_bucket"
 
 

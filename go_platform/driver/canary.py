@@ -36,7 +36,7 @@ from go_platform.workspace import command_error_lines
 from go_platform_core.canary import canary_plan
 from go_platform_core.config import CONFIG_NAMESPACE, PlatformSettings, ServiceSettings, StackConfig
 from go_platform_core.kube import workload_name
-from go_platform_core.telemetry import traefik_service
+from go_platform_core.telemetry import TRAEFIK_SCRAPE_SECONDS, traefik_service
 from go_platform_core.units import format_duration
 
 
@@ -294,15 +294,28 @@ class StackDeployer:
         return {state_key(state.service): state.to_config()}
 
 
-class PrometheusMetrics:
-    """The canary's `Metrics` from Prometheus: Traefik's numbers for the canary track."""
+SCRAPES_PER_WINDOW = 4
+"""The fewest scrapes an analysis looks back over. A rate needs two samples inside its
+window, and Prometheus 3 leaves a window's start out: a window of one scrape interval is
+always empty, one of two rests on two samples and a single missed scrape empties it."""
 
-    def __init__(self, prometheus: Prometheus, traefik_service_label: str) -> None:
+
+class PrometheusMetrics:
+    """The canary's `Metrics` from Prometheus: Traefik's numbers for the canary track, over
+    the step's interval or, when that is shorter, `SCRAPES_PER_WINDOW` scrapes of Traefik."""
+
+    def __init__(
+        self,
+        prometheus: Prometheus,
+        traefik_service_label: str,
+        scrape_seconds: int = TRAEFIK_SCRAPE_SECONDS,
+    ) -> None:
         self.prometheus = prometheus
         self.label = traefik_service_label
+        self.shortest = SCRAPES_PER_WINDOW * scrape_seconds
 
     def measure(self, window_seconds: int) -> Measurement:
-        window = format_duration(window_seconds)
+        window = format_duration(max(window_seconds, self.shortest))
         values: dict[str, float | None] = {}
         errors: dict[str, str | None] = {}
         for name, query in (

@@ -99,11 +99,20 @@ class EgressRule(CamelModel):
     )
 
 
+LATENCY_CEILING_MS = 5000
+"""The largest finite bucket of Traefik's request duration histogram (0.1, 0.3, 1.2 and
+5 s by default): a p99 beyond it is reported as this, whatever it really is."""
+
+
 class CanaryAnalysisSettings(CamelModel):
     success_rate: Number = Field(
         99.0, ge=0, le=100, description="Lowest share of non-5xx canary responses, percent."
     )
-    max_latency_ms: Whole = Field(500, ge=1, description="Highest p99 canary latency, ms.")
+    max_latency_ms: Whole = Field(
+        500,
+        ge=1,
+        description="Highest p99 canary latency, ms; below 5000, where Traefik's histogram ends.",
+    )
 
 
 class CanaryHeaderSettings(CamelModel):
@@ -263,6 +272,15 @@ def _canary_problems(
     if canary.weight not in (0, *steps):
         problems.append(
             Problem(f"{at}.weight", f"must be 0 or one of the steps {steps} (got {canary.weight})")
+        )
+    if canary.analysis.max_latency_ms >= LATENCY_CEILING_MS:
+        problems.append(
+            Problem(
+                f"{at}.analysis.maxLatencyMs",
+                f"must be below {LATENCY_CEILING_MS} (got {canary.analysis.max_latency_ms}): "
+                "Traefik's latency histogram ends at 5 s, so any slower p99 reads as "
+                f"{LATENCY_CEILING_MS} and could never fail the check",
+            )
         )
     return problems
 
