@@ -126,6 +126,9 @@ class CanaryState:
     checks: tuple[Check, ...] = ()
     started_at: str = ""
     updated_at: str = ""
+    stable_image: str = ""
+    """The image stable ran before the promotion gave it the canary's; "" until then (or
+    when it was not known)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -138,7 +141,20 @@ class CanaryState:
             "checks": [check.as_json() for check in self.checks],
             "startedAt": self.started_at,
             "updatedAt": self.updated_at,
+            "stableImage": self.stable_image,
         }
+
+    def undo_lines(self) -> list[str]:
+        """How to go back once stable has taken the canary's image (phase promoting or
+        promoted), which no canary weight undoes."""
+        before = f"`{self.stable_image}`" if self.stable_image else "the image it ran before"
+        return [
+            f"{self.service}'s stable track was given the canary's image {self.canary_image} "
+            f"(the promotion is {self.phase}); setting the canary's weight to 0 would not undo "
+            "that",
+            f"to go back: set the service's `image` to {before} (and restore its `build` "
+            "block, if it had one), then `go-platform up`",
+        ]
 
     def to_config(self) -> str:
         return json.dumps(self.as_json(), separators=(",", ":"))
@@ -165,6 +181,7 @@ class CanaryState:
                 checks=tuple(Check.from_json(c) for c in data.get("checks") or ()),
                 started_at=str(data.get("startedAt", "")),
                 updated_at=str(data.get("updatedAt", "")),
+                stable_image=str(data.get("stableImage", "")),
             )
         except KeyError as error:
             raise _unreadable(service, f"no field {error}") from None
@@ -431,7 +448,12 @@ class Promotion:
             self.deployer.save(state)
 
     def _promote(self, state: CanaryState) -> CanaryState:
-        state = self._stamp(state, phase="promoting")
+        # Recorded with the image change itself, so a promotion that stops half-way still
+        # says what stable ran (a resumed one has it already, and its config the new image).
+        stable = state.stable_image or (
+            self.service.image if self.service.image != state.canary_image else ""
+        )
+        state = self._stamp(state, phase="promoting", stable_image=stable)
         self.report(f"promoting: {self.service.name} takes the canary's image {state.canary_image}")
         self.deployer.deploy_promotion(state)
         state = self._stamp(state, phase="promoted", weight=0)
@@ -440,6 +462,10 @@ class Promotion:
         return state
 
     def roll_back(self, state: CanaryState, *, reason: str) -> CanaryState:
+        """Weight 0 for a canary still being analysed; a usage error, changing nothing, once
+        stable has taken the canary's image, which the weight does not undo."""
+        if state.phase in ("promoting", "promoted"):
+            raise usage_error(*state.undo_lines())
         return self._roll_back(state, reason=reason)
 
     def _roll_back(self, state: CanaryState, *, reason: str) -> CanaryState:

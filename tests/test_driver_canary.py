@@ -366,6 +366,34 @@ def test_an_explicit_rollback_sets_weight_zero_and_records_it():
     assert run.deployer.saved[-1] == final
 
 
+def test_the_promotion_records_what_stable_ran_before_it():
+    service = canary_service_settings()
+    run, _ = promotion(service, [HEALTHY])
+
+    run.run(run.start(None))
+
+    promoting = next(state for state in run.deployer.saved if state.phase == "promoting")
+    assert promoting.stable_image == service.image != service.canary.image
+    read_back = CanaryState.from_config(promoting.to_config(), service.name)
+    assert read_back.stable_image == service.image
+
+
+@pytest.mark.parametrize("phase", ["promoting", "promoted"])
+def test_a_rollback_once_stable_took_the_canary_image_changes_nothing(phase):
+    run, _ = promotion(canary_service_settings(), [HEALTHY])
+    state = CanaryState(
+        **{**run.start(None).__dict__, "phase": phase, "stable_image": "ghcr.io/acme/greeter:v1"}
+    )
+
+    with pytest.raises(DriverError) as raised:
+        run.roll_back(state, reason="requested")
+
+    assert raised.value.code == ExitCode.USAGE
+    assert "set the service's `image` to `ghcr.io/acme/greeter:v1`" in raised.value.lines[-1]
+    assert run.deployer.events == []
+    assert run.deployer.saved == []
+
+
 def test_plan_lines_show_steps_timings_and_recorded_progress():
     service = canary_service_settings()
     run, _ = promotion(service, [HEALTHY])

@@ -1474,6 +1474,31 @@ def test_canary_rollback_checks_the_policy_pack_before_writing(project, capsys):
     assert stack.config_writes == []
 
 
+@pytest.mark.parametrize("phase", ["promoting", "promoted"])
+def test_a_rollback_once_stable_took_the_canary_image_is_refused_changing_nothing(
+    project, capsys, phase
+):
+    stack = canary_stack()
+    recorded = {
+        "service": "greeter",
+        "canaryImage": "ghcr.io/acme/greeter:v2.0.0",
+        "phase": phase,
+        "step": 2,
+        "weight": 50 if phase == "promoting" else 0,
+        "stableImage": "ghcr.io/acme/greeter:v1.2.3",
+    }
+    stack.config[state_key("greeter")] = ConfigValue(json.dumps(recorded))
+
+    code = main(["canary", "rollback", "--stack", "dev", "--service", "greeter"])
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "setting the canary's weight to 0 would not undo that" in out
+    assert "set the service's `image` to `ghcr.io/acme/greeter:v1.2.3`" in out
+    assert stack.config_writes == []
+    assert "up" not in stack.operations
+
+
 # --- a promotion that stops half-way ---------------------------------------------------
 
 
@@ -1577,6 +1602,23 @@ FINISH = "`go-platform canary rollback --stack dev --service greeter` finishes i
             "interrupted",
             ("progressing", 1, 20),
             ["is locked by another update", RESUME],
+        ),
+        (
+            # The up that gives stable the canary's image fails: only promote finishes it;
+            # a rollback (a weight) cannot undo it, so the way back is told instead.
+            [
+                HEALTHY,
+                (FakeStack, "up", failing_up(3, command_error("error: rollout failed\n"))),
+            ],
+            ExitCode.FAILED,
+            "interrupted",
+            ("promoting", 2, 50),
+            [
+                "error: rollout failed",
+                "`go-platform canary promote --stack dev --service greeter` finishes it",
+                "to go back: set the service's `image` to `ghcr.io/acme/greeter:v1.2.3` (and "
+                "restore its `build` block, if it had one), then `go-platform up`",
+            ],
         ),
         (
             # Ctrl-C (or CI's SIGTERM) during the second step's up: the way on is told too.

@@ -181,6 +181,8 @@ def rollback(driver: Driver, service_name: str) -> None:
     state = context.recorded
     if state is None or state.canary_image != canary.image:
         state = promotion.start(None)
+    if state.phase in ("promoting", "promoted"):  # nothing is changed: see undo_lines
+        raise usage_error(*state.undo_lines())
     final = None
     try:
         final = promotion.roll_back(state, reason="requested")
@@ -357,6 +359,8 @@ def stopped_lines(context: CanaryContext, deployer: StackDeployer) -> list[str]:
     where = f"the recorded state is {state.phase} at step {state.step} (weight {state.weight}%)"
     if state.phase == "rolling-back":
         return [f"{where}: `go-platform canary rollback {flags}` finishes it"]
+    if state.phase in ("promoting", "promoted"):
+        return [f"{where}: `go-platform canary promote {flags}` finishes it", *state.undo_lines()]
     return [
         f"{where}: `go-platform canary promote {flags}` resumes from there, "
         f"`go-platform canary rollback {flags}` sends every request back to stable"
