@@ -90,7 +90,9 @@ class CanaryRoute(pulumi.ComponentResource):
             opts=child,
         )
         entry = split
-        if canary.mirror:
+        # Only while the canary takes traffic: at weight 0 (not started, rolled back, or
+        # promoted) no copy of production requests reaches it either.
+        if canary.mirror and canary.weight > 0:
             entry = k8s.apiextensions.CustomResource(
                 f"{name}-mirror",
                 api_version="traefik.io/v1alpha1",

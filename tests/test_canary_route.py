@@ -108,7 +108,7 @@ def test_header_routes_pin_a_track_at_higher_priority(pulumi_program):
 
 
 def test_mirroring_sends_a_shadow_copy(pulumi_program):
-    recording = run(pulumi_program, mirror=20)
+    recording = run(pulumi_program, mirror=20, weight=10)
     mirror = recording.one("TraefikService", name="greeter-route-mirror").inputs["spec"]
     assert mirror["mirroring"]["kind"] == "TraefikService"
     assert mirror["mirroring"]["name"] == "greeter-weighted"
@@ -118,6 +118,15 @@ def test_mirroring_sends_a_shadow_copy(pulumi_program):
     validate_custom_resource("traefik.io/v1alpha1", "TraefikService", mirror)
     default = recording.one("IngressRoute", parent="greeter-route").inputs["spec"]["routes"][-1]
     assert default["services"] == [{"kind": "TraefikService", "name": "greeter-mirrored"}]
+
+
+def test_a_canary_at_weight_zero_gets_no_mirrored_requests(pulumi_program):
+    # Before its first step, after a rollback and after a promotion: a rejected or
+    # retired canary must not keep serving copies of production requests.
+    recording = run(pulumi_program, mirror=20, weight=0)
+    assert [r.name for r in recording.of_kind("TraefikService")] == ["greeter-route-weighted"]
+    default = recording.one("IngressRoute", parent="greeter-route").inputs["spec"]["routes"][-1]
+    assert default["services"] == [{"kind": "TraefikService", "name": "greeter-weighted"}]
 
 
 def test_sticky_sessions_by_cookie(pulumi_program):
