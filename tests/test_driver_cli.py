@@ -1378,6 +1378,27 @@ def test_a_drift_check_that_fails_for_another_reason_exits_1(project, capsys):
     assert "drift: none" not in out
 
 
+def test_a_drift_check_that_found_drift_but_failed_on_another_resource_exits_1(
+    project, tmp_path, capsys
+):
+    # Exit 2 would tell CI the stack was read in full and differs; part of it was not read.
+    drifted = step(URN, "update", diffs=["spec"])
+    diagnostic = engine_event(
+        "diagnosticEvent",
+        {"message": "error: cluster unreachable\n", "color": "never", "severity": "error"},
+    )
+    a_stack(drift=Script([*drifted, diagnostic], command_error("error: refresh failed\n")))
+
+    code, summary = run_cli("drift", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.FAILED == 1
+    assert "drift check failed:" in out
+    assert "error: cluster unreachable" in out
+    assert "~ Deployment greeter: spec changed outside Pulumi" in out
+    assert summary["drift"][0]["urn"] == URN
+
+
 def test_a_failed_cli_call_outside_an_operation_is_exit_1_not_a_traceback(
     project, capsys, monkeypatch
 ):

@@ -103,6 +103,16 @@ def drift(driver: Driver) -> None:
     drifted = drifted_resources(tracker.finished_steps)
     driver.summary.drift = [resource.as_json() for resource in drifted]
     changed = sum((tracker.operations or {}).get(op, 0) for op in ("update", "delete"))
+    if tracker.errors:
+        # The check did not finish: exit 2 would tell CI the stack was read and differs.
+        # The engine reports expected changes on its stderr, never as an error diagnostic.
+        found = (
+            [f"before that, it found drift in {len(drifted)} resource(s):"]
+            + [resource.line() for resource in drifted]
+            if drifted
+            else []
+        )
+        raise DriverError(ExitCode.FAILED, "drift check failed:", *tracker.errors, *found)
     if drifted:
         raise DriverError(
             ExitCode.DRIFT,
