@@ -38,8 +38,13 @@ ADMIN_PORT_NAME = "admin"
 
 SHUTDOWN_DELAY_SECONDS = 5
 SHUTDOWN_TIMEOUT_SECONDS = 20
-# Kubernetes kills the pod after this long; leave room past the service's own shutdown.
-TERMINATION_GRACE_SECONDS = SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 5
+SPAN_FLUSH_SECONDS = 5
+"""The most a service spends flushing its pending spans after draining (the greeter's)."""
+# Kubernetes kills the pod after this long; leave room past the service's own shutdown,
+# whose worst case (requests overrunning, a collector not answering) is all three.
+TERMINATION_GRACE_SECONDS = (
+    SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + SPAN_FLUSH_SECONDS + 5
+)
 
 GOMEMLIMIT_SHARE = Decimal("0.9")
 """GOMEMLIMIT as a share of the memory limit: the rest is headroom for non-heap memory."""

@@ -32,6 +32,19 @@ type servers struct {
 // described above. It returns nil after a clean shutdown, or an error if a
 // server failed or requests were still running at the timeout.
 func (s *servers) run(ctx context.Context, apiLn, adminLn net.Listener) error {
+	// Once readiness fails, every response asks the client to close its
+	// connection ("Connection: close"), moving clients that hold keep-alive
+	// connections (the gateway) on to pods that are still ready, one response
+	// at a time. Disabling keep-alives on the server instead would close the
+	// idle connections at once, under requests the gateway is already sending
+	// on them.
+	api := s.api.Handler
+	s.api.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		api.ServeHTTP(w, r)
+	})
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- s.admin.Serve(adminLn) }()
 	go func() { serveErr <- s.api.Serve(apiLn) }()
@@ -47,9 +60,6 @@ func (s *servers) run(ctx context.Context, apiLn, adminLn net.Listener) error {
 	}
 
 	s.ready.Store(false)
-	// Responses now carry "Connection: close", moving clients that hold
-	// keep-alive connections (the gateway) on to pods that are still ready.
-	s.api.SetKeepAlivesEnabled(false)
 	s.logger.Info("shutting down: readiness now failing",
 		"shutdown_delay", s.shutdownDelay.String(), "shutdown_timeout", s.shutdownTimeout.String())
 	time.Sleep(s.shutdownDelay)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -200,5 +201,46 @@ func TestServersStopWhenOneFails(t *testing.T) {
 	}
 	if r := get("http://" + apiLn.Addr().String()); r.err == nil {
 		t.Errorf("API still answers after the admin server failed: %d", r.status)
+	}
+}
+
+// A keep-alive connection the gateway holds when SIGTERM arrives stays open
+// through the delay: its next request is answered on it, and only that
+// response asks to close it. Closing idle connections at once instead would
+// race requests the gateway is already sending on them.
+func TestAnIdleKeepAliveConnectionServesOneMoreRequestWhileDraining(t *testing.T) {
+	api, _, _ := blockingAPI()
+	ts := startServers(t, api, 500*time.Millisecond, 5*time.Second)
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
+	fetch := func() (status int, reused, closed bool) {
+		req, err := http.NewRequest(http.MethodGet, ts.apiURL+"/fast", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		resp, err := client.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			t.Fatalf("GET /fast: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, reused, resp.Close
+	}
+
+	if status, _, closed := fetch(); status != http.StatusOK || closed {
+		t.Fatalf("before SIGTERM: %d, closed %v; want 200 on a kept connection", status, closed)
+	}
+	ts.sigterm()
+	waitForStatus(t, ts.adminURL+"/readyz", http.StatusServiceUnavailable)
+
+	status, reused, closed := fetch()
+	if status != http.StatusOK || !reused || !closed {
+		t.Errorf("during the delay: %d, reused the idle connection %v, asked to close %v; want 200, true, true",
+			status, reused, closed)
+	}
+	if err := <-ts.done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }
