@@ -270,9 +270,11 @@ class GoServiceStack(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         security_context=kube.pod_security_context(),
                         termination_grace_period_seconds=kube.TERMINATION_GRACE_SECONDS,
+                        # Wherever it may run several pods, an autoscaler's floor of 1
+                        # included: the spread is soft, the budget never blocks a drain.
                         topology_spread_constraints=(
                             kube.topology_spread(self._selector)
-                            if service.min_replicas > 1
+                            if service.max_replicas > 1
                             else None
                         ),
                         containers=[container],
@@ -345,7 +347,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 ),
                 opts=self._child,
             )
-        if service.min_replicas >= 2:
+        if service.max_replicas >= 2:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{self._name}-pdb",
                 metadata=self._metadata(self._workload),

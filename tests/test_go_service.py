@@ -236,8 +236,10 @@ def test_restricted_security_context(pulumi_program):
     assert pod["volumes"][0]["emptyDir"] == {"sizeLimit": "64Mi"}
 
 
-def test_topology_spread_only_with_more_than_one_replica(pulumi_program):
+def test_topology_spread_wherever_more_than_one_pod_may_run(pulumi_program):
     assert "topologySpreadConstraints" not in pod_spec(deploy(pulumi_program, replicas=1))
+    autoscaled = deploy(pulumi_program, autoscaling={"minReplicas": 1, "maxReplicas": 10})
+    assert pod_spec(autoscaled)["topologySpreadConstraints"]
     spread = pod_spec(deploy(pulumi_program, replicas=3))["topologySpreadConstraints"]
     assert {s["topologyKey"] for s in spread} == {
         "topology.kubernetes.io/zone",
@@ -340,11 +342,13 @@ def test_no_autoscaler_unless_configured(pulumi_program):
     [
         ({"replicas": 1}, False),
         ({"replicas": 2}, True),
-        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, False),
+        # An autoscaler that may run several pods gets one from its floor of 1: at one pod
+        # maxUnavailable 1 blocks nothing, at ten it keeps a drain from taking them all.
+        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, True),
         ({"autoscaling": {"minReplicas": 2, "maxReplicas": 3}}, True),
     ],
 )
-def test_pod_disruption_budget_from_two_replicas(pulumi_program, service, expected):
+def test_pod_disruption_budget_wherever_two_pods_may_run(pulumi_program, service, expected):
     budgets = deploy(pulumi_program, **service).of_kind("PodDisruptionBudget")
     assert bool(budgets) is expected
     if expected:

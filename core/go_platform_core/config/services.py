@@ -193,6 +193,11 @@ class ServiceSettings(CamelModel):
         """Fewest pods the service runs: the autoscaler's floor, else `replicas`."""
         return self.autoscaling.min_replicas if self.autoscaling else (self.replicas or 1)
 
+    @property
+    def max_replicas(self) -> int:
+        """Most pods the service runs: the autoscaler's ceiling, else `replicas`."""
+        return self.autoscaling.max_replicas if self.autoscaling else (self.replicas or 1)
+
 
 def presence_problems(raw: Mapping[str, Any]) -> list[Problem]:
     """Rules on which keys are set. They need no valid values, so they are checked before
