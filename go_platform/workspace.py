@@ -365,21 +365,36 @@ def update_env(environment: str) -> dict[str, str]:
 
 def embedded_kubeconfig(project_dir: Path, env: Mapping[str, str]) -> Path | None:
     """The embedded control plane's kubeconfig path, as `tools/cluster/cluster.py
-    kubeconfig` prints it (it honours GO_PLATFORM_CLUSTER_DIR); None without that tool."""
+    kubeconfig` prints it (it honours GO_PLATFORM_CLUSTER_DIR); None without that tool.
+
+    A tool that fails is an error, never a fall back to whatever KUBECONFIG names: that
+    could be any cluster, and the local stack would deploy to it, or destroy in it.
+    """
     tool = project_dir / "tools" / "cluster" / "cluster.py"
     if not tool.is_file():
         return None
-    result = subprocess.run(
-        [sys.executable, str(tool), "kubeconfig"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=dict(env),
-        cwd=project_dir,
+    command = f"{tool.relative_to(project_dir)} kubeconfig"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(tool), "kubeconfig"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env=dict(env),
+            cwd=project_dir,
+        )
+    except subprocess.TimeoutExpired:
+        result = None
+    path = result.stdout.strip() if result is not None else ""
+    if result is not None and result.returncode == 0 and path:
+        return Path(path)
+    said = result.stderr.strip().splitlines() if result is not None else ["no answer in 60 s"]
+    raise DriverError(
+        ExitCode.FAILED,
+        f"the local stack deploys only to the embedded cluster, whose kubeconfig `{command}` "
+        f"did not give: {said[-1] if said else f'exit {result.returncode}'}",
     )
-    path = result.stdout.strip()
-    return Path(path) if result.returncode == 0 and path else None
 
 
 def kubeconfig_override(

@@ -999,6 +999,26 @@ def test_every_operation_on_a_local_stack_reaches_the_embedded_cluster(project, 
     assert stack.kubeconfigs == [(operation, str(embedded)) for operation in stack.operations]
 
 
+@pytest.mark.parametrize(
+    "argv", [["preview"], ["up", "--skip-preflight"], ["drift"], ["destroy", "--yes"]]
+)
+def test_a_local_stack_whose_cluster_tool_fails_runs_nothing_on_another_cluster(
+    project, monkeypatch, capsys, argv
+):
+    tool = project / "tools" / "cluster" / "cluster.py"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("import sys\nsys.exit('cluster: error: GO_PLATFORM_CLUSTER_DIR is empty')\n")
+    monkeypatch.setenv("KUBECONFIG", str(project / "production-kubeconfig"))
+    stack = a_local_stack()
+
+    assert main([*argv, "--stack", "local"]) == ExitCode.FAILED
+
+    out = capsys.readouterr().out
+    assert "deploys only to the embedded cluster" in out
+    assert "GO_PLATFORM_CLUSTER_DIR is empty" in out
+    assert stack.operations == []
+
+
 def test_a_stack_that_names_its_kubeconfig_keeps_it(project, monkeypatch):
     embedded_cluster_tool(project)
     stack = a_local_stack()

@@ -229,6 +229,16 @@ def test_the_embedded_kubeconfig_comes_from_the_cluster_tool(tmp_path):
     assert embedded_kubeconfig(tmp_path, {}) is None
 
 
+def test_a_cluster_tool_that_fails_is_an_error_not_the_callers_kubeconfig(tmp_path):
+    # KUBECONFIG may name any cluster (production's): the local stack never falls back to it.
+    with pytest.raises(DriverError) as raised:
+        embedded_kubeconfig(REPO, {"GO_PLATFORM_CLUSTER_DIR": "", "KUBECONFIG": "/prod"})
+    assert raised.value.code == ExitCode.FAILED
+    (line,) = raised.value.lines
+    assert "the local stack deploys only to the embedded cluster" in line
+    assert "GO_PLATFORM_CLUSTER_DIR is empty" in line
+
+
 # --- the CLI, in any layout ------------------------------------------------------------
 
 SDK_VERSION = metadata.version("pulumi")
