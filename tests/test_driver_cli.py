@@ -887,6 +887,26 @@ def test_a_stopped_embedded_cluster_is_told_how_to_start(project, tmp_path, caps
     assert stack.calls == []
 
 
+def test_preflight_messages_never_show_a_urls_credentials(project, tmp_path, capsys, monkeypatch):
+    # A kubeconfig whose server carries a user and password: the check quotes the server.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://kubeadmin:Cl0sterPw@127.0.0.1:1'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "users: [{name: u, user: {token: abc}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    a_stack()
+
+    code, summary = run_cli("preflight", "--stack", "dev", json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.PREFLIGHT
+    assert "127.0.0.1:1" in summary["preflight"][0]["message"]
+    assert "Cl0sterPw" not in out + json.dumps(summary)
+
+
 def test_a_failed_preflight_exits_4_and_deploys_nothing(project, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     stack = a_stack()

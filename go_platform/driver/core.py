@@ -217,8 +217,10 @@ class Driver:
         if settings is None:
             self.console.print(f"preflight: skipped (project {self.project} is not go-platform)")
             return
+        # Messages quote what they reached (a kubeconfig's server, a storage endpoint):
+        # secrets of the config and the credentials of any URL are hidden wherever they go.
         results = [
-            replace(result, message=scrub(result.message, self.sensitive))
+            replace(result, message=hide_url_credentials(scrub(result.message, self.sensitive)))
             for result in run_preflight(
                 settings, config, env=self.env, project_dir=self.project_dir
             )
