@@ -428,6 +428,20 @@ def test_disabled_proxy_uses_the_given_url(pulumi_program):
             "go-platform:moduleProxy.upstream: is required with publicMode 'async_redirect': the proxy clients are redirected to",
         ),
         (
+            "staging",
+            {"storage": {"s3": {"endpoint": "minio.storage:9000"}}},
+            "go-platform:moduleProxy.storage.s3.endpoint: the value (not shown: it may hold "
+            "credentials) is not an http:// or https:// URL with a host "
+            "(`http://minio.storage:9000`)",
+        ),
+        (
+            "staging",
+            {"storage": {"s3": {"endpoint": "http://minio:S3cr3t@minio.storage:9000"}}},
+            "go-platform:moduleProxy.storage.s3.endpoint: the value (not shown: it may hold "
+            "credentials) carries a user or password: name the keys with `accessKeyIdSecret` "
+            "and `secretAccessKeySecret` (secret config keys) instead",
+        ),
+        (
             "dev",
             {"host": "goproxy.other.org"},
             "go-platform:moduleProxy.host: 'goproxy.other.org' is outside the domain 'example.com'",

@@ -4,7 +4,8 @@ Invariants guarded:
 - a bucket the credentials can write, read and delete in passes, and the probe object
   is gone afterwards;
 - a missing bucket, unknown credentials, a bucket the credentials may not write, and an
-  unreachable endpoint each give one line naming the bucket and what failed.
+  unreachable endpoint, and one boto cannot build a client for, each give one line naming
+  the bucket and what failed.
 """
 
 from __future__ import annotations
@@ -111,4 +112,12 @@ def test_a_wrong_secret_key(s3):
     )
     assert check_bucket(access) == [
         "s3://modules: the secret access key does not match the access key id"
+    ]
+
+
+def test_an_endpoint_boto_cannot_use_is_one_line_not_an_exception():
+    # The config refuses an endpoint without a scheme; boto's own refusal is a failed
+    # check here too, never an exception that ends the preflight and loses its results.
+    assert check_bucket(BucketAccess("modules", REGION, endpoint="minio.storage:9000")) == [
+        "s3://modules: no client for its endpoint and region (ValueError)"
     ]

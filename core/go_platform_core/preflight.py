@@ -36,20 +36,23 @@ def check_bucket(access: BucketAccess, *, timeout_seconds: float = 10) -> list[s
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client(
-        "s3",
-        region_name=access.region,
-        endpoint_url=access.endpoint,
-        aws_access_key_id=access.access_key_id,
-        aws_secret_access_key=access.secret_access_key,
-        config=Config(
-            connect_timeout=timeout_seconds,
-            read_timeout=timeout_seconds,
-            retries={"max_attempts": 1},
-            s3={"addressing_style": "path" if access.force_path_style else "auto"},
-        ),
-    )
     name = f"s3://{access.bucket}"
+    try:
+        client = boto3.client(
+            "s3",
+            region_name=access.region,
+            endpoint_url=access.endpoint,
+            aws_access_key_id=access.access_key_id,
+            aws_secret_access_key=access.secret_access_key,
+            config=Config(
+                connect_timeout=timeout_seconds,
+                read_timeout=timeout_seconds,
+                retries={"max_attempts": 1},
+                s3={"addressing_style": "path" if access.force_path_style else "auto"},
+            ),
+        )
+    except (ValueError, BotoCoreError) as error:  # an endpoint or region boto refuses
+        return [f"{name}: no client for its endpoint and region ({type(error).__name__})"]
     try:
         client.head_bucket(Bucket=access.bucket)
     except ClientError as error:

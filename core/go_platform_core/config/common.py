@@ -6,7 +6,7 @@ from pydantic import Field
 
 from go_platform_core.config.base import CamelModel
 from go_platform_core.config.errors import Problem
-from go_platform_core.config.types import ConfigKey, CpuQuantity, MemoryQuantity
+from go_platform_core.config.types import ConfigKey, CpuQuantity, EndpointUrl, MemoryQuantity
 
 ADD_ON_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -38,7 +38,7 @@ class ChartSource(CamelModel):
 
 class ObjectStorageSettings(CamelModel):
     region: str = Field(description="Region of the buckets.")
-    endpoint: str | None = Field(
+    endpoint: EndpointUrl | None = Field(
         None, description="S3-compatible endpoint URL (MinIO, Ceph); AWS if unset."
     )
     force_path_style: bool = Field(False, description="Address buckets by path, not host.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
@@ -258,6 +259,38 @@ ConfigKey = Annotated[
     CONFIG_KEY_FORMAT,
 ]
 Port = Annotated[Whole, Field(ge=1, le=65535)]
+
+
+def _endpoint_url(value: str) -> str:
+    # Never echoed: an endpoint pasted with its user and password would be shown.
+    shown = "the value (not shown: it may hold credentials)"
+    parts = urllib.parse.urlsplit(value)
+    try:
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(
+            f"{shown} is not an http:// or https:// URL with a host "
+            "(`http://minio.storage:9000`)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"{shown} carries a user or password: name the keys with `accessKeyIdSecret` "
+            "and `secretAccessKeySecret` (secret config keys) instead"
+        )
+    return value
+
+
+EndpointUrl = Annotated[
+    str,
+    AfterValidator(_endpoint_url),
+    Format(
+        "endpoint URL",
+        "`http://` or `https://`, a host, an optional port and path, no credentials "
+        "(`http://minio.storage:9000`)",
+    ),
+]
 CpuQuantity = Annotated[
     str,
     BeforeValidator(_quantity_text),
