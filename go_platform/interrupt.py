@@ -1,4 +1,4 @@
-"""SIGTERM, as CI sends it to cancel a job, handled as Ctrl-C is on a terminal.
+"""SIGTERM, as CI sends it to cancel a job, handled as Ctrl-C is on a terminal; and Ctrl-C.
 
 Ctrl-C reaches the whole process group: the Pulumi CLI the driver runs gets its SIGINT too,
 cancels gracefully (the steps in flight finish, the state is saved, the stack's lock is
@@ -9,8 +9,13 @@ and the CLI, writing to a closed pipe, dies holding the lock.
 
 So the first SIGTERM passes a SIGINT on to the driver's own child processes and lets the
 operation end the way the CLI ends it; the driver then stops as it does on Ctrl-C
-(`raise_if_requested`, after each engine operation). With no child running, or at a second
-SIGTERM, it stops at once.
+(`raise_if_requested`, after each engine operation and before the next one starts). With
+no child running, or at a second SIGTERM, it stops at once.
+
+Ctrl-C itself is handled the same way, less the passing on: the terminal has sent its
+SIGINT to the children already, and a second SIGINT makes the Pulumi CLI stop at once,
+lock held. Python's default, a KeyboardInterrupt in the middle of the Automation API's
+call, is what the paragraph above describes.
 """
 
 from __future__ import annotations
@@ -35,13 +40,22 @@ def on_sigterm(signum: int, frame: object) -> None:
             os.kill(pid, signal.SIGINT)
 
 
+def on_sigint(signum: int, frame: object) -> None:
+    """The SIGINT handler: as on_sigterm, but the children are not signalled again."""
+    running = not _requested.is_set() and bool(child_pids(os.getpid()))
+    _requested.set()
+    if not running:
+        raise KeyboardInterrupt
+
+
 def requested() -> bool:
     """Whether a SIGTERM arrived."""
     return _requested.is_set()
 
 
 def raise_if_requested() -> None:
-    """After an operation that a passed-on SIGINT ended: stop as on Ctrl-C."""
+    """After an operation that a passed-on SIGINT ended, or before the next one starts:
+    stop as on Ctrl-C."""
     if _requested.is_set():
         raise KeyboardInterrupt
 

@@ -33,6 +33,7 @@ import yaml
 from pulumi import automation as auto
 from semver import VersionInfo
 
+from go_platform import interrupt
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
 from go_platform.redact import hide_url_credentials
 from go_platform.summary import blocking_file
@@ -758,6 +759,7 @@ class Session:
             ) from None
 
     def create(self, name: str) -> auto.Stack:
+        interrupt.raise_if_requested()  # a cancelled job creates no stack (preview, up)
         if self.state_dir is not None:
             try:
                 self.state_dir.mkdir(parents=True, exist_ok=True)

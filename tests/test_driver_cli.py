@@ -57,6 +57,7 @@ from rich.console import Console
 
 from go_platform import canary as canary_machine
 from go_platform import driver as driver_module
+from go_platform import interrupt
 from go_platform.canary import Measurement, state_key
 from go_platform.cli import main
 from go_platform.driver import canary as canary_commands
@@ -1437,6 +1438,29 @@ def test_a_drift_check_that_found_drift_but_failed_on_another_resource_exits_1(
     assert "error: cluster unreachable" in out
     assert "~ Deployment greeter: spec changed outside Pulumi" in out
     assert summary["drift"][0]["urn"] == URN
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["up", "--stack", "dev", "--skip-preflight"],
+        ["ephemeral", "up", "--name", "pr-7", "--base", "dev"],
+    ],
+)
+def test_a_cancel_that_ended_a_helper_starts_no_engine_operation(project, capsys, argv):
+    # A SIGTERM passed on as SIGINT to a helper (the cluster tool, the pack's config
+    # checker) whose failure is tolerated: the driver must not go on to create or deploy.
+    stack = a_stack("dev")
+    interrupt._requested.set()
+    try:
+        code = main(argv)
+    finally:
+        interrupt.reset()
+
+    assert code == ExitCode.FAILED
+    assert "interrupted" in capsys.readouterr().out
+    assert stack.operations == []
+    assert "pr-7" not in FakeSession.stacks
 
 
 def test_a_failed_cli_call_outside_an_operation_is_exit_1_not_a_traceback(

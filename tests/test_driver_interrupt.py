@@ -5,6 +5,9 @@ Invariants guarded:
 - the first SIGTERM passes a SIGINT to the driver's child processes and returns, so the
   CLI can cancel as on Ctrl-C; `raise_if_requested` then stops the driver;
 - with no child, or at a second SIGTERM, the driver stops at once (KeyboardInterrupt);
+- Ctrl-C (SIGINT, which the terminal sends the children too) is recorded the same way
+  while a child runs, without signalling the children again; with none, or the second
+  time, it stops at once;
 - children are read from /proc, whatever the command names hold.
 """
 
@@ -62,6 +65,34 @@ def test_the_first_sigterm_passes_a_sigint_to_the_children_and_returns(tmp_path)
     finally:
         child.kill()
         child.wait()
+
+
+def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(tmp_path):
+    # The terminal sent its SIGINT to the whole process group: a second one would make
+    # the Pulumi CLI stop at once, lock held. So the handler only records it.
+    got, ready = tmp_path / "got", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
+    try:
+        wait_for(ready)
+
+        interrupt.on_sigint(2, None)  # returns: the child has its own SIGINT to act on
+
+        time.sleep(0.3)
+        assert child.poll() is None
+        assert not got.exists() or not got.read_text()
+        assert interrupt.requested()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.raise_if_requested()  # the next operation does not start
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
+            interrupt.on_sigint(2, None)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_ctrl_c_with_no_child_stops_at_once():
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.on_sigint(2, None)
 
 
 def test_with_no_child_a_sigterm_stops_at_once():

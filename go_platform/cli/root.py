@@ -227,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written and
     # the engine releases the stack's lock (interrupt.py).
     signal.signal(signal.SIGTERM, interrupt.on_sigterm)
+    signal.signal(signal.SIGINT, interrupt.on_sigint)
     command = typer.main.get_command(app)
     try:
         result = command.main(

@@ -284,6 +284,8 @@ class Driver:
         *,
         expected: int,
     ) -> tuple[ProgressTracker, auto.CommandError | None]:
+        # A cancel that ended a helper (a passed-on SIGINT) starts no engine operation.
+        interrupt.raise_if_requested()
         tracker = ProgressTracker(expected_total=expected)
         view = ProgressView(self.console, f"{operation} {stack.name}", tracker)
         error: auto.CommandError | None = None

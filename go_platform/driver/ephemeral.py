@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pulumi import automation as auto
 
-from go_platform import ephemeral
+from go_platform import ephemeral, interrupt
 from go_platform.driver import stack as stack_commands
 from go_platform.driver.core import Driver
 from go_platform.exit_codes import usage_error
@@ -43,6 +43,7 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
         stack = existing
         driver.console.print(f"ephemeral: updating {name!r} (from {tags[ephemeral.BASE_TAG]})")
     else:
+        interrupt.raise_if_requested()  # a cancelled job creates no stack
         stack = session.create(name)
         stack.set_tag(ephemeral.BASE_TAG, base)
         driver.console.print(f"ephemeral: created {name!r} from {base!r}")

@@ -14,9 +14,10 @@ Invariants guarded:
   (6) until `pulumi cancel` removes it, then clears the pending create, and `up` deploys;
 - a stack locked by an update that died exits 6 on `refresh` and `destroy`, and neither
   the lock nor the state is touched;
-- a SIGTERM sent to the driver alone (CI cancelling its job) mid-`up` ends it as Ctrl-C
-  does: exit 1, "interrupted" in the output and the summary, no traceback, the stack's lock
-  released and no plugin left running; the next `up` needs no `pulumi cancel`.
+- a SIGTERM sent to the driver alone (CI cancelling its job), or Ctrl-C (a SIGINT to its
+  whole process group), mid-`up` ends it as Ctrl-C does: exit 1, "interrupted" in the
+  output and the summary, no traceback, the stack's lock released and no plugin left
+  running; the next `up` needs no `pulumi cancel`.
 """
 
 from __future__ import annotations
@@ -171,13 +172,24 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     assert set(settled.summary["operations"]) == {"same"}
 
 
-def test_a_sigterm_to_the_driver_alone_ends_like_ctrl_c_and_releases_the_lock(
+def sigterm_to_the_driver(driver: subprocess.Popen[str]) -> None:
+    driver.send_signal(signal.SIGTERM)  # the driver's process only, not its group
+
+
+def ctrl_c(driver: subprocess.Popen[str]) -> None:
+    os.killpg(driver.pid, signal.SIGINT)  # as a terminal does: the whole process group
+
+
+@pytest.mark.parametrize("cancel", [sigterm_to_the_driver, ctrl_c], ids=["sigterm", "ctrl-c"])
+def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
     driver_engine,  # noqa: F811
     program,  # noqa: F811
     policy,  # noqa: F811
+    cancel,
 ):
     """CI cancelling a job signals the driver's process, not the CLI it runs: the driver
-    passes a SIGINT on, so the CLI cancels as on Ctrl-C and releases the stack's lock."""
+    passes a SIGINT on, so the CLI cancels as on Ctrl-C and releases the stack's lock.
+    Ctrl-C signals the whole group, the CLI included: the driver waits for it to end."""
     engine = driver_engine
     pack = ("--policy-pack", str(policy))
     must(drive(engine, program, "preview", "--stack", STACK, *pack))
@@ -199,7 +211,7 @@ def test_a_sigterm_to_the_driver_alone_ends_like_ctrl_c_and_releases_the_lock(
             assert time.monotonic() < deadline, "the up never took the lock"
             assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
             time.sleep(0.2)
-        driver.send_signal(signal.SIGTERM)  # the driver's process only, not its group
+        cancel(driver)
         output, _ = driver.communicate(timeout=DRIVER_TIMEOUT)
 
         assert driver.returncode == 1, output
