@@ -1160,6 +1160,35 @@ def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp
     assert "pr-7" not in FakeSession.stacks
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "awskms://alias/go-platform-dev?region=eu-west-1"),
+        (["--secrets-provider", "passphrase"], "passphrase"),
+    ],
+    ids=["the-bases", "given"],
+)
+def test_an_ephemeral_stack_takes_its_bases_secrets_provider(project, monkeypatch, argv, expected):
+    # The base's secrets are copied into the new stack: under the default passphrase (on
+    # a file backend, a published one) anyone with its stack file could read them.
+    (project / "Pulumi.dev.yaml").write_text(
+        "secretsprovider: awskms://alias/go-platform-dev?region=eu-west-1\nconfig: {}\n"
+    )
+    a_stack("dev")
+    providers = []
+    original = FakeSession.__init__
+
+    def recording(self, target, env):
+        providers.append(target.secrets_provider)
+        original(self, target, env)
+
+    monkeypatch.setattr(FakeSession, "__init__", recording)
+
+    main(["ephemeral", "up", "--name", "pr-7", "--skip-preflight", *argv])
+
+    assert providers == [expected]
+
+
 def test_ephemeral_up_of_an_invalid_base_creates_nothing(project, capsys, tmp_path):
     base = a_stack("dev")
     base.config["go-platform:services"] = ConfigValue(json.dumps([service_config(replicas="abc")]))

@@ -75,6 +75,7 @@ def ephemeral_up(
             policy_pack,
             policy_pack_config,
             option="--name",
+            secrets_like=base,
         ),
         action,
     )

@@ -90,8 +90,10 @@ def stack_options(
     policy_pack_config: Path | None = None,
     *,
     option: str = "--stack",
+    secrets_like: str | None = None,
 ) -> StackOptions:
-    """The options of a stack command; `option` is the flag that named the stack."""
+    """The options of a stack command; `option` is the flag that named the stack,
+    `secrets_like` the stack whose secrets provider a stack it creates takes."""
     if not STACK_NAME.fullmatch(stack):
         raise usage_error(
             f"{option} {stack!r} is not a stack name (letters, digits, '-', '_', '.'; "
@@ -105,4 +107,5 @@ def stack_options(
         policy_pack=policy_pack,
         policy_pack_config=policy_pack_config,
         stack_option=option,
+        secrets_like=secrets_like,
     )

@@ -47,6 +47,7 @@ from go_platform.workspace import (
     policy_pack_virtualenv,
     project_name,
     resolve_backend,
+    stack_secrets_provider,
     update_env,
 )
 from go_platform_core.config import (
@@ -73,6 +74,10 @@ class StackOptions:
     policy_pack_config: Path | None = None
     stack_option: str = "--stack"
     """The flag that named the stack (`ephemeral`: `--name`), for messages."""
+    secrets_like: str | None = None
+    """Without --secrets-provider, a stack this command creates takes this stack's
+    provider (`ephemeral up`: its base's), so the base's secrets, copied into it, are
+    never re-encrypted under a weaker one."""
 
 
 @dataclass
@@ -101,7 +106,7 @@ class Driver:
             secrets_provider=(
                 check_secrets_provider(self.options.secrets_provider)
                 if self.options.secrets_provider is not None
-                else None
+                else self.inherited_secrets_provider(project_dir)
             ),
         )
         self.summary.stack = self.options.stack
@@ -194,6 +199,12 @@ class Driver:
         config = self.read_config(stack)
         if self.is_go_platform:
             self.use_cluster_of(declared_environment(config, stack=stack.name), config)
+
+    def inherited_secrets_provider(self, project_dir: Path) -> str | None:
+        """The provider of `options.secrets_like`'s stack file, when it names one."""
+        like = self.options.secrets_like
+        provider = stack_secrets_provider(project_dir, like) if like else None
+        return check_secrets_provider(provider) if provider else None
 
     def read_config(self, stack: auto.Stack) -> StackConfig:
         config = self.session.stack_config(stack)
