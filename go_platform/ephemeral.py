@@ -85,6 +85,12 @@ def plain_config(
     return {**added_config(base_config, base), **overrides}
 
 
+def secret_overrides(base_config: StackConfig, overrides: Mapping[str, str]) -> frozenset[str]:
+    """The `--config` keys the base holds as secrets: written as secrets too, so an
+    override never turns a secret of the base into plain text in the new stack's file."""
+    return frozenset(overrides) & base_config.secret_keys
+
+
 def planned_config(
     base_config: StackConfig,
     base: str,
@@ -106,7 +112,7 @@ def planned_config(
     values.update(plain)
     return StackConfig(
         values=values,
-        secret_keys=frozenset(secret - plain.keys()),
+        secret_keys=frozenset(secret - plain.keys()) | secret_overrides(base_config, overrides),
         project_dir=base_config.project_dir,
     )
 

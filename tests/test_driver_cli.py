@@ -1189,6 +1189,26 @@ def test_an_ephemeral_stack_takes_its_bases_secrets_provider(project, monkeypatc
     assert providers == [expected]
 
 
+def test_an_ephemeral_override_of_a_bases_secret_stays_secret(project):
+    # A kubeconfig carrying a client key: the base holds it as a secret.
+    base = a_stack("dev")
+    base.config["kubernetes:kubeconfig"] = ConfigValue("client-key-data: BASE", secret=True)
+
+    code = main(
+        [
+            "ephemeral", "up", "--name", "pr-7", "--skip-preflight",
+            "--config", "kubernetes:kubeconfig=client-key-data: PR7",
+            "--config", "namespace=pr-7",
+        ]
+    )  # fmt: skip
+
+    pr = FakeSession.stacks["pr-7"]
+    assert code == 0
+    assert pr.config["kubernetes:kubeconfig"].secret is True
+    assert pr.config["kubernetes:kubeconfig"].value == "client-key-data: PR7"
+    assert pr.config["go-platform:namespace"].secret is False
+
+
 def test_ephemeral_up_of_an_invalid_base_creates_nothing(project, capsys, tmp_path):
     base = a_stack("dev")
     base.config["go-platform:services"] = ConfigValue(json.dumps([service_config(replicas="abc")]))

@@ -54,7 +54,10 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
         stack.remove_all_config(canary_keys)
     plain = ephemeral.plain_config(base_config.values, base, overrides)
     if plain:
-        stack.set_all_config({k: auto.ConfigValue(v) for k, v in plain.items()})
+        secrets = ephemeral.secret_overrides(base_config, overrides)
+        stack.set_all_config(
+            {k: auto.ConfigValue(v, secret=k in secrets) for k, v in plain.items()}
+        )
     stack_commands.up(driver, skip_preflight=skip_preflight, stack=stack)
 
 
