@@ -27,14 +27,20 @@ SECRET_NAME_SUFFIX = "Secret"
 # A URL's scheme, then its user information up to the last `@` before the host (a password
 # may hold an `@`); the host and what follows are kept.
 _URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#'\"]+@")
+# The same URL percent-encoded, as a query parameter's value should be written
+# (`endpoint=http%3A%2F%2Fuser%3Apassword%40host`): up to the value's last `%40`.
+_ENCODED_URL_CREDENTIALS = re.compile(
+    r"(\b[A-Za-z][A-Za-z0-9+.-]*%3A%2F%2F)[^\s/?#&'\"]+%40", re.IGNORECASE
+)
 
 
 def hide_url_credentials(text: str) -> str:
     """`text` with the `user:password@` of every URL in it, wherever it stands (an S3
-    backend's `endpoint=http://user:password@host` query parameter included), made `***@`:
+    backend's `endpoint=http://user:password@host` query parameter included, percent-encoded
+    or not), made `***@`:
     for what other programs say about a URL they were given (the CLI quotes a backend URL it
     cannot open), and for the URLs the driver shows itself (a backend, a Prometheus)."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+    return _ENCODED_URL_CREDENTIALS.sub(r"\1***%40", _URL_CREDENTIALS.sub(r"\1***@", text))
 
 
 def sensitive_values(config: StackConfig) -> frozenset[str]:
