@@ -10,7 +10,7 @@ Invariants guarded:
 - the base's environment is written down when the base leaves it implicit (its name);
 - the config an ephemeral stack will have (validated before anything is written) is its
   own on a rerun, the base's over it without the base's promotion state, then the
-  overrides in plain text.
+  overrides, in plain text unless the base holds the key as a secret.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def test_the_planned_config_is_what_up_will_write():
         "x:k": "s",
         "go-platform:environment": "dev",
     }
-    assert planned.secret_keys == {"go-platform:dbUrl", "x:k"}
+    # An override of a key the base holds as a secret is written as a secret too.
+    assert planned.secret_keys == {"go-platform:dbUrl", "go-platform:token", "x:k"}
     assert planned_config(base, "qa", {}).values.keys() == {
         "go-platform:domain",
         "go-platform:dbUrl",
