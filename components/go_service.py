@@ -363,6 +363,14 @@ class GoServiceStack(pulumi.ComponentResource):
     def _network_policy(self) -> None:
         """Default deny, opened for the gateway, Prometheus, callers and declared egress."""
         args, service, observability = self._args, self._args.service, self._args.observability
+        egress = [rule.model_dump(exclude_none=True) for rule in service.egress]
+        otlp = observability.otlp_endpoint if observability else None
+        if isinstance(otlp, str):
+            # The observability namespace is allowed below; an endpoint elsewhere (a
+            # collector in its own namespace, a vendor's) is allowed where it is.
+            reached = kube.endpoint_egress(otlp, kube.OTLP_PORTS[0])
+            if reached is not None and reached.get("namespace") != observability.namespace:
+                egress.append(reached)
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-netpol",
             metadata=self._metadata(self._workload),
@@ -375,7 +383,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 admin_port_name=self._admin_port_name,
                 callers=args.callers,
                 client_namespaces=args.client_namespaces,
-                egress=[rule.model_dump(exclude_none=True) for rule in service.egress],
+                egress=egress,
                 otlp_namespace=(
                     observability.namespace
                     if observability and observability.otlp_endpoint

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +19,7 @@ from components.go_service import (
 )
 from components.resources import child_options
 from components.routing import GatewayBinding, MiddlewareRef
+from go_platform_core import kube
 from go_platform_core.config import Environment, ModuleProxySettings, ServiceSettings
 
 NAME = "athens"
@@ -153,31 +153,17 @@ def athens_env(settings: ModuleProxySettings) -> dict[str, str]:
 
 def single_flight_egress(kind: str, endpoint: str | None) -> list[dict[str, Any]]:
     """Egress rules to the single-flight store (`host:port`, or etcd's comma-separated
-    URLs), one per endpoint, on its own port (the store's default when none is written).
-
-    A Service written by its cluster name (`<name>.<namespace>.svc[.<cluster domain>]`, or
-    one of its pods, `<pod>.<name>.<namespace>.svc...`) is allowed by its namespace: a NetworkPolicy's ipBlock is meant for addresses outside the
-    cluster, and some network plugins never match pods with one. Anything else is an
-    address outside the cluster, allowed as any address.
-    """
+    URLs), one per endpoint, on its own port (the store's default when none is written):
+    by namespace for a Service written by its cluster name, else as any address
+    (`kube.endpoint_egress`)."""
     if kind not in SINGLE_FLIGHT_PORTS or not endpoint:
         return []
-    rules = []
+    rules: list[dict[str, Any]] = []
     for entry in filter(None, (e.strip() for e in endpoint.split(","))):
-        parsed = urllib.parse.urlsplit(entry if "://" in entry else f"//{entry}")
-        try:
-            port = parsed.port or SINGLE_FLIGHT_PORTS[kind]
-        except ValueError:  # not a port: the config's own checks name it
-            port = SINGLE_FLIGHT_PORTS[kind]
-        # <service>.<namespace>.svc..., or a pod of it: <pod>.<service>.<namespace>.svc...
-        labels = (parsed.hostname or "").split(".")
-        in_cluster = "svc" in labels[2:]
-        rule: dict[str, Any] = (
-            {"namespace": labels[labels.index("svc", 2) - 1]}
-            if in_cluster
-            else {"cidr": "0.0.0.0/0"}
-        )
-        rule["ports"] = [port]
+        default = SINGLE_FLIGHT_PORTS[kind]
+        _host, port = kube.endpoint_host_port(entry, default)
+        # A short name's namespace is unknown here: any address, on its port.
+        rule = kube.endpoint_egress(entry, default) or {"cidr": "0.0.0.0/0", "ports": [port]}
         if rule not in rules:
             rules.append(rule)
     return rules

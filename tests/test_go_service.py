@@ -388,6 +388,53 @@ def test_network_policy_default_denies_and_opens_only_what_is_configured(pulumi_
     } in egress
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "extra"),
+    [
+        # A short name: the observability namespace's rule is what reaches it.
+        ("http://tempo.monitoring:4317", None),
+        ("http://tempo.monitoring.svc.cluster.local:4317", None),
+        # A collector of its own, in another namespace: allowed there, on its port.
+        (
+            "http://otel-collector.opentelemetry.svc.cluster.local:4317",
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": "opentelemetry"}
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 4317}],
+            },
+        ),
+        # A vendor's endpoint outside the cluster: any address, on its port.
+        (
+            "https://otlp.vendor.example.com:443",
+            {
+                "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            },
+        ),
+    ],
+    ids=["short-name", "same-namespace", "other-namespace", "outside"],
+)
+def test_spans_may_leave_for_the_otlp_endpoint_wherever_it_is(pulumi_program, endpoint, extra):
+    binding = ObservabilityBinding(namespace="monitoring", otlp_endpoint=endpoint)
+    egress = (
+        deploy(pulumi_program, observability=binding).one("NetworkPolicy").inputs["spec"]["egress"]
+    )
+    monitoring = {
+        "to": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+        "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+    }
+    assert monitoring in egress
+    beyond = [rule for rule in egress[1:] if rule != monitoring]
+    assert beyond == ([extra] if extra else [])
+
+
 def test_unrouted_unmonitored_service_accepts_no_ingress(pulumi_program):
     recording = deploy(
         pulumi_program,

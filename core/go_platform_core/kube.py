@@ -7,8 +7,10 @@ component shares one definition of "a hardened pod" and tests read them directly
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,6 +34,9 @@ def monitoring_labels(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 CONFIG_CHECKSUM_ANNOTATION = "go-platform/config-checksum"
+
+OTLP_PORTS = (4317, 4318)
+"""The OTLP receiver's gRPC and HTTP ports."""
 
 HTTP_PORT_NAME = "http"
 ADMIN_PORT_NAME = "admin"
@@ -274,7 +279,7 @@ def network_policy_spec(
     egress_rules: list[dict[str, Any]] = [{"to": [from_namespace("kube-system")], "ports": dns}]
     if otlp_namespace:
         egress_rules.append(
-            {"to": [from_namespace(otlp_namespace)], "ports": _port_rules([4317, 4318])}
+            {"to": [from_namespace(otlp_namespace)], "ports": _port_rules(list(OTLP_PORTS))}
         )
     for rule in egress:
         if rule.get("service"):
@@ -294,6 +299,40 @@ def network_policy_spec(
         "ingress": ingress,
         "egress": egress_rules,
     }
+
+
+def endpoint_host_port(endpoint: str, default_port: int) -> tuple[str, int]:
+    """The host and port of `endpoint`, `host:port` or a URL (`default_port` when it names
+    none, or none that is a port: the caller's config checks name that)."""
+    parsed = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    try:
+        port = parsed.port or default_port
+    except ValueError:
+        port = default_port
+    return parsed.hostname or "", port
+
+
+def endpoint_egress(endpoint: str, default_port: int) -> dict[str, Any] | None:
+    """An egress rule (as `network_policy_spec` takes them) to `endpoint`, `host:port` or a
+    URL, on its port (`default_port` when it names none).
+
+    A Service written by its cluster name (`<name>.<namespace>.svc[.<cluster domain>]`, or
+    one of its pods, `<pod>.<name>.<namespace>.svc...`) is allowed by its namespace: an
+    ipBlock is meant for addresses outside the cluster, and some network plugins never
+    match pods with one. An address or a name of three labels or more is outside the
+    cluster, allowed as any address. None for a short name (`collector`, `tempo.obs`),
+    whose namespace only the resolver's search path knows.
+    """
+    host, port = endpoint_host_port(endpoint, default_port)
+    labels = host.split(".")
+    if "svc" in labels[2:]:
+        return {"namespace": labels[labels.index("svc", 2) - 1], "ports": [port]}
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if len(labels) < 3:
+            return None
+    return {"cidr": "0.0.0.0/0", "ports": [port]}
 
 
 def route_match(host: str, path_prefix: str) -> str:
