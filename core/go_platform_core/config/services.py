@@ -164,7 +164,9 @@ class ServiceSettings(CamelModel):
     port: Port = Field(8080, description="Port of the service's API.")
     admin_port: Port | None = Field(
         9090,
-        description="Port of `/healthz`, `/readyz`, `/metrics`; `null` serves them on `port`.",
+        description="Port of `/healthz`, `/readyz`, `/metrics`; `null`: the probes and the "
+        "scrape go to `port`, for a program that serves them there (not the Go service "
+        "contract's, which keeps them on `ADMIN_PORT`).",
     )
     replicas: Whole | None = Field(
         None, ge=1, description="Pod count. Leave unset with `autoscaling`."
