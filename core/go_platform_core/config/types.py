@@ -271,8 +271,7 @@ def _endpoint_url(value: str) -> str:
         host = None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(
-            f"{shown} is not an http:// or https:// URL with a host "
-            "(`http://minio.storage:9000`)"
+            f"{shown} is not an http:// or https:// URL with a host (`http://minio.storage:9000`)"
         )
     if parts.username is not None or parts.password is not None:
         raise ValueError(
