@@ -251,8 +251,13 @@ class GoServiceStack(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=self._metadata(self._workload),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                # With an autoscaler the field stays unset, so `pulumi up` never fights it.
-                replicas=None if service.autoscaling else service.replicas,
+                # With an autoscaler: its floor on create, then whatever runs (ignore_changes
+                # below). Leaving the field out instead would drop it from what Pulumi
+                # applies, and the API server would default a running service to 1 pod the
+                # moment it moved to autoscaling, until the autoscaler scaled it back.
+                replicas=(
+                    service.autoscaling.min_replicas if service.autoscaling else service.replicas
+                ),
                 revision_history_limit=5,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
                 strategy=kube.deployment_strategy(recreate=args.recreate),
@@ -285,7 +290,15 @@ class GoServiceStack(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=self._child,
+            # The provider then applies the live count while Pulumi owns the field, and
+            # leaves it out once the autoscaler does: `up` never fights it.
+            opts=(
+                pulumi.ResourceOptions.merge(
+                    self._child, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])
+                )
+                if service.autoscaling
+                else self._child
+            ),
         )
 
     def _service(self) -> k8s.core.v1.Service:

@@ -34,8 +34,9 @@ def with_owned_fields(metadata: Any) -> Any:
 
     Without it, an out-of-band change (`kubectl scale`, `kubectl label`) makes another field
     manager the owner of that field, and the next `up --refresh` (what `make up` runs) fails on
-    the conflict instead of repairing the drift. Fields the program does not declare stay with
-    their managers: an autoscaled Deployment declares no `replicas`, so the HPA is never fought.
+    the conflict instead of repairing the drift. Fields the program leaves to others stay with
+    their managers: an autoscaled Deployment's `replicas` is ignored after its creation
+    (`ignore_changes`), so the HPA is never fought.
     """
     if isinstance(metadata, pulumi.Output):
         return metadata.apply(with_owned_fields)

@@ -3,8 +3,8 @@ runs it), deployed to an embedded cluster of its own.
 
 The program's tracked files are copied into a tmp dir, so nothing is written into the
 repository. The deployed stack is `Pulumi.local.yaml` plus one service, `worker`, that the
-checks below need and the local stack lacks: it is autoscaled (declares no replicas) and has
-a `secretEnv` value set with `pulumi config set --secret`.
+checks below need and the local stack lacks: it is autoscaled (its replica count the
+autoscaler's) and has a `secretEnv` value set with `pulumi config set --secret`.
 
 Invariants guarded:
 - `up` of the local stack succeeds and every Deployment it declares is Available on the API
@@ -20,6 +20,8 @@ Invariants guarded:
   ConfigMap recreated;
 - a replica count the platform does not declare (an autoscaled service) is never fought: after
   an out-of-band scale, the refreshing preview plans nothing for it and `up` leaves it alone;
+- a running service moved to autoscaling keeps its pod count through the update (the
+  autoscaler then takes over), never dropping to the API server's default of 1;
 - a new env var on greeter rolls its Deployments (a new ReplicaSet whose pods read the new
   value) and the update touches only greeter's env ConfigMaps and Deployments; a canary weight
   change updates the TraefikService and nothing else;
@@ -56,6 +58,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -758,6 +761,56 @@ def test_a_canary_weight_change_updates_only_the_traefik_service(
         "/apis/traefik.io/v1alpha1/namespaces/apps/traefikservices/greeter-weighted"
     ).body
     assert sorted(s["weight"] for s in weighted["spec"]["weighted"]["services"]) == [25, 75]
+
+
+def replicas_seen_during(cluster: Cluster, name: str, action: Any) -> tuple[Any, list[int]]:  # noqa: F811
+    """`action()`'s result, and every `spec.replicas` the Deployment `name` of `apps` had
+    while it ran (read every 50 ms, and once after it)."""
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(cluster.api.get(deployment_path("apps", name)).body["spec"]["replicas"])
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        watcher.join()
+    seen.append(cluster.api.get(deployment_path("apps", name)).body["spec"]["replicas"])
+    return result, seen
+
+
+def test_moving_a_running_service_to_autoscaling_keeps_its_pods(
+    env_change: Rollout,
+    local_stack: Stack,
+    cluster: Cluster,  # noqa: F811
+) -> None:
+    """Dropping `replicas` from what Pulumi applies would make the API server default the
+    running Deployment to 1 pod until the autoscaler, created in the same update, scaled it
+    back: the Deployment keeps its count, and the autoscaler takes it from there."""
+    path = "go-platform:services[0]"
+    local_stack.pulumi("config", "set", "--path", f"{path}.replicas", "3")
+    local_stack.up("--skip-preview", policy_pack=False)
+    eventually(
+        lambda: cluster.api.get(deployment_path("apps", "greeter")).body["spec"]["replicas"] == 3,
+        what="greeter at 3 replicas",
+    )
+    local_stack.pulumi("config", "rm", "--path", f"{path}.replicas")
+    local_stack.pulumi("config", "set", "--path", f"{path}.autoscaling.minReplicas", "2")
+    local_stack.pulumi("config", "set", "--path", f"{path}.autoscaling.maxReplicas", "4")
+    try:
+        update, seen = replicas_seen_during(
+            cluster, "greeter", lambda: local_stack.up("--skip-preview", policy_pack=False)
+        )
+        assert "greeter-hpa" in update.done
+        assert min(seen) == 3, seen
+    finally:  # the later tests deploy the local stack as it is declared
+        local_stack.pulumi("config", "rm", "--path", f"{path}.autoscaling")
 
 
 @dataclass
