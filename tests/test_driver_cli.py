@@ -1220,6 +1220,23 @@ def test_an_ephemeral_override_of_a_bases_secret_stays_secret(project):
     assert pr.config["go-platform:namespace"].secret is False
 
 
+def test_a_base_named_with_its_organization_and_project_is_the_same_base(project, monkeypatch):
+    # `organization/go-platform/dev` is the stack `dev`, whose name is its environment.
+    base = a_stack("dev")
+    del base.config["go-platform:environment"]  # implicit: the stack's name
+    FakeSession.stacks["organization/go-platform/dev"] = base
+
+    code = main(
+        ["ephemeral", "up", "--name", "pr-7", "--base", "organization/go-platform/dev",
+         "--skip-preflight"]
+    )  # fmt: skip
+
+    pr = FakeSession.stacks["pr-7"]
+    assert code == 0
+    assert pr.config["go-platform:environment"].value == "dev"
+    assert pr.tags == {"go-platform:ephemeral-base": "organization/go-platform/dev"}
+
+
 def test_ephemeral_up_of_an_invalid_base_creates_nothing(project, capsys, tmp_path):
     base = a_stack("dev")
     base.config["go-platform:services"] = ConfigValue(json.dumps([service_config(replicas="abc")]))

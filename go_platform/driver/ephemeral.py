@@ -20,8 +20,10 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
     """Create (or update) the ephemeral stack from `base` and deploy it. The config it would
     have is validated first: nothing is created, tagged or written for a bad base config or
     a bad `--config` (which would otherwise stay in the stack and fail every rerun)."""
-    name = ephemeral.check_name(driver.options.stack, base=base)
     check_stack_name(base, project=driver.project, option="--base")
+    # `organization/go-platform/dev` is the stack `dev`: its name picks the environment.
+    base_name = base.rpartition("/")[2]
+    name = ephemeral.check_name(driver.options.stack, base=base_name)
     driver.policy_args()  # a bad --policy-pack is refused before the stack is created
     session = driver.session
     base_stack = session.select(base)
@@ -35,7 +37,7 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
     if driver.is_go_platform:
         current = session.stack_config(existing) if existing is not None else None
         driver.validated(
-            ephemeral.planned_config(base_config, base, overrides, current),
+            ephemeral.planned_config(base_config, base_name, overrides, current),
             stack=name,
             hidden=override_values(overrides),
         )
@@ -52,7 +54,7 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
     canary_keys = ephemeral.promotion_keys(base_config.values)
     if canary_keys:
         stack.remove_all_config(canary_keys)
-    plain = ephemeral.plain_config(base_config.values, base, overrides)
+    plain = ephemeral.plain_config(base_config.values, base_name, overrides)
     if plain:
         secrets = ephemeral.secret_overrides(base_config, overrides)
         stack.set_all_config(
