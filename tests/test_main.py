@@ -201,11 +201,13 @@ def test_owned_fields_keep_the_annotations_already_there():
 
 
 def test_an_autoscaled_deployment_leaves_replicas_to_the_autoscaler(pulumi_program):
+    # Its floor when created, ignored after (ignore_changes; the mocks do not record
+    # options: tests/integration/test_local_stack.py proves the autoscaler is never fought).
     service = service_config(autoscaling={"minReplicas": 2, "maxReplicas": 4})
     recording = run_main(pulumi_program, stack="local", config=stack_config(services=[service]))
 
     deployment = recording.one("Deployment", parent=service["name"])
-    assert "replicas" not in deployment.inputs["spec"]
+    assert deployment.inputs["spec"]["replicas"] == 2
     assert deployment.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
 
 
