@@ -1,10 +1,12 @@
 """A small HTTP server on 127.0.0.1 for tests that need a real socket (redirects, gzip
-bodies, refused connections), stopped when the test is done."""
+bodies, refused connections), stopped when the test is done; and a free port there for a
+server a test starts itself."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -20,3 +22,10 @@ def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -20,18 +20,11 @@ from pathlib import Path
 
 from go_platform_core.config import load_settings
 from tests.conftest import REPO, stack_config
+from tests.test_toolchain_govulncheck import PULUMI, manifest
 
 sys.path.append(str(REPO / "tools" / "toolchain"))
 
 import bootstrap
-
-PULUMI = '[pulumi]\nversion = "3.276.0"\n'
-
-
-def manifest(tmp_path: Path, text: str) -> bootstrap.Manifest:
-    path = tmp_path / "toolchain.toml"
-    path.write_text(text, encoding="utf-8")
-    return bootstrap.Manifest.load(path)
 
 
 def test_the_committed_manifest_pins_the_release_module_proxy_deploys():

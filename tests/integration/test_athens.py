@@ -23,7 +23,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,7 +48,7 @@ from components.module_proxy import (
 )
 from go_platform_core.config import load_settings
 from tests.conftest import REPO, stack_config
-from tests.loopback import serving
+from tests.loopback import free_port, serving
 
 sys.path.append(str(REPO / "tools" / "toolchain"))
 
@@ -103,12 +102,6 @@ class Recording:
                 pass
 
         return Forward
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:

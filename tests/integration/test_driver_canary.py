@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import http.server
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -36,6 +35,7 @@ from go_platform.prometheus import Prometheus, latency_p99_query, success_rate_q
 from go_platform_core.kube import workload_name
 from go_platform_core.telemetry import traefik_service
 from tests.conftest import canary_service_settings
+from tests.loopback import free_port
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 NAMESPACE = "apps"
@@ -148,12 +148,6 @@ def exporter() -> Iterator[tuple[TraefikExporter, int]]:
         stop.set()
         server.shutdown()
         server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ Invariants guarded:
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,14 +27,9 @@ from go_platform_core.config import load_settings
 from go_platform_core.preflight import PROBE_PREFIX
 from tests.conftest import service_config, stack_config
 from tests.integration.test_cluster import running_cluster
+from tests.loopback import free_port
 
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -55,6 +54,7 @@ from tests.integration.test_driver_engine import (  # noqa: F401 (fixtures)
     pulumi,
     stack_resources,
 )
+from tests.loopback import free_port
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine
@@ -63,12 +63,6 @@ REGION = "us-east-1"
 
 
 # --- S3 backend ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,15 +24,10 @@ from components.go_service import GoServiceStack, GoServiceStackArgs, Observabil
 from go_platform_core.config import load_settings
 from go_platform_core.telemetry import service_dashboard, traefik_service
 from tests.conftest import REPO, run_under_mocks, service_config, stack_config
+from tests.loopback import free_port
 from tests.test_telemetry import dashboard_exprs, metric_names
 
 GREETER = REPO / "services" / "greeter"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -52,6 +51,7 @@ from cryptography.x509.oid import NameOID
 from pulumi.runtime.proto import analyzer_pb2
 
 from tests.integration.test_policy_analyzer import analyze_request, messages, serve
+from tests.loopback import free_port
 from tests.policy_fixtures import check_resource, deployment
 
 # isort: split
@@ -73,12 +73,6 @@ START_TIMEOUT = 20
 
 def sha256(data: bytes) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def public_pem(key: ec.EllipticCurvePrivateKey) -> str:

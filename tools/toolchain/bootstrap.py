@@ -1078,23 +1078,15 @@ class LocalResourcePlugin(ResourcePlugin):
         return dict(modules)
 
 
-GOVULNCHECK_MODULE = "golang.org/x/vuln"
-GOVULNCHECK_PACKAGE = f"{GOVULNCHECK_MODULE}/cmd/govulncheck"
+class ToolComponent(Component):
+    """A single program of a Go module, pinned by `version` in its own table of the manifest
+    (`[<name>]`), installed into `tools/<name>-v<version>/`."""
 
+    executable: str
+    module: str
 
-class Govulncheck(Component):
-    """govulncheck from golang.org/x/vuln, which the Go services' vulnerability gate runs
-    (`core/go_platform_core/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
-    no replace directives, so `go install` takes it as published and its build info names
-    the release, as `govulncheck -version` and its JSON output report it) into
-    `tools/govulncheck-v<version>/`, and linked into the CLI's bin directory, so `env` and
-    `run` put it on PATH with the CLI. A new CLI release only needs a new link."""
-
-    name = "govulncheck"
-    executable = "govulncheck"
-
-    def __init__(self, manifest: Manifest, layout: Layout) -> None:
-        self.version = manifest.govulncheck_version
+    def __init__(self, manifest: Manifest, layout: Layout, version: str) -> None:
+        self.version = version
         self.manifest = manifest
         self.layout = layout
 
@@ -1102,15 +1094,11 @@ class Govulncheck(Component):
     def built(self) -> Path:
         return self.layout.tool_dir(self.name, self.version) / self.executable
 
-    @property
-    def link(self) -> Path:
-        return self.layout.bin_dir(self.manifest.pulumi_version) / self.executable
-
     def outputs(self) -> list[Path]:
-        return [self.built, self.link]
+        return [self.built]
 
     def pins(self) -> dict[str, str]:
-        return {GOVULNCHECK_MODULE: f"v{self.version}"}
+        return {self.module: f"v{self.version}"}
 
     @property
     def stamp(self) -> Path:
@@ -1121,8 +1109,35 @@ class Govulncheck(Component):
             return None
         return (
             f"the manifest {self.manifest.path} pins no version for it (add `version` to its"
-            " [govulncheck] table; docs/toolchain.md#pins-and-why)"
+            f" [{self.name}] table; docs/toolchain.md#pins-and-why)"
         )
+
+
+GOVULNCHECK_MODULE = "golang.org/x/vuln"
+GOVULNCHECK_PACKAGE = f"{GOVULNCHECK_MODULE}/cmd/govulncheck"
+
+
+class Govulncheck(ToolComponent):
+    """govulncheck from golang.org/x/vuln, which the Go services' vulnerability gate runs
+    (`core/go_platform_core/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
+    no replace directives, so `go install` takes it as published and its build info names
+    the release, as `govulncheck -version` and its JSON output report it) into
+    `tools/govulncheck-v<version>/`, and linked into the CLI's bin directory, so `env` and
+    `run` put it on PATH with the CLI. A new CLI release only needs a new link."""
+
+    name = "govulncheck"
+    executable = "govulncheck"
+    module = GOVULNCHECK_MODULE
+
+    def __init__(self, manifest: Manifest, layout: Layout) -> None:
+        super().__init__(manifest, layout, manifest.govulncheck_version)
+
+    @property
+    def link(self) -> Path:
+        return self.layout.bin_dir(self.manifest.pulumi_version) / self.executable
+
+    def outputs(self) -> list[Path]:
+        return [self.built, self.link]
 
     def status(self) -> str:
         status = super().status()
@@ -1161,7 +1176,7 @@ ATHENS_MODULE = "github.com/gomods/athens"
 ATHENS_PACKAGE = f"{ATHENS_MODULE}/cmd/proxy"
 
 
-class Athens(Component):
+class Athens(ToolComponent):
     """The Athens module proxy at the release ModuleProxy deploys, for the tests that run it
     with the configuration ModuleProxy generates (tests/integration/test_athens.py).
 
@@ -1173,34 +1188,11 @@ class Athens(Component):
 
     name = "athens"
     executable = "athens"
+    module = ATHENS_MODULE
     for_tests = True
 
     def __init__(self, manifest: Manifest, layout: Layout) -> None:
-        self.version = manifest.athens_version
-        self.manifest = manifest
-        self.layout = layout
-
-    @property
-    def built(self) -> Path:
-        return self.layout.tool_dir(self.name, self.version) / self.executable
-
-    def outputs(self) -> list[Path]:
-        return [self.built]
-
-    def pins(self) -> dict[str, str]:
-        return {ATHENS_MODULE: f"v{self.version}"}
-
-    @property
-    def stamp(self) -> Path:
-        return self.layout.tool_dir(self.name, self.version) / "stamp.json"
-
-    def unpinned(self) -> str | None:
-        if self.version:
-            return None
-        return (
-            f"the manifest {self.manifest.path} pins no version for it (add `version` to its"
-            " [athens] table; docs/toolchain.md#pins-and-why)"
-        )
+        super().__init__(manifest, layout, manifest.athens_version)
 
     def build(self, ctx: BuildContext) -> dict[str, str]:
         release = f"v{self.version}"
