@@ -49,7 +49,7 @@ def on_sigint(signum: int, frame: object) -> None:
 
 
 def requested() -> bool:
-    """Whether a SIGTERM arrived."""
+    """Whether a SIGTERM or a Ctrl-C arrived."""
     return _requested.is_set()
 
 
@@ -61,7 +61,8 @@ def raise_if_requested() -> None:
 
 
 def reset() -> None:
-    """Forget a SIGTERM (for a process that runs more than one command, as tests do)."""
+    """Forget a SIGTERM or Ctrl-C (for a process that runs more than one command, as tests
+    do)."""
     _requested.clear()
 
 
