@@ -169,6 +169,40 @@ BASELINE_CASES = [
         f"{P}: volumes[1] ('docker').hostPath is {{path: '/var/run/docker.sock'}}; expected no "
         "hostPath volume",
     ),
+    # A PersistentVolume on the node's disk: any pod that claims it mounts the node's files,
+    # and the standard looks at pods only (a persistentVolumeClaim is an allowed volume).
+    case(
+        "pod-host-path-volumes-disallowed",
+        "a PersistentVolume on the node's /",
+        Resource(
+            "kubernetes:core/v1:PersistentVolume",
+            {
+                "metadata": {"name": "node-root"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "hostPath": {"path": "/"},
+                },
+            },
+        ),
+        "spec.hostPath is {path: '/'}; expected no hostPath (a pod claiming it mounts the "
+        "node's files)",
+    ),
+    case(
+        "pod-host-path-volumes-disallowed",
+        "a PersistentVolume of a CSI driver",
+        Resource(
+            "kubernetes:core/v1:PersistentVolume",
+            {
+                "metadata": {"name": "data"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"},
+                },
+            },
+        ),
+    ),
     case(
         "pod-host-path-volumes-disallowed",
         "a CronJob mounting the node's /",

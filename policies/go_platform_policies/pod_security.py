@@ -28,7 +28,9 @@ from go_platform_policies.core import (
     WorkloadRemedy,
     field,
     items,
+    resource_policy,
     show,
+    violation,
     workload_policy,
 )
 from go_platform_policies.settings import HostPortSettings, PolicySettings
@@ -157,6 +159,28 @@ def check_host_path_volumes(workload: Workload, _settings: PolicySettings) -> It
             yield workload.violation(
                 f"volumes[{index}] ({name!r}).hostPath", volume["hostPath"], "no hostPath volume"
             )
+
+
+PERSISTENT_VOLUME_TYPES = frozenset(
+    {"kubernetes:core/v1:PersistentVolume", "kubernetes:core/v1:PersistentVolumePatch"}
+)
+
+
+def check_host_paths(
+    resource_type: str, props: Mapping[str, Any], settings: PolicySettings
+) -> Iterator[str]:
+    """No hostPath volume in a pod, nor in a PersistentVolume, which any pod claiming it
+    would mount: the Pod Security Standard looks only at pods, and a claim is allowed."""
+    if resource_type in PERSISTENT_VOLUME_TYPES:
+        found = field(props, "spec", "hostPath")
+        if found is not None:
+            yield violation(
+                "spec.hostPath", found, "no hostPath (a pod claiming it mounts the node's files)"
+            )
+        return
+    workload = Workload.of(resource_type, props, patches=True)
+    if workload is not None:
+        yield from check_host_path_volumes(workload, settings)
 
 
 def check_host_ports(workload: Workload, settings: HostPortSettings) -> Iterator[str]:
@@ -422,11 +446,14 @@ BASELINE = [
         check_host_process,
         "Remove securityContext.windowsOptions.hostProcess.",
     ),
-    _baseline(
+    resource_policy(
         "pod-host-path-volumes-disallowed",
-        "Pods mount no hostPath volume.",
-        check_host_path_volumes,
-        "Use an emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim instead.",
+        "Pods mount no hostPath volume, directly or through a PersistentVolume.",
+        check_host_paths,
+        group=POD_SECURITY_BASELINE,
+        severity=Severity.HIGH,
+        remediation_steps="Use an emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim "
+        "of a StorageClass instead.",
     ),
     _baseline(
         "container-host-ports-disallowed",
