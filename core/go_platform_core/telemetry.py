@@ -97,7 +97,7 @@ def traefik_route_service(namespace: str, route: str, match: str) -> str:
 def service_traffic(service: ServiceSettings, namespace: str) -> tuple[str, ...]:
     """The `service` labels of every Traefik service that carries `service`'s requests:
     its route's one backend; with a canary, both tracks' members of the weighted
-    TraefikService and the two header-pinned rules. None without a route."""
+    TraefikService and the two header-pinned rules. Empty without a route."""
     route = service.route
     if route is None:
         return ()
