@@ -12,10 +12,12 @@ operation end the way the CLI ends it; the driver then stops as it does on Ctrl-
 (`raise_if_requested`, after each engine operation and before the next one starts). With
 no child running, or at a second SIGTERM, it stops at once.
 
-Ctrl-C itself is handled the same way, less the passing on: the terminal has sent its
-SIGINT to the children already, and a second SIGINT makes the Pulumi CLI stop at once,
-lock held. Python's default, a KeyboardInterrupt in the middle of the Automation API's
-call, is what the paragraph above describes.
+Ctrl-C at a terminal is handled the same way, less the passing on: the terminal has sent
+its SIGINT to the whole foreground process group, the children included, and a second
+SIGINT makes the Pulumi CLI stop at once, lock held. A SIGINT sent to the driver alone
+(`kill -INT`, `timeout -s INT`, a container's stop signal) reached no child, and is passed
+on as a SIGTERM's is. Python's default, a KeyboardInterrupt in the middle of the
+Automation API's call, is what the paragraph above describes.
 """
 
 from __future__ import annotations
@@ -41,11 +43,25 @@ def on_sigterm(signum: int, frame: object) -> None:
 
 
 def on_sigint(signum: int, frame: object) -> None:
-    """The SIGINT handler: as on_sigterm, but the children are not signalled again."""
+    """The SIGINT handler (see the module docstring): at a terminal, as on_sigterm without
+    signalling the children again; sent to the driver alone, as on_sigterm."""
+    if not in_terminal_foreground():
+        on_sigterm(signum, frame)
+        return
     running = not _requested.is_set() and bool(child_pids(os.getpid()))
     _requested.set()
     if not running:
         raise KeyboardInterrupt
+
+
+def in_terminal_foreground() -> bool:
+    """Whether the driver runs in the foreground process group of its terminal, where a
+    Ctrl-C reaches every process of that group."""
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+    return False
 
 
 def requested() -> bool:

@@ -5,9 +5,10 @@ Invariants guarded:
 - the first SIGTERM passes a SIGINT to the driver's child processes and returns, so the
   CLI can cancel as on Ctrl-C; `raise_if_requested` then stops the driver;
 - with no child, or at a second SIGTERM, the driver stops at once (KeyboardInterrupt);
-- Ctrl-C (SIGINT, which the terminal sends the children too) is recorded the same way
-  while a child runs, without signalling the children again; with none, or the second
-  time, it stops at once;
+- Ctrl-C at a terminal (SIGINT, which the terminal sends the children too) is recorded the
+  same way while a child runs, without signalling the children again; with none, or the
+  second time, it stops at once; a SIGINT sent to the driver alone is passed on as a
+  SIGTERM is;
 - children are read from /proc, whatever the command names hold.
 """
 
@@ -67,9 +68,10 @@ def test_the_first_sigterm_passes_a_sigint_to_the_children_and_returns(tmp_path)
         child.wait()
 
 
-def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(tmp_path):
+def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(tmp_path, monkeypatch):
     # The terminal sent its SIGINT to the whole process group: a second one would make
     # the Pulumi CLI stop at once, lock held. So the handler only records it.
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
     got, ready = tmp_path / "got", tmp_path / "ready"
     child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
     try:
@@ -90,9 +92,29 @@ def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(tmp_path)
         child.wait()
 
 
-def test_ctrl_c_with_no_child_stops_at_once():
+def test_ctrl_c_with_no_child_stops_at_once(monkeypatch):
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
     with pytest.raises(KeyboardInterrupt):
         interrupt.on_sigint(2, None)
+
+
+def test_a_sigint_to_the_driver_alone_is_passed_on_as_a_sigterm_is(tmp_path, monkeypatch):
+    # `kill -INT`, `timeout -s INT`, a container's stop signal: no child got it.
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: False)
+    got, ready = tmp_path / "got", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
+    try:
+        wait_for(ready)
+
+        interrupt.on_sigint(2, None)  # returns: the child ends the operation
+
+        assert wait_for(got) == "SIGINT"
+        assert child.wait(timeout=20) == 0
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.raise_if_requested()
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_with_no_child_a_sigterm_stops_at_once():

@@ -224,8 +224,11 @@ def _option_value(argv: list[str], *names: str) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: returns the exit code instead of raising SystemExit."""
-    # CI cancels a job with SIGTERM: end like Ctrl-C, so the summary is still written and
-    # the engine releases the stack's lock (interrupt.py).
+    # CI cancels a job with SIGTERM, a person with Ctrl-C: end so that the summary is still
+    # written and the engine releases the stack's lock (interrupt.py). The handlers, and a
+    # cancel they recorded, last as long as the command: a process that goes on after it
+    # (a test run) gets its own back.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, interrupt.on_sigterm)
     signal.signal(signal.SIGINT, interrupt.on_sigint)
     command = typer.main.get_command(app)
@@ -240,4 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage_failure(error, list(sys.argv[1:] if argv is None else argv))
     except typer.Abort:
         return int(ExitCode.FAILED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        interrupt.reset()
     return int(result) if isinstance(result, int) else int(ExitCode.OK)

@@ -14,22 +14,26 @@ Invariants guarded:
   (6) until `pulumi cancel` removes it, then clears the pending create, and `up` deploys;
 - a stack locked by an update that died exits 6 on `refresh` and `destroy`, and neither
   the lock nor the state is touched;
-- a SIGTERM sent to the driver alone (CI cancelling its job), or Ctrl-C (a SIGINT to its
-  whole process group), mid-`up` ends it as Ctrl-C does: exit 1, "interrupted" in the
-  output and the summary, no traceback, the stack's lock released and no plugin left
-  running; the next `up` needs no `pulumi cancel`.
+- a SIGTERM or a SIGINT sent to the driver alone (CI cancelling its job, `kill -INT`), or a
+  Ctrl-C at its terminal (a pseudo-terminal here: a SIGINT to its whole foreground process
+  group), mid-`up` ends it as Ctrl-C does: exit 1, "interrupted" in the output and the
+  summary, no traceback, the stack's lock released and no plugin left running; the next
+  `up` needs no `pulumi cancel`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import signal
 import subprocess
+import termios
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,15 +170,33 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     assert set(settled.summary["operations"]) == {"same"}
 
 
-def sigterm_to_the_driver(driver: subprocess.Popen[str]) -> None:
-    driver.send_signal(signal.SIGTERM)  # the driver's process only, not its group
+@dataclass(frozen=True)
+class Cancel:
+    """How a running driver is cancelled: whether it runs at a terminal of its own (a
+    pseudo-terminal, so a Ctrl-C there reaches its whole process group as a person's
+    does), and what is sent."""
+
+    at_a_terminal: bool
+    send: Callable[[subprocess.Popen[str], int | None], None]
+    """(the driver, the terminal's master side when it has one)."""
 
 
-def ctrl_c(driver: subprocess.Popen[str]) -> None:
-    os.killpg(driver.pid, signal.SIGINT)  # as a terminal does: the whole process group
+def take_the_terminal() -> None:
+    """In the new session's leader: its stdin, a pseudo-terminal, becomes its terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-@pytest.mark.parametrize("cancel", [sigterm_to_the_driver, ctrl_c], ids=["sigterm", "ctrl-c"])
+CANCELS = {
+    # CI cancelling its job: the driver's process only, not its group.
+    "sigterm": Cancel(False, lambda driver, _tty: driver.send_signal(signal.SIGTERM)),
+    # `kill -INT`, `timeout -s INT`, a container's stop signal: the driver alone.
+    "sigint-to-the-driver": Cancel(False, lambda driver, _tty: driver.send_signal(signal.SIGINT)),
+    # A person's Ctrl-C: the terminal signals its foreground process group, the CLI too.
+    "ctrl-c-at-a-terminal": Cancel(True, lambda _driver, tty: os.write(tty, b"\x03")),
+}
+
+
+@pytest.mark.parametrize("cancel", list(CANCELS.values()), ids=list(CANCELS))
 def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
     driver_engine,  # noqa: F811
     program,  # noqa: F811
@@ -183,21 +205,27 @@ def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
 ):
     """CI cancelling a job signals the driver's process, not the CLI it runs: the driver
     passes a SIGINT on, so the CLI cancels as on Ctrl-C and releases the stack's lock.
-    Ctrl-C signals the whole group, the CLI included: the driver waits for it to end."""
+    A Ctrl-C at a terminal signals the whole group, the CLI included: the driver passes
+    nothing on (a second SIGINT would stop the CLI at once) and waits for it to end."""
     engine = driver_engine
     pack = ("--policy-pack", str(policy))
     must(drive(engine, program, "preview", "--stack", STACK, *pack))
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "10", "--stack", STACK)
     summary = engine.root / "sigterm-summary.json"
+    terminal, at_it = pty.openpty() if cancel.at_a_terminal else (None, None)
     driver = subprocess.Popen(
         [*GO_PLATFORM, "up", "--stack", STACK, "--skip-preflight", *pack, "--json", str(summary)],
         cwd=program,
         env=engine.env,
+        stdin=at_it,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=take_the_terminal if cancel.at_a_terminal else None,
     )
+    if at_it is not None:
+        os.close(at_it)
     locks = engine.state / ".pulumi" / "locks"
     try:
         deadline = time.monotonic() + 120
@@ -205,11 +233,13 @@ def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
             assert time.monotonic() < deadline, "the up never took the lock"
             assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
             time.sleep(0.2)
-        cancel(driver)
+        cancel.send(driver, terminal)
         output, _ = driver.communicate(timeout=DRIVER_TIMEOUT)
 
         assert driver.returncode == 1, output
         assert "interrupted" in output
+        # The CLI cancelled the update: it did not run to its end before the driver stopped.
+        assert "up: stopped" in output, output
         assert "Traceback" not in output
         reported = json.loads(summary.read_text())
         assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
@@ -220,6 +250,8 @@ def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
             time.sleep(0.5)
     finally:  # whatever failed, nothing of this run is left running
         kill_with_plugins(driver, engine.root)
+        if terminal is not None:
+            os.close(terminal)
 
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
     must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
