@@ -410,7 +410,8 @@ def test_network_policy_default_denies_and_opens_only_what_is_configured(pulumi_
                 "ports": [{"protocol": "TCP", "port": 4317}],
             },
         ),
-        # A vendor's endpoint outside the cluster: any address, on its port.
+        # A vendor's endpoint outside the cluster: any address, on its port (a URL's scheme
+        # names it when the URL does not: gRPC dials https://host on 443).
         (
             "https://otlp.vendor.example.com:443",
             {
@@ -418,8 +419,20 @@ def test_network_policy_default_denies_and_opens_only_what_is_configured(pulumi_
                 "ports": [{"protocol": "TCP", "port": 443}],
             },
         ),
+        (
+            "https://otlp.vendor.example.com",
+            {
+                "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            },
+        ),
+        # An IPv6 address: an IPv4 block would match none of it.
+        (
+            "http://[fd00::10]:4317",
+            {"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"protocol": "TCP", "port": 4317}]},
+        ),
     ],
-    ids=["short-name", "same-namespace", "other-namespace", "outside"],
+    ids=["short-name", "same-namespace", "other-namespace", "outside", "outside-no-port", "ipv6"],
 )
 def test_spans_may_leave_for_the_otlp_endpoint_wherever_it_is(pulumi_program, endpoint, extra):
     binding = ObservabilityBinding(namespace="monitoring", otlp_endpoint=endpoint)

@@ -301,12 +301,17 @@ def network_policy_spec(
     }
 
 
+URL_SCHEME_PORTS = {"https": 443, "http": 80}
+"""The port a URL without one means (a gRPC client dialing `https://host` uses 443 too)."""
+
+
 def endpoint_host_port(endpoint: str, default_port: int) -> tuple[str, int]:
-    """The host and port of `endpoint`, `host:port` or a URL (`default_port` when it names
-    none, or none that is a port: the caller's config checks name that)."""
+    """The host and port of `endpoint`, `host:port` or a URL: without a port, the URL's
+    scheme's, else `default_port` (also for a port that is not one: the caller's config
+    checks name that)."""
     parsed = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
     try:
-        port = parsed.port or default_port
+        port = parsed.port or URL_SCHEME_PORTS.get(parsed.scheme, default_port)
     except ValueError:
         port = default_port
     return parsed.hostname or "", port
@@ -328,11 +333,14 @@ def endpoint_egress(endpoint: str, default_port: int) -> dict[str, Any] | None:
     if "svc" in labels[2:]:
         return {"namespace": labels[labels.index("svc", 2) - 1], "ports": [port]}
     try:
-        ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         if len(labels) < 3:
             return None
-    return {"cidr": "0.0.0.0/0", "ports": [port]}
+        address = None
+    # An IPv4 block matches no IPv6 address: an IPv6 endpoint gets the IPv6 one.
+    everything = "::/0" if address is not None and address.version == 6 else "0.0.0.0/0"
+    return {"cidr": everything, "ports": [port]}
 
 
 def route_match(host: str, path_prefix: str) -> str:
