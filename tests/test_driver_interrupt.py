@@ -48,73 +48,65 @@ def wait_for(path: Path, timeout: float = 20.0) -> str:
     return path.read_text()
 
 
-def test_the_first_sigterm_passes_a_sigint_to_the_children_and_returns(tmp_path):
+@pytest.fixture
+def waiting_child(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A child of this process, ready, that writes `SIGINT` to the path it comes with and
+    exits 0 when it gets one."""
     got, ready = tmp_path / "got", tmp_path / "ready"
     child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
     try:
         wait_for(ready)
-
-        interrupt.on_sigterm(15, None)  # returns: the child ends the operation
-
-        assert wait_for(got) == "SIGINT"
-        assert child.wait(timeout=20) == 0
-        assert interrupt.requested()
-        with pytest.raises(KeyboardInterrupt):
-            interrupt.raise_if_requested()
-        with pytest.raises(KeyboardInterrupt):  # a second SIGTERM: stop now
-            interrupt.on_sigterm(15, None)
+        yield child, got
     finally:
         child.kill()
         child.wait()
 
 
-def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("handler", "signum"),
+    [(interrupt.on_sigterm, 15), (interrupt.on_sigint, 2)],
+    ids=["sigterm", "sigint-to-the-driver-alone"],
+)
+def test_the_first_signal_to_the_driver_alone_passes_a_sigint_to_the_children_and_returns(
+    waiting_child, monkeypatch, handler, signum
+):
+    # CI's SIGTERM; `kill -INT`, `timeout -s INT`, a container's stop signal: no child got it.
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: False)
+    child, got = waiting_child
+
+    handler(signum, None)  # returns: the child ends the operation
+
+    assert wait_for(got) == "SIGINT"
+    assert child.wait(timeout=20) == 0
+    assert interrupt.requested()
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.raise_if_requested()
+    with pytest.raises(KeyboardInterrupt):  # a second signal: stop now
+        handler(signum, None)
+
+
+def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(waiting_child, monkeypatch):
     # The terminal sent its SIGINT to the whole process group: a second one would make
     # the Pulumi CLI stop at once, lock held. So the handler only records it.
     monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
-    got, ready = tmp_path / "got", tmp_path / "ready"
-    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
-    try:
-        wait_for(ready)
+    child, got = waiting_child
 
-        interrupt.on_sigint(2, None)  # returns: the child has its own SIGINT to act on
+    interrupt.on_sigint(2, None)  # returns: the child has its own SIGINT to act on
 
-        time.sleep(0.3)
-        assert child.poll() is None
-        assert not got.exists() or not got.read_text()
-        assert interrupt.requested()
-        with pytest.raises(KeyboardInterrupt):
-            interrupt.raise_if_requested()  # the next operation does not start
-        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
-            interrupt.on_sigint(2, None)
-    finally:
-        child.kill()
-        child.wait()
+    time.sleep(0.3)
+    assert child.poll() is None
+    assert not got.exists() or not got.read_text()
+    assert interrupt.requested()
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.raise_if_requested()  # the next operation does not start
+    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
+        interrupt.on_sigint(2, None)
 
 
 def test_ctrl_c_with_no_child_stops_at_once(monkeypatch):
     monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
     with pytest.raises(KeyboardInterrupt):
         interrupt.on_sigint(2, None)
-
-
-def test_a_sigint_to_the_driver_alone_is_passed_on_as_a_sigterm_is(tmp_path, monkeypatch):
-    # `kill -INT`, `timeout -s INT`, a container's stop signal: no child got it.
-    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: False)
-    got, ready = tmp_path / "got", tmp_path / "ready"
-    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
-    try:
-        wait_for(ready)
-
-        interrupt.on_sigint(2, None)  # returns: the child ends the operation
-
-        assert wait_for(got) == "SIGINT"
-        assert child.wait(timeout=20) == 0
-        with pytest.raises(KeyboardInterrupt):
-            interrupt.raise_if_requested()
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_with_no_child_a_sigterm_stops_at_once():
