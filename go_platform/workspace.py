@@ -254,10 +254,15 @@ def check_stack_name(name: str, *, project: str, option: str = "--stack") -> str
     return name
 
 
+def stack_short_name(stack: str) -> str:
+    """A stack's own name: `dev` for `organization/go-platform/dev`."""
+    return stack.rpartition("/")[2]
+
+
 def stack_file(project_dir: Path, stack: str) -> Path:
     """The stack's settings file, `Pulumi.<stack>.yaml`: named, as the CLI names it, by the
     stack's own name, without `organization/<project>/`."""
-    return project_dir / f"Pulumi.{stack.rpartition('/')[2]}.yaml"
+    return project_dir / f"Pulumi.{stack_short_name(stack)}.yaml"
 
 
 def check_stack_file(path: Path) -> None:

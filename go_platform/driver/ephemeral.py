@@ -12,7 +12,7 @@ from go_platform.driver import stack as stack_commands
 from go_platform.driver.core import Driver
 from go_platform.exit_codes import usage_error
 from go_platform.redact import sensitive_values
-from go_platform.workspace import check_stack_name
+from go_platform.workspace import check_stack_name, stack_short_name
 from go_platform_core.config import StackConfig
 
 
@@ -22,7 +22,7 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
     a bad `--config` (which would otherwise stay in the stack and fail every rerun)."""
     check_stack_name(base, project=driver.project, option="--base")
     # `organization/go-platform/dev` is the stack `dev`: its name picks the environment.
-    base_name = base.rpartition("/")[2]
+    base_name = stack_short_name(base)
     name = ephemeral.check_name(driver.options.stack, base=base_name)
     driver.policy_args()  # a bad --policy-pack is refused before the stack is created
     session = driver.session
