@@ -1203,6 +1203,8 @@ class Athens(ToolComponent):
             wrapper.require(athens)
             wrapper.adopt(read_go_mod(athens.go_mod), f"{ATHENS_MODULE}@{release}")
             wrapper.write()
+            # Before the build, as for the plugins: a pin moved off its release builds nothing.
+            selected = _check_selected(ctx, work, {ATHENS_MODULE: release})
         out = go_build(
             ctx,
             self.executable,
@@ -1212,7 +1214,6 @@ class Athens(ToolComponent):
             stamp={f"{ATHENS_MODULE}/pkg/build.version": release},
             env=GO_BUILD_ENV,
         )
-        selected = _check_selected(ctx, work, {ATHENS_MODULE: release})
         reported = capture("athens -version", [str(out), "-version"], work)
         if release not in reported.stdout:
             raise ToolchainError(
