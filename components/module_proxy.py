@@ -161,9 +161,10 @@ def single_flight_egress(kind: str, endpoint: str | None) -> list[dict[str, Any]
     rules: list[dict[str, Any]] = []
     for entry in filter(None, (e.strip() for e in endpoint.split(","))):
         default = SINGLE_FLIGHT_PORTS[kind]
-        _host, port = kube.endpoint_host_port(entry, default)
-        # A short name's namespace is unknown here: any address, on its port.
-        rule = kube.endpoint_egress(entry, default) or {"cidr": "0.0.0.0/0", "ports": [port]}
+        rule = kube.endpoint_egress(entry, default)
+        if rule is None:  # a short name, whose namespace is unknown here: any address
+            _host, port = kube.endpoint_host_port(entry, default)
+            rule = {"cidr": "0.0.0.0/0", "ports": [port]}
         if rule not in rules:
             rules.append(rule)
     return rules
