@@ -431,18 +431,14 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     found = shutil.which("pulumi", path=env.get("PATH"))
     if found:
         return Cli(executable=Path(found).resolve(), env={})
+    failures: list[str] = []
     for checkout in dict.fromkeys((project_dir, REPO)):
         bootstrap = checkout / "tools" / "toolchain" / "bootstrap.py"
         if not bootstrap.is_file():
             continue
-        result = subprocess.run(
-            [sys.executable, str(bootstrap), "env"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        exports = parse_exports(result.stdout, env) if result.returncode == 0 else {}
+        exports, failure = toolchain_exports(bootstrap, env)
+        if failure:
+            failures.append(failure)
         found = shutil.which("pulumi", path=exports.get("PATH"))
         if found:
             added = {k: v for k, v in exports.items() if k == "PATH" or not env.get(k)}
@@ -450,8 +446,33 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     raise DriverError(
         ExitCode.FAILED,
         "the pulumi CLI was not found: put it on PATH, or build it with `make toolchain` "
-        "(docs/toolchain.md)",
+        "(docs/toolchain.md)" + "".join(f"; {failure}" for failure in failures),
     )
+
+
+BOOTSTRAP_TIMEOUT_SECONDS = 60
+"""How long `bootstrap.py env` may take; it only reads the pins and the cache's layout."""
+
+
+def toolchain_exports(bootstrap: Path, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """What `bootstrap.py env` exports, and why it exported nothing (empty when it ran)."""
+    command = f"`{bootstrap} env`"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(bootstrap), "env"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=BOOTSTRAP_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return {}, f"{command} gave no answer in {BOOTSTRAP_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return {}, f"{command} could not run: {error.strerror or error}"
+    if result.returncode != 0:
+        said = result.stderr.strip().splitlines()
+        return {}, f"{command} exited {result.returncode}" + (f": {said[-1]}" if said else "")
+    return parse_exports(result.stdout, env), ""
 
 
 SKIP_VERSION_CHECK = "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK"

@@ -289,6 +289,36 @@ def test_the_cli_is_found_and_run_in_any_layout(tmp_path, layout, on_path, real)
 
 
 @pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        (
+            "import sys; sys.exit('toolchain.toml: pulumi.version is not a version')",
+            "env` exited 1: toolchain.toml: pulumi.version is not a version",
+        ),
+        ("import time; time.sleep(30)", "env` gave no answer in 1 s"),
+    ],
+    ids=["fails", "hangs"],
+)
+def test_a_toolchain_bootstrap_that_fails_is_named_in_the_cli_error(
+    tmp_path, monkeypatch, script, says
+):
+    bootstrap = tmp_path / "tools" / "toolchain" / "bootstrap.py"
+    bootstrap.parent.mkdir(parents=True)
+    bootstrap.write_text(script + "\n")
+    monkeypatch.setattr("go_platform.workspace.REPO", tmp_path)
+    monkeypatch.setattr("go_platform.workspace.BOOTSTRAP_TIMEOUT_SECONDS", 1)
+
+    with pytest.raises(DriverError) as raised:
+        locate_cli({"PATH": str(tmp_path / "empty")}, tmp_path)
+
+    assert raised.value.code == ExitCode.FAILED
+    message = str(raised.value)
+    assert message.startswith("the pulumi CLI was not found: put it on PATH")
+    assert says in message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
     ("version", "exit_code", "says"),
     [
         ("v3.0.0", 0, "is version 3.0.0; the Automation API SDK needs"),
