@@ -34,6 +34,7 @@ from go_platform_core.vulncheck import (
     database_url,
     finding_of,
     govulncheck_binary,
+    main,
     messages,
     read_entry,
     read_scan,
@@ -208,3 +209,58 @@ def test_without_govulncheck_the_gate_says_how_to_get_it(tmp_path: Path):
 def test_a_directory_without_go_mod_is_not_audited(tmp_path: Path):
     with pytest.raises(GateError, match="is not a Go module"):
         run_govulncheck(tmp_path, GateSettings(), base=tmp_path)
+
+
+def audited_settings(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> GateSettings:
+    """The settings `main` audits with, for `argv` and the environment monkeypatch set."""
+    seen: list[GateSettings] = []
+
+    def audit(module: Path, settings: GateSettings) -> Audit:
+        seen.append(settings)
+        return Audit(module, settings, database="db", scanner="s", reachable=())
+
+    monkeypatch.setattr("go_platform_core.vulncheck.audit", audit)
+    assert main([*argv, "services/greeter"]) == 0
+    [settings] = seen
+    return settings
+
+
+def test_the_thresholds_come_from_flags_then_the_environment_then_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.delenv("VULN_FAIL_ON", raising=False)
+    monkeypatch.delenv("VULN_UNKNOWN_SEVERITY", raising=False)
+    defaults = audited_settings(monkeypatch, [])
+    assert (defaults.fail_on, defaults.unknown_severity) == (Severity.HIGH, Severity.CRITICAL)
+
+    monkeypatch.setenv("VULN_FAIL_ON", "medium")
+    monkeypatch.setenv("VULN_UNKNOWN_SEVERITY", "low")
+    from_env = audited_settings(monkeypatch, [])
+    assert (from_env.fail_on, from_env.unknown_severity) == (Severity.MEDIUM, Severity.LOW)
+
+    flagged = audited_settings(monkeypatch, ["--fail-on", "critical"])
+    assert flagged.fail_on == Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("variable", "says"),
+    [
+        ("VULN_FAIL_ON", "VULN_FAIL_ON: 'bogus' is not one of low, medium, high, critical"),
+        (
+            "VULN_UNKNOWN_SEVERITY",
+            "VULN_UNKNOWN_SEVERITY: 'bogus' is not one of none, low, medium, high, critical",
+        ),
+    ],
+)
+def test_a_bad_threshold_in_the_environment_is_named_by_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, says: str
+):
+    monkeypatch.setenv(variable, "bogus")
+
+    with pytest.raises(SystemExit) as exited:
+        main(["services/greeter"])
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].endswith(f"error: {says}")
+    assert "--fail-on" not in err.strip().splitlines()[-1]

@@ -367,21 +367,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("GOVULNDB") or None,
         help="database URL or directory (default $GOVULNDB, else govulncheck's public one)",
     )
+    thresholds = [s.label for s in Severity if s > Severity.NONE]
+    ratings = [s.label for s in Severity]
     parser.add_argument(
         "--fail-on",
-        choices=[s.label for s in Severity if s > Severity.NONE],
-        default="high",
-        help="the lowest severity that fails (default high)",
+        choices=thresholds,
+        help="the lowest severity that fails (default $VULN_FAIL_ON, else high)",
     )
     parser.add_argument(
         "--unknown-severity",
-        choices=[s.label for s in Severity],
-        default="critical",
-        help="what an unrated finding counts as (default critical)",
+        choices=ratings,
+        help="what an unrated finding counts as (default $VULN_UNKNOWN_SEVERITY, else critical)",
     )
     args = parser.parse_args(argv)
+
+    def setting(given: str | None, variable: str, default: str, allowed: list[str]) -> Severity:
+        """A flag's severity, else its environment variable's, else the default."""
+        if given is not None:
+            return Severity.named(given)
+        value = os.environ.get(variable) or default
+        if value not in allowed:
+            parser.error(f"{variable}: {value!r} is not one of {', '.join(allowed)}")
+        return Severity.named(value)
+
     settings = GateSettings(
-        args.db, Severity.named(args.fail_on), Severity.named(args.unknown_severity)
+        args.db,
+        setting(args.fail_on, "VULN_FAIL_ON", "high", thresholds),
+        setting(args.unknown_severity, "VULN_UNKNOWN_SEVERITY", "critical", ratings),
     )
     status = 0
     for module in args.modules:
