@@ -80,8 +80,9 @@ class GoServiceStackArgs:
     """Environment variable -> secret value (an Output secret), stored in a Secret."""
     gateway: GatewayBinding | None = None
     observability: ObservabilityBinding | None = None
-    module_proxy_url: pulumi.Input[str] | None = None
-    """Passed to image builds as the GOPROXY build argument."""
+    module_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Build arguments of image builds, unless the service's build gives them: `GOPROXY`
+    (the module proxy) and `GONOSUMDB` (its private patterns)."""
     callers: Sequence[str] = ()
     """Services in the namespace allowed to call this one."""
     client_namespaces: Sequence[str] = ()
@@ -93,6 +94,10 @@ class GoServiceStackArgs:
     """Config files, credentials or data the container needs besides `/tmp`."""
     recreate: bool = False
     """Replace pods instead of rolling them: a ReadWriteOnce volume has one writer."""
+    delay_stop: bool = False
+    """For a program that stops listening at SIGTERM (it does not read `SHUTDOWN_DELAY`):
+    the kubelet waits that long before the signal (a preStop sleep), while the pod's
+    endpoints are taken out of the Services."""
     route_middlewares: Sequence[MiddlewareRef] = ()
     """Applied after the gateway's and the route's own middlewares (e.g. BasicAuth)."""
     vulnerability_gate: GateSettings | None = None
@@ -236,6 +241,11 @@ class GoServiceStack(pulumi.ComponentResource):
                 limits=service.resources.limits.model_dump(),
             ),
             security_context=kube.container_security_context(),
+            lifecycle=(
+                {"preStop": {"sleep": {"seconds": kube.SHUTDOWN_DELAY_SECONDS}}}
+                if args.delay_stop
+                else None
+            ),
             startup_probe=probes["startupProbe"],
             readiness_probe=probes["readinessProbe"],
             liveness_probe=probes["livenessProbe"],
@@ -511,8 +521,8 @@ class GoServiceStack(pulumi.ComponentResource):
         assert build is not None
         tag = build.tag or args.environment
         build_args: dict[str, pulumi.Input[str]] = dict(build.args)
-        if args.module_proxy_url is not None:
-            build_args.setdefault("GOPROXY", args.module_proxy_url)
+        for variable, value in args.module_env.items():
+            build_args.setdefault(variable, value)
         build_args.setdefault("VERSION", tag)
         if args.vulnerability_gate is not None:
             # Before the image is built, on every preview and update that would build it.

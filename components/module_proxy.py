@@ -69,13 +69,56 @@ def filter_file(private: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def escaped_pattern(pattern: str) -> str:
+    """`pattern` as it matches a module path in a URL, where the go command writes each
+    capital letter as `!` and its lower case (`github.com/!acme/*` for `github.com/Acme/*`).
+    Letters inside a `[...]` class and after a `\\` escape are kept as written."""
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char.isupper() and not in_class:
+            out.append("!" + char.lower())
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def nosum_patterns(private: Sequence[str]) -> list[str]:
+    """ATHENS_GONOSUM_PATTERNS: what Athens refuses to look up in a checksum database.
+
+    Athens matches each pattern against the lookup's `path@version`, as the go command
+    sends it (escaped). A pattern naming a whole module (`git.example.com/team/lib`) would
+    then never match its own `lib@v1.2.3`, nor `github.com/Acme/*` the `!acme` a client
+    sends; so a pattern also comes with `@*` after it, and escaped where that differs.
+    """
+    patterns: list[str] = []
+    for pattern in private:
+        for form in dict.fromkeys((pattern, escaped_pattern(pattern))):
+            # A final `*` matches the `@version` already.
+            patterns += [form] if form.endswith("*") else [form, f"{form}@*"]
+    return list(dict.fromkeys(patterns))
+
+
 def go_binary_env(private: Sequence[str], upstream: str | None, ssh_command: str | None) -> str:
     """ATHENS_GO_BINARY_ENV_VARS: what the `go` command Athens runs sees.
 
     Public modules come through `upstream` (or straight from their VCS); private ones are
     never sent to the upstream proxy or the public checksum database.
     """
-    entries = [f"GOPROXY={upstream},direct" if upstream else "GOPROXY=direct"]
+    # Athens hands its `go` only a few of its own variables: the scratch volume is named
+    # here, or go would write the archives it fetches to the small /tmp.
+    entries = [
+        f"GOPROXY={upstream},direct" if upstream else "GOPROXY=direct",
+        f"TMPDIR={SCRATCH_DIR}",
+    ]
     if private:
         entries.append(f"GOPRIVATE={','.join(private)}")
     if ssh_command:
@@ -104,6 +147,15 @@ def client_env(proxy_url: str, private: Sequence[str]) -> dict[str, str]:
     return env
 
 
+def build_env(proxy_url: pulumi.Input[str], private: Sequence[str]) -> dict[str, pulumi.Input[str]]:
+    """Build arguments of an image build through the proxy (the Dockerfile's `ARG GOPROXY`
+    and `ARG GONOSUMDB`)."""
+    env: dict[str, pulumi.Input[str]] = {"GOPROXY": proxy_url}
+    if private:
+        env["GONOSUMDB"] = ",".join(private)
+    return env
+
+
 def athens_env(settings: ModuleProxySettings) -> dict[str, str]:
     """Athens's configuration, as environment variables (they override its config file)."""
     storage = settings.storage
@@ -120,13 +172,18 @@ def athens_env(settings: ModuleProxySettings) -> dict[str, str]:
             settings.private, settings.upstream, ssh_command() if has_ssh else None
         ),
         "ATHENS_SINGLE_FLIGHT_TYPE": settings.single_flight.type,
+        # When an origin or the upstream fails, list what storage holds (`strict` fails).
+        "ATHENS_NETWORK_MODE": "fallback",
+        # Athens stops listening at SIGTERM; the pod's preStop delay comes first, and its
+        # in-flight requests get what is left of the grace period.
+        "ATHENS_SHUTDOWN_TIMEOUT": str(kube.SHUTDOWN_TIMEOUT_SECONDS),
         # Writable places on a read-only root filesystem, for uid 65532.
         "HOME": HOME_DIR,
         "TMPDIR": SCRATCH_DIR,
         "ATHENS_GOGET_DIR": SCRATCH_DIR,
     }
     if settings.private:
-        env["ATHENS_GONOSUM_PATTERNS"] = ",".join(settings.private)
+        env["ATHENS_GONOSUM_PATTERNS"] = ",".join(nosum_patterns(settings.private))
     if storage.type == "disk":
         env["ATHENS_DISK_STORAGE_ROOT"] = STORAGE_DIR
     elif storage.s3:
@@ -160,23 +217,34 @@ def single_flight_egress(kind: str, endpoint: str | None) -> list[dict[str, Any]
         return []
     rules: list[dict[str, Any]] = []
     for entry in filter(None, (e.strip() for e in endpoint.split(","))):
-        default = SINGLE_FLIGHT_PORTS[kind]
-        rule = kube.endpoint_egress(entry, default)
-        if rule is None:  # a short name, whose namespace is unknown here: any address
-            _host, port = kube.endpoint_host_port(entry, default)
-            rule = {"cidr": "0.0.0.0/0", "ports": [port]}
+        rule = egress_to(entry, SINGLE_FLIGHT_PORTS[kind])
         if rule not in rules:
             rules.append(rule)
     return rules
 
 
+def egress_to(endpoint: str, default_port: int) -> dict[str, Any]:
+    """The egress rule to `endpoint` (`kube.endpoint_egress`); a short name, whose
+    namespace is unknown here, as any address on its port."""
+    rule = kube.endpoint_egress(endpoint, default_port)
+    if rule is None:
+        _host, port = kube.endpoint_host_port(endpoint, default_port)
+        rule = {"cidr": "0.0.0.0/0", "ports": [port]}
+    return rule
+
+
 def athens_service(settings: ModuleProxySettings, host: str) -> ServiceSettings:
     """Athens described as a Go service, so GoServiceStack deploys it like any other."""
-    flight = settings.single_flight
+    flight, storage = settings.single_flight, settings.storage
     egress: list[dict[str, Any]] = [
         {"cidr": "0.0.0.0/0", "ports": VCS_PORTS},
         *single_flight_egress(flight.type, flight.endpoint),
     ]
+    # An S3-compatible store of its own (MinIO, Ceph): Athens's readiness lists the bucket.
+    if storage.type == "s3" and storage.s3 and storage.s3.endpoint:
+        rule = egress_to(storage.s3.endpoint, 443)
+        if rule not in egress:
+            egress.append(rule)
     return ServiceSettings.model_validate(
         {
             "name": NAME,
@@ -229,6 +297,9 @@ class ModuleProxy(pulumi.ComponentResource):
     """Environment a developer or CI job sets to build through the external URL."""
     password: pulumi.Output[str]
     """Password of the `go` user on the external URL (secret)."""
+    build_env: dict[str, pulumi.Input[str]]
+    """Build arguments of image builds in the cluster: `GOPROXY`, the internal URL, and
+    `GONOSUMDB`, the private patterns (a build never asks a checksum database of them)."""
 
     def __init__(
         self, name: str, args: ModuleProxyArgs, opts: pulumi.ResourceOptions | None = None
@@ -336,6 +407,7 @@ class ModuleProxy(pulumi.ComponentResource):
                 observability=args.observability,
                 volumes=tuple(volumes),
                 recreate=storage.type == "disk",
+                delay_stop=True,
                 route_middlewares=tuple(route_middlewares),
                 client_namespaces=tuple(settings.allowed_namespaces),
             ),
@@ -348,6 +420,7 @@ class ModuleProxy(pulumi.ComponentResource):
             client_env(f"https://{args.host}", settings.private)
         )
         self.password = pulumi.Output.secret(password.result)
+        self.build_env = build_env(self.internal_url, settings.private)
         self.register_outputs(
             {
                 "internal_url": self.internal_url,

@@ -63,7 +63,7 @@ def deploy(
     observability=OBSERVABILITY,
     secrets=None,
     callers=(),
-    module_proxy_url=None,
+    module_env=None,
     vulnerability_gate=None,
     **service,
 ):
@@ -85,7 +85,7 @@ def deploy(
                 secret_env={env: (secrets or {})[key] for env, key in spec.secret_env.items()},
                 gateway=gateway,
                 observability=observability,
-                module_proxy_url=module_proxy_url,
+                module_env=module_env or {},
                 vulnerability_gate=vulnerability_gate,
                 callers=callers,
             ),
@@ -531,11 +531,15 @@ def test_built_image_is_pushed_and_deployed_by_digest(pulumi_program):
             "repository": "registry.example.com/greeter",
             "args": {"VERSION": "1"},
         },
-        module_proxy_url="http://athens.proxy:3000",
+        module_env={"GOPROXY": "http://athens.proxy:3000", "GONOSUMDB": "github.com/acme/*"},
     )
     image = recording.one("Image").inputs
     assert image["imageName"] == "registry.example.com/greeter:dev"
-    assert image["build"]["args"] == {"VERSION": "1", "GOPROXY": "http://athens.proxy:3000"}
+    assert image["build"]["args"] == {
+        "VERSION": "1",
+        "GOPROXY": "http://athens.proxy:3000",
+        "GONOSUMDB": "github.com/acme/*",
+    }
     tagged = deploy(
         pulumi_program,
         environment="dev",
@@ -578,7 +582,7 @@ def test_explicit_goproxy_build_arg_wins(pulumi_program):
         environment="dev",
         image=OMIT,
         build={"context": "svc", "repository": "r.example.com/g", "args": {"GOPROXY": "off"}},
-        module_proxy_url="http://athens.proxy:3000",
+        module_env={"GOPROXY": "http://athens.proxy:3000"},
     )
     assert recording.one("Image").inputs["build"]["args"]["GOPROXY"] == "off"
 

@@ -26,8 +26,10 @@ from components.module_proxy import (
     athens_env,
     client_env,
     download_mode_file,
+    escaped_pattern,
     filter_file,
     go_binary_env,
+    nosum_patterns,
     single_flight_egress,
 )
 from go_platform_core.config import ConfigError, load_settings
@@ -117,13 +119,25 @@ def test_filter_file_uses_prefixes():
 
 
 def test_go_binary_env_keeps_private_modules_off_the_upstream():
-    assert (
-        go_binary_env(PRIVATE, None, None)
-        == "GOPROXY=direct; GOPRIVATE=github.com/acme/*,gitlab.acme.io/platform/*"
+    assert go_binary_env(PRIVATE, None, None) == (
+        "GOPROXY=direct; TMPDIR=/var/cache/athens; "
+        "GOPRIVATE=github.com/acme/*,gitlab.acme.io/platform/*"
     )
-    assert (
-        go_binary_env([], "https://proxy.internal", None) == "GOPROXY=https://proxy.internal,direct"
+    assert go_binary_env([], "https://proxy.internal", None) == (
+        "GOPROXY=https://proxy.internal,direct; TMPDIR=/var/cache/athens"
     )
+
+
+def test_checksum_lookups_of_private_modules_are_refused_as_clients_write_them():
+    # Athens matches `path@version`, escaped as the go command sends it.
+    assert nosum_patterns(["github.com/acme/*", "git.example.com/Team/lib"]) == [
+        "github.com/acme/*",
+        "git.example.com/Team/lib",
+        "git.example.com/Team/lib@*",
+        "git.example.com/!team/lib",
+        "git.example.com/!team/lib@*",
+    ]
+    assert escaped_pattern("github.com/[A-Z]x/\\Q/Acme*") == "github.com/[A-Z]x/\\Q/!acme*"
 
 
 def test_client_env_skips_the_checksum_database_for_private_modules():
@@ -142,6 +156,8 @@ def test_athens_env_for_disk():
     assert env["ATHENS_STORAGE_TYPE"] == "disk"
     assert env["ATHENS_DISK_STORAGE_ROOT"] == "/var/lib/athens"
     assert env["ATHENS_GONOSUM_PATTERNS"] == "github.com/acme/*,gitlab.acme.io/platform/*"
+    assert env["ATHENS_NETWORK_MODE"] == "fallback"
+    assert env["ATHENS_SHUTDOWN_TIMEOUT"] == "20"
     assert env["ATHENS_DOWNLOAD_MODE"] == "file:/etc/athens/config/download.hcl"
     assert env["ATHENS_STATS_EXPORTER"] == "prometheus"
     assert env["ATHENS_SINGLE_FLIGHT_TYPE"] == "redis"  # from the test base settings
@@ -364,10 +380,31 @@ def test_the_single_flight_store_in_the_cluster_is_reached_by_namespace(pulumi_p
     assert not [rule for rule in egress if {"protocol": "TCP", "port": 6379} in rule["ports"]]
 
 
-def test_builds_use_the_proxy(pulumi_program):
+def test_builds_use_the_proxy_and_never_ask_a_checksum_database_of_private_modules(
+    pulumi_program,
+):
     recording = run(pulumi_program)
-    image = recording.one("Image").inputs
-    assert image["build"]["args"]["GOPROXY"] == "http://athens.module-proxy.svc.cluster.local:3000"
+    args = recording.one("Image").inputs["build"]["args"]
+    assert args["GOPROXY"] == "http://athens.module-proxy.svc.cluster.local:3000"
+    assert args["GONOSUMDB"] == ",".join(PRIVATE)
+
+
+def test_an_s3_store_of_its_own_is_reached_from_athens(pulumi_program):
+    recording = run(
+        pulumi_program,
+        stack="staging",
+        storage={"s3": {"endpoint": "http://minio.storage.svc.cluster.local:9000"}},
+    )
+    egress = recording.one("NetworkPolicy", parent="module-proxy-athens").inputs["spec"]["egress"]
+    assert {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}],
+        "ports": [{"protocol": "TCP", "port": 9000}],
+    } in egress
+
+
+def test_athens_leaves_the_service_endpoints_before_it_stops_listening(pulumi_program):
+    _env, container = athens_env_of(run(pulumi_program))
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
 
 
 def test_disabled_proxy_uses_the_given_url(pulumi_program):

@@ -34,8 +34,9 @@ class Platform:
     watched: ObservabilityBinding | None = None
     """How workloads are wired to observability; None when it is off."""
     module_proxy: ModuleProxy | None = None
-    build_goproxy: pulumi.Input[str] | None = None
-    """GOPROXY for image builds: the module proxy's, or what the config names."""
+    build_module_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Build arguments of image builds: the module proxy's `GOPROXY` and `GONOSUMDB`, or
+    the `GOPROXY` the config names."""
     services: Mapping[str, Mapping[str, pulumi.Input[Any]]] = field(default_factory=dict)
     """The outputs of each service, by service name."""
 

@@ -1,4 +1,4 @@
-"""The module proxy layer: ModuleProxy (Athens), the GOPROXY of image builds."""
+"""The module proxy layer: ModuleProxy (Athens), the GOPROXY and GONOSUMDB of image builds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def setup_module_proxy(platform: Platform) -> Platform:
     settings = platform.settings
     proxy_settings = settings.module_proxy
     if not proxy_settings.enabled:
-        return replace(platform, build_goproxy=proxy_settings.url)
+        url = proxy_settings.url
+        return replace(platform, build_module_env={"GOPROXY": url} if url else {})
     credentials = proxy_settings.credentials
     proxy = ModuleProxy(
         "module-proxy",
@@ -39,4 +40,4 @@ def setup_module_proxy(platform: Platform) -> Platform:
             },
         ),
     )
-    return replace(platform, module_proxy=proxy, build_goproxy=proxy.internal_url)
+    return replace(platform, module_proxy=proxy, build_module_env=proxy.build_env)

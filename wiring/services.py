@@ -39,7 +39,7 @@ def _service(platform: Platform, service: ServiceSettings) -> dict[str, pulumi.I
                 secret_env={env: secret_value(key) for env, key in spec.secret_env.items()},
                 gateway=binding,
                 observability=platform.watched,
-                module_proxy_url=platform.build_goproxy,
+                module_env=platform.build_module_env,
                 vulnerability_gate=settings.vulnerability_gate.gate(),
                 callers=settings.callers(service.name),
                 track=track,

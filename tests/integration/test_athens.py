@@ -57,6 +57,8 @@ import bootstrap
 PUBLIC = ("github.com/google/uuid", "v1.6.0")
 PRIVATE_PATTERN = "example.invalid/*"
 PRIVATE = "example.invalid/secret"
+PRIVATE_MODULE = "private.example.invalid/team/Lib"
+"""A private pattern naming one module, with a capital letter (escaped in URLs)."""
 
 
 def machine_goproxy() -> str:
@@ -152,7 +154,7 @@ def athens(athens_binary, upstream, tmp_path_factory) -> Iterator[Athens]:
         moduleProxy={
             "storage": {"type": "disk", "s3": None},
             "singleFlight": {"type": "memory", "endpoint": None},
-            "private": [PRIVATE_PATTERN],
+            "private": [PRIVATE_PATTERN, PRIVATE_MODULE],
             "upstream": upstream_url,
         },
     )
@@ -256,6 +258,22 @@ def test_a_private_module_is_never_asked_of_the_upstream(athens, upstream):
     status, _body = get(f"{athens.url}/{PRIVATE}/@v/v1.0.0.info")
     assert status >= 400  # its VCS does not exist; what matters is where Athens asked
     assert not [path for path in recording.paths if "example.invalid" in path]
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        f"{PRIVATE}@v1.0.0",
+        "private.example.invalid/team/!lib@v1.2.3",
+        "private.example.invalid/team/!lib/v2@v2.0.0",
+    ],
+    ids=["under-a-wildcard", "the-module-itself", "its-major-version"],
+)
+def test_a_private_module_is_never_looked_up_in_the_checksum_database(athens, lookup):
+    # Athens proxies the public checksum database; a lookup it lets through would leave
+    # this machine (and fail there), so 403 means Athens itself refused it.
+    status, _body = get(f"{athens.url}/sumdb/sum.golang.org/lookup/{lookup}")
+    assert status == 403
 
 
 def test_athens_stops_on_sigterm(athens):

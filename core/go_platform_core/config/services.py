@@ -60,8 +60,8 @@ class BuildSettings(CamelModel):
     )
     args: dict[EnvName, str] = Field(
         default_factory=dict,
-        description="Build arguments; `GOPROXY` (the module proxy) and `VERSION` (the tag) "
-        "are set unless given.",
+        description="Build arguments; `GOPROXY` (the module proxy), `GONOSUMDB` (its private "
+        "patterns) and `VERSION` (the tag) are set unless given.",
     )
 
 
