@@ -51,6 +51,8 @@ class MountedVolume:
     """The volume source as the API reads it: `{"configMap": {...}}`, `{"secret": {...}}`,
     `{"persistentVolumeClaim": {...}}`, `{"emptyDir": {...}}`."""
     read_only: bool = True
+    sub_path: str | None = None
+    """One file of the volume, mounted at `mount_path` in place of what the image has."""
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,12 @@ class GoServiceStack(pulumi.ComponentResource):
             volume_mounts=[
                 {"name": "tmp", "mountPath": "/tmp"},
                 *(
-                    {"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only}
+                    {
+                        "name": v.name,
+                        "mountPath": v.mount_path,
+                        "readOnly": v.read_only,
+                        **({"subPath": v.sub_path} if v.sub_path else {}),
+                    }
                     for v in args.volumes
                 ),
             ],

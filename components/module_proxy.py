@@ -34,6 +34,7 @@ AUTH_USER = "go"
 # Git over HTTPS and SSH, plain HTTP and git's own protocol for the modules' origins.
 VCS_PORTS = [443, 80, 22, 9418]
 SINGLE_FLIGHT_PORTS = {"redis": 6379, "etcd": 2379}
+PASSWD_ITEM = {"key": "passwd", "path": "passwd"}
 
 
 # --- pure helpers --------------------------------------------------------------------
@@ -123,7 +124,49 @@ def go_binary_env(private: Sequence[str], upstream: str | None, ssh_command: str
         entries.append(f"GOPRIVATE={','.join(private)}")
     if ssh_command:
         entries.append(f"GIT_SSH_COMMAND={ssh_command}")
+        entries += [f"{name}={value}" for name, value in git_over_ssh(private).items()]
     return "; ".join(entries)
+
+
+GLOB_CHARACTERS = frozenset("*?[\\")
+
+
+def ssh_prefixes(private: Sequence[str]) -> list[str]:
+    """The literal leading elements of each private pattern (`github.com/acme` for
+    `github.com/acme/*`): what git fetches over SSH instead of HTTPS. A pattern whose host
+    is itself a pattern (`*.corp.example`) names no URL and is left out."""
+    prefixes: list[str] = []
+    for pattern in private:
+        literal: list[str] = []
+        for element in pattern.split("/"):
+            if GLOB_CHARACTERS & set(element):
+                break
+            literal.append(element)
+        if literal and literal[0]:
+            prefixes.append("/".join(literal))
+    return list(dict.fromkeys(prefixes))
+
+
+def git_over_ssh(private: Sequence[str]) -> dict[str, str]:
+    """Git settings, as `GIT_CONFIG_*` variables, that send the private repositories'
+    HTTPS URLs over SSH: the go command asks git for `https://github.com/...` (it knows no
+    other scheme for the well-known hosts), so an SSH key alone would never be used."""
+    prefixes = ssh_prefixes(private)
+    env = {"GIT_CONFIG_COUNT": str(len(prefixes))}
+    for index, prefix in enumerate(prefixes):
+        env[f"GIT_CONFIG_KEY_{index}"] = f"url.ssh://git@{prefix}/.insteadOf"
+        env[f"GIT_CONFIG_VALUE_{index}"] = f"https://{prefix}/"
+    return env if prefixes else {}
+
+
+def passwd_file() -> str:
+    """/etc/passwd with the pod's user: ssh refuses to run for a uid it cannot look up,
+    and the image knows only its own `athens` user, not the platform's uid."""
+    uid = kube.NONROOT_UID
+    return (
+        "root:x:0:0:root:/root:/sbin/nologin\n"
+        f"athens:x:{uid}:{uid}:athens:{HOME_DIR}:/sbin/nologin\n"
+    )
 
 
 def ssh_command() -> str:
@@ -317,6 +360,7 @@ class ModuleProxy(pulumi.ComponentResource):
                     settings.private, settings.public_mode, settings.upstream
                 ),
                 "filter.conf": filter_file(settings.private),
+                **({"passwd": passwd_file()} if settings.credentials.ssh_key_secret else {}),
             },
             opts=child,
         )
@@ -327,6 +371,15 @@ class ModuleProxy(pulumi.ComponentResource):
                 "scratch", SCRATCH_DIR, {"emptyDir": {"sizeLimit": "4Gi"}}, read_only=False
             ),
         ]
+        if settings.credentials.ssh_key_secret:
+            volumes.append(
+                MountedVolume(
+                    "passwd",
+                    "/etc/passwd",
+                    {"configMap": {"name": files.metadata.name, "items": [PASSWD_ITEM]}},
+                    sub_path="passwd",
+                )
+            )
         credentials = dict(args.credentials)
         if settings.credentials.ssh_known_hosts:
             credentials["known_hosts"] = settings.credentials.ssh_known_hosts

@@ -28,9 +28,11 @@ from components.module_proxy import (
     download_mode_file,
     escaped_pattern,
     filter_file,
+    git_over_ssh,
     go_binary_env,
     nosum_patterns,
     single_flight_egress,
+    ssh_prefixes,
 )
 from go_platform_core.config import ConfigError, load_settings
 from tests.conftest import OMIT, REPO, service_config, stack_config
@@ -281,6 +283,36 @@ def test_git_credentials_are_mounted_files(pulumi_program):
     )
     everything_but_the_secret = [r.inputs for r in recording.resources if r.kind != "Secret"]
     assert "t0ken" not in repr(everything_but_the_secret)
+    # ssh runs only for a uid it can look up: the pod's gets a passwd entry.
+    passwd = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/passwd"]
+    assert passwd == [
+        {"name": "passwd", "mountPath": "/etc/passwd", "readOnly": True, "subPath": "passwd"}
+    ]
+    files = recording.one("ConfigMap", name="module-proxy-files").inputs["data"]
+    assert "athens:x:65532:65532:athens:/home/athens:" in files["passwd"]
+    assert (
+        "GIT_CONFIG_KEY_0=url.ssh://git@github.com/acme/.insteadOf; "
+        "GIT_CONFIG_VALUE_0=https://github.com/acme/"
+    ) in data["ATHENS_GO_BINARY_ENV_VARS"]
+
+
+def test_without_an_ssh_key_nothing_of_ssh_is_set_up(pulumi_program):
+    recording = run(pulumi_program)
+    _, container = athens_env_of(recording)
+    assert "/etc/passwd" not in [m["mountPath"] for m in container["volumeMounts"]]
+    assert "GIT_CONFIG" not in config_map_env(recording)["ATHENS_GO_BINARY_ENV_VARS"]
+
+
+def test_git_fetches_the_private_prefixes_over_ssh():
+    assert ssh_prefixes(
+        ["github.com/acme/*", "git.example.com", "git.example.com/t?am/x", "*.corp.example/*"]
+    ) == ["github.com/acme", "git.example.com"]
+    assert git_over_ssh(["gitlab.acme.io/platform/*"]) == {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "url.ssh://git@gitlab.acme.io/platform/.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://gitlab.acme.io/platform/",
+    }
+    assert git_over_ssh(["*.corp.example/*"]) == {}
 
 
 def test_generated_files_are_mounted(pulumi_program):

@@ -46,7 +46,7 @@ from components.module_proxy import (
     download_mode_file,
     filter_file,
 )
-from go_platform_core.config import load_settings
+from go_platform_core.config import ModuleProxySettings, load_settings
 from tests.conftest import REPO, stack_config
 from tests.loopback import free_port, serving
 
@@ -146,20 +146,12 @@ def local_paths(value: str, root: Path) -> str:
     return value
 
 
-@pytest.fixture(scope="module")
-def athens(athens_binary, upstream, tmp_path_factory) -> Iterator[Athens]:
-    upstream_url, _recording = upstream
-    config = stack_config(
-        domain="example.com",
-        moduleProxy={
-            "storage": {"type": "disk", "s3": None},
-            "singleFlight": {"type": "memory", "endpoint": None},
-            "private": [PRIVATE_PATTERN, PRIVATE_MODULE],
-            "upstream": upstream_url,
-        },
-    )
-    settings = load_settings(config, stack="dev").module_proxy
-    root = tmp_path_factory.mktemp("athens")
+@contextlib.contextmanager
+def running_athens(
+    binary: Path, settings: ModuleProxySettings, root: Path, path: str = ""
+) -> Iterator[Athens]:
+    """Athens with ModuleProxy's environment and files for `settings`, the container's
+    directories below `root`, on a free loopback port; `path` goes before PATH."""
     files = {
         "download.hcl": download_mode_file(
             settings.private, settings.public_mode, settings.upstream
@@ -167,17 +159,18 @@ def athens(athens_binary, upstream, tmp_path_factory) -> Iterator[Athens]:
         "filter.conf": filter_file(settings.private),
     }
     for name, text in files.items():
-        path = root / CONFIG_DIR.strip("/") / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        file = root / CONFIG_DIR.strip("/") / name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
     env = {name: local_paths(value, root) for name, value in athens_env(settings).items()}
     for directory in (STORAGE_DIR, SCRATCH_DIR, HOME_DIR):
         Path(local_paths(directory, root)).mkdir(parents=True, exist_ok=True)
     port = free_port()
     env["ATHENS_PORT"] = f"127.0.0.1:{port}"  # the container's `:3000`, on loopback only
+    search = os.pathsep.join(filter(None, (path, os.environ["PATH"])))
     process = subprocess.Popen(
-        [str(athens_binary)],
-        env={"PATH": os.environ["PATH"], **env},
+        [str(binary)],
+        env={"PATH": search, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -195,6 +188,30 @@ def athens(athens_binary, upstream, tmp_path_factory) -> Iterator[Athens]:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def disk_settings(
+    secrets: dict[str, str] | None = None, **module_proxy: object
+) -> ModuleProxySettings:
+    """A dev stack's module proxy on disk, one replica, with `module_proxy` on top."""
+    config = stack_config(
+        secrets=secrets,
+        domain="example.com",
+        moduleProxy={
+            "storage": {"type": "disk", "s3": None},
+            "singleFlight": {"type": "memory", "endpoint": None},
+            **module_proxy,
+        },
+    )
+    return load_settings(config, stack="dev").module_proxy
+
+
+@pytest.fixture(scope="module")
+def athens(athens_binary, upstream, tmp_path_factory) -> Iterator[Athens]:
+    upstream_url, _recording = upstream
+    settings = disk_settings(private=[PRIVATE_PATTERN, PRIVATE_MODULE], upstream=upstream_url)
+    with running_athens(athens_binary, settings, tmp_path_factory.mktemp("athens")) as athens:
+        yield athens
 
 
 def get_quietly(url: str) -> int | None:
@@ -274,6 +291,37 @@ def test_a_private_module_is_never_looked_up_in_the_checksum_database(athens, lo
     # this machine (and fail there), so 403 means Athens itself refused it.
     status, _body = get(f"{athens.url}/sumdb/sum.golang.org/lookup/{lookup}")
     assert status == 403
+
+
+FAKE_SSH = """#!/bin/sh
+# Records how git called ssh, and refuses like a host that knows no such repository.
+printf '%s\\n' "$@" > "$(dirname "$0")/ssh-called"
+exit 128
+"""
+
+
+def test_a_private_module_is_fetched_over_ssh_with_the_key(athens_binary, tmp_path):
+    # The go command asks git for https://github.com/...; the settings ModuleProxy gives
+    # Athens's go must make git call ssh, with the mounted key, for the private prefix.
+    settings = disk_settings(
+        secrets={"key": "-----BEGIN OPENSSH PRIVATE KEY-----"},
+        private=["github.com/go-platform-private/*"],
+        credentials={"sshKeySecret": "key", "sshKnownHosts": "github.com ssh-ed25519 AAAA"},
+    )
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "ssh").write_text(FAKE_SSH)
+    (tools / "ssh").chmod(0o755)
+
+    with running_athens(athens_binary, settings, tmp_path / "root", path=str(tools)) as athens:
+        status, _body = get(f"{athens.url}/github.com/go-platform-private/lib/@v/v1.0.0.info")
+
+    assert status >= 400  # the fake host has no repository
+    called = (tools / "ssh-called").read_text().splitlines()
+    key = tmp_path / "root" / CREDENTIALS_DIR.strip("/") / "ssh-key"
+    assert called[:2] == ["-i", str(key)]
+    assert "git@github.com" in called
+    assert any("go-platform-private/lib" in word for word in called)
 
 
 def test_athens_stops_on_sigterm(athens):
