@@ -20,6 +20,7 @@ from go_platform_core.config import (
     Environment,
     GatewaySettings,
     MiddlewareSettings,
+    TlsSettings,
 )
 
 ACME_SERVERS = {
@@ -29,6 +30,34 @@ ACME_SERVERS = {
 SELF_SIGNED_ISSUER = "go-platform-selfsigned"
 CA_SECRET = "go-platform-ca"
 DASHBOARD_USER = "admin"
+
+# The IngressClass the chart creates and cert-manager's HTTP-01 solver Ingresses name.
+INGRESS_CLASS = "traefik"
+# cert-manager labels every HTTP-01 solver Ingress (and pod) with it; the Ingress provider
+# sees those and no other Ingress.
+HTTP01_SOLVER_SELECTOR = "acme.cert-manager.io/http01-solver=true"
+
+# Shutdown of a Traefik pod, in order: it keeps accepting requests while the load balancer
+# stops sending (with externalTrafficPolicy Local it health-checks each node, and needs a
+# few failed checks to drop a node whose Traefik pod is terminating), then gives the
+# requests in flight time to finish, then closes itself within its own 10 s deadline. The
+# kubelet kills the pod after terminationGracePeriodSeconds, so that outlasts all three.
+REQUEST_ACCEPT_GRACE_SECONDS = 15
+GRACE_SECONDS = 30
+TRAEFIK_CLOSE_SECONDS = 10
+TERMINATION_GRACE_SECONDS = REQUEST_ACCEPT_GRACE_SECONDS + GRACE_SECONDS + TRAEFIK_CLOSE_SECONDS + 5
+# A new pod must stay Ready this long before it counts as available and the rollout stops
+# an old one: time for the load balancer's health checks to take its node in.
+MIN_READY_SECONDS = 10
+
+# `websecure`'s responding timeouts, Traefik's own defaults made explicit. The read timeout
+# covers the whole request body, so it ends a gRPC client or bidirectional stream that runs
+# longer; no write timeout, so long downloads and server streams are not cut.
+RESPONDING_TIMEOUTS = {"readTimeout": "60s", "writeTimeout": "0s", "idleTimeout": "180s"}
+
+# Hybrid post-quantum key exchange first (what Go offers by default, lost as soon as a list
+# is given), then the classical curves for clients without it.
+CURVE_PREFERENCES = ["X25519MLKEM768", "X25519", "CurveP256", "CurveP384"]
 
 # TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are not configurable.
 CIPHER_SUITES = [
@@ -49,6 +78,22 @@ def otlp_grpc_endpoint(url: str) -> str:
     return url.split("://", 1)[-1].rstrip("/")
 
 
+def serves_http01_solvers(tls: TlsSettings) -> bool:
+    """Whether Traefik must serve cert-manager's HTTP-01 solver Ingresses: with an ACME
+    issuer solving by HTTP, and with the cluster's own issuer (its solver is not known)."""
+    if tls.issuer in ("acme", "acmeStaging"):
+        return tls.dns01 is None
+    return tls.issuer == "existing"
+
+
+def entry_point_life_cycle() -> dict[str, str]:
+    """An entrypoint's shutdown timeouts (see REQUEST_ACCEPT_GRACE_SECONDS)."""
+    return {
+        "requestAcceptGraceTimeout": f"{REQUEST_ACCEPT_GRACE_SECONDS}s",
+        "graceTimeOut": f"{GRACE_SECONDS}s",
+    }
+
+
 def traefik_values(
     gateway: GatewaySettings,
     *,
@@ -63,8 +108,13 @@ def traefik_values(
     the rest into production defaults.
     """
     selector = {"app.kubernetes.io/name": "traefik"}
+    solvers = serves_http01_solvers(gateway.tls)
     values: dict[str, Any] = {
-        "deployment": {"replicas": gateway.replicas},
+        "deployment": {
+            "replicas": gateway.replicas,
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+            "minReadySeconds": MIN_READY_SECONDS,
+        },
         "updateStrategy": {
             "type": "RollingUpdate",
             "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
@@ -85,10 +135,26 @@ def traefik_values(
         },
         "api": {"dashboard": True, "insecure": False},
         "ingressRoute": {"dashboard": {"enabled": False}},
+        # Never the cluster's default class: an Ingress naming no class would be served on
+        # `web`, outside the middleware chain.
+        "ingressClass": {"enabled": solvers, "isDefaultClass": False, "name": INGRESS_CLASS},
+        # The `default` TLSOption and TLSStore apply to every router; only those in the
+        # gateway's namespace count, and a router whose host another router serves with
+        # other TLS options fails instead of falling back to `default`.
+        "core": {"strictTLSOptions": True},
         "providers": {
-            "kubernetesCRD": {"enabled": True, "allowCrossNamespace": False},
-            # cert-manager answers HTTP-01 challenges through an Ingress.
-            "kubernetesIngress": {"enabled": True},
+            "kubernetesCRD": {
+                "enabled": True,
+                "allowCrossNamespace": False,
+                "defaultTLSResourcesNamespace": gateway.namespace,
+            },
+            # cert-manager answers HTTP-01 challenges through an Ingress; no other Ingress
+            # is served.
+            "kubernetesIngress": (
+                {"enabled": True, "labelSelector": HTTP01_SOLVER_SELECTOR}
+                if solvers
+                else {"enabled": False}
+            ),
         },
         "ports": {
             "web": {
@@ -106,20 +172,35 @@ def traefik_values(
                             "priority": 1,
                         }
                     }
-                }
+                },
+                "transport": {"lifeCycle": entry_point_life_cycle()},
             },
-            "websecure": {"http": {"tls": {"enabled": True}}},
+            "websecure": {
+                "http": {"tls": {"enabled": True}},
+                "transport": {
+                    "lifeCycle": entry_point_life_cycle(),
+                    "respondingTimeouts": dict(RESPONDING_TIMEOUTS),
+                },
+            },
         },
         "service": {
-            "type": "LoadBalancer",
-            # The client's address reaches Traefik, not a node's: the rate limit, the
-            # in-flight limit and the IP allow lists key on it (ipStrategy depth 0).
-            "spec": {"externalTrafficPolicy": "Local"},
+            "spec": {
+                "type": "LoadBalancer",
+                # The client's address reaches Traefik, not a node's: the rate limit, the
+                # in-flight limit and the IP allow lists key on it (ipStrategy depth 0).
+                "externalTrafficPolicy": "Local",
+            },
             # Nothing consumes the address; never block `pulumi up` on a cloud LB.
             "annotations": {"pulumi.com/skipAwait": "true"},
         },
         "log": {"format": "json", "level": "INFO"},
-        "accessLog": {"enabled": True, "format": "json"},
+        # Query strings carry tokens and personal data; the access log (and Loki) keeps
+        # the path only.
+        "accessLog": {
+            "enabled": True,
+            "format": "json",
+            "fields": {"queryParameters": {"defaultMode": "drop"}},
+        },
         "metrics": {
             "prometheus": {
                 "addServicesLabels": True,
@@ -140,7 +221,8 @@ def traefik_values(
                 "grpc": {
                     "enabled": True,
                     "endpoint": otlp_grpc_endpoint(otlp_endpoint),
-                    "insecure": True,
+                    # The exporter gets `host:port`; the URL's scheme says whether TLS.
+                    "insecure": not otlp_endpoint.startswith("https://"),
                 },
             }
         }
@@ -218,11 +300,12 @@ def middleware_specs(settings: MiddlewareSettings, *, replicas: int) -> dict[str
 
 
 def tls_option_spec() -> dict[str, Any]:
-    """The default TLSOption: TLS 1.2 at least, strong suites, HTTP/2 offered."""
+    """The default TLSOption: TLS 1.2 at least, strong suites, post-quantum key exchange
+    preferred, HTTP/2 offered."""
     return {
         "minVersion": "VersionTLS12",
         "cipherSuites": CIPHER_SUITES,
-        "curvePreferences": ["X25519", "CurveP256", "CurveP384"],
+        "curvePreferences": list(CURVE_PREFERENCES),
         "alpnProtocols": ["h2", "http/1.1"],
         "sniStrict": True,
     }
@@ -233,7 +316,7 @@ def acme_issuer_spec(gateway: GatewaySettings, *, dns01_token_secret: str | None
     tls = gateway.tls
     dns01 = tls.dns01
     if dns01 is None:
-        solver: dict[str, Any] = {"http01": {"ingress": {"ingressClassName": "traefik"}}}
+        solver: dict[str, Any] = {"http01": {"ingress": {"ingressClassName": INGRESS_CLASS}}}
     elif dns01.provider == "cloudflare":
         solver = {
             "dns01": {
@@ -300,6 +383,14 @@ class TraefikGateway(pulumi.ComponentResource):
     Exposes what service routes need (`binding()`), the ClusterIssuer, the dashboard's
     URL and credentials (the password as a secret), and the charts it installs by the API
     group whose definitions each brings (`definitions`).
+
+    Where it installs Traefik: a pod being replaced keeps accepting for 15 s and drains
+    for 30 s more, so the load balancer stops sending before it stops listening; only
+    cert-manager's HTTP-01 solver Ingresses are served through the Ingress provider, and
+    only where an issuer may need them; the `default` TLSOption counts only in the
+    gateway's namespace. `websecure` keeps Traefik's 60 s read timeout, which covers the
+    whole request body: a gRPC client or bidirectional stream longer than that is cut
+    (server streams and downloads are not; there is no write timeout).
     """
 
     definitions: Mapping[str, pulumi.Resource]

@@ -5,8 +5,17 @@ Invariants guarded:
   vendored for the chart version the program installs); they are
   hardened (restricted security context, no insecure API, the chart's dashboard route
   off), highly available where replicas > 1 (PDB, spread, maxUnavailable 0), observable
-  (ServiceMonitor with the platform label, JSON logs, OTLP tracing when given), and
-  never make `pulumi up` wait on a LoadBalancer address;
+  (ServiceMonitor with the platform label, JSON logs, OTLP tracing when given, over TLS
+  when the endpoint is https), and never make `pulumi up` wait on a LoadBalancer address;
+- every key of the values is one the chart reads (its schema's properties, or a map the
+  chart passes on whole), so a misplaced key cannot be silently ignored;
+- a Traefik pod being replaced keeps accepting, then drains, both within the time the
+  kubelet gives it; a new pod is Ready a while before the rollout counts it available;
+- the Ingress provider serves cert-manager's HTTP-01 solver Ingresses only, and only where
+  an issuer may solve by HTTP-01; Traefik's IngressClass is never the cluster's default;
+- only the gateway's namespace can define the `default` TLSOption and TLSStore (where the
+  gateway's own TLSOption is), and TLS options never silently fall back to `default`;
+- access logs drop query strings; `websecure`'s responding timeouts are explicit;
 - `install: false` installs no chart and keeps pre-existing namespaces on destroy;
 - issuers per environment: a private CA chain (self-signed root -> CA Certificate -> CA
   ClusterIssuer) for local/dev, ACME staging/production with HTTP-01 or DNS-01 otherwise;
@@ -14,7 +23,7 @@ Invariants guarded:
   HSTS only outside local/dev; rate limits divided by replicas when asked;
 - the dashboard is only an IngressRoute on websecure behind BasicAuth (bcrypt from the
   provider), with an optional allow list; its password is a secret output; off in prod;
-- the default TLSOption requires TLS 1.2 and offers h2;
+- the default TLSOption requires TLS 1.2, prefers post-quantum key exchange, offers h2;
 - GoServiceStack routes get the gateway's default middleware chain and issuer, and wait
   for the middlewares they name (and where charts are installed, the charts), not for the
   rest of the gateway; nothing waits for an issuer or a certificate (cert-manager issues
@@ -24,12 +33,14 @@ Invariants guarded:
 from __future__ import annotations
 
 import json
+import re
 import runpy
 
 import jsonschema
 import pytest
 
 from components.traefik_gateway import (
+    TRAEFIK_CLOSE_SECONDS,
     cert_manager_values,
     middleware_specs,
     otlp_grpc_endpoint,
@@ -112,7 +123,152 @@ def test_traefik_values_are_hardened(environment):
     # Per-client middlewares see the client's address, not a node's.
     assert values["service"]["spec"]["externalTrafficPolicy"] == "Local"
     assert values["log"]["format"] == "json"
-    assert values["accessLog"] == {"enabled": True, "format": "json"}
+    assert values["accessLog"]["enabled"] is True
+    assert values["accessLog"]["format"] == "json"
+
+
+# Maps the chart passes on whole (toYaml into the manifest, or one argument per key), by
+# where they sit in the values (`*`: any port), with the keys each may hold (None: any, as
+# Kubernetes defines them). Traefik chart 41.3.0: templates/_podtemplate.tpl,
+# _service.tpl (`service.spec`), servicemonitor.yaml.
+PASSED_ON: dict[tuple[str, ...], frozenset[str] | None] = {
+    ("resources",): None,
+    ("podSecurityContext",): None,
+    ("securityContext",): None,
+    ("service", "annotations"): None,
+    ("service", "spec"): None,
+    ("metrics", "prometheus", "serviceMonitor", "additionalLabels"): None,
+    # One argument per key: `--entryPoints.<port>.http.redirections.entryPoint.<key>`.
+    ("ports", "*", "http", "redirections", "entryPoint"): frozenset(
+        {"to", "scheme", "permanent", "priority"}
+    ),
+}
+
+
+def unread_keys(values, schema, path=(), where=()):
+    """Dotted paths of the keys in `values` the chart has no place for. `path` is where
+    `values` sits; `where` the same with `*` for the named entries of a map like `ports`."""
+    for key, value in values.items():
+        props = schema.get("properties", {})
+        if key in props:
+            child, slot = props[key], key
+        elif isinstance(schema.get("additionalProperties"), dict):
+            child, slot = schema["additionalProperties"], "*"
+        else:
+            yield ".".join((*path, key))
+            continue
+        at, at_where = (*path, key), (*where, slot)
+        if at_where in PASSED_ON:
+            allowed = PASSED_ON[at_where]
+            if allowed is not None:
+                yield from (".".join((*at, k)) for k in value if k not in allowed)
+        elif isinstance(value, dict):
+            yield from unread_keys(value, child, at, at_where)
+
+
+@pytest.mark.parametrize("environment", ["local", "dev", "staging", "prod"])
+def test_every_value_is_one_the_chart_reads(environment):
+    gateway = settings_for(environment).gateway
+    values = traefik_values(
+        gateway, otlp_endpoint="https://otel.example.com:4317", service_monitor=True
+    )
+    assert list(unread_keys(values, VALUES_SCHEMA)) == []
+
+
+def test_unread_keys_catches_what_the_schema_lets_through():
+    # The schema leaves `service` open: it accepted a `type` the chart never reads.
+    misplaced = {
+        "service": {"type": "LoadBalancer", "spec": {"type": "LoadBalancer"}},
+        "ports": {"web": {"http": {"redirections": {"entryPoint": {"too": "websecure"}}}}},
+    }
+    jsonschema.validate(misplaced, VALUES_SCHEMA)
+    assert list(unread_keys(misplaced, VALUES_SCHEMA)) == [
+        "service.type",
+        "ports.web.http.redirections.entryPoint.too",
+    ]
+
+
+def seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, duration
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("environment", ["local", "dev", "staging", "prod"])
+def test_a_replaced_pod_drains_before_it_is_killed(environment):
+    values = traefik_values(
+        settings_for(environment).gateway, otlp_endpoint=None, service_monitor=True
+    )
+    deployment = values["deployment"]
+    for port in ("web", "websecure"):
+        life = values["ports"][port]["transport"]["lifeCycle"]
+        accepting = seconds(life["requestAcceptGraceTimeout"])
+        draining = seconds(life["graceTimeOut"])
+        # Long enough for a load balancer's health checks to give up on the node.
+        assert accepting >= 10, port
+        assert draining > 0, port
+        # Traefik stops its entry points, then closes itself: all before the SIGKILL.
+        total = accepting + draining + TRAEFIK_CLOSE_SECONDS
+        assert total < deployment["terminationGracePeriodSeconds"], port
+    assert deployment["minReadySeconds"] >= 10
+
+
+@pytest.mark.parametrize(
+    ("environment", "tls", "served"),
+    [
+        ("staging", {}, True),  # acmeStaging by HTTP-01
+        ("prod", {}, True),  # acme by HTTP-01
+        ("dev", {}, False),  # privateCa
+        ("staging", {"dns01": {"provider": "route53", "region": "eu-west-1"}}, False),
+        ("dev", {"issuer": "existing", "clusterIssuer": "corp-ca"}, True),  # solver unknown
+    ],
+)
+def test_ingress_provider_serves_http01_solvers_only(environment, tls, served):
+    gateway = settings_for(environment, gateway={"tls": tls}).gateway
+    values = traefik_values(gateway, otlp_endpoint=None, service_monitor=True)
+    ingress = values["providers"]["kubernetesIngress"]
+    assert values["ingressClass"]["isDefaultClass"] is False
+    assert ingress["enabled"] is served
+    assert values["ingressClass"]["enabled"] is served
+    if served:
+        # The label cert-manager v1.21 puts on every solver Ingress
+        # (pkg/issuer/acme/http/pod.go podLabels, pkg/apis/acme/v1/types.go).
+        assert ingress["labelSelector"] == "acme.cert-manager.io/http01-solver=true"
+
+
+def test_http01_solvers_name_the_class_the_chart_creates(pulumi_program):
+    recording = run_program(pulumi_program, "staging")
+    values = recording.one("Chart", name="gateway-traefik").inputs["values"]
+    solver = recording.one("ClusterIssuer").inputs["spec"]["acme"]["solvers"][0]
+    assert solver["http01"]["ingress"]["ingressClassName"] == values["ingressClass"]["name"]
+
+
+def test_default_tls_resources_only_from_the_gateway_namespace(pulumi_program):
+    recording = run_program(pulumi_program, "dev", gateway={"namespace": "edge"})
+    chart = recording.one("Chart", name="gateway-traefik").inputs
+    option = recording.one("TLSOption").inputs["metadata"]
+    assert chart["namespace"] == "edge"
+    assert chart["values"]["providers"]["kubernetesCRD"]["defaultTLSResourcesNamespace"] == "edge"
+    assert (option["name"], option["namespace"]) == ("default", "edge")
+    assert chart["values"]["core"]["strictTLSOptions"] is True
+
+
+def test_access_log_drops_query_strings():
+    values = traefik_values(settings_for("prod").gateway, otlp_endpoint=None, service_monitor=True)
+    # Traefik v3.7 (pkg/observability/types/logs.go): `keep` or `drop`; drop strips the
+    # query from RequestPath.
+    assert values["accessLog"]["fields"]["queryParameters"] == {"defaultMode": "drop"}
+
+
+def test_websecure_responding_timeouts_are_explicit():
+    timeouts = traefik_values(
+        settings_for("prod").gateway, otlp_endpoint=None, service_monitor=True
+    )["ports"]["websecure"]["transport"]["respondingTimeouts"]
+    assert set(timeouts) == {"readTimeout", "writeTimeout", "idleTimeout"}
+    # Traefik's own defaults (pkg/config/static/static_config.go), documented on the
+    # component: a gRPC stream sending for longer than the read timeout is cut.
+    assert seconds(timeouts["readTimeout"]) == 60
+    assert seconds(timeouts["writeTimeout"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -146,6 +302,21 @@ def test_metrics_and_tracing_hooks():
     assert "tracing" not in traefik_values(
         settings_for("dev").gateway, otlp_endpoint=None, service_monitor=False
     )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "insecure"),
+    [
+        ("http://tempo.monitoring:4317", True),
+        ("https://otel.example.com:4317", False),
+        ("collector.monitoring:4317", True),
+    ],
+)
+def test_otlp_tls_follows_the_endpoint_scheme(endpoint, insecure):
+    values = traefik_values(
+        settings_for("prod").gateway, otlp_endpoint=endpoint, service_monitor=True
+    )
+    assert values["tracing"]["otlp"]["grpc"]["insecure"] is insecure
 
 
 def test_otlp_endpoint_loses_its_scheme():
@@ -371,6 +542,22 @@ def test_default_tls_option(pulumi_program):
     assert option["spec"]["minVersion"] == "VersionTLS12"
     assert option["spec"]["alpnProtocols"] == ["h2", "http/1.1"]
     validate_custom_resource("traefik.io/v1alpha1", "TLSOption", option["spec"])
+
+
+# The names Traefik v3.7 accepts in curvePreferences (pkg/tls/certificate.go, CurveIDs);
+# any other fails the whole TLSOption.
+TRAEFIK_CURVES = {
+    "secp256r1", "CurveP256", "secp384r1", "CurveP384", "secp521r1", "CurveP521",
+    "x25519", "X25519", "x25519mlkem768", "X25519MLKEM768",
+    "secp256r1mlkem768", "SecP256r1MLKEM768", "secp384r1mlkem1024", "SecP384r1MLKEM1024",
+}  # fmt: skip
+
+
+def test_tls_option_prefers_post_quantum_key_exchange():
+    curves = tls_option_spec()["curvePreferences"]
+    assert curves[0] == "X25519MLKEM768"
+    assert "X25519" in curves  # for clients without ML-KEM
+    assert set(curves) <= TRAEFIK_CURVES
 
 
 def test_dashboard_behind_basic_auth_on_websecure(pulumi_program):
