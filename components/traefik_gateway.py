@@ -252,11 +252,10 @@ def middleware_specs(settings: MiddlewareSettings, *, replicas: int) -> dict[str
     """Spec of every named middleware, by name (`ip-allow-list` only when configured)."""
     rate = settings.rate_limit
     divisor = replicas if rate.divide_by_replicas else 1
-    source = (
-        {"requestHeaderName": rate.source_header}
-        if rate.source_header
-        else {"ipStrategy": {"depth": 0}}
-    )
+    client = {"ipStrategy": {"depth": 0}}
+    # A header the client writes may key the rate (an API key's quota), never the
+    # concurrency: a client rotating it would get a fresh allowance each time.
+    source = {"requestHeaderName": rate.source_header} if rate.source_header else client
     headers: dict[str, Any] = {
         "contentTypeNosniff": True,
         "frameDeny": True,
@@ -276,7 +275,7 @@ def middleware_specs(settings: MiddlewareSettings, *, replicas: int) -> dict[str
                 "sourceCriterion": source,
             }
         },
-        "in-flight": {"inFlightReq": {"amount": settings.in_flight, "sourceCriterion": source}},
+        "in-flight": {"inFlightReq": {"amount": settings.in_flight, "sourceCriterion": client}},
         "circuit-breaker": {
             "circuitBreaker": {
                 "expression": breaker.expression,

@@ -533,6 +533,9 @@ def test_rate_limit_divided_by_replicas_when_asked():
     ]
     assert (limit["average"], limit["burst"]) == (100, 34)
     assert limit["sourceCriterion"] == {"requestHeaderName": "X-Api-Key"}
+    # The concurrency stays per client address: a rotated header gets no fresh allowance.
+    in_flight = middleware_specs(gateway.middlewares, replicas=gateway.replicas)["in-flight"]
+    assert in_flight["inFlightReq"]["sourceCriterion"] == {"ipStrategy": {"depth": 0}}
 
 
 def test_default_tls_option(pulumi_program):
