@@ -65,6 +65,11 @@ def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
         "commonLabels": kube.monitoring_labels(),
         "grafana": {"enabled": False, "forceDeployDashboards": True},
         "nodeExporter": {"enabled": False},
+        # A subchart: the parent's commonLabels never reach its ServiceMonitor, and without
+        # the label Prometheus scrapes no kube_* series (the restart alerts need them).
+        "kube-state-metrics": {
+            "prometheus": {"monitor": {"additionalLabels": kube.monitoring_labels()}}
+        },
         "alertmanager": {"enabled": True},
         "prometheus": {"prometheusSpec": spec},
     }
@@ -143,6 +148,13 @@ def loki_values(settings: ObservabilitySettings) -> dict[str, Any]:
     }
 
 
+def aws_s3_endpoint(region: str) -> str:
+    """The regional endpoint of AWS S3 (`s3.eu-west-1.amazonaws.com`; China's regions
+    under `amazonaws.com.cn`)."""
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"s3.{region}.{domain}"
+
+
 def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[str, Any]:
     """Tempo with OTLP gRPC and HTTP receivers; span metrics and the service graph
     written to Prometheus; traces on a volume or in S3."""
@@ -174,6 +186,10 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
         if storage.s3.endpoint:
             s3["endpoint"] = storage.s3.endpoint.split("://", 1)[-1]
             s3["insecure"] = storage.s3.endpoint.startswith("http://")
+        else:
+            # Tempo's S3 client has no default endpoint (it refuses an empty one at start),
+            # where Loki's derives it from the region.
+            s3["endpoint"] = aws_s3_endpoint(storage.s3.region)
         tempo["storage"] = {"trace": {"backend": "s3", "s3": s3}}
         if storage.s3.access_key_id_secret:
             tempo["extraEnvFrom"] = [{"secretRef": {"name": S3_CREDENTIALS_SECRET}}]
@@ -195,9 +211,12 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
     }
 
 
-def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
+def grafana_values(settings: ObservabilitySettings, found: telemetry.Endpoints) -> dict[str, Any]:
     """Grafana: admin from a Secret, datasources linked to each other, dashboards from
     labelled ConfigMaps in every namespace."""
+    persistence: dict[str, Any] = {"enabled": True, "size": "5Gi"}
+    if settings.storage.storage_class:
+        persistence["storageClassName"] = settings.storage.storage_class
     return {
         "admin": {
             "existingSecret": GRAFANA_SECRET,
@@ -220,7 +239,7 @@ def grafana_values(found: telemetry.Endpoints) -> dict[str, Any]:
                 "provider": {"foldersFromFilesStructure": True},
             }
         },
-        "persistence": {"enabled": True, "size": "5Gi"},
+        "persistence": persistence,
         # One pod on a ReadWriteOnce volume: a rolling update's new pod would wait for the
         # volume the old one holds (on another node, a Multi-Attach error) and the old one
         # would never go first, so the rollout, and `pulumi up` awaiting it, would stall.
@@ -354,7 +373,10 @@ class ObservabilityStack(pulumi.ComponentResource):
                     settings.charts.tempo,
                     tempo_values(settings, found.prometheus),
                 ),
-                telemetry.GRAFANA_RELEASE: (settings.charts.grafana, grafana_values(found)),
+                telemetry.GRAFANA_RELEASE: (
+                    settings.charts.grafana,
+                    grafana_values(settings, found),
+                ),
                 telemetry.ALLOY_RELEASE: (
                     settings.charts.alloy,
                     alloy_values(f"{found.loki}/loki/api/v1/push"),

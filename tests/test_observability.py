@@ -22,8 +22,15 @@ import runpy
 
 import pytest
 
-from components.observability import alloy_values, loki_values, prometheus_values, tempo_values
+from components.observability import (
+    alloy_values,
+    grafana_values,
+    loki_values,
+    prometheus_values,
+    tempo_values,
+)
 from go_platform_core.config import ConfigError, load_settings
+from go_platform_core.telemetry import endpoints
 from tests.conftest import REPO, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
@@ -181,6 +188,43 @@ def test_loki_and_tempo_on_s3_in_prod_with_credentials_from_a_secret(pulumi_prog
     assert secret.has_secret("stringData")
     for chart in recording.by_type("kubernetes:helm.sh/v4:Chart"):
         assert "very-secret" not in repr(chart.inputs)
+
+
+def test_kube_state_metrics_is_scraped_by_the_platform_prometheus():
+    # A subchart's ServiceMonitor does not get the parent's commonLabels: without its own
+    # label, no kube_* series, and no restart alert could ever fire.
+    values = prometheus_values(settings_for("dev"))
+    monitor = values["kube-state-metrics"]["prometheus"]["monitor"]
+    assert monitor["additionalLabels"] == values["commonLabels"]
+    selector = values["prometheus"]["prometheusSpec"]["serviceMonitorSelector"]["matchLabels"]
+    assert selector.items() <= monitor["additionalLabels"].items()
+
+
+@pytest.mark.parametrize(
+    ("s3", "endpoint", "insecure"),
+    [
+        ({"region": "eu-west-1"}, "s3.eu-west-1.amazonaws.com", None),
+        ({"region": "cn-north-1"}, "s3.cn-north-1.amazonaws.com.cn", None),
+        ({"endpoint": "http://minio.storage:9000"}, "minio.storage:9000", True),
+    ],
+    ids=["aws", "aws-china", "own-store"],
+)
+def test_tempo_always_has_an_s3_endpoint(s3, endpoint, insecure):
+    # Tempo's S3 client refuses an empty endpoint at start; Loki's derives it.
+    settings = settings_for("prod", storage={"s3": s3})
+    found = tempo_values(settings, "http://prom:9090")["tempo"]["storage"]["trace"]["s3"]
+    assert found["endpoint"] == endpoint
+    assert found.get("insecure") is insecure
+
+
+def test_grafana_volume_takes_the_storage_class():
+    settings = settings_for("dev", storage={"storageClass": "fast"})
+    values = grafana_values(settings, endpoints(settings))
+    assert values["persistence"]["storageClassName"] == "fast"
+    assert (
+        "storageClassName"
+        not in grafana_values(settings_for("dev"), endpoints(settings_for("dev")))["persistence"]
+    )
 
 
 def test_tempo_receives_otlp_and_writes_span_metrics():

@@ -192,10 +192,12 @@ def test_datasources_link_each_other():
     sources = {d["uid"]: d for d in grafana_datasources(found)}
     assert set(sources) == {"prometheus", "loki", "tempo"}
     assert sources["prometheus"]["isDefault"] is True
-    assert (
-        sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"][0]["datasourceUid"]
-        == "tempo"
-    )
+    destinations = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    # The services' exemplars name the trace `trace_id`, Tempo's span metrics `traceID`.
+    assert {d["name"]: d["datasourceUid"] for d in destinations} == {
+        "trace_id": "tempo",
+        "traceID": "tempo",
+    }
     derived = sources["loki"]["jsonData"]["derivedFields"][0]
     assert derived["datasourceUid"] == "tempo"
     assert re.search(

@@ -418,7 +418,13 @@ def grafana_datasources(found: Endpoints) -> list[dict[str, Any]]:
             "access": "proxy",
             "url": found.prometheus,
             "isDefault": True,
-            "jsonData": {"exemplarTraceIdDestinations": [{"name": "trace_id", **view_trace}]},
+            # The services' exemplars carry `trace_id`; Tempo's span metrics `traceID`.
+            "jsonData": {
+                "exemplarTraceIdDestinations": [
+                    {"name": "trace_id", **view_trace},
+                    {"name": "traceID", **view_trace},
+                ]
+            },
         },
         {
             "name": "Loki",
