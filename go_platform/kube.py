@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from go_platform.paths import PathKind, UnusablePathError, path_kind
 from go_platform.textfile import UnreadableTextError, read_text
 
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
@@ -80,16 +81,25 @@ def kubeconfig_document(
         return _read(path, shown=CONFIG_PATH_SOURCE), CONFIG_PATH_SOURCE
     if env.get("KUBECONFIG"):
         paths = [Path(os.path.expanduser(p)) for p in env["KUBECONFIG"].split(os.pathsep) if p]
-        present = [p for p in paths if p.is_file()]
+        present = [p for p in paths if _is_file(p, "KUBECONFIG")]
         if not present:
             raise KubeError(f"KUBECONFIG names no file that exists ({env['KUBECONFIG']})")
         return merge_kubeconfigs([_read(p) for p in present]), os.pathsep.join(map(str, present))
     path = Path(os.path.expanduser(str(DEFAULT_KUBECONFIG)))
-    if not path.is_file():
+    if not _is_file(path, "kubeconfig"):
         raise KubeError(
             f"no kubeconfig: set kubernetes:kubeconfig in the stack, or KUBECONFIG, or create {path}"
         )
     return _read(path), str(path)
+
+
+def _is_file(path: Path, source: str) -> bool:
+    """Whether `path` is a file; a KubeError naming `source` and the path when the system
+    will not say (a name too long, a directory that may not be searched)."""
+    try:
+        return path_kind(path) is PathKind.FILE
+    except UnusablePathError as error:
+        raise KubeError(f"{source} {path}: {error}") from None
 
 
 def _read(path: Path, *, shown: str | None = None) -> dict[str, Any]:

@@ -68,34 +68,41 @@ def scrub(text: str, values: Iterable[str]) -> str:
 
 
 def _json(text: str) -> Any:
+    """`text` as JSON; None when it is not JSON Python reads (not JSON at all, an integer
+    past Python's 4300 digits, arrays or objects nested past its recursion limit)."""
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
+
+
+def _nodes(value: Any) -> Iterator[tuple[Any, Any]]:
+    """Every (key, value) pair of `value`'s mappings and every item of its lists (key None),
+    at any depth; walked without recursion, however deep `value` nests."""
+    pending: list[Any] = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            items: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list):
+            items = ((None, item) for item in node)
+        else:
+            continue
+        for key, item in items:
+            yield key, item
+            pending.append(item)
 
 
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    yield from (item for _, item in _nodes(value) if isinstance(item, str))
 
 
 def _secret_names(value: Any) -> Iterator[str]:
     """Strings found where settings name secret keys, at any depth."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _secret_names(item)
-    if not isinstance(value, dict):
-        return
-    for key, item in value.items():
+    for key, item in _nodes(value):
         if key == SECRET_NAMES_KEY and isinstance(item, dict):
             yield from (name for name in item.values() if isinstance(name, str))
         elif isinstance(key, str) and key.endswith(SECRET_NAME_SUFFIX) and isinstance(item, str):
             yield item
-        else:
-            yield from _secret_names(item)

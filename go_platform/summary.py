@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from go_platform.exit_codes import RESULTS, ExitCode
+from go_platform.paths import PathKind, UnusablePathError, path_kind
 from go_platform.progress import PolicyViolation, ProgressTracker
 from go_platform.redact import hide_url_credentials
 
@@ -113,11 +114,9 @@ def summary_path_problem(path: Path) -> str | None:
     write would create them too) and writes and removes a file next to `path`, which
     answers for permissions, ACLs and read-only mounts alike.
     """
-    if path.is_dir():
-        return f"{path} is a directory"
-    blocker = blocking_file(path)
-    if blocker is not None:
-        return blocker
+    problem = _path_problem(path)
+    if problem is not None:
+        return problem
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -130,25 +129,46 @@ def summary_path_problem(path: Path) -> str | None:
 
 def write_problem(path: Path, error: OSError) -> str:
     """A precise reason for a failed write of the summary to `path`."""
-    if path.is_dir():
-        return f"{path} is a directory"
-    blocker = blocking_file(path)
-    if blocker is not None:
-        return blocker
-    directory = next((d for d in (path.parent, *path.parent.parents) if d.is_dir()), path.parent)
+    problem = _path_problem(path)
+    if problem is not None:
+        return problem
+    directory = next((d for d in (path.parent, *path.parent.parents) if _is_dir(d)), path.parent)
     return f"cannot write in {directory}: {error.strerror or error.__class__.__name__}"
 
 
+def _path_problem(path: Path) -> str | None:
+    """What the path itself says against a write: `path` is a directory, one of its
+    directories is something else, or the system will not look at it (a name too long)."""
+    try:
+        if path_kind(path) is PathKind.DIRECTORY:
+            return f"{path} is a directory"
+    except UnusablePathError as error:
+        return str(error)
+    return blocking_file(path)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path_kind(path) is PathKind.DIRECTORY
+    except UnusablePathError:
+        return False
+
+
 def blocking_file(path: Path) -> str | None:
-    """The first directory of `path`'s that exists as something else, said in words."""
+    """The first directory of `path`'s that exists as something else, said in words; or
+    why the system will not say what one is (`file name too long`, `permission denied`)."""
     for ancestor in reversed(path.parents):
-        if ancestor.is_dir():
+        try:
+            kind = path_kind(ancestor)
+        except UnusablePathError as error:
+            return str(error)
+        if kind is PathKind.DIRECTORY:
             continue
-        if ancestor.is_file():
+        if kind is PathKind.FILE:
             return f"{ancestor} is a file, not a directory"
-        if ancestor.is_symlink():
+        if kind is PathKind.BROKEN_LINK:
             return f"{ancestor} is a broken symbolic link"
-        if ancestor.exists():
+        if kind is PathKind.OTHER:
             return f"{ancestor} is not a directory"
         return None
     return None

@@ -35,6 +35,7 @@ from semver import VersionInfo
 
 from go_platform import interrupt
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
+from go_platform.paths import PathKind, checked_kind
 from go_platform.redact import hide_url_credentials
 from go_platform.summary import blocking_file
 from go_platform.textfile import UnreadableTextError, read_text
@@ -73,7 +74,8 @@ interrupted update did (docs/driver.md, "Checkpoints")."""
 def find_project_dir(start: Path) -> Path:
     """The nearest directory at or above `start` holding a Pulumi.yaml."""
     for directory in (start, *start.parents):
-        if (directory / "Pulumi.yaml").is_file():
+        marker = directory / "Pulumi.yaml"
+        if checked_kind(marker, str(marker)) is PathKind.FILE:
             return directory
     raise usage_error(
         f"no Pulumi.yaml in {start} or above it: run from the project, or pass --project-dir"
@@ -126,12 +128,16 @@ PACK_CONFIG_CHECK = "go_platform_policies.pack_config"
 """The checker of go-platform's own pack for a policy config file (`make policy-config`)."""
 PACK_CONFIG_INVALID = 65
 """Its exit status for a file with problems (its `INVALID`; a crash exits 1)."""
+PACK_CONFIG_TIMEOUT_SECONDS = 60
 
 
 def pack_config_problems(pack: Path, python: Path, config: Path) -> list[str]:
     """What go-platform's own pack finds wrong in a policy config file (unknown policies and
     keys, bad values), checked by the pack's own interpreter, as the pack reads it at start;
-    [] when it is sound, or when the checker cannot run (the engine reports that itself)."""
+    [] when it is sound. A checker that gives no verdict (it crashed, hung, or could not
+    start) is a DriverError: the file was not found sound, so nothing may run with it. What
+    it wrote then is not shown: a traceback may quote the file's values."""
+    command = f"`{python} -m {PACK_CONFIG_CHECK} {config}` in {pack}"
     try:
         done = subprocess.run(
             [str(python), "-m", PACK_CONFIG_CHECK, str(config)],
@@ -140,14 +146,24 @@ def pack_config_problems(pack: Path, python: Path, config: Path) -> list[str]:
             capture_output=True,
             text=True,
             check=False,
-            timeout=60,
+            timeout=PACK_CONFIG_TIMEOUT_SECONDS,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    if done.returncode != PACK_CONFIG_INVALID or not lines:
-        return []  # sound, or a checker that did not run (a traceback is not a verdict)
-    return lines
+    except subprocess.TimeoutExpired:
+        failure = f"gave no answer in {PACK_CONFIG_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        failure = f"could not start ({error.strerror or error.__class__.__name__})"
+    else:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        if done.returncode == 0:
+            return []
+        if done.returncode == PACK_CONFIG_INVALID and lines:
+            return lines
+        failure = f"failed (exit {done.returncode}) without a verdict"
+    raise DriverError(
+        ExitCode.FAILED,
+        f"--policy-pack-config {config}: the policy pack's check of it {failure}; nothing was run",
+        f"run {command} to see why",
+    )
 
 
 def default_backend(project_dir: Path) -> str:
@@ -236,11 +252,29 @@ DIY_ORGANIZATION = "organization"
 `organization/<project>/<stack>` (or `organization/<stack>`)."""
 
 
+STACK_NAME = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]{1,100}")
+"""What the CLI takes as a stack name: `[org/[project/]]stack`, ASCII letters, digits, `-`,
+`_` and `.`, the stack's own name at most 100 of them."""
+
+
+def check_stack_name_form(name: str, *, option: str = "--stack") -> str:
+    """`name` if it has the form of a stack name (`STACK_NAME`); else a usage error naming
+    `option` and the rule. Checked before anything else is read."""
+    if not STACK_NAME.fullmatch(name):
+        raise usage_error(
+            f"{option} {name!r} is not a stack name (letters, digits, '-', '_', '.'; "
+            "optionally org/project/stack)"
+        )
+    return name
+
+
 def check_stack_name(name: str, *, project: str, option: str = "--stack") -> str:
     """`name` if a file or S3 backend takes it; else a usage error naming `option` and the
-    rule. The CLI would refuse another organization or project only once a command runs
-    (exit 1, the flag unnamed), and a `.` or `..` segment becomes a path in the backend's
+    rule. It must have the form of a stack name (`check_stack_name_form`): the CLI would
+    refuse it only once a command runs. So would it another organization or project
+    (exit 1, the flag unnamed); and a `.` or `..` segment becomes a path in the backend's
     directory (`organization/<project>/..` writes over its stack list)."""
+    check_stack_name_form(name, option=option)
     segments = name.split("/")
     if any(segment in (".", "..") for segment in segments):
         raise usage_error(f"{option} {name!r}: '.' and '..' are not stack names")
@@ -271,7 +305,7 @@ def check_stack_file(path: Path) -> None:
     before the CLI reads it, which says only `invalid YAML file` or `unmarshal errors`, after
     its passphrase, as an engine failure. A missing file is the CLI's to handle (a stack may
     live without one)."""
-    if not path.is_file():
+    if checked_kind(path, str(path)) is not PathKind.FILE:
         return
     document = read_yaml(path)
     if document is None:
@@ -377,7 +411,7 @@ def embedded_kubeconfig(project_dir: Path, env: Mapping[str, str]) -> Path | Non
     could be any cluster, and the local stack would deploy to it, or destroy in it.
     """
     tool = project_dir / "tools" / "cluster" / "cluster.py"
-    if not tool.is_file():
+    if checked_kind(tool, str(tool)) is not PathKind.FILE:
         return None
     command = f"{tool.relative_to(project_dir)} kubeconfig"
     try:
@@ -434,7 +468,7 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     failures: list[str] = []
     for checkout in dict.fromkeys((project_dir, REPO)):
         bootstrap = checkout / "tools" / "toolchain" / "bootstrap.py"
-        if not bootstrap.is_file():
+        if checked_kind(bootstrap, str(bootstrap)) is not PathKind.FILE:
             continue
         exports, failure = toolchain_exports(bootstrap, env)
         if failure:
@@ -729,7 +763,10 @@ class Session:
 
     def _backend_missing(self) -> bool:
         """A file backend whose directory does not exist: it holds no stack."""
-        return self.state_dir is not None and not self.state_dir.is_dir()
+        if self.state_dir is None:
+            return False
+        shown = f"backend {hide_url_credentials(self.target.backend)}"
+        return checked_kind(self.state_dir, shown) is not PathKind.DIRECTORY
 
     def stack_exists(self, name: str) -> bool:
         return any(summary.name == name for summary in self._stacks())
@@ -763,7 +800,7 @@ class Session:
         if stack is not None:
             return stack
         declared = stack_file(self.target.project_dir, name)
-        if not declared.is_file():
+        if checked_kind(declared, str(declared)) is not PathKind.FILE:
             raise usage_error(
                 f"no stack named {name!r} in backend {self.target.backend}, and the project "
                 f"has no {declared.name} declaring it"

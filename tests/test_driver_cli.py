@@ -33,7 +33,12 @@ Invariants guarded:
 - an exception nobody expected is one line, exit 1, and the summary;
 - no message and no summary shows a secret: a secret pasted where a key's name belongs,
   a secret config value, a `--config` pair, a rejected secrets provider;
-- the console script and `python -m go_platform` run.
+- the console script and `python -m go_platform` run;
+- a path with a name too long for the file system (`--json`, `--project-dir`, `--backend`,
+  `--policy-pack`, `--policy-pack-config`) is a usage error naming its flag, also beside
+  click's own usage errors, and a KUBECONFIG entry of that kind a failed preflight check;
+- a config value nested too deeply to parse is a usage error naming its key, not a crash;
+- a policy config checker that crashes fails the command (exit 1), never passes it.
 """
 
 from __future__ import annotations
@@ -325,6 +330,14 @@ def run_cli(*argv: str, json_path: Path | None = None) -> tuple[int, dict[str, A
         (["preview", "--stack", "../../etc"], "--stack '../../etc': '.' and '..' are not"),
         (["preview", "--stack", "organization/go-platform/.."], "'.' and '..' are not"),
         (["ephemeral", "up", "--name", "pr-1", "--base", "../dev"], "--base '../dev': '.'"),
+        (["ephemeral", "up", "--name", "pr-1", "--base", ""], "--base '' is not a stack name"),
+        (["ephemeral", "up", "--name", "pr-1", "--base", "a b"], "--base 'a b' is not a stack"),
+        (["ephemeral", "up", "--name", "pr-1", "--base", "dév"], "--base 'dév' is not a stack"),
+        (["ephemeral", "up", "--name", "pr-1", "--base", "d" * 300], "is not a stack name"),
+        (
+            ["ephemeral", "up", "--name", "pr-1", "--base", "organization/go-platform/"],
+            "--base 'organization/go-platform/' is not a stack name",
+        ),
         (["up", "--stack", "dev", "--backend", ""], "--backend: empty; give file://"),
         (["up", "--stack", "dev", "--secrets-provider", ""], "--secrets-provider: empty"),
     ],
@@ -341,6 +354,62 @@ def test_bad_arguments_exit_64_with_one_clear_line(project, capsys, argv, says):
     assert list(FakeSession.stacks) == ["dev"]
     assert all(stack.calls == [] for stack in FakeSession.stacks.values())
     assert all(stack.config_writes == [] for stack in FakeSession.stacks.values())
+
+
+LONG_NAME = "a" * 300
+"""A file name longer than any file system takes: Python 3.11's `Path.is_dir()` raises."""
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--json", "{tmp}/{long}.json"),
+        ("--json", "{tmp}/{long}/s.json"),
+        ("--project-dir", "{tmp}/{long}"),
+        ("--backend", "file://{tmp}/{long}"),
+        ("--policy-pack", "{tmp}/{long}"),
+        ("--policy-pack-config", "{tmp}/{long}.json"),
+    ],
+)
+def test_a_path_with_a_name_too_long_is_a_usage_error_naming_its_flag(
+    project, tmp_path, capsys, flag, value
+):
+    stack = a_stack()
+    value = value.format(tmp=tmp_path, long=LONG_NAME)
+
+    code = main(["up", "--stack", "dev", "--skip-preflight", flag, value])
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert out.splitlines()[0] == f"error: {flag} {value}: file name too long"
+    assert "Traceback" not in out
+    assert "unexpected" not in out
+    assert stack.calls == []
+
+
+def test_a_usage_error_with_a_summary_path_too_long_is_one_line(project, tmp_path, capsys):
+    """Click's usage errors check `--json PATH` too, outside any command."""
+    code = main(["up", "--bogus", "--json", f"{tmp_path}/{LONG_NAME}.json"])
+
+    captured = capsys.readouterr()
+    assert code == ExitCode.USAGE
+    assert captured.out.splitlines() == [
+        "error: No such option: --bogus",
+        "  see: go-platform up --help",
+    ]
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_a_kubeconfig_path_too_long_is_a_failed_preflight_check(project, monkeypatch, capsys):
+    a_stack()
+    monkeypatch.setenv("KUBECONFIG", f"/tmp/{LONG_NAME}")
+
+    code = main(["preflight", "--stack", "dev"])
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.PREFLIGHT
+    assert f"KUBECONFIG /tmp/{LONG_NAME}: file name too long" in out
+    assert "unexpected" not in out
 
 
 def test_a_file_backend_that_is_a_file_is_refused_up_front(project, tmp_path, capsys, monkeypatch):
@@ -533,6 +602,32 @@ def test_an_invalid_stack_config_lists_its_problems_and_runs_nothing(project, ca
     assert any("replicsa" in line for line in summary["errors"])
 
 
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+"""JSON nested past the parser's recursion limit."""
+
+
+@pytest.mark.parametrize("where", ["stack", "--config"])
+def test_a_config_value_nested_too_deeply_is_a_usage_error_not_a_crash(
+    project, capsys, tmp_path, where
+):
+    base = a_stack()
+    if where == "stack":
+        base.config["go-platform:services"] = ConfigValue(DEEP_JSON)
+        argv = ["up", "--stack", "dev", "--skip-preflight"]
+    else:
+        argv = ["ephemeral", "up", "--name", "pr-1", "--config", f"services={DEEP_JSON}"]
+
+    code, summary = run_cli(*argv, json_path=tmp_path / "s.json")
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "go-platform:services" in out
+    assert "unexpected" not in out
+    assert all(stack.calls == [] for stack in FakeSession.stacks.values())
+    assert list(FakeSession.stacks) == ["dev"]
+    assert summary["result"] == "usage-error"
+
+
 def test_no_policy_pack_is_a_usage_error(project, capsys):
     shutil.rmtree(project / "policies")
     a_stack()
@@ -721,6 +816,46 @@ def test_a_policy_config_that_is_a_directory_is_named_so(project, tmp_path, caps
     out = capsys.readouterr().out
     assert out == f"error: --policy-pack-config {tmp_path}: is a directory, not a file\n"
     assert stack.calls == []
+
+
+def test_a_policy_config_the_checker_once_crashed_on_is_a_usage_error(project, tmp_path, capsys):
+    own_pack_with_its_checker(project)
+    stack = a_stack()
+    config = tmp_path / "policy.json"
+    config.write_text('{"image-registry-allowed": {"enforcementLevel": ["mandatory"]}}')
+
+    assert main(["preview", "--stack", "dev", "--policy-pack-config", str(config)]) == 64
+
+    out = capsys.readouterr().out
+    assert (
+        "image-registry-allowed.enforcementLevel: must be one of advisory, mandatory, "
+        "remediate, disabled (got ['mandatory'])" in out
+    )
+    assert stack.operations == []
+
+
+def test_a_policy_config_checker_that_crashes_fails_the_command(project, tmp_path, capsys):
+    """No verdict is no pass: the engine would otherwise run with a file never checked."""
+    own_pack_with_its_checker(project)
+    package = project / "policies" / "go_platform_policies"
+    package.unlink()
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pack_config.py").write_text("raise TypeError(\"unhashable: 'hunter2'\")\n")
+    stack = a_stack()
+    config = tmp_path / "policy.json"
+    config.write_text("{}")
+
+    code, summary = run_cli(
+        "preview", "--stack", "dev", "--policy-pack-config", str(config),
+        json_path=tmp_path / "s.json",
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.FAILED
+    assert f"--policy-pack-config {config}: the policy pack's check of it failed (exit 1)" in out
+    assert "hunter2" not in out + json.dumps(summary)
+    assert stack.operations == []
 
 
 @pytest.mark.parametrize("command", ["preview", "up"])

@@ -21,7 +21,14 @@ Invariants guarded:
 - the pending operations of a stack are read from `pulumi stack export` without
   `--show-secrets` (no secret is decrypted for it), and a state that cannot be read is one
   error naming the stack;
-- a rejected secrets provider or backend is never shown back with a secret in it.
+- a rejected secrets provider or backend is never shown back with a secret in it;
+- the pack's config checker is a verdict only when it gives one: a checker that crashes
+  or is missing fails, its output unshown;
+- a stack name has the stack-name form whoever checks it (`--base` too);
+- a path the system will not look at (a name too long, a directory not to be searched)
+  is said in words, a usage error naming its flag; config values Python's JSON does not
+  read (nested past its recursion limit, 5000-digit numbers) are hidden without an error,
+  and secret names are found at any depth.
 """
 
 from __future__ import annotations
@@ -39,7 +46,10 @@ import pytest
 from pulumi.automation import CommandResult, ConcurrentUpdateError
 from pulumi.automation.errors import CommandError
 
+from go_platform import paths, redact
 from go_platform.exit_codes import DriverError, ExitCode
+from go_platform.paths import PathKind, UnusablePathError, checked_kind, path_kind
+from go_platform.redact import sensitive_values
 from go_platform.workspace import (
     DEFAULT_LOCAL_PASSPHRASE,
     EMBEDDED_ENVIRONMENT,
@@ -71,6 +81,7 @@ from go_platform.workspace import (
     stack_state,
     update_env,
 )
+from go_platform_core.config import StackConfig
 
 PROJECT = Path("/srv/go-platform")
 
@@ -643,11 +654,28 @@ def test_the_own_packs_config_checker_lists_every_problem(tmp_path):
     assert pack_config_problems(REPO / "policies", python, config) == []
 
 
-def test_a_checker_that_cannot_run_is_no_verdict(tmp_path):
-    """A pack without the checker (an import error, exit 1) leaves the verdict to the engine."""
+def test_a_checker_without_a_verdict_is_a_failure_never_a_pass(tmp_path):
+    """A checker that crashes (exit 1, a traceback), is missing (an import error) or hangs
+    has not found the file sound: a failure, its output unshown (it may quote a value)."""
     config = tmp_path / "policy.json"
     config.write_text("{}")
-    assert pack_config_problems(tmp_path, Path(sys.executable), config) == []
+    pack = tmp_path / "pack"
+    (pack / "go_platform_policies").mkdir(parents=True)
+    (pack / "go_platform_policies" / "__init__.py").write_text("")
+    (pack / "go_platform_policies" / "pack_config.py").write_text(
+        "raise TypeError(\"unhashable: 'hunter2'\")\n"
+    )
+
+    for where in (pack, tmp_path):  # a checker that crashes; no checker at all
+        with pytest.raises(DriverError) as raised:
+            pack_config_problems(where, Path(sys.executable), config)
+
+        assert raised.value.code == ExitCode.FAILED
+        assert raised.value.lines[0] == (
+            f"--policy-pack-config {config}: the policy pack's check of it failed (exit 1) "
+            "without a verdict; nothing was run"
+        )
+        assert "hunter2" not in "\n".join(raised.value.lines)
 
 
 @pytest.mark.parametrize("name", ["dev", "organization/dev", "organization/p/dev", "a.b"])
@@ -668,6 +696,12 @@ def test_a_stack_name_a_file_or_s3_backend_takes(name):
         ("../../etc", "--name '../../etc': '.' and '..' are not stack names"),
         ("organization/p/..", "'.' and '..' are not stack names"),
         (".", "'.' and '..' are not stack names"),
+        # The form of a stack name, whoever calls (`ephemeral up --base` too).
+        ("", "--name '' is not a stack name (letters, digits, '-', '_', '.'; optionally"),
+        ("a b", "--name 'a b' is not a stack name"),
+        ("dév", "--name 'dév' is not a stack name"),
+        ("a" * 300, "is not a stack name"),
+        ("organization/p/", "--name 'organization/p/' is not a stack name"),
     ],
 )
 def test_a_stack_name_the_engine_would_refuse_names_its_flag(name, says):
@@ -849,3 +883,86 @@ def test_make_credentials_of_a_stack_the_cli_cannot_read_is_its_error_alone(tmp_
     assert errors == ["error: no state"]
     assert done.stdout == ""
     assert asked == ["stack output --json --show-secrets --stack dev"]
+
+
+# --- paths and values the system will not read -----------------------------------------
+
+LONG_NAME = "a" * 300
+"""A file name longer than any file system takes (ENAMETOOLONG from stat)."""
+
+
+def test_a_path_the_system_will_not_look_at_is_said_in_words_not_raised(tmp_path, monkeypatch):
+    """Python 3.11's `Path.is_dir()` raises ENAMETOOLONG and EACCES: every check of a
+    path a person gave goes through `path_kind`, which says them in words."""
+    (tmp_path / "file").write_text("")
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+
+    assert path_kind(tmp_path) is PathKind.DIRECTORY
+    assert path_kind(tmp_path / "file") is PathKind.FILE
+    assert path_kind(tmp_path / "broken") is PathKind.BROKEN_LINK
+    assert path_kind(tmp_path / "nowhere") is PathKind.MISSING
+    assert path_kind(tmp_path / "file" / "below") is PathKind.MISSING
+    with pytest.raises(UnusablePathError, match=r"^file name too long$"):
+        path_kind(tmp_path / LONG_NAME)
+    with pytest.raises(DriverError) as raised:
+        checked_kind(tmp_path / LONG_NAME / "x.json", "--json PATH")
+    assert (raised.value.code, raised.value.lines) == (
+        ExitCode.USAGE,
+        ["--json PATH: file name too long"],
+    )
+
+    def denied(path, *args, **kwargs):  # a directory that may not be searched (not root)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(paths, "os", SimpleNamespace(stat=denied, lstat=denied))
+    with pytest.raises(UnusablePathError, match=r"^permission denied$"):
+        path_kind(tmp_path / "file")
+
+
+@pytest.mark.parametrize("where", [f"/tmp/{LONG_NAME}", f"/tmp/{LONG_NAME}/state"])
+def test_a_file_backend_with_a_name_too_long_is_a_usage_error(where):
+    with pytest.raises(DriverError) as raised:
+        resolve_backend(f"file://{where}", {}, PROJECT)
+
+    assert raised.value.code == ExitCode.USAGE
+    assert raised.value.lines == [f"--backend file://{where}: file name too long"]
+
+
+def test_a_project_found_from_a_directory_the_system_will_not_look_at_is_a_usage_error(
+    tmp_path,
+):
+    with pytest.raises(DriverError) as raised:
+        find_project_dir(tmp_path / LONG_NAME)
+
+    assert raised.value.code == ExitCode.USAGE
+    assert raised.value.lines[0].endswith(": file name too long")
+
+
+def nested(depth: int, leaf: object) -> object:
+    for _ in range(depth):
+        leaf = [leaf]
+    return leaf
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # past the JSON parser's recursion limit
+        "9" * 5_000,  # past Python's integer conversion limit
+    ],
+)
+def test_config_values_python_does_not_read_are_hidden_without_an_error(text):
+    config = StackConfig(
+        values={"go-platform:token": text, "go-platform:services": text},
+        secret_keys=frozenset({"go-platform:token"}),
+    )
+
+    assert sensitive_values(config) == {text}
+
+
+def test_secret_names_are_found_at_any_depth_without_recursion(monkeypatch):
+    # Walked with a stack of its own: the value's depth is not the interpreter's.
+    monkeypatch.setattr(redact, "_json", lambda text: nested(5_000, {"secretEnv": {"A": text}}))
+    config = StackConfig(values={"go-platform:services": "hunter2-name"})
+
+    assert sensitive_values(config) == {"hunter2-name"}

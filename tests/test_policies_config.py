@@ -6,7 +6,12 @@ Invariants guarded:
   table below pins the exact path and message of each kind of mistake;
 - a bad config file is one `PolicyConfigError` listing every problem with its key path:
   unknown policies (with a suggestion), bad enforcement levels, `remediate` on a policy
-  that cannot, settings problems, unreadable JSON; the command-line check exits 1 on it;
+  that cannot, settings problems, unreadable JSON (JSON Python does not read too: a
+  5000-digit number, nesting past its recursion limit); the command-line check exits 65 on
+  it; an enforcement level that is a list or an object is a problem, not a crash;
+- a value is shown shortened, and key material (a pasted private key) never, wherever it
+  was pasted; selectors name a kind, a namespace (a DNS label) or a name glob, and
+  `minReplicas` fits a Deployment's int32;
 - the committed files are valid, name every policy of the pack, and enforce as decided:
   Pod Security baseline and the Traefik dashboard mandatory everywhere; every policy
   mandatory in staging and prod; best practices, restricted, supply chain and the other
@@ -48,7 +53,7 @@ from go_platform_policies.pack_config import (
     load_config,
     main,
 )
-from go_platform_policies.settings import settings_problems
+from go_platform_policies.settings import json_word, settings_problems
 from tests.fake_registry import KEY, public_pem
 from tests.policy_fixtures import POLICIES_BY_NAME, check_resource, check_stack, deployment
 
@@ -241,6 +246,46 @@ BAD_SETTINGS = [
         "entryPoints",
         "list should have at least 1 item after validation, not 0 (got [])",
     ),
+    (
+        "deployment-replicas-minimum",
+        {"minReplicas": 10**400},
+        "minReplicas",
+        # Replicas are an int32; the number is shortened as every shown value is.
+        f"input should be less than or equal to 2147483647 (got 1{'0' * 56}...)",
+    ),
+    # A selector field that can match nothing is a mistake, named as one.
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"kind": "", "reason": "r"}]},
+        "exclude[0].kind",
+        "'' is not a kind (letters and digits: Deployment)",
+    ),
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"namespace": "", "reason": "r"}]},
+        "exclude[0].namespace",
+        "'' is not a namespace (at most 63 lower-case letters, digits and '-')",
+    ),
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"name": "", "reason": "r"}]},
+        "exclude[0].name",
+        "'' is not a name or a glob of names (1 to 253 characters, no spaces or control "
+        "characters: *-exporter)",
+    ),
+    (
+        "pod-host-namespaces-disallowed",
+        {"exclude": [{"kind": "Deployment", "name": "node-\x1b[31m", "reason": "r"}]},
+        "exclude[0].name",
+        "'node-\\x1b[31m' is not a name or a glob of names (1 to 253 characters, no spaces "
+        "or control characters: *-exporter)",
+    ),
+    (
+        "service-load-balancer-restricted",
+        {"allowed": [{"namespace": "traefik\n"}]},
+        "allowed[0].namespace",
+        "'traefik\\n' is not a namespace (at most 63 lower-case letters, digits and '-')",
+    ),
 ]
 
 
@@ -344,6 +389,23 @@ def problems_of(document) -> list[tuple[str, str]]:
         ),
         (
             {
+                "image-registry-allowed": {"enforcementLevel": ["mandatory"]},
+                "all": {"enforcementLevel": {"level": "mandatory"}},
+            },
+            [
+                (
+                    "image-registry-allowed.enforcementLevel",
+                    "must be one of advisory, mandatory, remediate, disabled (got ['mandatory'])",
+                ),
+                (
+                    "all.enforcementLevel",
+                    "must be one of advisory, mandatory, remediate, disabled "
+                    "(got {'level': 'mandatory'})",
+                ),
+            ],
+        ),
+        (
+            {
                 "pod-seccomp-profile-required": "remediate",
                 "all": "advisory",
                 "container-limits-within-caps": {
@@ -367,6 +429,7 @@ def problems_of(document) -> list[tuple[str, str]]:
         "bad value",
         "JSON's words",
         "all",
+        "a level that is no text",
         "nested",
     ],
 )
@@ -383,6 +446,60 @@ def test_unreadable_json_is_one_clear_error(tmp_path):
         f"invalid policy config {path}: is not JSON (line 2, column 1: Expecting property name "
         "enclosed in double quotes)"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            '{"container-limits-within-caps": {"maxCpu": ' + "1" * 5_000 + "}}",
+            "is not JSON the pack can read (a number of more than 4300 digits)",
+        ),
+        ("[" * 100_000, "is not JSON the pack can read (arrays or objects nested too deeply)"),
+    ],
+    ids=["5000 digits", "100000 deep"],
+)
+def test_json_python_does_not_read_is_one_clear_error(tmp_path, capsys, text, says):
+    path = tmp_path / "prod.json"
+    path.write_text(text)
+
+    with pytest.raises(PolicyConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"invalid policy config {path}: {says}"
+    assert main([str(path)]) == INVALID
+    assert capsys.readouterr().err == f"invalid policy config {path}: {says}\n"
+
+
+@pytest.mark.parametrize(
+    ("policy", "settings", "path"),
+    [
+        ("image-registry-allowed", {"allowedRegistries": [PRIVATE_PEM]}, "allowedRegistries[0]"),
+        ("container-limits-within-caps", {"maxCpu": PRIVATE_PEM}, "maxCpu"),
+        ("container-limits-within-caps", {"maxMemory": PRIVATE_PEM}, "maxMemory"),
+        (
+            "pod-host-namespaces-disallowed",
+            {"exclude": [{"kind": PRIVATE_PEM, "reason": "r"}]},
+            "exclude[0].kind",
+        ),
+    ],
+)
+def test_a_private_key_pasted_anywhere_is_named_never_shown(policy, settings, path):
+    problems = settings_problems(SETTINGS_MODELS[policy], settings)
+
+    assert [p.path for p in problems] == [path]
+    message = problems[0].message
+    assert message.startswith("the value (a PEM private key, not shown: ")
+    assert "BEGIN" not in message
+    assert not any(line in message for line in PRIVATE_PEM.splitlines()[1:-1])
+
+
+def test_a_value_too_big_to_show_is_said_in_words():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    assert json_word(10**5_000) == "a number too long to show"  # repr() refuses it
+    assert json_word(deep) == "a list or object nested too deeply to show"
 
 
 def test_a_file_that_is_not_text_is_one_clear_error(tmp_path):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from go_platform.driver import StackOptions
-from go_platform.exit_codes import usage_error
-
-STACK_NAME = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]{1,100}")
+from go_platform.workspace import check_stack_name_form
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name.", show_default=False)]
 BackendOption = Annotated[
@@ -94,11 +91,7 @@ def stack_options(
 ) -> StackOptions:
     """The options of a stack command; `option` is the flag that named the stack,
     `secrets_like` the stack whose secrets provider a stack it creates takes."""
-    if not STACK_NAME.fullmatch(stack):
-        raise usage_error(
-            f"{option} {stack!r} is not a stack name (letters, digits, '-', '_', '.'; "
-            "optionally org/project/stack)"
-        )
+    check_stack_name_form(stack, option=option)
     return StackOptions(
         stack=stack,
         backend=backend,

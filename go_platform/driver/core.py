@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from go_platform import interrupt
 from go_platform.exit_codes import DriverError, ExitCode, usage_error
+from go_platform.paths import PathKind, checked_kind
 from go_platform.preflight import run_preflight
 from go_platform.progress import (
     ProgressTracker,
@@ -93,8 +94,9 @@ class Driver:
 
     def __post_init__(self) -> None:
         project_dir = (self.options.project_dir or find_project_dir(Path.cwd())).resolve()
-        if not (project_dir / "Pulumi.yaml").is_file():
-            raise usage_error(f"--project-dir {project_dir}: no Pulumi.yaml there")
+        shown = f"--project-dir {project_dir}"
+        if checked_kind(project_dir / "Pulumi.yaml", shown) is not PathKind.FILE:
+            raise usage_error(f"{shown}: no Pulumi.yaml there")
         self.project_dir = project_dir
         self.project = project_name(project_dir)
         self.target = Target(
@@ -136,14 +138,23 @@ class Driver:
         virtualenv is missing is refused here, before any engine run, rather than by the
         language host half-way through one."""
         pack = (self.options.policy_pack or self.project_dir / "policies").resolve()
-        if not (pack / "PulumiPolicy.yaml").is_file():
+        shown = f"--policy-pack {pack}" if self.options.policy_pack else f"policy pack {pack}"
+        if checked_kind(pack / "PulumiPolicy.yaml", shown) is not PathKind.FILE:
             raise usage_error(
                 f"no policy pack at {pack} (no PulumiPolicy.yaml); pass --policy-pack DIR"
             )
         virtualenv = policy_pack_virtualenv(pack)
         own = self.is_go_platform and pack == self.project_dir / "policies"
-        if virtualenv is not None and not (virtualenv / "bin" / "python").exists():
-            found = "has no bin/python" if virtualenv.exists() else "does not exist"
+        in_pack = f"policy pack {pack}: its virtualenv {virtualenv}"
+        if (
+            virtualenv is not None
+            and not checked_kind(virtualenv / "bin" / "python", in_pack).exists
+        ):
+            found = (
+                "has no bin/python"
+                if checked_kind(virtualenv, in_pack).exists
+                else "does not exist"
+            )
             # Our own pack names the core package, which no index serves: only the Makefile
             # can install it (editable); any other pack installs from its requirements.
             create = "`make policy-venv`" if own else f"`pulumi install` in {pack}"
@@ -153,8 +164,11 @@ class Driver:
         args: dict[str, Any] = {"policy_packs": [str(pack)]}
         if self.options.policy_pack_config is not None:
             config = self.options.policy_pack_config.resolve()
-            if not config.is_file():
-                what = "is a directory, not a file" if config.is_dir() else "no such file"
+            kind = checked_kind(config, f"--policy-pack-config {config}")
+            if kind is not PathKind.FILE:
+                what = (
+                    "is a directory, not a file" if kind is PathKind.DIRECTORY else "no such file"
+                )
                 raise usage_error(f"--policy-pack-config {config}: {what}")
             # Our own pack checks the file as it would at start; a mistake is then one
             # usage error here, not one violation on every resource of the stack.

@@ -96,7 +96,8 @@ def config_problems(document: Any, policies: Sequence[Policy] = POLICIES) -> lis
 
 
 def _level_problems(path: str, level: Any, policy: Policy | None) -> list[SettingsProblem]:
-    if level not in LEVELS:
+    # Text first: a list or an object is no level, and `in` would fail on it (unhashable).
+    if not isinstance(level, str) or level not in LEVELS:
         return [
             SettingsProblem(path, f"must be one of {', '.join(LEVELS)} (got {json_word(level)})")
         ]
@@ -108,8 +109,16 @@ def _level_problems(path: str, level: Any, policy: Policy | None) -> list[Settin
 
 def load_config(path: Path) -> dict[str, Any]:
     """The config document in `path`, checked; PolicyConfigError lists every problem."""
+    document = _parse(path, _read(path))
+    problems = config_problems(document)
+    if problems:
+        raise PolicyConfigError(str(path), problems)
+    return document
+
+
+def _read(path: Path) -> str:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as err:
         raise PolicyConfigError(
             str(path), [SettingsProblem("", f"cannot be read ({err.strerror})")]
@@ -117,15 +126,20 @@ def load_config(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         problem = SettingsProblem("", f"is not UTF-8 text (byte {err.start}: {err.reason})")
         raise PolicyConfigError(str(path), [problem]) from None
+
+
+def _parse(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        problem = SettingsProblem(
-            "", f"is not JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-        )
-        raise PolicyConfigError(str(path), [problem]) from None
-    problems = config_problems(document)
-    if problems:
-        raise PolicyConfigError(str(path), problems)
-    return document
+        message = f"is not JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+    except ValueError:
+        # JSON that Python does not read: an integer longer than its conversion limit.
+        digits = sys.get_int_max_str_digits()
+        message = f"is not JSON the pack can read (a number of more than {digits} digits)"
+    except RecursionError:
+        message = "is not JSON the pack can read (arrays or objects nested too deeply)"
+    raise PolicyConfigError(str(path), [SettingsProblem("", message)])
 
 
 def environment_of(environ: Mapping[str, str]) -> str:
@@ -133,7 +147,7 @@ def environment_of(environ: Mapping[str, str]) -> str:
     name, else the strictest."""
     try:
         config = json.loads(environ.get("PULUMI_CONFIG") or "{}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or JSON Python does not read
         config = {}
     for candidate in (
         config.get("go-platform:environment") if isinstance(config, dict) else None,

@@ -47,15 +47,28 @@ if TYPE_CHECKING:
 # --- value types ---------------------------------------------------------------------
 
 
+def _quantity(value: str) -> Decimal:
+    """`parse_quantity(value)`; its problem shows the value as `json_word` does, where
+    its own message quotes it whole (key material too)."""
+    try:
+        return parse_quantity(value)
+    except ValueError as err:
+        said, quoted = str(err), repr(value)
+        rest = said[len(quoted) :] if said.startswith(quoted) else " is not a Kubernetes quantity"
+        raise ValueError(f"{_subject(value)}{rest}") from None
+
+
 def _cpu(value: str) -> str:
-    if parse_quantity(value) < Decimal("0.001"):
-        raise ValueError(f"{value!r} is below the smallest CPU amount, 1m")
+    if _quantity(value) < Decimal("0.001"):
+        raise ValueError(f"{_subject(value)} is below the smallest CPU amount, 1m")
     return value
 
 
 def _memory(value: str) -> str:
-    if parse_quantity(value) < 2**20:
-        raise ValueError(f"{value!r} is below 1Mi (memory is in bytes: write 512Mi, not 512m)")
+    if _quantity(value) < 2**20:
+        raise ValueError(
+            f"{_subject(value)} is below 1Mi (memory is in bytes: write 512Mi, not 512m)"
+        )
     return value
 
 
@@ -69,7 +82,7 @@ def _registry_prefix(value: str) -> str:
     host = match["host"] if match else ""
     if not match or not ("." in host or ":" in host or host == "localhost"):
         raise ValueError(
-            f"{value!r} is not a registry host or registry/path prefix "
+            f"{_subject(value)} is not a registry host or registry/path prefix "
             "(examples: registry.example.com, ghcr.io/acme, 127.0.0.1:5000)"
         )
     return value
@@ -94,6 +107,39 @@ def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_NAME = 253
+"""The longest `metadata.name` (a DNS subdomain's length)."""
+
+
+def _kind(value: str) -> str:
+    if not _KIND.fullmatch(value):
+        raise ValueError(f"{_subject(value)} is not a kind (letters and digits: Deployment)")
+    return value
+
+
+def _namespace(value: str) -> str:
+    if not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            f"{_subject(value)} is not a namespace (at most 63 lower-case letters, digits and '-')"
+        )
+    return value
+
+
+def _name_glob(value: str) -> str:
+    if (
+        not value
+        or len(value) > MAX_NAME
+        or not all(c.isprintable() and not c.isspace() for c in value)
+    ):
+        raise ValueError(
+            f"{_subject(value)} is not a name or a glob of names (1 to {MAX_NAME} "
+            "characters, no spaces or control characters: *-exporter)"
+        )
+    return value
+
+
 def _public_key(value: str) -> str:
     load_public_key(value)
     return value.strip()
@@ -113,6 +159,9 @@ JsonNumber = BeforeValidator(_number)
 CpuQuantity = Annotated[str, AfterValidator(_cpu)]
 MemoryQuantity = Annotated[str, AfterValidator(_memory)]
 RegistryPrefix = Annotated[str, AfterValidator(_registry_prefix)]
+Kind = Annotated[str, AfterValidator(_kind)]
+Namespace = Annotated[str, AfterValidator(_namespace)]
+NameGlob = Annotated[str, AfterValidator(_name_glob)]
 PublicKeyPem = Annotated[str, AfterValidator(_public_key)]
 Port = Annotated[int, JsonNumber, Field(ge=1, le=65535)]
 Text = Annotated[str, Field(min_length=1)]
@@ -134,9 +183,9 @@ class ResourceIdentity:
 class ResourceMatch(CamelModel):
     """Selects resources by kind, namespace, name (a glob) and labels; all given must match."""
 
-    kind: str | None = Field(None, description="Kind, e.g. `Deployment`.")
-    namespace: str | None = Field(None, description="Namespace (exact; unset is `default`).")
-    name: str | None = Field(None, description="`metadata.name`, a glob such as `*-exporter`.")
+    kind: Kind | None = Field(None, description="Kind, e.g. `Deployment`.")
+    namespace: Namespace | None = Field(None, description="Namespace (exact; unset is `default`).")
+    name: NameGlob | None = Field(None, description="`metadata.name`, a glob such as `*-exporter`.")
     labels: dict[str, str] = Field(default_factory=dict, description="Labels that must all match.")
 
     @model_validator(mode="after")
@@ -227,9 +276,13 @@ class VulnerabilityScanSettings(SignatureSettings):
     )
 
 
+MAX_REPLICAS = 2**31 - 1
+"""The most a Deployment's `replicas` (an int32) can say."""
+
+
 class ReplicaSettings(PolicySettings):
     min_replicas: Annotated[int, JsonNumber] = Field(
-        2, ge=1, description="Fewest replicas a Deployment may run."
+        2, ge=1, le=MAX_REPLICAS, description="Fewest replicas a Deployment may run."
     )
 
 
@@ -369,8 +422,20 @@ def json_word(value: Any, limit: int = 60) -> str:
     return _shorten(value, limit)
 
 
+def _subject(value: Any) -> str:
+    """`value` at the head of a problem's message (`'1GB' is not a ...`): as `json_word`
+    shows it, key material named in words of its own."""
+    word = json_word(value)
+    return word if word[:1] in ("'", '"') else f"the value ({word})"
+
+
 def _shorten(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a list or object nested too deeply to show"
+    except ValueError:  # an integer past Python's conversion limit (4300 digits)
+        return "a number too long to show"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
