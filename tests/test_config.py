@@ -16,6 +16,15 @@ Invariants guarded:
   holding a secret is refused; secret keys a setting names are never mistaken for unknown
   settings, and any other secret key of ours is an unknown key, as a plain one is; values
   that may be secrets are never echoed in an error.
+- a secret key no setting names is reported only once the settings have their shapes: a
+  misshapen setting may have been meant to name it.
+- what two parts would both take is refused at one key: a service named as another's canary
+  track, a namespace two parts would create (or one of the cluster's own), a host and path
+  two routes would serve.
+- URLs carrying a user or password are refused unshown; so are unquoted YAML dates where
+  text belongs, NaN and infinity, and quantities beyond any node's; image tags are Docker's.
+- JSON Python cannot decode (numbers of 4,300 digits, brackets 100,000 deep) is reported at
+  its key; long values are shown cut, never whole.
 - random configs either validate or fail with ConfigError, never another exception, and
   what validates obeys the rules above.
 - the package's names are its modules' own, each loaded when first asked for: the policy
@@ -1251,3 +1260,477 @@ def test_the_policy_pack_imports_none_of_the_config_models():
         "['go_platform_core.config.base',",
         "'go_platform_core.config.errors']",
     ]
+
+
+# --- what a fuzzing review found ---------------------------------------------------------
+# Inputs that crashed the program, passed and then failed the deployment, were deployed in
+# plain text, or drew a misleading or overlong message.
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" + "9" * 5000 + "]", "[" * 100_000],
+    ids=["a number of 5,000 digits", "brackets 100,000 deep"],
+)
+def test_json_python_cannot_decode_is_reported_at_its_key(text):
+    """json.loads raised ValueError (int digits limit) and RecursionError: a traceback."""
+    assert problems_of(services=text) == [
+        "go-platform:services: must be a list (got JSON too large to read: a number of over "
+        "4,300 digits, or nested too deep)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (
+            {"services": {"name": "greeter", "secretEnv": {"DB_URL": "greeterDbUrl"}}},
+            "go-platform:services: must be a list (got a mapping)",
+        ),
+        (
+            {"services": [service_config(secretEnv=["greeterDbUrl"])]},
+            "go-platform:services[0].secretEnv: must be a mapping of keys to values (got a list)",
+        ),
+        (
+            {"services": [service_config(secretEnv=["vault:token"])]},
+            "go-platform:services[0].secretEnv: must be a mapping of keys to values (got a list)",
+        ),
+        (
+            {"gateway": "acme"},
+            "go-platform:gateway: must be a mapping of keys to values (got text)",
+        ),
+        (
+            {"gateway": {"tls": ["acme", {"dns01": {"apiTokenSecret": "greeterDbUrl"}}]}},
+            "go-platform:gateway.tls: must be a mapping of keys to values (got a list)",
+        ),
+    ],
+    ids=["services a mapping", "secretEnv a list", "other namespace", "gateway text", "tls list"],
+)
+def test_a_secret_a_misshapen_setting_meant_to_name_is_no_unknown_key(keys, expected):
+    """Until the shapes validate, what names a secret is unknown: only the shape is wrong."""
+    secrets = {"greeterDbUrl": "postgres://u:p@db/x", "vault:token": "t"}
+    assert problems_of(secrets=secrets, **keys) == [expected]
+
+
+def test_an_unnamed_secret_is_reported_once_the_shapes_validate():
+    secrets = {"greeterDbUrl": "postgres://", "vault:token": "t"}
+    assert problems_of(secrets=secrets, services=[service_config()]) == [
+        "go-platform:greeterDbUrl: unknown key (a secret key must be named by a setting, as "
+        "`secretEnv` names secrets)",
+        "vault:token: unknown namespace 'vault' (the program reads go-platform, "
+        "go-platform-canary, pulumi, kubernetes, docker, random; a key elsewhere must be named "
+        "by a setting, as `secretEnv` names secrets, or its namespace listed in "
+        "`go-platform:configNamespaces`)",
+    ]
+
+
+def _routed(name, host="greeter.example.com", **overrides):
+    return service_config(name=name, route={"host": host, **overrides})
+
+
+CONFLICTS = [
+    # (description, stack, keys, the one problem): names two parts would both take, which
+    # validated and then failed the deployment (a duplicate URN or object), or served one
+    # host and path from two routes.
+    (
+        "a service named as the canary track of another",
+        "local",
+        {
+            "services": [
+                service_config(
+                    route={"host": "greeter.go-platform.localhost"},
+                    canary={"image": "ghcr.io/acme/greeter:v2"},
+                ),
+                service_config(name="greeter-canary"),
+            ]
+        },
+        "go-platform:services[1].name: 'greeter-canary' is the name of the canary track of "
+        "services[0]; rename one",
+    ),
+    (
+        "the canary track's name taken by an earlier service",
+        "local",
+        {
+            "services": [
+                service_config(name="greeter-canary"),
+                service_config(
+                    route={"host": "greeter.go-platform.localhost"},
+                    canary={"image": "ghcr.io/acme/greeter:v2"},
+                ),
+            ]
+        },
+        "go-platform:services[0].name: 'greeter-canary' is the name of the canary track of "
+        "services[1]; rename one",
+    ),
+    (
+        "the services in the module proxy's namespace (an `athens` would be Athens's twin)",
+        "local",
+        {"namespace": "module-proxy", "services": [service_config(name="athens")]},
+        "go-platform:namespace: 'module-proxy' is also moduleProxy.namespace; each part of the "
+        "platform needs a namespace of its own",
+    ),
+    (
+        "the services in the observability namespace",
+        "dev",
+        {"domain": "example.com", "namespace": "monitoring"},
+        "go-platform:namespace: 'monitoring' is also observability.namespace; each part of the "
+        "platform needs a namespace of its own",
+    ),
+    (
+        "the services in the gateway's namespace",
+        "local",
+        {"namespace": "traefik"},
+        "go-platform:namespace: 'traefik' is also gateway.namespace; each part of the platform "
+        "needs a namespace of its own",
+    ),
+    (
+        "the services in cert-manager's namespace",
+        "local",
+        {"namespace": "cert-manager"},
+        "go-platform:namespace: 'cert-manager' is also gateway.certManager.namespace; each part "
+        "of the platform needs a namespace of its own",
+    ),
+    (
+        "the module proxy in the observability namespace",
+        "dev",
+        {"domain": "example.com", "moduleProxy": {"namespace": "monitoring"}},
+        "go-platform:moduleProxy.namespace: 'monitoring' is also observability.namespace; each "
+        "part of the platform needs a namespace of its own",
+    ),
+    (
+        "an installed gateway in cert-manager's namespace",
+        "dev",
+        {"domain": "example.com", "gateway": {"namespace": "cert-manager"}},
+        "go-platform:gateway.namespace: 'cert-manager' is also gateway.certManager.namespace; "
+        "each part of the platform needs a namespace of its own",
+    ),
+    (
+        "the services in kube-system",
+        "local",
+        {"namespace": "kube-system"},
+        "go-platform:namespace: 'kube-system' is the cluster's own namespace: the program would "
+        "take it over and delete it on destroy; name another",
+    ),
+    (
+        "the services in default",
+        "local",
+        {"namespace": "default"},
+        "go-platform:namespace: 'default' is the cluster's own namespace: the program would "
+        "take it over and delete it on destroy; name another",
+    ),
+    (
+        "the module proxy in kube-node-lease",
+        "local",
+        {"moduleProxy": {"namespace": "kube-node-lease"}},
+        "go-platform:moduleProxy.namespace: 'kube-node-lease' is the cluster's own namespace: "
+        "the program would take it over and delete it on destroy; name another",
+    ),
+    (
+        "an installed gateway in kube-system",
+        "dev",
+        {"domain": "example.com", "gateway": {"namespace": "kube-system"}},
+        "go-platform:gateway.namespace: 'kube-system' is the cluster's own namespace: the "
+        "program would take it over and delete it on destroy; name another",
+    ),
+    (
+        "two services on one host and path prefix",
+        "prod",
+        {
+            "domain": "example.com",
+            "services": [_routed("a"), _routed("b", pathPrefix="/")],
+        },
+        "go-platform:services[1].route: services[0] already serves greeter.example.com/; give "
+        "one another host or `pathPrefix`",
+    ),
+    (
+        "a service on the dashboard's host",
+        "local",
+        {"services": [_routed("a", host="traefik.go-platform.localhost", pathPrefix="/x")]},
+        "go-platform:services[0].route.host: 'traefik.go-platform.localhost' is the host of the "
+        "Traefik dashboard (gateway.dashboard.host); give the service another",
+    ),
+    (
+        "a service on Grafana's host",
+        "dev",
+        {"domain": "example.com", "services": [_routed("a", host="grafana.example.com")]},
+        "go-platform:services[0].route.host: 'grafana.example.com' is the host of Grafana "
+        "(observability.grafanaHost); give the service another",
+    ),
+    (
+        "a service on the module proxy's host",
+        "local",
+        {"services": [_routed("a", host="goproxy.go-platform.localhost")]},
+        "go-platform:services[0].route.host: 'goproxy.go-platform.localhost' is the host of the "
+        "module proxy (moduleProxy.host); give the service another",
+    ),
+    (
+        "Grafana on the module proxy's host",
+        "dev",
+        {"domain": "example.com", "observability": {"grafanaHost": "goproxy.example.com"}},
+        "go-platform:moduleProxy.host: 'goproxy.example.com' is also the host of Grafana "
+        "(observability.grafanaHost); give each its own",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "keys", "expected"),
+    [case[1:] for case in CONFLICTS],
+    ids=[case[0] for case in CONFLICTS],
+)
+def test_names_two_parts_would_both_take_are_refused(stack, keys, expected):
+    assert problems_of(stack, **keys) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("stack", "keys"),
+    [
+        # Where the cluster runs the gateway and cert-manager, the program only labels their
+        # namespaces and keeps them on destroy: they may be one, and the cluster's own.
+        ("local", {"gateway": {"namespace": "cert-manager"}}),
+        ("local", {"gateway": {"namespace": "kube-system"}}),
+        ("dev", {"domain": "example.com", "gateway": {"install": False, "namespace": "kube-system"}}),
+        # Namespaces and hosts of parts that are off are free.
+        ("local", {"namespace": "monitoring"}),
+        ("local", {"namespace": "module-proxy", "moduleProxy": {"enabled": False}}),
+        ("prod", {"domain": "example.com", "services": [_routed("a", host="traefik.example.com")]}),
+        ("local", {"services": [_routed("a", host="grafana.go-platform.localhost")]}),
+        # One host, two path prefixes; canary names that are no track's.
+        (
+            "local",
+            {
+                "services": [
+                    _routed("a", host="api.go-platform.localhost", pathPrefix="/a"),
+                    _routed("b", host="api.go-platform.localhost", pathPrefix="/b"),
+                    service_config(name="c-canary"),
+                ]
+            },
+        ),
+    ],
+)  # fmt: skip
+def test_names_no_two_parts_take_are_accepted(stack, keys):
+    assert load(stack, **keys).environment == stack
+
+
+_CREDENTIALS = "S3cr3tP4ss"
+_WITH_CREDENTIALS = [
+    # (the key path, the stack keys holding a URL with a user or password there, the advice)
+    (
+        "moduleProxy.upstream",
+        {"moduleProxy": {"upstream": f"https://ci:{_CREDENTIALS}@proxy.example.org"}},
+        "a login to the upstream goes in the netrc of `credentials.netrcSecret` (a secret "
+        "config key)",
+    ),
+    (
+        "moduleProxy.url",
+        {
+            "moduleProxy": {
+                "enabled": False,
+                "url": f"https://proxy.example.org,https://ci:{_CREDENTIALS}@b.example.org|direct",
+            }
+        },
+        None,
+    ),
+    (
+        "moduleProxy.singleFlight.endpoint",
+        {"moduleProxy": {"singleFlight": {"type": "redis", "endpoint": f"redis://:{_CREDENTIALS}@redis:6379"}}},
+        "name the Redis password with `passwordSecret` (a secret config key) instead",
+    ),
+    (
+        "moduleProxy.singleFlight.endpoint",
+        {"moduleProxy": {"singleFlight": {"type": "etcd", "endpoint": f"etcd-0:2379,root:{_CREDENTIALS}@etcd-1:2379"}}},
+        "name the Redis password with `passwordSecret` (a secret config key) instead",
+    ),
+    (
+        "observability.otlpEndpoint",
+        {"observability": {"otlpEndpoint": f"https://ci:{_CREDENTIALS}@otlp.example.org:4317"}},
+        None,
+    ),
+    (
+        "observability.prometheusUrl",
+        {"observability": {"prometheusUrl": f"https://ci:{_CREDENTIALS}@prom.example.org"}},
+        None,
+    ),
+    (
+        "gateway.chart.repository",
+        {"gateway": {"chart": {"chart": "traefik", "version": "1", "repository": f"https://u:{_CREDENTIALS}@charts.example.org"}}},
+        None,
+    ),
+    (
+        "gateway.certManager.chart.chart",
+        {"gateway": {"certManager": {"chart": {"chart": f"oci://u:{_CREDENTIALS}@registry.example.org/cert-manager", "version": "1"}}}},
+        None,
+    ),
+    (
+        "observability.charts.loki.repository",
+        {"observability": {"charts": {"loki": {"chart": "loki", "version": "1", "repository": f"https://u:{_CREDENTIALS}@charts.example.org"}}}},
+        None,
+    ),
+    (
+        "vulnerabilityGate.database",
+        {"vulnerabilityGate": {"database": f"https://u:{_CREDENTIALS}@vuln.example.org"}},
+        None,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "keys", "advice"),
+    _WITH_CREDENTIALS,
+    ids=[f"{case[0]} {i}" for i, case in enumerate(_WITH_CREDENTIALS)],
+)
+def test_credentials_in_a_url_are_refused_unshown(path, keys, advice):
+    """They were deployed in plain text (a ConfigMap, a Deployment's environment, a build
+    argument); the refusal is the S3 endpoint's, `types.credentials_refused`."""
+    advice = advice or (
+        "settings are stored and deployed in plain text, so keep credentials out of URLs"
+    )
+    assert problems_of("dev", domain="example.com", **keys) == [
+        f"go-platform:{path}: the value (not shown: it may hold credentials) carries a user or "
+        f"password: {advice}"
+    ]
+
+
+def test_urls_and_endpoints_without_credentials_are_taken():
+    settings = load(
+        "dev",
+        domain="example.com",
+        moduleProxy={
+            "upstream": "https://proxy.golang.org",
+            "singleFlight": {"type": "etcd", "endpoint": "etcd-0:2379,http://etcd-1:2379"},
+        },
+        observability={"install": False, "otlpEndpoint": "tempo.monitoring:4317"},
+        vulnerabilityGate={"database": "vulndb@2024-06"},  # a directory, not a URL
+    )
+    assert settings.vulnerability_gate.database == "vulndb@2024-06"
+    assert load(moduleProxy={"enabled": False, "url": "https://a.example.org|direct"})
+
+
+_DATE = "2024-01-01 00:00:00 +0000 UTC"
+_NOT_A_DATE = (
+    'must be text, not a date; quote it so YAML keeps it as written (`"2024-01-01"`, not '
+    "`2024-01-01`, which YAML reads as a timestamp and Pulumi passes on as "
+    "`2024-01-01 00:00:00 +0000 UTC`)"
+)
+_BUILD = {"context": ".", "repository": "r.example.com/a"}
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        (service_config(env={"RELEASED": _DATE}), "env.RELEASED"),
+        (service_config(env={"AT": "2001-12-14 21:59:43.1 -0500 -0500"}), "env.AT"),
+        (service_config(image=OMIT, build={**_BUILD, "args": {"SINCE": _DATE}}), "build.args.SINCE"),
+        (service_config(image=OMIT, build={**_BUILD, "tag": _DATE}), "build.tag"),
+    ],
+    ids=["env", "env with an offset", "build arg", "tag"],
+)  # fmt: skip
+def test_an_unquoted_yaml_date_is_refused_as_a_number_is(service, path):
+    """What the Pulumi CLI passes for `tag: 2024-01-01` was taken as the text it reads as."""
+    assert problems_of(services=[service]) == [f"go-platform:services[0].{path}: {_NOT_A_DATE}"]
+
+
+@pytest.mark.parametrize("tag", ["v1 beta", ".hidden", "-rc1", "a" * 129, "v1:2"])
+def test_a_tag_docker_refuses_is_refused(tag):
+    [problem] = problems_of(services=[service_config(image=OMIT, build={**_BUILD, "tag": tag})])
+    assert problem.startswith("go-platform:services[0].build.tag: ")
+    assert problem.endswith(
+        "is not an image tag: at most 128 letters, digits, `_`, `.` or `-`, not starting with "
+        "`.` or `-`"
+    )
+
+
+def test_quoted_dates_and_tags_docker_takes_are_kept():
+    service = load(
+        services=[
+            service_config(
+                image=OMIT,
+                build={**_BUILD, "tag": "2024-01-01", "args": {"SINCE": "2024-01-01"}},
+                env={"RELEASED": "2024-01-01T00:00:00Z"},
+            )
+        ]
+    ).services[0]
+    assert (service.build.tag, service.build.args, service.env) == (
+        "2024-01-01",
+        {"SINCE": "2024-01-01"},
+        {"RELEASED": "2024-01-01T00:00:00Z"},
+    )
+    assert load(
+        services=[service_config(image=OMIT, build={**_BUILD, "tag": "_v1.2-" + "a" * 122})]
+    )
+
+
+@pytest.mark.parametrize(
+    ("amounts", "path", "reason"),
+    [
+        ({"limits": {"memory": "1e+30"}}, "limits.memory", "'1e+30' is above 16Ti, more memory than a node has; check the suffix (`512Mi`, `2Gi`)"),
+        ({"limits": {"memory": "17Ti"}}, "limits.memory", "'17Ti' is above 16Ti, more memory than a node has; check the suffix (`512Mi`, `2Gi`)"),
+        ({"limits": {"cpu": 1025}}, "limits.cpu", "'1025' is above 1024 CPUs, more than a node has; check the suffix (`500m` is half a CPU)"),
+        ({"limits": {"cpu": "1e+308"}}, "limits.cpu", "'1e+308' is above 1024 CPUs, more than a node has; check the suffix (`500m` is half a CPU)"),
+    ],
+    ids=["memory 1e+30", "memory 17Ti", "cpu 1025", "cpu 1e+308"],
+)  # fmt: skip
+def test_quantities_beyond_any_node_are_refused(amounts, path, reason):
+    """`1e+30` bytes became a GOMEMLIMIT of 10^24 MiB."""
+    assert problems_of(services=[service_config(resources=amounts)]) == [
+        f"go-platform:services[0].resources.{path}: {reason}"
+    ]
+
+
+def test_the_largest_quantities_are_accepted_and_volumes_have_no_ceiling():
+    resources = {
+        "requests": {"cpu": "1024", "memory": "16Ti"},
+        "limits": {"cpu": 1024, "memory": "16Ti"},
+    }
+    settings = load(
+        services=[service_config(resources=resources)],
+        moduleProxy={"storage": {"size": "64Ti"}},
+        observability={"storage": {"size": "1Pi"}},
+    )
+    assert settings.services[0].resources.limits.model_dump() == {"cpu": "1024", "memory": "16Ti"}
+    assert settings.module_proxy.storage.size == "64Ti"
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"observability": {"availabilitySlo": float("nan")}}, "go-platform:observability.availabilitySlo: must be a finite number, not NaN"),
+        ({"observability": {"availabilitySlo": "nan"}}, "go-platform:observability.availabilitySlo: must be a finite number (got 'nan')"),
+        ({"services": [service_config(replicas=float("nan"))]}, "go-platform:services[0].replicas: must be a finite number, not NaN"),
+        ({"services": [service_config(port=float("inf"))]}, "go-platform:services[0].port: must be a finite number, not infinity"),
+        ({"services": [service_config(canary={"image": "ghcr.io/a/b:v2", "analysis": {"successRate": float("-inf")}}, route={"host": "a.go-platform.localhost"})]}, "go-platform:services[0].canary.analysis.successRate: must be a finite number, not -infinity"),
+    ],
+    ids=["NaN SLO", "NaN as text", "NaN replicas", "infinite port", "-infinity rate"],
+)  # fmt: skip
+def test_nan_and_infinity_are_no_numbers(keys, expected):
+    """They read "must be below 100.0 (got nan)" and pydantic's "Input should be a finite
+    number"."""
+    assert problems_of(**keys) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("keys", "path"),
+    [
+        ({"services": [service_config(egress=[{"cidr": "1" * 5000}])]}, "services[0].egress[0].cidr"),
+        ({"services": [service_config(image="ghcr.io/acme/" + "X" * 5000)]}, "services[0].image"),
+        ({"services": [service_config(resources={"limits": {"cpu": "x" * 5000}})]}, "services[0].resources.limits.cpu"),
+        ({"services": [service_config(resources={"limits": {"memory": "0" * 5000 + "1k"}})]}, "services[0].resources.limits.memory"),
+        ({"services": [service_config(canary={"image": "ghcr.io/a/b:v2", "interval": "x" * 5000}, route={"host": "a.go-platform.localhost"})]}, "services[0].canary.interval"),
+        ({"moduleProxy": {"private": ["github.com/acme x" * 1000]}}, "moduleProxy.private[0]"),
+        ({"moduleProxy": {"private": ["github.com/[" * 1000]}}, "moduleProxy.private[0]"),
+        ({"observability": {"monitorLabels": {"release": "!" * 5000}}}, "observability.monitorLabels.release"),
+        ({"observability": {"monitorLabels": {"a" * 5000: "x"}}}, None),
+        ({"services": [service_config(name="a" * 5000)]}, "services[0].name"),
+        ({"domain": "[" * 5000}, "domain"),
+    ],
+    ids=["cidr", "image", "cpu", "memory", "interval", "pattern", "go pattern", "label value",
+         "label key", "name", "domain"],
+)  # fmt: skip
+def test_a_long_value_is_shown_cut(keys, path):
+    """Values were quoted whole, some twice (a CIDR): a file pasted in the wrong place filled
+    the terminal."""
+    [problem] = problems_of(**keys)
+    if path:
+        assert problem.startswith(f"go-platform:{path}: ")
+    message = problem.split(": ", 1)[1]
+    assert len(message) < 400, message

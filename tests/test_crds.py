@@ -10,11 +10,14 @@ Invariants guarded:
   waits for the chart of its API group instead (and a monitor for no gateway chart), and
   nothing else of theirs for the platform's objects; without charts no workload waits for
   the platform's objects;
-- CRD sources that match no file are an error naming `crds.sources[i]`.
+- CRD sources that match no file are an error naming `crds.sources[i]`, as are sources that
+  are empty, absolute or outside the project, match a directory, or are URLs carrying
+  credentials; none raises.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import runpy
 
 import pytest
@@ -194,3 +197,57 @@ def test_install_needs_sources():
     assert [str(p) for p in caught.value.problems] == [
         "go-platform:crds.sources: is empty; name the definitions to install"
     ]
+
+
+def _source_problems(tmp_path, *sources):
+    """The problems of `crds.sources`, relative to a project in `tmp_path` holding
+    `crds/a.yaml` and the empty folder `crds/empty`."""
+    (tmp_path / "crds" / "empty").mkdir(parents=True)
+    (tmp_path / "crds" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    config = dataclasses.replace(
+        stack_config(crds={"install": True, "sources": list(sources)}), project_dir=tmp_path
+    )
+    try:
+        load_settings(config, stack="local")
+    except ConfigError as error:
+        return [str(p) for p in error.problems]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("", "is empty; name a file or glob relative to the project (`crds/*.yaml`)"),
+        (" ", "is empty; name a file or glob relative to the project (`crds/*.yaml`)"),
+        ("/etc/crds/*.yaml", "'/etc/crds/*.yaml' is not relative to the project; name it from {}"),
+        ("~/crds/a.yaml", "'~/crds/a.yaml' is not relative to the project; name it from {}"),
+        ("../*", "'../*' reaches outside the project ({}); copy the files in"),
+        ("crds/../../x.yaml", "'crds/../../x.yaml' reaches outside the project ({}); copy the files in"),
+        ("crds", "'crds' matches the directory 'crds'; name the files in it (`crds/*.yaml`)"),
+        ("crds/*", "'crds/*' matches the directory 'crds/empty'; name the files in it (`crds/empty/*.yaml`)"),
+        (".", "'.' matches the directory '.'; name the files in it (`./*.yaml`)"),
+        ("a" * 300, f"'{'a' * 96}... matches no file under {{}}"),
+        ("crds/a\x00.yaml", "'crds/a\\x00.yaml' matches no file under {}"),
+    ],
+    ids=["empty", "blank", "absolute", "home", "parent", "parent inside", "directory",
+         "glob of a directory", "dot", "name too long", "NUL"],
+)  # fmt: skip
+def test_a_source_that_names_no_readable_file_of_the_project_is_refused(tmp_path, source, reason):
+    """Each once crashed the program (ValueError, NotImplementedError, OSError) or validated
+    and then failed the deployment."""
+    assert _source_problems(tmp_path, "crds/a.yaml", source) == [
+        f"go-platform:crds.sources[1]: {reason.format(tmp_path)}"
+    ]
+
+
+def test_files_and_globs_of_files_in_the_project_are_taken(tmp_path):
+    assert _source_problems(tmp_path, "crds/a.yaml", "crds/*.yaml", "./crds/a.yaml") == []
+
+
+def test_a_source_url_with_credentials_is_refused_unshown(tmp_path):
+    [problem] = _source_problems(tmp_path, "https://ci:S3cr3tT0ken@crds.example.com/a.yaml")
+    assert problem == (
+        "go-platform:crds.sources[0]: the value (not shown: it may hold credentials) carries a "
+        "user or password: settings are stored and deployed in plain text, so keep "
+        "credentials out of URLs"
+    )

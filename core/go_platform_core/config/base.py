@@ -41,7 +41,12 @@ RULES = (
     "each key's range.",
     'Text is quoted where YAML would read a number or a boolean (`"1.10"`, `"true"`): '
     "a number or boolean where text belongs is refused, never converted. Quantities are the "
-    "exception, as in a Kubernetes manifest: `cpu: 2` is the quantity `2`.",
+    "exception, as in a Kubernetes manifest: `cpu: 2` is the quantity `2`. An unquoted date "
+    "in `env`, a build's `args` or `tag` is refused too: YAML reads `2024-01-01` as a "
+    "timestamp, which reaches the program as `2024-01-01 00:00:00 +0000 UTC`.",
+    "A URL or endpoint carrying a user or password (`https://user:password@host`) is refused "
+    "without showing it: settings are stored and deployed in plain text. Where a setting "
+    "takes a secret config key for the credential, the error names it.",
     "The formats the type column names are defined below the table.",
 )
 """Rules for every key; the config reference states them above its table."""

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from go_platform_core.config.base import CamelModel
 from go_platform_core.config.errors import Problem
-from go_platform_core.config.types import ConfigKey, CpuQuantity, EndpointUrl, MemoryQuantity
+from go_platform_core.config.types import (
+    ConfigKey,
+    CpuQuantity,
+    EndpointUrl,
+    MemoryQuantity,
+    without_credentials,
+)
 
 ADD_ON_RESOURCES = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -27,11 +35,11 @@ class Resources(CamelModel):
 
 
 class ChartSource(CamelModel):
-    chart: str = Field(
+    chart: Annotated[str, without_credentials()] = Field(
         description="Chart name in `repository`, an `oci://` reference, or a local path."
     )
     version: str = Field(description="Chart version, pinned.")
-    repository: str | None = Field(
+    repository: Annotated[str, without_credentials(bare=True)] | None = Field(
         None, description="Helm repository URL; `null` for OCI references and local paths."
     )
 

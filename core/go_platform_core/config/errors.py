@@ -90,6 +90,7 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...], root: type[Ba
         "too_short": f"must have at least {ctx.get('min_length')} item(s) (got {got})",
         "float_parsing": f"must be a number (got {got})",
         "float_type": f"must be a number (got {got})",
+        "finite_number": f"must be a finite number (got {got})",
     }
     return messages.get(kind, error["msg"])
 
@@ -120,8 +121,10 @@ def value_kind(value: Any) -> str:
             return "text"
         try:
             json.loads(value)
-        except ValueError:
+        except json.JSONDecodeError:
             return "text that is not JSON"
+        except (ValueError, RecursionError):
+            return "JSON too large to read: a number of over 4,300 digits, or nested too deep"
         # `pulumi config set --path KEY '[10, 50]'` stores the JSON as text, not a list.
         return (
             "JSON in quotes (`pulumi config set --path` stores a value as text): set each "

@@ -121,7 +121,11 @@ class CertManagerSettings(CamelModel):
     install: bool | None = Field(
         None, description="Install the cert-manager chart; defaults to `gateway.install`."
     )
-    namespace: DnsLabel = Field("cert-manager", description="Namespace of cert-manager.")
+    namespace: DnsLabel = Field(
+        "cert-manager",
+        description="Namespace of cert-manager; where it is installed, one of its own (no other "
+        "part's), not `default` or `kube-*`.",
+    )
     chart: ChartSource = Field(
         default_factory=lambda: ChartSource(
             chart="cert-manager", version="v1.21.1", repository="https://charts.jetstack.io"
@@ -145,7 +149,11 @@ class GatewaySettings(CamelModel):
         description="Install the Traefik chart; `false` uses the cluster's Traefik and only "
         "creates configuration."
     )
-    namespace: DnsLabel = Field("traefik", description="Namespace of the Traefik pods.")
+    namespace: DnsLabel = Field(
+        "traefik",
+        description="Namespace of the Traefik pods; where Traefik is installed, one of its own "
+        "(no other part's), not `default` or `kube-*`.",
+    )
     entry_point: str = Field("websecure", description="Traefik entrypoint routes attach to.")
     replicas: Whole = Field(ge=1, description="Traefik pods; a PodDisruptionBudget from 2.")
     chart: ChartSource = Field(

@@ -62,7 +62,7 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     named = {qualified_key(k) for k in _config_keys_named(PlatformSettings, decoded)}
     # A secret key of ours is a value only when a setting names it; any other is a mistake
     # (a misspelt setting set with --secret), said as a plain one would be, value unshown.
-    problems += [
+    unnamed_secrets = [
         Problem(
             key,
             unknown_key(
@@ -77,7 +77,14 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     raw = {k: v for k, v in decoded.items() if qualified_key(k) not in named or k in settings_keys}
     own = raw.get("configNamespaces")
     extra = {n for n in own if isinstance(n, str)} if isinstance(own, list) else set()
-    problems += _namespace_problems(config.values, named, extra)
+    namespaced = _namespace_problems(config.values, named, extra)
+    # Which keys the settings name is known only once they have their shapes: `secretEnv` as
+    # a list, `services` as a mapping or `gateway.tls` as text name nothing, and the secret
+    # they were meant to name is no unknown key. So a secret key no setting names is reported
+    # only when the shapes validate; until then, the shape problems are.
+    secret_unread = [p for p in namespaced if f"{p.namespace}:{p.path}" in config.secret_keys]
+    once_shaped = [*problems, *unnamed_secrets, *namespaced]
+    problems += [p for p in namespaced if p not in secret_unread]
 
     environment = raw.get("environment", stack)
     if not isinstance(environment, str) or environment not in PROFILES:
@@ -94,14 +101,14 @@ def load_settings(config: StackConfig, *, stack: str) -> PlatformSettings:
     profile = PROFILES[environment]
 
     merged = with_profile(raw, profile)
-    problems += presence_problems(merged)
+    presence = presence_problems(merged)
     try:
         settings = PlatformSettings.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(
-            problems + [validation_problem(e, PlatformSettings) for e in err.errors()]
+            [*problems, *presence, *(validation_problem(e, PlatformSettings) for e in err.errors())]
         ) from None
-    problems += rule_problems(settings, profile, config)
+    problems = [*once_shaped, *presence, *rule_problems(settings, profile, config)]
     if problems:
         raise ConfigError(problems)
     return settings
@@ -158,10 +165,13 @@ def _namespace_problems(
 
 
 def _decode(text: str) -> Any:
-    """Pulumi passes objects and lists as JSON text and scalars as plain text."""
+    """Pulumi passes objects and lists as JSON text and scalars as plain text. Text that does
+    not decode stays text, and its key is reported as holding text where a list or mapping
+    belongs: malformed JSON, a number Python will not read (more than 4,300 digits), or
+    brackets nested deeper than the interpreter's recursion limit."""
     if isinstance(text, str) and text[:1] in ("{", "["):
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
             return text
     return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -15,14 +15,18 @@ from go_platform_core.config.common import (
 )
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import (
+    ByteQuantity,
     ConfigKey,
     DnsLabel,
     DomainName,
     ImageRef,
-    MemoryQuantity,
     ModulePattern,
     Whole,
+    without_credentials,
 )
+
+_GOPROXY_LIST = ",|"
+"""What separates the proxies of a GOPROXY list."""
 
 
 class ModuleProxyS3Settings(ObjectStorageSettings):
@@ -35,7 +39,7 @@ class ModuleProxyStorageSettings(CamelModel):
         "persistentVolumeClaim",
         description="`disk` only: a claim that survives restarts, or scratch space.",
     )
-    size: MemoryQuantity = Field("10Gi", description="`disk` only: size of the volume.")
+    size: ByteQuantity = Field("10Gi", description="`disk` only: size of the volume.")
     storage_class: str | None = Field(
         None, description="`disk` only: StorageClass of the claim; the default if unset."
     )
@@ -47,9 +51,17 @@ class SingleFlightSettings(CamelModel):
         "memory",
         description="How replicas agree on who fetches a module: `memory` for one replica.",
     )
-    endpoint: str | None = Field(
-        None, description="Redis `host:port` or etcd endpoints (comma-separated)."
-    )
+    endpoint: (
+        Annotated[
+            str,
+            without_credentials(
+                "name the Redis password with `passwordSecret` (a secret config key) instead",
+                bare=True,
+                separators=",",
+            ),
+        ]
+        | None
+    ) = Field(None, description="Redis `host:port` or etcd endpoints (comma-separated).")
     password_secret: ConfigKey | None = Field(
         None, description="Secret config key of the Redis password."
     )
@@ -69,12 +81,16 @@ class ModuleProxyCredentials(CamelModel):
 
 class ModuleProxySettings(CamelModel):
     enabled: bool = Field(description="Run an Athens module proxy.")
-    url: str | None = Field(
+    url: Annotated[str, without_credentials(separators=_GOPROXY_LIST, bare=True)] | None = Field(
         None,
         description="GOPROXY for image builds when `enabled` is false; with Athens, its "
         "in-cluster URL is used.",
     )
-    namespace: DnsLabel = Field("module-proxy", description="Namespace of Athens.")
+    namespace: DnsLabel = Field(
+        "module-proxy",
+        description="Namespace of Athens: one of its own (no other part's), not `default` or "
+        "`kube-*`.",
+    )
     image: ImageRef = Field("gomods/athens:v0.18.0", description="Athens image.")
     replicas: Whole = Field(ge=1, description="Athens pods; more than one needs `s3` storage.")
     resources: Resources = Field(
@@ -95,7 +111,18 @@ class ModuleProxySettings(CamelModel):
         "sync",
         description="How Athens serves public modules it does not hold yet (download mode).",
     )
-    upstream: str | None = Field(
+    upstream: (
+        Annotated[
+            str,
+            without_credentials(
+                "a login to the upstream goes in the netrc of `credentials.netrcSecret` "
+                "(a secret config key)",
+                bare=True,
+                separators=_GOPROXY_LIST,
+            ),
+        ]
+        | None
+    ) = Field(
         None,
         description="GOPROXY Athens fetches public modules through; straight from their "
         "VCS if unset.",

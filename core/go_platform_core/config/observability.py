@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -10,13 +10,14 @@ from go_platform_core.config.base import CamelModel, within_domain
 from go_platform_core.config.common import ChartSource, ObjectStorageSettings, key_pair_problems
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import (
+    ByteQuantity,
     DnsLabel,
     DomainName,
     LabelKey,
     LabelValue,
-    MemoryQuantity,
     Number,
     Whole,
+    without_credentials,
 )
 
 
@@ -30,7 +31,7 @@ class ObservabilityStorageSettings(CamelModel):
     type: Literal["filesystem", "s3"] = Field(
         description="Where Loki and Tempo keep data: volumes, or S3 buckets."
     )
-    size: MemoryQuantity = Field("10Gi", description="Size of each data volume.")
+    size: ByteQuantity = Field("10Gi", description="Size of each data volume.")
     storage_class: str | None = Field(None, description="StorageClass of the data volumes.")
     s3: ObservabilityS3Settings | None = Field(None, description="`s3` only: the buckets.")
 
@@ -72,13 +73,17 @@ class ObservabilitySettings(CamelModel):
         description="Install Prometheus, Loki, Tempo, Grafana and Alloy; `false` uses the "
         "cluster's own and only wires services to them."
     )
-    namespace: DnsLabel = Field("monitoring", description="Namespace of the stack.")
-    otlp_endpoint: str | None = Field(
+    namespace: DnsLabel = Field(
+        "monitoring",
+        description="Namespace of the stack; with `install`, one of its own (no other part's), "
+        "not `default` or `kube-*`.",
+    )
+    otlp_endpoint: Annotated[str, without_credentials(bare=True)] | None = Field(
         None,
         description="OTLP gRPC endpoint for services; Tempo's when installed, else none "
         "unless given.",
     )
-    prometheus_url: str | None = Field(
+    prometheus_url: Annotated[str, without_credentials(bare=True)] | None = Field(
         None, description="Prometheus query URL; the installed one's when `install`."
     )
     prometheus_replicas: Whole = Field(1, ge=1, description="Prometheus pods.")

@@ -20,7 +20,11 @@ class PlatformSettings(CamelModel):
         json_schema_extra={"default_text": "the stack name"},
     )
     domain: DomainName = Field(description="Every route host is this name or below it.")
-    namespace: DnsLabel = Field("apps", description="Namespace the services run in.")
+    namespace: DnsLabel = Field(
+        "apps",
+        description="Namespace the services run in: one of their own (no other part's), not "
+        "`default` or `kube-*`.",
+    )
     gateway: GatewaySettings = Field(description="How services reach and use the gateway.")
     module_proxy: ModuleProxySettings = Field(
         default_factory=ModuleProxySettings, description="Go module proxy for builds."

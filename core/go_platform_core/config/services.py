@@ -20,11 +20,14 @@ from go_platform_core.config.types import (
     DomainName,
     Duration,
     EnvName,
+    EnvValue,
     ImageRef,
+    ImageTag,
     Number,
     Port,
     ServiceName,
     Whole,
+    shown_value,
 )
 from go_platform_core.images import parse_image
 from go_platform_core.units import parse_quantity
@@ -55,10 +58,10 @@ class BuildSettings(CamelModel):
     dockerfile: str = Field("Dockerfile", description="Dockerfile path, relative to `context`.")
     target: str | None = Field(None, description="Build stage to stop at.")
     platform: str = Field("linux/amd64", description="Target platform of the image.")
-    tag: str | None = Field(
+    tag: ImageTag | None = Field(
         None, description="Tag pushed alongside the digest; the environment name if unset."
     )
-    args: dict[EnvName, str] = Field(
+    args: dict[EnvName, EnvValue] = Field(
         default_factory=dict,
         description="Build arguments; `GOPROXY` (the module proxy), `GONOSUMDB` (its private "
         "patterns) and `VERSION` (the tag) are set unless given.",
@@ -66,7 +69,11 @@ class BuildSettings(CamelModel):
 
 
 class RouteSettings(CamelModel):
-    host: DomainName = Field(description="Host name served, `domain` or one of its subdomains.")
+    host: DomainName = Field(
+        description="Host name served, `domain` or one of its subdomains; not the Traefik "
+        "dashboard's, Grafana's or the module proxy's where they are served, nor another "
+        "service's with the same `pathPrefix`."
+    )
     path_prefix: str = Field(
         "/", pattern=r"^/[^\s`]*$", description="Path prefix routed to the service."
     )
@@ -154,7 +161,10 @@ class CanarySettings(CamelModel):
 
 
 class ServiceSettings(CamelModel):
-    name: ServiceName = Field(description="Service name; names the Deployment and Service.")
+    name: ServiceName = Field(
+        description="Service name; names the Deployment and Service (and `<name>-canary` "
+        "those of its canary track, a name no other service may take)."
+    )
     image: ImageRef | None = Field(
         None, description="Pre-built image reference. Exactly one of `image` and `build`."
     )
@@ -172,7 +182,7 @@ class ServiceSettings(CamelModel):
         None, ge=1, description="Pod count. Leave unset with `autoscaling`."
     )
     resources: Resources = Field(description="Requests and limits of the service container.")
-    env: dict[EnvName, str] = Field(
+    env: dict[EnvName, EnvValue] = Field(
         default_factory=dict, description="Plain environment variables (a ConfigMap)."
     )
     secret_env: dict[EnvName, ConfigKey] = Field(
@@ -242,8 +252,8 @@ def _mutable_image_problems(
     return [
         Problem(
             at,
-            f"{image!r} has no tag or the `latest` tag, which {environment} does not allow; "
-            "pin a version tag or a digest",
+            f"{shown_value(image)} has no tag or the `latest` tag, which {environment} does not "
+            "allow; pin a version tag or a digest",
         )
     ]
 

@@ -4,6 +4,7 @@ format (`Format`) for the config reference."""
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from go_platform_core.config.base import INT32_MAX
+from go_platform_core.config.errors import shorten
 from go_platform_core.images import parse_image
 from go_platform_core.kube import label_value
 from go_platform_core.units import parse_duration, parse_quantity
@@ -38,11 +40,27 @@ def _matching(pattern: str, what: str, *, echo: bool = True) -> AfterValidator:
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            shown = repr(value) if echo else "the value (not shown: it may be a secret)"
+            shown = shown_value(value) if echo else "the value (not shown: it may be a secret)"
             raise ValueError(f"{shown} is not {what}")
         return value
 
     return AfterValidator(check)
+
+
+SHOWN_LENGTH = 100
+"""The most of a value a message shows (`shown_value`): a value pasted or decoded in the wrong
+place (a file, 100,000 brackets) would otherwise fill the terminal; a label of 63 characters
+still shows whole."""
+
+
+def shown_value(value: Any) -> str:
+    """`value` as a message quotes it: its repr, cut to `SHOWN_LENGTH` characters."""
+    return shorten(value, SHOWN_LENGTH)
+
+
+def _quoting_shortly(err: ValueError, value: Any) -> ValueError:
+    """`err`, a message quoting `value` in full (from `units`, `images`), quoting it cut."""
+    return ValueError(str(err).replace(repr(value), shown_value(value)))
 
 
 _KEY_NAME_SHAPE = re.compile(r"([a-z][-a-z0-9]*:)?[A-Za-z][a-z0-9]*([-_.A-Z][A-Za-z0-9]*)*")
@@ -80,42 +98,132 @@ def _quantity_text(value: Any) -> Any:
 
 
 def _not_a_boolean(value: Any) -> Any:
-    """Pydantic would take `true` for 1: a boolean where a number belongs is a mistake."""
+    """Pydantic would take `true` for 1: a boolean where a number belongs is a mistake. NaN
+    and infinity (`.nan`, `.inf` in YAML) are no amount of anything either."""
     if isinstance(value, bool):
         raise ValueError(
             f"must be a number, not {str(value).lower()}; write the number itself (`2`)"
         )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {_NON_FINITE[str(value)]}")
+    if isinstance(value, str):  # pydantic reads "nan" and "inf" as numbers
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number (got {shown_value(value)})")
     return value
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "infinity", "-inf": "-infinity"}
+
+MAX_CPU = Decimal(1024)
+"""The largest CPU quantity taken: a pod runs on one node, and no machine a Go service is
+scheduled on has more cores (the largest cloud instances have 448 to 896 vCPUs). Above it is a
+misplaced suffix or exponent (`1e+30`, `500` for `500m`), not a size."""
+MAX_MEMORY = Decimal(2) ** 44
+"""The largest memory quantity taken, 16Ti: above the memory of any machine offered for
+general workloads (the 24 and 32 TiB instances are for SAP HANA), and so a typo (`512Ti`,
+`1e+30`) rather than a size; `GOMEMLIMIT` is derived from it."""
+
+
+def _quantity(value: str) -> Decimal:
+    try:
+        return parse_quantity(value)
+    except ValueError as err:
+        raise _quoting_shortly(err, value) from None
+
+
 def _cpu(value: str) -> str:
-    if parse_quantity(value) < Decimal("0.001"):
-        raise ValueError(f"{value!r} is below the smallest CPU amount, 1m")
+    amount = _quantity(value)
+    if amount < Decimal("0.001"):
+        raise ValueError(f"{shown_value(value)} is below the smallest CPU amount, 1m")
+    if amount > MAX_CPU:
+        raise ValueError(
+            f"{shown_value(value)} is above {MAX_CPU} CPUs, more than a node has; "
+            "check the suffix (`500m` is half a CPU)"
+        )
+    return value
+
+
+def _bytes(value: str) -> str:
+    if _quantity(value) < 2**20:
+        raise ValueError(
+            f"{shown_value(value)} is below 1Mi (memory is in bytes: write 128Mi, not 128m)"
+        )
     return value
 
 
 def _memory(value: str) -> str:
-    amount = parse_quantity(value)
-    if amount < 2**20:
-        raise ValueError(f"{value!r} is below 1Mi (memory is in bytes: write 128Mi, not 128m)")
+    _bytes(value)
+    if _quantity(value) > MAX_MEMORY:
+        raise ValueError(
+            f"{shown_value(value)} is above 16Ti, more memory than a node has; "
+            "check the suffix (`512Mi`, `2Gi`)"
+        )
     return value
 
 
 def _duration(value: str) -> str:
-    parse_duration(value)
+    try:
+        parse_duration(value)
+    except ValueError as err:
+        raise _quoting_shortly(err, value) from None
     return value
 
 
 def _image(value: str) -> str:
-    parse_image(value)
+    try:
+        parse_image(value)
+    except ValueError as err:
+        raise _quoting_shortly(err, value) from None
     return value
 
 
 def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
-    except ValueError as err:
-        raise ValueError(f"{value!r} is not a CIDR block ({err})") from None
+    except ValueError:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            # ipaddress's own reason only quotes the value again.
+            raise ValueError(f"{shown_value(value)} is not a CIDR block") from None
+        raise ValueError(f"{value!r} is not a CIDR block ({value} has host bits set)") from None
+    return value
+
+
+GO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)? [+-][0-9]{4} \S+"
+)
+"""Go's text of a time (`2024-01-01 00:00:00 +0000 UTC`): what the Pulumi CLI passes for a
+date or time YAML read from an unquoted `2024-01-01`."""
+NOT_A_DATE = (
+    'must be text, not a date; quote it so YAML keeps it as written (`"2024-01-01"`, not '
+    "`2024-01-01`, which YAML reads as a timestamp and Pulumi passes on as "
+    "`2024-01-01 00:00:00 +0000 UTC`)"
+)
+
+
+def _not_a_date(value: str) -> str:
+    """As a number where text belongs (`errors._not_text`): an unquoted date, converted. The
+    value is not shown: it may be a secret in the wrong place."""
+    if GO_TIME.fullmatch(value):
+        raise ValueError(NOT_A_DATE)
+    return value
+
+
+_DOCKER_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def _docker_tag(value: str) -> str:
+    _not_a_date(value)
+    if not _DOCKER_TAG.fullmatch(value):
+        raise ValueError(
+            f"{shown_value(value)} is not an image tag: at most 128 letters, digits, `_`, `.` "
+            "or `-`, not starting with `.` or `-`"
+        )
     return value
 
 
@@ -172,7 +280,7 @@ def _class_char(pattern: str, i: int, *, after_dash: bool) -> tuple[int, str | N
 def _module_pattern(value: str) -> str:
     problem = go_pattern_problem(value)
     if problem:
-        raise ValueError(f"{value!r} is not a Go path pattern: {problem}")
+        raise ValueError(f"{shown_value(value)} is not a Go path pattern: {problem}")
     return value
 
 
@@ -191,8 +299,8 @@ def _label_key(value: str) -> str:
         and (not slash or (re.fullmatch(_DNS_NAME, prefix) and len(prefix) <= 253))
     ):
         raise ValueError(
-            f"{value!r} is not a Kubernetes label key: a name of {_LABEL_RULE}, optionally "
-            "after a DNS name and `/` (`release`, `example.com/team`)"
+            f"{shown_value(value)} is not a Kubernetes label key: a name of {_LABEL_RULE}, "
+            "optionally after a DNS name and `/` (`release`, `example.com/team`)"
         )
     return value
 
@@ -202,7 +310,8 @@ def _label_value(value: str) -> str:
         fixed = label_value(value)
         instead = f"; write e.g. {fixed!r}" if fixed else ""
         raise ValueError(
-            f"{value!r} is not a Kubernetes label value: empty, or {_LABEL_RULE}{instead}"
+            f"{shown_value(value)} is not a Kubernetes label value: empty, or "
+            f"{_LABEL_RULE}{instead}"
         )
     return value
 
@@ -261,9 +370,43 @@ ConfigKey = Annotated[
 Port = Annotated[Whole, Field(ge=1, le=65535)]
 
 
+NOT_SHOWN = "the value (not shown: it may hold credentials)"
+IN_PLAIN_TEXT = "settings are stored and deployed in plain text, so keep credentials out of URLs"
+
+
+def carries_credentials(value: str, *, bare: bool = False) -> bool:
+    """Whether `value`, a URL (`scheme://user:password@host/...`), names a user or password;
+    with `bare`, also a `host:port` without a scheme (`user:password@redis:6379`)."""
+    _scheme, separator, rest = value.partition("://")
+    if not separator and not bare:
+        return False
+    authority = re.split(r"[/?#]", rest if separator else value, maxsplit=1)[0]
+    return "@" in authority
+
+
+def credentials_refused(instead: str = IN_PLAIN_TEXT) -> str:
+    """The reason for a URL with a user or password, the value never shown; `instead` says
+    where the credentials go."""
+    return f"{NOT_SHOWN} carries a user or password: {instead}"
+
+
+def without_credentials(
+    instead: str = IN_PLAIN_TEXT, *, bare: bool = False, separators: str = ""
+) -> AfterValidator:
+    """Refuses a URL with a user or password (`carries_credentials`); with `separators`, in
+    any item of a list of them (`GOPROXY`'s `,` and `|`)."""
+
+    def check(value: str) -> str:
+        items = re.split(f"[{re.escape(separators)}]", value) if separators else [value]
+        if any(carries_credentials(item.strip(), bare=bare) for item in items):
+            raise ValueError(credentials_refused(instead))
+        return value
+
+    return AfterValidator(check)
+
+
 def _endpoint_url(value: str) -> str:
     # Never echoed: an endpoint pasted with its user and password would be shown.
-    shown = "the value (not shown: it may hold credentials)"
     parts = urllib.parse.urlsplit(value)
     try:
         host, _port = parts.hostname, parts.port
@@ -271,12 +414,15 @@ def _endpoint_url(value: str) -> str:
         host = None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(
-            f"{shown} is not an http:// or https:// URL with a host (`http://minio.storage:9000`)"
+            f"{NOT_SHOWN} is not an http:// or https:// URL with a host "
+            "(`http://minio.storage:9000`)"
         )
-    if parts.username is not None or parts.password is not None:
+    if carries_credentials(value):
         raise ValueError(
-            f"{shown} carries a user or password: name the keys with `accessKeyIdSecret` "
-            "and `secretAccessKeySecret` (secret config keys) instead"
+            credentials_refused(
+                "name the keys with `accessKeyIdSecret` and `secretAccessKeySecret` "
+                "(secret config keys) instead"
+            )
         )
     return value
 
@@ -294,13 +440,32 @@ CpuQuantity = Annotated[
     str,
     BeforeValidator(_quantity_text),
     AfterValidator(_cpu),
-    Format("CPU quantity", "a Kubernetes quantity of at least `1m` (`250m`, `0.5`, `2`)"),
+    Format("CPU quantity", "a Kubernetes quantity from `1m` to `1024` (`250m`, `0.5`, `2`)"),
 ]
 MemoryQuantity = Annotated[
     str,
     BeforeValidator(_quantity_text),
     AfterValidator(_memory),
+    Format("memory quantity", "a Kubernetes quantity from `1Mi` to `16Ti` (`128Mi`, `1Gi`)"),
+]
+ByteQuantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_bytes),
     Format("byte quantity", "a Kubernetes quantity of at least `1Mi` (`128Mi`, `1Gi`)"),
+]
+"""A size that is not a container's memory (a volume's): no upper bound."""
+EnvValue = Annotated[str, AfterValidator(_not_a_date)]
+"""Text passed on as written (an environment variable, a build argument): never a date YAML
+converted."""
+ImageTag = Annotated[
+    str,
+    AfterValidator(_docker_tag),
+    Format(
+        "image tag",
+        "at most 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`; quoted "
+        'where YAML would read a number or a date (`"1.10"`, `"2024-01-01"`)',
+    ),
 ]
 ImageRef = Annotated[
     str,
