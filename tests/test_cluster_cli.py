@@ -12,15 +12,20 @@ Invariants guarded:
   `stop` there leaves no lock file behind;
 - `status` of a stopped cluster outside the repository's default directory gives a start
   command that names that directory; missing binaries are told with the build command for
-  the cache in use.
+  the cache in use;
+- a data directory another user owns (a `sudo make cluster-start` made it root's) is one
+  line naming the lock it cannot take and the chown that gives it back, not a traceback.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -223,3 +228,54 @@ READY = {"type": "Ready", "status": "True"}
 )
 def test_a_condition_is_read_from_whatever_status_the_api_returns(body, ready):
     assert condition_true(body, "Ready") is ready
+
+
+def as_nobody() -> list[str] | None:
+    """The words that run a Python (3.11 or later, as the tool needs) as the user nobody,
+    or None: not root, no runuser, or no Python that user may run."""
+    runuser = shutil.which("runuser")
+    if os.geteuid() != 0 or runuser is None:
+        return None
+    for python in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
+        if python is None:
+            continue
+        words = [runuser, "-u", "nobody", "--", python]
+        check = "import sys; sys.exit(sys.version_info < (3, 11))"
+        probe = subprocess.run([*words, "-c", check], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return words
+    return None
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory every user can reach (pytest's own are root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="cluster-cli-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_data_directory_of_another_user_is_one_line_with_the_chown(shared_dir: Path):
+    nobody = as_nobody()
+    if nobody is None:
+        pytest.skip("needs root, runuser and a Python 3.11 the user nobody may run")
+    data = shared_dir / "data"
+    (data / "pki").mkdir(parents=True)  # root's, as after `sudo make cluster-start`
+    data.chmod(0o755)
+    env = {"GO_PLATFORM_CACHE": str(shared_dir / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GO_PLATFORM_CLUSTER_")}
+
+    result = subprocess.run(
+        [*nobody, str(CLUSTER), "stop", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=60,
+        check=False,
+    )
+
+    assert one_error(result) == (
+        f"cluster: error: {data}/.lock: permission denied; {data} is owned by root, not nobody"
+        f" (made by a `sudo` run?); give it back with `sudo chown -R nobody {data}`"
+    )

@@ -16,6 +16,11 @@ Invariants guarded:
 - a stamp is `present` only for the same recipe and pins with every output a file;
 - files are written and installed atomically, with the mode asked for;
 - a subcommand's expected failure is exit status 1 with one line, an interrupt 130;
+- an operating system error (a lock file of another user's, a full disk, a certificate
+  OpenSSL refuses) is exit status 1 with one line naming the path, the reason and what to do;
+- SIGTERM and SIGHUP end a tool as Ctrl-C does, 128 + the signal's number: a logged command
+  (go build) and its process group go with it; SIGKILL takes the command too (Linux);
+- progress and the final report carry on quietly once nobody reads stderr (a closed terminal);
 - a pin file that is missing, unreadable (a directory, no permission, not UTF-8, under a file)
   or malformed is one line in the tool's words, naming the path and what is wrong.
 """
@@ -27,7 +32,12 @@ import fcntl
 import io
 import json
 import os
+import pwd
+import random
 import re
+import signal
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -701,3 +711,166 @@ def test_exit_status_lets_unexpected_errors_through():
 
     with pytest.raises(RuntimeError, match="a bug"):
         exit_status("cluster", broken)
+
+
+def test_exit_status_of_an_os_error_names_the_path_and_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    lock = cache / ".lock"
+    owner = cache.stat().st_uid
+
+    def raises(error: OSError) -> Callable[[], int]:
+        def command() -> int:
+            raise error
+
+        return command
+
+    denied = raises(PermissionError(errno.EACCES, "Permission denied", str(lock)))
+    full = raises(OSError(errno.ENOSPC, "No space left on device", str(cache / "go" / "a.o")))
+    mismatch = raises(
+        ssl.SSLError(116, "[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)")
+    )
+
+    assert exit_status("toolchain", denied) == 1
+    assert capsys.readouterr().err == (
+        f"toolchain: error: {lock}: permission denied; check its permissions: `ls -ld {cache}`\n"
+    )
+    assert exit_status("toolchain", full) == 1
+    assert capsys.readouterr().err == (
+        f"toolchain: error: {cache}/go/a.o: no space left on device; the file system is full;"
+        f" free space there (`df -h {cache}`)\n"
+    )
+    assert exit_status("cluster", mismatch) == 1
+    assert capsys.readouterr().err == (
+        "cluster: error: [X509: KEY_VALUES_MISMATCH] key values mismatch\n"
+    )
+    # As another user than the owner (a `sudo make up` made the cache root's).
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)
+    me, them = (pwd.getpwuid(uid).pw_name for uid in (owner + 1, owner))
+    assert exit_status("toolchain", denied) == 1
+    assert capsys.readouterr().err == (
+        f"toolchain: error: {lock}: permission denied; {cache} is owned by {them}, not {me}"
+        f" (made by a `sudo` run?); give it back with `sudo chown -R {me} {cache}`\n"
+    )
+
+
+def test_exit_status_of_sigterm_and_sighup(capsys: pytest.CaptureFixture[str]):
+    def killed(signum: int) -> Callable[[], int]:
+        def command() -> int:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+            return 0
+
+        return command
+
+    missed: list[int] = []
+
+    def ours(signum: int, frame: object) -> None:  # should exit_status not handle them
+        missed.append(signum)
+
+    before = {signum: signal.signal(signum, ours) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        assert exit_status("cluster", killed(signal.SIGTERM)) == 128 + signal.SIGTERM
+        assert capsys.readouterr().err == "cluster: terminated (SIGTERM)\n"
+        assert exit_status("toolchain", killed(signal.SIGHUP)) == 128 + signal.SIGHUP
+        assert capsys.readouterr().err == "toolchain: terminated (SIGHUP)\n"
+        assert missed == []
+        assert signal.getsignal(signal.SIGTERM) is ours  # put back as it was
+        assert signal.getsignal(signal.SIGHUP) is ours
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+class _NobodyReads(io.StringIO):
+    """A stream whose reader is gone: a closed terminal, a pipe nobody reads."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_nobody_reading_stops_neither_progress_nor_the_exit_status(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    Progress(_NobodyReads()).say("cluster: start failed; stopping the components started so far")
+
+    def fails() -> int:
+        raise ToolError("it failed")
+
+    monkeypatch.setattr(sys, "stderr", _NobodyReads())
+    assert exit_status("cluster", fails) == 1
+
+
+# A tool building with run_logged, as bootstrap.py and cluster.py run their go commands.
+BUILDING_TOOL = f"""
+import signal, sys
+sys.path.insert(0, {str(REPO / "tools")!r})
+from pathlib import Path
+from gobuild.cli import exit_status
+from gobuild.commands import run_logged
+from gobuild.progress import Progress
+
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # not ignored, whatever ran the tests
+work = Path(sys.argv[1])
+build = ["sleep", sys.argv[2]]
+sys.exit(exit_status("toolchain", lambda: run_logged("go build", build, work, work / "log", Progress())))
+"""
+
+
+def _running(argv: list[str]) -> list[int]:
+    """PIDs of live (not zombie) processes whose command line is `argv`."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            matches = (entry / "cmdline").read_bytes() == wanted
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if matches and state not in {"Z", "X"}:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [
+        (signal.SIGTERM, 128 + signal.SIGTERM),
+        (signal.SIGHUP, 128 + signal.SIGHUP),
+        (signal.SIGKILL, -signal.SIGKILL),
+    ],
+)
+def test_a_terminated_tool_takes_its_logged_command_with_it(
+    tmp_path: Path, signum: int, status: int
+):
+    build = ["sleep", f"4242.{random.randrange(10**6)}"]  # ours alone
+    tool = subprocess.Popen(
+        [sys.executable, "-c", BUILDING_TOOL, str(tmp_path), build[1]],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _running(build) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _running(build), "the logged command did not start"
+
+        tool.send_signal(signum)
+        assert tool.wait(timeout=15) == status
+        deadline = time.monotonic() + 2
+        while _running(build) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(build), "the logged command outlived the tool"
+    finally:
+        tool.kill()
+        tool.wait()
+        for pid in _running(build):
+            os.kill(pid, signal.SIGKILL)
+    if signum != signal.SIGKILL:
+        assert tool.stderr is not None
+        assert tool.stderr.read() == f"toolchain: terminated ({signal.Signals(signum).name})\n"

@@ -20,8 +20,10 @@ Environment:
     GO_PLATFORM_CLUSTER_PORT   API server port (default: the last one used, else a free one)
     GO_PLATFORM_CLUSTER_NODES  number of fake nodes (default: as many as last time, else 1)
 
-Expected failures are one line on stderr (plus, for a component that fails to start, the
-tail of its log and its command line) and exit status 1; never a traceback.
+Expected failures, and failures of the system (a directory another user owns, a full disk),
+are one line on stderr (plus, for a component that fails to start, the tail of its log and
+its command line) and exit status 1; never a traceback. SIGTERM and SIGHUP end it as Ctrl-C
+does: a `start` stops the components it started.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ the step ran it; a command that is not installed is a one-line ToolError.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +22,9 @@ from gobuild.progress import Progress
 
 HEARTBEAT_SECONDS = 30.0
 LOG_TAIL_LINES = 25
+# How long an interrupted command's group has between SIGTERM and SIGKILL.
+KILL_GRACE_SECONDS = 10.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Count = Callable[[int, int], str]
 """What a heartbeat says of a logged command's output, given how many lines its log has now
@@ -88,8 +93,10 @@ def run_logged(
     """Run a long command with its output appended to `log` and a heartbeat on stderr every
     HEARTBEAT_SECONDS; when it fails, show the last lines of the log and raise StepError.
 
-    The command leads a process group of its own: when we are interrupted, we take the
-    whole group (go runs compilers) with us."""
+    The command leads a process group of its own: when we are interrupted (Ctrl-C, or
+    SIGTERM and SIGHUP, which the tools' exit_status raises as Terminated), we take the
+    whole group (go runs compilers) with us. Should we die without a word (SIGKILL), the
+    kernel sends the command SIGTERM (on Linux)."""
     extra = dict(env or {})
     command = command_line(argv, cwd, extra)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +113,7 @@ def run_logged(
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_dies_with_parent(),
             )
         except FileNotFoundError:
             raise _not_found(step, argv) from None
@@ -121,9 +129,7 @@ def run_logged(
                         f" {count(count_lines(log), first_line)})"
                     )
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
+            _kill_group(process)
             raise
     if returncode != 0:
         lines = tail(log)
@@ -132,6 +138,37 @@ def run_logged(
             for line in lines:
                 progress.say(f"      | {line}")
         raise StepError(step, command, log, f"exit status {returncode}")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group `process` leads, SIGKILL it if it outlives the grace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """For Popen's preexec_fn, on Linux: the child gets SIGTERM when we die, whatever
+    kills us. None elsewhere, or when the C library cannot be loaded."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    parent = os.getpid()
+
+    def arrange() -> None:  # in the child, between fork and exec
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the line above: nobody would tell it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 def count_lines(path: Path) -> int:

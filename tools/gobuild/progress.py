@@ -29,7 +29,11 @@ class Progress:
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
-        print(message, file=self.stream, flush=True)
+        """One line on the stream; none, without an error, once nobody reads it (its
+        terminal closed, as with SIGHUP; the reader of its pipe gone): what the tool does
+        then, such as stopping what it started, must not stop at its first word."""
+        with contextlib.suppress(OSError):
+            print(message, file=self.stream, flush=True)
 
     def duration(self, seconds: float) -> str:
         return duration(seconds, tenths_below=self.tenths_below)

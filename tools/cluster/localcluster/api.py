@@ -13,11 +13,14 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
+import os
 import random
 import socket
 import ssl
 from pathlib import Path
 from typing import Any
+
+from gobuild.errors import os_error_reason
 
 from localcluster.base import ClusterError
 
@@ -50,8 +53,14 @@ class ApiClient:
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.context = ssl.create_default_context(cafile=str(ca))
-        self.context.load_cert_chain(str(cert), str(key))
+        try:
+            self.context = ssl.create_default_context(cafile=str(ca))
+        except OSError as error:
+            raise _unusable(error, (ca,), "the CA certificate") from None
+        try:
+            self.context.load_cert_chain(str(cert), str(key))
+        except OSError as error:
+            raise _unusable(error, (cert, key), f"the client certificate (key {key})") from None
 
     @property
     def server(self) -> str:
@@ -93,6 +102,20 @@ class ApiClient:
         return self.request("PATCH", path, body, "application/merge-patch+json")
 
 
+def _unusable(error: OSError, files: tuple[Path, ...], what: str) -> OSError | ClusterError:
+    """A certificate or key the TLS library refuses, as one line naming it; one it cannot
+    read, as the OSError with the file named (the library names none)."""
+    if isinstance(error, ssl.SSLError):
+        return ClusterError(
+            f"{files[0]}: {what} is unusable: {os_error_reason(error)}; a start checks the"
+            " certificates and remakes those that do not hold (stop the cluster, start it again)"
+        )
+    if error.filename is None:
+        unreadable = [path for path in files if not os.access(path, os.R_OK)]
+        error.filename = str(unreadable[0] if unreadable else files[0])
+    return error
+
+
 def condition_true(body: Any, kind: str) -> bool:
     """Whether the object `body` (as the API returned it) has its condition `kind` True. Its
     status, or the status's conditions, is absent or null until a controller has written
@@ -105,9 +128,37 @@ def condition_true(body: Any, kind: str) -> bool:
     )
 
 
-def http_ok(url_host: str, port: int, path: str, *, tls: bool, timeout: float = 2.0) -> bool:
-    """True when GET answers 200. For components' own /healthz on loopback, whose serving
-    certificates are self-signed by the components themselves."""
+class NotReadyError(Exception):
+    """A health check answered, but not yet as wanted: the status and what the server said."""
+
+
+CHECK_FAILURES = (OSError, http.client.HTTPException, NotReadyError)
+"""What a health check raises when it fails: no answer (refused, TLS, timeout), a broken
+one, or not the one wanted."""
+
+
+def check_failure(error: BaseException) -> str:
+    """A health check's failure in a few words: `connection refused`, OpenSSL's reason for a
+    TLS failure, `GET /readyz: 500 [-]etcd failed`."""
+    if isinstance(error, OSError):
+        return os_error_reason(error)
+    return str(error) or type(error).__name__
+
+
+def not_ready(path: str, status: int, body: Any) -> NotReadyError:
+    """Why `GET path` answering `status` is not ready: a /readyz or /healthz text answer's
+    failing checks (`[-]etcd failed: reason withheld`), else the first line of the body."""
+    text = body.get("message", "") if isinstance(body, dict) else str(body)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    failing = [line for line in lines if line.startswith("[-]")]
+    detail = ", ".join(failing) if failing else (lines[0] if lines else "")
+    return NotReadyError(f"GET {path}: {status}" + (f" {detail[:300]}" if detail else ""))
+
+
+def http_check(url_host: str, port: int, path: str, *, tls: bool, timeout: float = 2.0) -> None:
+    """Return when GET answers 200; else raise why not (one of CHECK_FAILURES). For
+    components' own /healthz on loopback, whose serving certificates are self-signed by the
+    components themselves."""
     connection: http.client.HTTPConnection
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -118,11 +169,20 @@ def http_ok(url_host: str, port: int, path: str, *, tls: bool, timeout: float = 
         connection = http.client.HTTPConnection(url_host, port, timeout=timeout)
     try:
         connection.request("GET", path)
-        return connection.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
+        response = connection.getresponse()
+        if response.status != 200:
+            raise not_ready(path, response.status, response.read(4096).decode(errors="replace"))
     finally:
         connection.close()
+
+
+def http_ok(url_host: str, port: int, path: str, *, tls: bool, timeout: float = 2.0) -> bool:
+    """True when GET answers 200 (see http_check)."""
+    try:
+        http_check(url_host, port, path, tls=tls, timeout=timeout)
+    except CHECK_FAILURES:
+        return False
+    return True
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -20,6 +20,7 @@ import datetime
 import email.utils
 import functools
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -29,9 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from gobuild.cache import exclusive, symlink_atomically, utc_now, write_atomically, write_json
-from gobuild.commands import tail
+from gobuild.commands import LOG_TAIL_LINES
 
-from localcluster.api import ApiClient, condition_true, free_port, http_ok, port_is_free
+from localcluster.api import (
+    CHECK_FAILURES,
+    ApiClient,
+    check_failure,
+    condition_true,
+    free_port,
+    http_check,
+    http_ok,
+    not_ready,
+    port_is_free,
+)
 from localcluster.base import Binaries, ClusterError, Progress, Versions, duration
 from localcluster.pki import FRONT_PROXY_CLIENT, Pki
 from localcluster.processes import Tracked, kill_strays, spawn, strays, terminate
@@ -116,14 +127,32 @@ class DataDir:
 
 
 class ComponentError(ClusterError):
-    """A component exited or never became healthy during `start`."""
+    """A component exited or never became healthy during `start`: with the last lines it
+    logged then (before `start` stopped it, and the log filled with its shutdown)."""
 
     def __init__(self, component: str, reason: str, data: DataDir, command: Sequence[str]) -> None:
         self.component = component
         self.data_dir = data.root
         self.log = data.log(component)
         self.command = shlex.join(command)
+        self.tail = run_tail(self.log)
         super().__init__(f"{component} {reason}")
+
+
+RUN_START = re.compile(r"=== \S+ starting \S+$")  # what `spawn` writes before each run
+
+
+def run_tail(log: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last lines of a component's log, of its last run only (each run appends to the
+    log, after a `=== <time> starting <component>` line): none if it does not exist."""
+    try:
+        content = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    starts = [index for index, line in enumerate(content) if RUN_START.match(line)]
+    if starts:
+        content = content[starts[-1] + 1 :]
+    return content[-lines:]
 
 
 @dataclasses.dataclass
@@ -281,21 +310,29 @@ class _Launcher:
     def wait(
         self,
         component: str,
-        ready: Callable[[], bool],
-        timeout: float = COMPONENT_TIMEOUT,
+        ready: Callable[[], bool | None],
+        timeout: float | None = None,
         failure: str = "did not become healthy",
     ) -> None:
-        """Poll `ready` until it holds; fail early if any launched component exits."""
+        """Poll `ready` until it returns (True or None) or holds; fail early if any launched
+        component exits. `ready` may raise one of CHECK_FAILURES to say why not: the last
+        one is named when it times out (COMPONENT_TIMEOUT unless told)."""
+        timeout = COMPONENT_TIMEOUT if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        last: BaseException | None = None
         while True:
             for name, process in self.processes.items():
                 code = process.poll()
                 if code is not None:
                     raise self._failed(name, f"exited with status {code}")
-            if ready():
-                return
+            try:
+                if ready() is not False:
+                    return
+            except CHECK_FAILURES as error:
+                last = error
             if time.monotonic() > deadline:
-                raise self._failed(component, f"{failure} within {duration(timeout)}")
+                why = f" (last check: {check_failure(last)})" if last is not None else ""
+                raise self._failed(component, f"{failure} within {duration(timeout)}{why}")
             time.sleep(0.25)
 
     def _failed(self, component: str, reason: str) -> ComponentError:
@@ -306,7 +343,11 @@ def _start_all(settings: Settings, state: State, progress: Progress) -> None:
     data, ports, versions = settings.data, state.ports, settings.versions
     started = time.monotonic()
     with progress.step("certificates and kubeconfigs"):
-        data.pki.ensure(SERVICE_IP)
+        remade = {
+            name: why for name, why in data.pki.ensure(SERVICE_IP).items() if why != "missing"
+        }
+        for name, why in remade.items():
+            progress.say(f"      remade {name}: {why}")
         data.config.mkdir(parents=True, exist_ok=True)
         for identity in ("controller-manager", "scheduler", "kwok"):
             path = data.component_kubeconfig(identity)
@@ -315,11 +356,11 @@ def _start_all(settings: Settings, state: State, progress: Progress) -> None:
     launcher = _Launcher(settings, state)
     with progress.step(f"etcd v{versions.etcd} on {LOOPBACK}:{ports['etcd']}"):
         launcher.launch("etcd")
-        launcher.wait("etcd", lambda: http_ok(LOOPBACK, ports["etcd"], "/health", tls=False))
+        launcher.wait("etcd", lambda: http_check(LOOPBACK, ports["etcd"], "/health", tls=False))
     client = admin_client(data, ports["kube-apiserver"], timeout=5.0)
     with progress.step(f"kube-apiserver v{versions.kubernetes} on {client.server}"):
         launcher.launch("kube-apiserver")
-        launcher.wait("kube-apiserver", lambda: _answers(client, "/readyz"), APISERVER_TIMEOUT)
+        launcher.wait("kube-apiserver", lambda: _check(client, "/readyz"), APISERVER_TIMEOUT)
     with progress.step("kube-controller-manager, kube-scheduler, kwok"):
         _release_node_leases(client, state.nodes)
         launcher.launch("kube-controller-manager")
@@ -332,7 +373,7 @@ def _start_all(settings: Settings, state: State, progress: Progress) -> None:
         ):
             launcher.wait(
                 component,
-                functools.partial(http_ok, LOOPBACK, ports[component], "/healthz", tls=tls),
+                functools.partial(http_check, LOOPBACK, ports[component], "/healthz", tls=tls),
             )
     with progress.step(f"{len(state.nodes)} fake node(s) Ready, default service account"):
         since = _server_time(client)
@@ -344,7 +385,7 @@ def _start_all(settings: Settings, state: State, progress: Progress) -> None:
         )
         launcher.wait(
             "kube-controller-manager",
-            lambda: _answers(client, "/api/v1/namespaces/default/serviceaccounts/default"),
+            lambda: _check(client, "/api/v1/namespaces/default/serviceaccounts/default"),
             failure="did not create the default ServiceAccount",
         )
     write_kubeconfig(data, "admin", ports["kube-apiserver"], data.kubeconfig)
@@ -464,11 +505,19 @@ def _write_scheduler_config(data: DataDir) -> None:
     )
 
 
+def _check(client: ApiClient, path: str) -> None:
+    """Return when GET answers 200; else raise why not (one of CHECK_FAILURES)."""
+    response = client.get(path)
+    if response.status != 200:
+        raise not_ready(path, response.status, response.body)
+
+
 def _answers(client: ApiClient, path: str) -> bool:
     try:
-        return client.get(path).status == 200
-    except OSError:
+        _check(client, path)
+    except CHECK_FAILURES:
         return False
+    return True
 
 
 def _ensure_nodes(client: ApiClient, names: Sequence[str], versions: Versions) -> None:
@@ -704,7 +753,7 @@ def health(data: DataDir, state: State) -> dict[str, bool]:
         checks["kube-apiserver"] = _answers(
             admin_client(data, ports.get("kube-apiserver", 0), timeout=3.0), "/readyz"
         )
-    except (OSError, ValueError):
+    except (OSError, ValueError, ClusterError):  # its certificates unusable
         checks["kube-apiserver"] = False
     return checks
 
@@ -759,11 +808,12 @@ def status(data: DataDir, binaries: Binaries) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def reported_failure(progress: Progress) -> Iterator[None]:
-    """Turn a ComponentError into the tail of its log and the commands to rerun."""
+    """Turn a ComponentError into the tail of its log (as it was when the component failed,
+    before `start` stopped the others) and the command to rerun."""
     try:
         yield
     except ComponentError as failure:
-        lines = tail(failure.log)
+        lines = failure.tail
         if lines:
             progress.say(f"cluster: last lines of {failure.log}:")
             for line in lines:
