@@ -69,6 +69,9 @@ class ObservabilityBinding:
     """Labels a Prometheus selects monitors and rules by, besides the platform label."""
     availability_slo: float = 99.9
     """Availability objective (percent) the error-budget alerts burn against."""
+    scraper_labels: Mapping[str, str] = field(default_factory=dict)
+    """Pod labels of the Prometheus that scrapes (the installed one's): only those pods of
+    `namespace` reach the metrics port. Empty: every pod of it, where they are not known."""
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,7 @@ class GoServiceStack(pulumi.ComponentResource):
                 if args.gateway and service.route
                 else None,
                 monitoring_namespace=observability.namespace if self._monitored else None,
+                scraper_labels=observability.scraper_labels if self._monitored else None,
                 admin_port_name=self._admin_port_name,
                 callers=args.callers,
                 client_namespaces=args.client_namespaces,

@@ -195,6 +195,27 @@ def test_athens_env_for_s3():
 # --- the component ---------------------------------------------------------------------
 
 
+def test_only_prometheus_of_the_monitoring_namespace_reaches_athens(pulumi_program):
+    # Athens serves /metrics on its API port: the monitoring namespace's other pods
+    # (Grafana, Loki, Alloy) must not be able to download private modules through it.
+    recording = run(pulumi_program)
+    ingress = recording.one("NetworkPolicy", parent="module-proxy-athens").inputs["spec"]["ingress"]
+    scrape = [rule for rule in ingress if "monitoring" in repr(rule["from"])]
+    assert scrape == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": "http"}],
+        }
+    ]
+
+
 def test_athens_is_a_hardened_go_service(pulumi_program):
     recording = run(pulumi_program)
     deployment = athens(recording)

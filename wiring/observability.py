@@ -9,6 +9,7 @@ import pulumi
 from components.crds import custom_resources_wait_for
 from components.go_service import ObservabilityBinding
 from components.observability import ObservabilityStack, ObservabilityStackArgs
+from go_platform_core import kube
 from wiring.context import Platform
 from wiring.secrets import aws_keys
 
@@ -39,6 +40,7 @@ def setup_observability(platform: Platform) -> Platform:
             otlp_endpoint=platform.endpoints.otlp_grpc,
             availability_slo=observing.availability_slo,
             monitor_labels=observing.monitor_labels,
+            scraper_labels=kube.PROMETHEUS_POD_LABELS if observing.install else {},
         )
         if observing.enabled
         else None

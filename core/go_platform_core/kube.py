@@ -217,12 +217,17 @@ def _port_rules(ports: Sequence[int | str]) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": port} for port in ports]
 
 
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+"""A label the Prometheus operator gives every Prometheus pod it runs (of its selector)."""
+
+
 def network_policy_spec(
     selector: Mapping[str, str],
     *,
     gateway_namespace: str | None,
     monitoring_namespace: str | None,
     admin_port_name: str,
+    scraper_labels: Mapping[str, str] | None = None,
     callers: Sequence[str],
     egress: Sequence[Mapping[str, Any]],
     client_namespaces: Sequence[str] = (),
@@ -232,7 +237,11 @@ def network_policy_spec(
 
     Ingress: the gateway (when routed), callers in the namespace and client namespaces
     reach the API port;
-    Prometheus (when monitored) reaches the admin port. Egress: DNS, the OTLP receiver,
+    Prometheus (when monitored) reaches the admin port: the pods of `monitoring_namespace`
+    labelled `scraper_labels`, or all of them where its labels are not known (a cluster's
+    own). Where the admin port is the API port (a program serving both on one), the rest of
+    that namespace (Grafana, Loki, Alloy) must not reach the API. Egress: DNS, the OTLP
+    receiver,
     and each declared rule (`{"service"|"namespace"|"cidr": ..., "ports": [...]}`).
     """
 
@@ -268,12 +277,10 @@ def network_policy_spec(
             {"from": [from_namespace(namespace)], "ports": _port_rules([HTTP_PORT_NAME])}
         )
     if monitoring_namespace:
-        ingress.append(
-            {
-                "from": [from_namespace(monitoring_namespace)],
-                "ports": _port_rules([admin_port_name]),
-            }
-        )
+        scraper = from_namespace(monitoring_namespace)
+        if scraper_labels:
+            scraper["podSelector"] = {"matchLabels": dict(scraper_labels)}
+        ingress.append({"from": [scraper], "ports": _port_rules([admin_port_name])})
 
     dns = [{"protocol": proto, "port": 53} for proto in ("UDP", "TCP")]
     egress_rules: list[dict[str, Any]] = [{"to": [from_namespace("kube-system")], "ports": dns}]
