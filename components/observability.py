@@ -6,6 +6,12 @@ recording rules and dashboards, and Alertmanager, each kept current upstream; we
 choose how Prometheus selects what to scrape. It selects on the platform label that every
 go-platform ServiceMonitor and PrometheusRule carries, so nothing depends on the chart's
 `release` label (the classic reason a ServiceMonitor is silently ignored).
+
+Every container the charts run is sized, confined (non-root, no privilege escalation, all
+capabilities dropped, seccomp) and on a read-only root, with emptyDirs where it writes, as
+the policy pack requires in staging and prod. The pack sees what `helm.v4.Chart`
+registers: the rendered manifests, never the charts' hooks, which it drops (so nothing
+here may depend on a hook having run).
 """
 
 from __future__ import annotations
@@ -26,7 +32,71 @@ from go_platform_core.config import Environment, ObservabilitySettings, RouteSet
 
 GRAFANA_SECRET = "grafana-admin"
 S3_CREDENTIALS_SECRET = "observability-s3"
+ALERTMANAGER_SECRET = "go-platform-alertmanager"
+"""Alertmanager's configuration (`alertmanager.yaml`), from `alertmanagerConfigSecret`."""
 GRAFANA_USER = "admin"
+
+
+def _sized(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
+    return {
+        "requests": {"cpu": cpu, "memory": memory},
+        "limits": {"cpu": cpu_limit, "memory": memory_limit},
+    }
+
+
+# Requests and limits of every container the charts run (the policy pack's
+# container-resources-required refuses one without both in staging and prod), sized for a
+# small production cluster: a few nodes, a few dozen services. Requests are what the
+# scheduler reserves, about what each program uses at rest; limits leave room for bursts
+# (queries, compaction, a replayed WAL). Where the pack sees the container, limits stay
+# within every environment's container-limits-within-caps (2 CPUs and 2Gi in dev, the
+# lowest). The charts derive GOMEMLIMIT from the memory limit for Loki (85% of it) and
+# Grafana (all of it); Tempo's gets 90% from here. The Go runtime then collects harder
+# before the kernel kills.
+PROMETHEUS_OPERATOR_RESOURCES = _sized("50m", "64Mi", "200m", "256Mi")
+KUBE_STATE_METRICS_RESOURCES = _sized("20m", "64Mi", "200m", "256Mi")
+LOKI_RESOURCES = _sized("250m", "512Mi", "2", "2Gi")
+TEMPO_RESOURCES = _sized("200m", "512Mi", "1", "2Gi")
+GRAFANA_RESOURCES = _sized("100m", "256Mi", "1", "1Gi")
+ALLOY_RESOURCES = _sized("100m", "256Mi", "1", "1Gi")
+SIDECAR_RESOURCES = _sized("10m", "64Mi", "100m", "256Mi")
+"""The k8s-sidecar containers copying labelled ConfigMaps: Loki's rules, Grafana's dashboards."""
+# Pods the Prometheus operator creates from the Prometheus and Alertmanager resources: the
+# pack never sees them (it checks the chart's objects, not what an operator makes of them),
+# but they are sized all the same. Prometheus grows with the number of series, not with
+# retention; 4Gi holds a few hundred thousand.
+PROMETHEUS_RESOURCES = _sized("250m", "1Gi", "2", "4Gi")
+ALERTMANAGER_RESOURCES = _sized("10m", "32Mi", "100m", "128Mi")
+CONFIG_RELOADER_RESOURCES = _sized("10m", "32Mi", "100m", "64Mi")
+
+SIDECAR_HEALTH_PORT = 8080
+"""Where k8s-sidecar serves `/healthz` (ready once its first sync is done, live while it
+hears from the API server)."""
+
+
+def _confined(**extra: Any) -> dict[str, Any]:
+    """A container securityContext meeting the restricted Pod Security Standard, on a
+    read-only root: the pack refuses less in staging and prod."""
+    return {
+        **extra,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_security(uid: int) -> dict[str, Any]:
+    """A pod securityContext running as `uid` (group and volume group too), seccomp
+    confined; volumes are handed to the group only when their root does not match."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _platform_selector() -> dict[str, Any]:
@@ -54,6 +124,7 @@ def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
         "enableRemoteWriteReceiver": True,
         "enableFeatures": ["exemplar-storage"],
         "storageSpec": _volume_claim(settings),
+        "resources": PROMETHEUS_RESOURCES,
     }
     for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
         spec[f"{kind}Selector"] = selector
@@ -68,9 +139,34 @@ def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
         # A subchart: the parent's commonLabels never reach its ServiceMonitor, and without
         # the label Prometheus scrapes no kube_* series (the restart alerts need them).
         "kube-state-metrics": {
-            "prometheus": {"monitor": {"additionalLabels": kube.monitoring_labels()}}
+            "prometheus": {"monitor": {"additionalLabels": kube.monitoring_labels()}},
+            "resources": KUBE_STATE_METRICS_RESOURCES,
         },
-        "alertmanager": {"enabled": True},
+        "prometheusOperator": {
+            # helm.v4.Chart renders without hooks, so the chart's hook Jobs that create the
+            # webhooks' certificate Secret and patch it into the webhook configurations
+            # never run; yet with TLS on, the operator mounts that Secret and would wait
+            # for it forever. No admission webhooks (they only checked PrometheusRules and
+            # AlertmanagerConfigs, failing open), and the operator serves its metrics and
+            # health over plain HTTP inside the namespace.
+            "admissionWebhooks": {"enabled": False},
+            "tls": {"enabled": False},
+            "resources": PROMETHEUS_OPERATOR_RESOURCES,
+            "prometheusConfigReloader": {"resources": CONFIG_RELOADER_RESOURCES},
+        },
+        "alertmanager": {
+            "enabled": True,
+            "alertmanagerSpec": {
+                "resources": ALERTMANAGER_RESOURCES,
+                # The configuration is a secret (webhook URLs, keys): the chart's own
+                # Secret, which routes to no one, is replaced by one the program writes.
+                **(
+                    {"useExistingSecret": True, "configSecret": ALERTMANAGER_SECRET}
+                    if settings.alertmanager_config_secret
+                    else {}
+                ),
+            },
+        },
         "prometheus": {"prometheusSpec": spec},
     }
 
@@ -133,7 +229,10 @@ def loki_values(settings: ObservabilitySettings) -> dict[str, Any]:
         "deploymentMode": "Monolithic",
         "loki": loki,
         "defaults": defaults,
-        "singleBinary": {"replicas": 1, "persistence": persistence},
+        # The chart already runs both containers confined on a read-only root (emptyDirs
+        # on /tmp and the rules folder, the volume on /var/loki); they need only sizes.
+        "singleBinary": {"replicas": 1, "persistence": persistence, "resources": LOKI_RESOURCES},
+        "sidecar": {"resources": SIDECAR_RESOURCES},
         "read": scalable_off,
         "write": scalable_off,
         "backend": scalable_off,
@@ -153,6 +252,10 @@ def aws_s3_endpoint(region: str) -> str:
     under `amazonaws.com.cn`)."""
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"s3.{region}.{domain}"
+
+
+TEMPO_UID = 10001
+"""The user Tempo's image and chart run as."""
 
 
 def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[str, Any]:
@@ -201,19 +304,56 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
                 "wal": {"path": "/var/tempo/wal"},
             }
         }
+    # Confined on a read-only root: Tempo writes only its WAL and local blocks (the volume
+    # on /var/tempo) and the metrics generator's WAL (the chart's emptyDir on /tmp, there
+    # because the generator is on).
+    tempo["resources"] = TEMPO_RESOURCES
+    tempo["securityContext"] = _confined()
+    # Unlike Loki's and Grafana's charts, Tempo's derives no GOMEMLIMIT from the limit.
+    tempo["extraEnv"] = [
+        {
+            "name": "GOMEMLIMIT",
+            "value": kube.go_memory_limit(TEMPO_RESOURCES["limits"]["memory"]),
+        }
+    ]
     persistence: dict[str, Any] = {"enabled": True, "size": storage.size}
     if storage.storage_class:
         persistence["storageClassName"] = storage.storage_class
     return {
         "tempo": tempo,
+        # The pod's securityContext (the chart's default uid, with seccomp added).
+        "securityContext": _pod_security(TEMPO_UID),
         "persistence": persistence,
         "serviceMonitor": {"enabled": True, "additionalLabels": kube.monitoring_labels()},
     }
 
 
+GRAFANA_UID = 472
+"""The user Grafana's image and chart run as."""
+GRAFANA_PORT = 3000
+"""Grafana's HTTP port in its pod (its Service's port 80 leads there)."""
+
+
+def _sidecar_probe(initial_delay: int, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "failureThreshold": failures,
+    }
+
+
 def grafana_values(settings: ObservabilitySettings, found: telemetry.Endpoints) -> dict[str, Any]:
     """Grafana: admin from a Secret, datasources linked to each other, dashboards from
-    labelled ConfigMaps in every namespace."""
+    labelled ConfigMaps in every namespace.
+
+    Every container confined on a read-only root: Grafana writes its database and plugins
+    to its volume, temporary files (SQLite's among them) to an emptyDir on /tmp, and file
+    logs, were they turned on, to one on /var/log/grafana; the dashboards sidecar writes
+    to its dashboards folder and /tmp, both emptyDirs. No root init container chowning the
+    volume (the restricted standard refuses its uid 0 and CHOWN): the kubelet hands the
+    volume to Grafana's group (fsGroup), only when its root does not match already.
+    """
     persistence: dict[str, Any] = {"enabled": True, "size": "5Gi"}
     if settings.storage.storage_class:
         persistence["storageClassName"] = settings.storage.storage_class
@@ -237,9 +377,26 @@ def grafana_values(settings: ObservabilitySettings, found: telemetry.Endpoints) 
                 "searchNamespace": "ALL",
                 "folderAnnotation": "grafana_folder",
                 "provider": {"foldersFromFilesStructure": True},
-            }
+                "env": {"HEALTH_PORT": str(SIDECAR_HEALTH_PORT)},
+                "extraMounts": [{"name": "sc-dashboard-tmp", "mountPath": "/tmp"}],
+            },
+            "resources": SIDECAR_RESOURCES,
+            "securityContext": _confined(),
+            # Ready after its first sync (which also asks Grafana to reload, retrying while
+            # Grafana starts); live while it hears from the API server.
+            "readinessProbe": _sidecar_probe(initial_delay=5, period=10, failures=3),
+            "livenessProbe": _sidecar_probe(initial_delay=60, period=30, failures=5),
         },
         "persistence": persistence,
+        "initChownData": {"enabled": False},
+        "securityContext": _pod_security(GRAFANA_UID),
+        "containerSecurityContext": _confined(privileged=False),
+        "resources": GRAFANA_RESOURCES,
+        "extraEmptyDirMounts": [
+            {"name": "grafana-tmp", "mountPath": "/tmp"},
+            {"name": "grafana-logs", "mountPath": "/var/log/grafana"},
+        ],
+        "extraContainerVolumes": [{"name": "sc-dashboard-tmp", "emptyDir": {}}],
         # One pod on a ReadWriteOnce volume: a rolling update's new pod would wait for the
         # volume the old one holds (on another node, a Multi-Attach error) and the old one
         # would never go first, so the rollout, and `pulumi up` awaiting it, would stall.
@@ -263,8 +420,21 @@ def alloy_values(loki_push_url: str) -> dict[str, Any]:
             "type": "daemonset",
             "volumes": {"extra": [{"name": "storage", "emptyDir": {"sizeLimit": "1Gi"}}]},
         },
+        # No config-reloader sidecar (a container without probes, which the pack refuses
+        # in staging and prod): without it the chart puts the config's checksum on the pod
+        # template, so a new config rolls the pods instead of being reloaded in place.
+        "configReloader": {"enabled": False},
         "alloy": {
             "configMap": {"content": telemetry.alloy_config(loki_push_url)},
+            "resources": ALLOY_RESOURCES,
+            # The chart sets only a readiness probe. Ready means the config is loaded;
+            # /-/healthy would restart Alloy whenever one component is unhealthy (Loki down).
+            "livenessProbe": {
+                "httpGet": {"path": "/-/ready", "port": "http-metrics"},
+                "initialDelaySeconds": 30,
+                "periodSeconds": 30,
+                "failureThreshold": 5,
+            },
             "storagePath": ALLOY_STORAGE,
             "mounts": {
                 "varlog": False,
@@ -284,6 +454,48 @@ def alloy_values(loki_push_url: str) -> dict[str, Any]:
     }
 
 
+PROMETHEUS_PORT = 9090
+"""Prometheus's HTTP port in its pods (the operator's)."""
+
+
+def stack_network_policy_spec(gateway_namespace: str | None) -> dict[str, Any]:
+    """Ingress to every pod of the stack's namespace, which runs workloads and so needs a
+    NetworkPolicy (the pack's namespace-network-policy, mandatory in staging and prod).
+
+    Open within the namespace (Prometheus scrapes, Alloy pushes to Loki, Tempo writes to
+    Prometheus, Grafana queries all three); from every namespace to the OTLP receivers
+    (services send traces) and to Prometheus's API (canary analysis, from wherever it
+    runs); from the gateway to Grafana. Closed to everything else: Loki, Alertmanager,
+    the operator, kube-state-metrics, Alloy. Egress stays open: Prometheus scrapes every
+    namespace and the nodes, Alloy reads the API server, Loki and Tempo reach S3.
+    """
+
+    def tcp(*ports: int) -> list[dict[str, Any]]:
+        return [{"protocol": "TCP", "port": port} for port in ports]
+
+    ingress: list[dict[str, Any]] = [
+        {"from": [{"podSelector": {}}]},
+        {
+            "from": [{"namespaceSelector": {}}],
+            "ports": tcp(*kube.OTLP_PORTS, PROMETHEUS_PORT),
+        },
+    ]
+    if gateway_namespace:
+        ingress.append(
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}
+                        }
+                    }
+                ],
+                "ports": tcp(GRAFANA_PORT),
+            }
+        )
+    return {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": ingress}
+
+
 @dataclass(frozen=True)
 class ObservabilityStackArgs:
     """What ObservabilityStack needs; built by `__main__.py` from validated config."""
@@ -296,11 +508,14 @@ class ObservabilityStackArgs:
     """Routes Grafana through the gateway when given."""
     s3_credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (secrets) for Loki and Tempo on S3."""
+    alertmanager_config: pulumi.Input[str] | None = None
+    """Alertmanager's configuration (a secret), when `alertmanagerConfigSecret` names one."""
 
 
 class ObservabilityStack(pulumi.ComponentResource):
     """kube-prometheus-stack, Loki, Tempo, Grafana and Alloy from their charts (or the
-    cluster's own with `install: false`), Grafana's admin Secret and route.
+    cluster's own with `install: false`), Grafana's admin Secret and route, and the
+    NetworkPolicy of their namespace.
 
     Exposes the OTLP endpoint services send traces to, the Prometheus query URL (canary
     analysis reads it), and Grafana's URL and admin password (secret).
@@ -350,6 +565,25 @@ class ObservabilityStack(pulumi.ComponentResource):
                         opts=child,
                     )
                 )
+            if args.alertmanager_config is not None:
+                prerequisites.append(
+                    k8s.core.v1.Secret(
+                        f"{name}-alertmanager-config",
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=ALERTMANAGER_SECRET, namespace=args.namespace, labels=labels
+                        ),
+                        string_data={
+                            "alertmanager.yaml": pulumi.Output.secret(args.alertmanager_config)
+                        },
+                        opts=child,
+                    )
+                )
+            elif args.environment in ("staging", "prod"):
+                pulumi.log.warn(
+                    "observability.alertmanagerConfigSecret is not set: the alerts fire and "
+                    "reach no one (README, Observability)",
+                    resource=self,
+                )
             password = random.RandomPassword(
                 f"{name}-grafana-password", length=32, special=False, opts=child
             )
@@ -394,6 +628,14 @@ class ObservabilityStack(pulumi.ComponentResource):
                 for release, (source, values) in releases.items()
             }
             charts = list(installed.values())
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="observability", namespace=args.namespace, labels=labels
+                ),
+                spec=stack_network_policy_spec(args.gateway.namespace if args.gateway else None),
+                opts=child,
+            )
             self.definitions = {"monitoring.coreos.com": installed[telemetry.PROMETHEUS_RELEASE]}
             self.grafana_password = pulumi.Output.secret(password.result)
             self.grafana_url = pulumi.Output.from_input(found.grafana)

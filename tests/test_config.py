@@ -1734,3 +1734,51 @@ def test_a_long_value_is_shown_cut(keys, path):
         assert problem.startswith(f"go-platform:{path}: ")
     message = problem.split(": ", 1)[1]
     assert len(message) < 400, message
+
+
+# --- alert routing --------------------------------------------------------------------
+
+ALERTMANAGER = """
+route:
+  receiver: on-call
+receivers:
+  - name: on-call
+    webhook_configs:
+      - url: https://hooks.example.com/T0KEN-in-the-url
+"""
+
+
+def test_the_alertmanager_configuration_is_a_secret_read_where_the_stack_is_installed():
+    settings = load(
+        "dev",
+        secrets={"alerting": ALERTMANAGER},
+        domain="example.com",
+        observability={"alertmanagerConfigSecret": "alerting"},
+    )
+    assert ("observability.alertmanagerConfigSecret", "alerting") in settings.secret_refs()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("route: [unclosed", "is not YAML"),
+        ("- a list", "must be a YAML mapping with `route` and `receivers`"),
+        ("route: {receiver: x}", "has no `receivers` list"),
+        ("receivers: [{name: x}]", "has no `route` with a `receiver`"),
+        (
+            "route: {receiver: T0KEN}\nreceivers: [{name: other}]",
+            "routes to a receiver its `receivers` do not define",
+        ),
+    ],
+)
+def test_an_alertmanager_configuration_that_routes_nowhere_is_refused_unshown(text, reason):
+    problems = problems_of(
+        "dev",
+        secrets={"alerting": text},
+        domain="example.com",
+        observability={"alertmanagerConfigSecret": "alerting"},
+    )
+    assert problems == [
+        f"go-platform:observability.alertmanagerConfigSecret: the value of 'alerting' {reason}"
+    ]
+    assert "T0KEN" not in problems[0]

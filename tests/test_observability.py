@@ -13,13 +13,25 @@ Invariants guarded:
 - Grafana: admin password from pulumi_random in a Secret (secret output), datasources
   linked, dashboards from labelled ConfigMaps anywhere, a TLS route on the gateway;
 - Alloy reads logs through the API as a non-root user;
-- services get OTEL_EXPORTER_OTLP_ENDPOINT of Tempo and a NetworkPolicy egress to it.
+- services get OTEL_EXPORTER_OTLP_ENDPOINT of Tempo and a NetworkPolicy egress to it;
+- what the policy pack refuses in staging and prod, set through each chart's values (the
+  charts are not rendered here): every container the charts run has cpu and memory
+  requests and limits, no request above its limit, limits within every environment's caps;
+  Tempo, Grafana and its sidecar run confined on a read-only root, with emptyDirs where
+  they write; Grafana has no root init container chowning its volume (fsGroup does it);
+  Grafana's sidecar and Alloy have both probes, and Alloy no unprobed config-reloader;
+  kube-prometheus-stack needs none of its hooks (helm.v4.Chart drops them); the stack's
+  namespace has a NetworkPolicy letting in only the stack, traces, queries and the gateway.
 """
 
 from __future__ import annotations
 
+import json
 import runpy
+from decimal import Decimal
+from typing import Any
 
+import pulumi
 import pytest
 
 from components.observability import (
@@ -27,10 +39,12 @@ from components.observability import (
     grafana_values,
     loki_values,
     prometheus_values,
+    stack_network_policy_spec,
     tempo_values,
 )
 from go_platform_core.config import ConfigError, load_settings
 from go_platform_core.telemetry import endpoints
+from go_platform_core.units import parse_quantity
 from tests.conftest import REPO, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
@@ -401,3 +415,224 @@ def test_s3_keys_are_read_only_when_storage_is_s3(pulumi_program):
     assert [
         r for r in recording.of_kind("Secret") if r.name == "observability-s3-credentials"
     ] == []
+
+
+# --- what the policy pack checks on the charts' pods -----------------------------------
+
+
+def chart_values(stack: str) -> dict[str, dict[str, Any]]:
+    """Each release's values, as ObservabilityStack passes them for `stack`."""
+    settings = settings_for(stack)
+    found = endpoints(settings)
+    return {
+        "kps": prometheus_values(settings),
+        "loki": loki_values(settings),
+        "tempo": tempo_values(settings, "http://prom:9090"),
+        "grafana": grafana_values(settings, found),
+        "alloy": alloy_values("http://loki:3100/loki/api/v1/push"),
+    }
+
+
+def at(values: Any, path: str) -> Any:
+    """The value at a dotted chart path (`sidecar.resources`), or None where it is unset."""
+    for key in path.split("."):
+        values = values.get(key) if isinstance(values, dict) else None
+    return values
+
+
+# Every container of the charts' pods, by the chart path that sizes it (the last four run
+# in pods the Prometheus operator creates, which the pack does not see).
+SIZED = [
+    ("kps", "prometheusOperator.resources"),
+    ("kps", "kube-state-metrics.resources"),
+    ("loki", "singleBinary.resources"),
+    ("loki", "sidecar.resources"),
+    ("tempo", "tempo.resources"),
+    ("grafana", "resources"),
+    ("grafana", "sidecar.resources"),
+    ("alloy", "alloy.resources"),
+]
+SIZED_BY_THE_OPERATOR = [
+    ("kps", "prometheus.prometheusSpec.resources"),
+    ("kps", "alertmanager.alertmanagerSpec.resources"),
+    ("kps", "prometheusOperator.prometheusConfigReloader.resources"),
+]
+
+
+def caps(environment: str) -> tuple[Decimal, Decimal]:
+    """maxCpu and maxMemory of container-limits-within-caps in the pack's committed config."""
+    config = json.loads((REPO / "policies" / "config" / f"{environment}.json").read_text())
+    cap = config["container-limits-within-caps"]
+    return parse_quantity(cap["maxCpu"]), parse_quantity(cap["maxMemory"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize(("release", "path"), SIZED + SIZED_BY_THE_OPERATOR)
+def test_every_chart_container_has_requests_and_limits(stack, release, path):
+    resources = at(chart_values(stack)[release], path)
+    assert isinstance(resources, dict), f"{release}: {path} is unset"
+    for kind in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            quantity = at(resources, f"{kind}.{resource}")
+            assert quantity is not None, f"{release}: {path}.{kind}.{resource} is unset"
+            assert parse_quantity(quantity) > 0
+    for resource in ("cpu", "memory"):
+        request = parse_quantity(resources["requests"][resource])
+        assert request <= parse_quantity(resources["limits"][resource])
+    if (release, path) in SIZED:
+        # Within the caps of every environment's config, the lowest included.
+        max_cpu, max_memory = caps(stack)
+        assert parse_quantity(resources["limits"]["cpu"]) <= max_cpu
+        assert parse_quantity(resources["limits"]["memory"]) <= max_memory
+
+
+def test_no_container_the_charts_add_goes_unsized():
+    """The containers that values cannot size are not there at all: Grafana's chown init
+    container and Alloy's config-reloader."""
+    values = chart_values("prod")
+    assert values["grafana"]["initChownData"] == {"enabled": False}
+    assert values["alloy"]["configReloader"] == {"enabled": False}
+
+
+CONFINED = [
+    ("tempo", "tempo.securityContext"),
+    ("grafana", "containerSecurityContext"),
+    ("grafana", "sidecar.securityContext"),
+    ("alloy", "alloy.securityContext"),
+]
+
+
+@pytest.mark.parametrize(("release", "path"), CONFINED)
+def test_chart_containers_are_confined_on_a_read_only_root(release, path):
+    context = at(chart_values("prod")[release], path)
+    assert isinstance(context, dict), f"{release}: {path} is unset"
+    assert context.get("readOnlyRootFilesystem") is True
+    assert context.get("allowPrivilegeEscalation") is False
+    assert context.get("capabilities") == {"drop": ["ALL"]}
+    assert context.get("seccompProfile") == {"type": "RuntimeDefault"}
+    assert context.get("privileged") in (None, False)
+
+
+@pytest.mark.parametrize(("release", "uid"), [("tempo", 10001), ("grafana", 472)])
+def test_tempo_and_grafana_pods_run_as_their_own_non_root_user(release, uid):
+    pod = chart_values("prod")[release]["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == pod["runAsGroup"] == pod["fsGroup"] == uid
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_grafana_owns_its_volume_without_a_root_init_container():
+    # The chart's init-chown-data runs as uid 0 with CHOWN and DAC_OVERRIDE; the kubelet
+    # gives the volume to Grafana's group instead.
+    values = chart_values("prod")["grafana"]
+    assert values["initChownData"]["enabled"] is False
+    assert values["securityContext"]["fsGroup"] == values["securityContext"]["runAsGroup"]
+    assert values["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_grafana_writes_only_to_volumes():
+    values = chart_values("prod")["grafana"]
+    assert {m["mountPath"] for m in values["extraEmptyDirMounts"]} == {"/tmp", "/var/log/grafana"}
+    assert values["persistence"]["enabled"] is True  # /var/lib/grafana
+    # The dashboards sidecar: its folder is the chart's emptyDir, /tmp one of ours.
+    volumes = {v["name"]: v for v in values["extraContainerVolumes"]}
+    for mount in values["sidecar"]["dashboards"]["extraMounts"]:
+        assert "emptyDir" in volumes[mount["name"]]
+    assert [m["mountPath"] for m in values["sidecar"]["dashboards"]["extraMounts"]] == ["/tmp"]
+
+
+def test_grafana_sidecar_and_alloy_are_probed():
+    values = chart_values("prod")
+    sidecar = values["grafana"]["sidecar"]
+    port = int(sidecar["dashboards"]["env"]["HEALTH_PORT"])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert sidecar[probe]["httpGet"] == {"path": "/healthz", "port": port}
+    # The chart gives Alloy a readiness probe; a liveness probe is ours.
+    liveness = values["alloy"]["alloy"]["livenessProbe"]
+    assert liveness["httpGet"]["path"] == "/-/ready"
+
+
+def test_kube_prometheus_stack_needs_none_of_its_hooks():
+    # helm.v4.Chart drops hooks: the Jobs creating the webhooks' certificate never run, and
+    # an operator with TLS on would wait forever for the Secret they create.
+    operator = prometheus_values(settings_for("prod"))["prometheusOperator"]
+    assert operator["admissionWebhooks"]["enabled"] is False
+    assert operator["tls"]["enabled"] is False
+
+
+def test_the_stacks_namespace_lets_in_only_what_it_serves(pulumi_program):
+    recording = run(pulumi_program)
+    policy = recording.one("NetworkPolicy", name="observability-netpol").inputs
+    assert policy["metadata"]["namespace"] == "monitoring"
+    spec = policy["spec"]
+    assert spec["podSelector"] == {}
+    assert spec["policyTypes"] == ["Ingress"]
+    by_source = {
+        json.dumps(rule["from"], sort_keys=True): rule.get("ports") for rule in spec["ingress"]
+    }
+    assert by_source[json.dumps([{"podSelector": {}}])] is None  # the stack itself
+    anywhere = by_source[json.dumps([{"namespaceSelector": {}}])]
+    assert {p["port"] for p in anywhere} == {4317, 4318, 9090}  # traces, queries
+    gateway = by_source[
+        json.dumps(
+            [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}],
+            sort_keys=True,
+        )
+    ]
+    assert gateway == [{"protocol": "TCP", "port": 3000}]  # Grafana, through Traefik
+    assert len(spec["ingress"]) == 3
+
+
+def test_without_a_gateway_nothing_reaches_grafana_from_outside():
+    spec = stack_network_policy_spec(None)
+    assert len(spec["ingress"]) == 2
+    assert all(
+        {"protocol": "TCP", "port": 3000} not in (r.get("ports") or []) for r in spec["ingress"]
+    )
+
+
+ALERTMANAGER_CONFIG = """
+route:
+  receiver: on-call
+receivers:
+  - name: on-call
+    webhook_configs:
+      - url: https://hooks.example.com/very-secret-hook
+"""
+
+
+def test_alerts_are_routed_by_the_configuration_the_stack_holds_as_a_secret(
+    pulumi_program, monkeypatch
+):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    recording = run(
+        pulumi_program,
+        "prod",
+        secrets={"alerting": ALERTMANAGER_CONFIG},
+        alertmanagerConfigSecret="alerting",
+    )
+    secret = recording.one("Secret", name="observability-alertmanager-config")
+    assert secret.inputs["metadata"]["name"] == "go-platform-alertmanager"
+    assert secret.inputs["stringData"] == {"alertmanager.yaml": ALERTMANAGER_CONFIG}
+    assert secret.has_secret("stringData")
+    [stack] = [
+        chart
+        for chart in recording.by_type("kubernetes:helm.sh/v4:Chart")
+        if chart.inputs["name"] == "kps"
+    ]
+    spec = stack.inputs["values"]["alertmanager"]["alertmanagerSpec"]
+    assert (spec["useExistingSecret"], spec["configSecret"]) == (True, "go-platform-alertmanager")
+    everything_but_the_secret = [r.inputs for r in recording.resources if r.kind != "Secret"]
+    assert "very-secret-hook" not in repr(everything_but_the_secret)
+    assert not [message for message in warned if "alertmanagerConfigSecret" in message]
+
+
+def test_without_a_configuration_the_chart_routes_to_no_one_and_prod_is_told(
+    pulumi_program, monkeypatch
+):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    recording = run(pulumi_program, "prod")
+    assert "observability-alertmanager-config" not in [r.name for r in recording.of_kind("Secret")]
+    assert [m for m in warned if "alertmanagerConfigSecret is not set" in m]

@@ -11,7 +11,7 @@ from components.go_service import ObservabilityBinding
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from go_platform_core import kube
 from wiring.context import Platform
-from wiring.secrets import aws_keys
+from wiring.secrets import aws_keys, secret_value
 
 
 def setup_observability(platform: Platform) -> Platform:
@@ -31,6 +31,9 @@ def setup_observability(platform: Platform) -> Platform:
             s3_credentials=aws_keys(observing.storage.s3)
             if observing.install and observing.storage.type == "s3"
             else {},
+            alertmanager_config=secret_value(observing.alertmanager_config_secret)
+            if observing.install and observing.alertmanager_config_secret
+            else None,
         ),
         opts=platform.first,
     )

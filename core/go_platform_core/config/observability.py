@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import Field
 
 from go_platform_core.config.base import CamelModel, within_domain
@@ -11,6 +12,7 @@ from go_platform_core.config.common import ChartSource, ObjectStorageSettings, k
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import (
     ByteQuantity,
+    ConfigKey,
     DnsLabel,
     DomainName,
     LabelKey,
@@ -103,6 +105,33 @@ class ObservabilitySettings(CamelModel):
     charts: ObservabilityCharts = Field(
         default_factory=ObservabilityCharts, description="Where the charts come from."
     )
+    alertmanager_config_secret: ConfigKey | None = Field(
+        None,
+        description="With `install`: secret config key holding Alertmanager's configuration "
+        "(YAML with `route` and `receivers`). Without it the alerts fire and reach no one.",
+    )
+
+
+def alertmanager_config_problem(text: str) -> str | None:
+    """What keeps `text` from being an Alertmanager configuration that routes alerts
+    somewhere: YAML with a `route` naming its `receiver` among `receivers`. Never quotes
+    the text (it holds webhook URLs and keys)."""
+    try:
+        document = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return "is not YAML"
+    if not isinstance(document, dict):
+        return "must be a YAML mapping with `route` and `receivers`"
+    receivers = document.get("receivers")
+    if not isinstance(receivers, list) or not receivers:
+        return "has no `receivers` list"
+    names = {r.get("name") for r in receivers if isinstance(r, dict)}
+    route = document.get("route")
+    if not isinstance(route, dict) or not isinstance(route.get("receiver"), str):
+        return "has no `route` with a `receiver`"
+    if route["receiver"] not in names:
+        return "routes to a receiver its `receivers` do not define"
+    return None
 
 
 def observability_problems(observability: ObservabilitySettings, domain: str) -> list[Problem]:

@@ -83,6 +83,10 @@ class PlatformSettings(CamelModel):
                 ("observability.storage.s3.accessKeyIdSecret", s3.access_key_id_secret),
                 ("observability.storage.s3.secretAccessKeySecret", s3.secret_access_key_secret),
             ]
+        if observability.install:
+            optional.append(
+                ("observability.alertmanagerConfigSecret", observability.alertmanager_config_secret)
+            )
         return refs + [(path, key) for path, key in optional if key]
 
     @property

@@ -9,7 +9,10 @@ from go_platform_core.config.crds import crd_problems
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.gateway import gateway_problems
 from go_platform_core.config.module_proxy import module_proxy_problems
-from go_platform_core.config.observability import observability_problems
+from go_platform_core.config.observability import (
+    alertmanager_config_problem,
+    observability_problems,
+)
 from go_platform_core.config.profiles import Profile
 from go_platform_core.config.root import PlatformSettings
 from go_platform_core.config.services import service_problems
@@ -77,6 +80,10 @@ def rule_problems(
                     f"`pulumi config set --secret {command_key} <value>`",
                 )
             )
+        elif path == "observability.alertmanagerConfigSecret":
+            reason = alertmanager_config_problem(str(config.values[qualified]))
+            if reason:
+                problems.append(Problem(path, f"the value of {shown} {reason}"))
     return problems
 
 
