@@ -380,6 +380,13 @@ class ModuleProxy(pulumi.ComponentResource):
                     sub_path="passwd",
                 )
             )
+        if settings.private and not args.credentials:
+            pulumi.log.warn(
+                "moduleProxy.private is set without moduleProxy.credentials: Athens fetches "
+                "the private modules with no git credentials, which only works where their "
+                "hosts let it in anonymously",
+                resource=self,
+            )
         credentials = dict(args.credentials)
         if settings.credentials.ssh_known_hosts:
             credentials["known_hosts"] = settings.credentials.ssh_known_hosts

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import runpy
 
+import pulumi
 import pytest
 
 from components.module_proxy import (
@@ -550,3 +551,18 @@ def test_bad_module_proxy_config_names_its_key(stack, module_proxy, expected):
     with pytest.raises(ConfigError) as caught:
         load_settings(config, stack=stack)
     assert [str(p) for p in caught.value.problems] == [expected]
+
+
+def test_private_modules_without_credentials_are_warned_about(pulumi_program, monkeypatch):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    run(pulumi_program)
+    assert [m for m in warned if "without moduleProxy.credentials" in m]
+
+    warned.clear()
+    run(
+        pulumi_program,
+        secrets={"acmeNetrc": "machine github.com login bot password t0ken"},
+        credentials={"netrcSecret": "acmeNetrc"},
+    )
+    assert not [m for m in warned if "without moduleProxy.credentials" in m]

@@ -52,8 +52,9 @@ class ObjectStorageSettings(CamelModel):
     force_path_style: bool = Field(False, description="Address buckets by path, not host.")
     access_key_id_secret: ConfigKey | None = Field(
         None,
-        description="Secret config key of the access key id; ambient credentials (IRSA, "
-        "instance role) if unset.",
+        description="Secret config key of the access key id; ambient credentials if unset "
+        "(the node's instance role, or EKS Pod Identity: no service account annotation is "
+        "written, so not IRSA).",
     )
     secret_access_key_secret: ConfigKey | None = Field(
         None, description="Secret config key of the secret access key."
