@@ -551,32 +551,32 @@ class ObservabilityStack(pulumi.ComponentResource):
         if settings.install:
             assert found.prometheus
             assert found.loki
-            prerequisites: list[pulumi.Resource] = []
-            if args.s3_credentials:
+
+            def secret(suffix: str, secret_name: str, data: Mapping[str, Any]) -> None:
+                """A Secret the charts read, created before them."""
                 prerequisites.append(
                     k8s.core.v1.Secret(
-                        f"{name}-s3-credentials",
+                        f"{name}-{suffix}",
                         metadata=k8s.meta.v1.ObjectMetaArgs(
-                            name=S3_CREDENTIALS_SECRET, namespace=args.namespace, labels=labels
+                            name=secret_name, namespace=args.namespace, labels=labels
                         ),
-                        string_data={
-                            k: pulumi.Output.secret(v) for k, v in args.s3_credentials.items()
-                        },
+                        string_data=data,
                         opts=child,
                     )
                 )
+
+            prerequisites: list[pulumi.Resource] = []
+            if args.s3_credentials:
+                secret(
+                    "s3-credentials",
+                    S3_CREDENTIALS_SECRET,
+                    {k: pulumi.Output.secret(v) for k, v in args.s3_credentials.items()},
+                )
             if args.alertmanager_config is not None:
-                prerequisites.append(
-                    k8s.core.v1.Secret(
-                        f"{name}-alertmanager-config",
-                        metadata=k8s.meta.v1.ObjectMetaArgs(
-                            name=ALERTMANAGER_SECRET, namespace=args.namespace, labels=labels
-                        ),
-                        string_data={
-                            "alertmanager.yaml": pulumi.Output.secret(args.alertmanager_config)
-                        },
-                        opts=child,
-                    )
+                secret(
+                    "alertmanager-config",
+                    ALERTMANAGER_SECRET,
+                    {"alertmanager.yaml": pulumi.Output.secret(args.alertmanager_config)},
                 )
             elif args.environment in ("staging", "prod"):
                 pulumi.log.warn(
@@ -587,15 +587,10 @@ class ObservabilityStack(pulumi.ComponentResource):
             password = random.RandomPassword(
                 f"{name}-grafana-password", length=32, special=False, opts=child
             )
-            prerequisites.append(
-                k8s.core.v1.Secret(
-                    f"{name}-grafana-admin",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=GRAFANA_SECRET, namespace=args.namespace, labels=labels
-                    ),
-                    string_data={"admin-user": GRAFANA_USER, "admin-password": password.result},
-                    opts=child,
-                )
+            secret(
+                "grafana-admin",
+                GRAFANA_SECRET,
+                {"admin-user": GRAFANA_USER, "admin-password": password.result},
             )
             releases = {
                 telemetry.PROMETHEUS_RELEASE: (
