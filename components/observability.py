@@ -616,8 +616,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                     f"{name}-{release}",
                     name=release,
                     namespace=args.namespace,
-                    values=values,
-                    **chart_source_args(source),
+                    **chart_source_args(source, values),
                     opts=child_options(self, opts, depends_on=prerequisites),
                 )
                 for release, (source, values) in releases.items()

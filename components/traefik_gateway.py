@@ -339,9 +339,25 @@ def acme_issuer_spec(gateway: GatewaySettings, *, dns01_token_secret: str | None
     }
 
 
-def chart_source_args(source: ChartSource) -> dict[str, Any]:
-    """`helm.v4.Chart` arguments for a chart in a repository, an OCI registry or a folder."""
-    args: dict[str, Any] = {"chart": source.chart, "version": source.version}
+def merged_values(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any]:
+    """`theirs` over `ours`: maps merged key by key, any other value replaced."""
+    merged = dict(ours)
+    for key, value in theirs.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merged_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def chart_source_args(source: ChartSource, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`helm.v4.Chart` arguments for a chart in a repository, an OCI registry or a folder,
+    with `values` and the config's own values (`ChartSource.values`) over them."""
+    args: dict[str, Any] = {
+        "chart": source.chart,
+        "version": source.version,
+        "values": merged_values(values, source.values),
+    }
     if source.repository:
         args["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=source.repository)
     return args
@@ -426,10 +442,12 @@ class TraefikGateway(pulumi.ComponentResource):
                 f"{name}-cert-manager",
                 name="cert-manager",
                 namespace=cert_ns.metadata.name,
-                values=cert_manager_values(
-                    gateway.replicas, args.service_monitor, args.monitor_labels
+                **chart_source_args(
+                    cert_manager.chart,
+                    cert_manager_values(
+                        gateway.replicas, args.service_monitor, args.monitor_labels
+                    ),
                 ),
-                **chart_source_args(cert_manager.chart),
                 opts=child_options(self, self._opts),
             )
         if gateway.install:
@@ -437,13 +455,15 @@ class TraefikGateway(pulumi.ComponentResource):
                 f"{name}-traefik",
                 name="traefik",
                 namespace=self._traefik_ns.metadata.name,
-                values=traefik_values(
-                    gateway,
-                    otlp_endpoint=args.otlp_endpoint,
-                    service_monitor=args.service_monitor,
-                    monitor_labels=args.monitor_labels,
+                **chart_source_args(
+                    gateway.chart,
+                    traefik_values(
+                        gateway,
+                        otlp_endpoint=args.otlp_endpoint,
+                        service_monitor=args.service_monitor,
+                        monitor_labels=args.monitor_labels,
+                    ),
                 ),
-                **chart_source_args(gateway.chart),
                 opts=child_options(self, self._opts),
             )
         self.definitions = definitions

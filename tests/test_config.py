@@ -1782,3 +1782,40 @@ def test_an_alertmanager_configuration_that_routes_nowhere_is_refused_unshown(te
         f"go-platform:observability.alertmanagerConfigSecret: the value of 'alerting' {reason}"
     ]
     assert "T0KEN" not in problems[0]
+
+
+# --- chart sources ----------------------------------------------------------------------
+
+
+def test_a_chart_given_values_or_a_version_alone_keeps_its_pin():
+    mirrored = {"image": {"registry": "registry.example.com"}}
+    settings = load(
+        "dev",
+        domain="example.com",
+        gateway={"chart": {"values": mirrored}, "certManager": {"chart": {"version": "v1.21.2"}}},
+        observability={"charts": {"loki": {"values": mirrored}}},
+    )
+    traefik = settings.gateway.chart
+    assert (traefik.chart, traefik.version, traefik.values) == ("traefik", "41.3.0", mirrored)
+    assert traefik.repository == "https://traefik.github.io/charts"
+    cert_manager = settings.gateway.cert_manager.chart
+    assert (cert_manager.chart, cert_manager.version) == ("cert-manager", "v1.21.2")
+    assert settings.observability.charts.loki.values == mirrored
+    assert settings.observability.charts.tempo.values == {}
+
+
+def test_a_chart_named_anew_is_taken_as_written():
+    settings = load(
+        "dev",
+        domain="example.com",
+        gateway={
+            "chart": {"chart": "oci://registry.example.com/charts/traefik", "version": "41.3.0"}
+        },
+    )
+    assert settings.gateway.chart.repository is None
+    assert problems_of(
+        "dev", domain="example.com", gateway={"chart": {"chart": "./charts/traefik"}}
+    ) == ["go-platform:gateway.chart.version: is required"]
+    assert problems_of("dev", domain="example.com", gateway={"chart": "traefik"}) == [
+        "go-platform:gateway.chart: must be a mapping of keys to values (got text)"
+    ]

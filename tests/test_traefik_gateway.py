@@ -42,6 +42,7 @@ import pytest
 from components.traefik_gateway import (
     TRAEFIK_CLOSE_SECONDS,
     cert_manager_values,
+    merged_values,
     middleware_specs,
     otlp_grpc_endpoint,
     tls_option_spec,
@@ -93,6 +94,40 @@ def test_traefik_values_pass_the_chart_schema(environment):
     values = traefik_values(
         gateway, otlp_endpoint="http://tempo.monitoring:4317", service_monitor=True
     )
+    jsonschema.validate(values, VALUES_SCHEMA)
+
+
+MIRRORED = {
+    "registry": "registry.example.com",
+    "repository": "mirror/traefik",
+    "digest": "sha256:" + "ab" * 32,
+}
+
+
+def test_chart_values_from_the_config_go_over_ours_map_by_map():
+    ours = {"image": {"pullPolicy": "IfNotPresent"}, "ports": {"web": {"port": 8000}}, "x": [1]}
+    theirs = {"image": {"registry": "r.example.com"}, "x": [2], "new": True}
+    assert merged_values(ours, theirs) == {
+        "image": {"pullPolicy": "IfNotPresent", "registry": "r.example.com"},
+        "ports": {"web": {"port": 8000}},
+        "x": [2],
+        "new": True,
+    }
+    assert ours["image"] == {"pullPolicy": "IfNotPresent"}  # not changed in place
+
+
+def test_a_mirrored_image_reaches_the_chart_with_our_values_kept(pulumi_program):
+    recording = run_program(
+        pulumi_program,
+        "prod",
+        gateway={"chart": {"values": {"image": MIRRORED}}},
+    )
+    [chart] = [
+        c for c in recording.by_type("kubernetes:helm.sh/v4:Chart") if c.inputs["name"] == "traefik"
+    ]
+    values = chart.inputs["values"]
+    assert values["image"] == MIRRORED
+    assert values["ingressClass"]["isDefaultClass"] is False  # ours, still there
     jsonschema.validate(values, VALUES_SCHEMA)
 
 

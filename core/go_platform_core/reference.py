@@ -52,7 +52,7 @@ def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
         name = "object"
     else:
-        names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+        names = {str: "string", int: "integer", float: "number", bool: "boolean", Any: "any"}
         name = names.get(annotation, str(annotation))
     rules = _rules(metadata)
     return f"{name} ({', '.join(rules)})" if rules else name

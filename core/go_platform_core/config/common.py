@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -42,6 +42,46 @@ class ChartSource(CamelModel):
     repository: Annotated[str, without_credentials(bare=True)] | None = Field(
         None, description="Helm repository URL; `null` for OCI references and local paths."
     )
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Chart values merged over go-platform's, map by map (anything else "
+        "replaced): the chart's own keys, such as its images' registry and digest for a "
+        "mirror. Kept in the stack in plain text: no secrets.",
+    )
+
+
+def chart_source(chart: str, version: str, repository: str, description: str) -> Any:
+    """A ChartSource field pinned to `chart` at `version` from `repository` by default.
+
+    Given as a mapping that names no other `chart` (only `values`, say, or a `version`), it
+    takes the rest from the pin, so a mirror's values need not restate the chart. One that
+    names a `chart` is taken as written: an OCI reference or a folder has no repository.
+    """
+
+    def pinned() -> ChartSource:
+        return ChartSource(chart=chart, version=version, repository=repository)
+
+    return Field(
+        default_factory=pinned,
+        description=description,
+        json_schema_extra={"pin": {"chart": chart, "version": version, "repository": repository}},
+    )
+
+
+def pinned_chart_sources(model: type[CamelModel], given: Any) -> Any:
+    """`given` (a model's raw mapping) with each chart-source field that names no `chart`
+    completed from its pin (`chart_source`)."""
+    if not isinstance(given, dict):
+        return given
+    completed = dict(given)
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra
+        pin = extra.get("pin") if isinstance(extra, dict) else None
+        key = field.alias or name
+        value = completed.get(key)
+        if isinstance(pin, dict) and isinstance(value, dict) and "chart" not in value:
+            completed[key] = {**pin, **value}
+    return completed
 
 
 class ObjectStorageSettings(CamelModel):

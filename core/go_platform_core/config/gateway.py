@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from go_platform_core.config.base import CamelModel, within_domain
-from go_platform_core.config.common import ADD_ON_RESOURCES, ChartSource, Resources
+from go_platform_core.config.common import (
+    ADD_ON_RESOURCES,
+    ChartSource,
+    Resources,
+    chart_source,
+    pinned_chart_sources,
+)
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import Cidr, ConfigKey, DnsLabel, DomainName, Duration, Whole
 
@@ -126,12 +132,17 @@ class CertManagerSettings(CamelModel):
         description="Namespace of cert-manager; where it is installed, one of its own (no other "
         "part's), not `default` or `kube-*`.",
     )
-    chart: ChartSource = Field(
-        default_factory=lambda: ChartSource(
-            chart="cert-manager", version="v1.21.1", repository="https://charts.jetstack.io"
-        ),
-        description="Where the cert-manager chart comes from.",
+    chart: ChartSource = chart_source(
+        "cert-manager",
+        "v1.21.1",
+        "https://charts.jetstack.io",
+        "Where the cert-manager chart comes from.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pinned_charts(cls, data: Any) -> Any:
+        return pinned_chart_sources(cls, data)
 
 
 class DashboardSettings(CamelModel):
@@ -145,6 +156,11 @@ class DashboardSettings(CamelModel):
 
 
 class GatewaySettings(CamelModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _pinned_charts(cls, data: Any) -> Any:
+        return pinned_chart_sources(cls, data)
+
     install: bool = Field(
         description="Install the Traefik chart; `false` uses the cluster's Traefik and only "
         "creates configuration."
@@ -156,11 +172,11 @@ class GatewaySettings(CamelModel):
     )
     entry_point: str = Field("websecure", description="Traefik entrypoint routes attach to.")
     replicas: Whole = Field(ge=1, description="Traefik pods; a PodDisruptionBudget from 2.")
-    chart: ChartSource = Field(
-        default_factory=lambda: ChartSource(
-            chart="traefik", version="41.3.0", repository="https://traefik.github.io/charts"
-        ),
-        description="Where the Traefik chart comes from.",
+    chart: ChartSource = chart_source(
+        "traefik",
+        "41.3.0",
+        "https://traefik.github.io/charts",
+        "Where the Traefik chart comes from.",
     )
     resources: Resources = Field(
         default_factory=lambda: Resources.model_validate(ADD_ON_RESOURCES),

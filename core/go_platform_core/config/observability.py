@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from go_platform_core.config.base import CamelModel, within_domain
-from go_platform_core.config.common import ChartSource, ObjectStorageSettings, key_pair_problems
+from go_platform_core.config.common import (
+    ChartSource,
+    ObjectStorageSettings,
+    chart_source,
+    key_pair_problems,
+    pinned_chart_sources,
+)
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import (
     ByteQuantity,
@@ -45,10 +51,7 @@ class RetentionSettings(CamelModel):
 
 
 def _chart(chart: str, version: str, repository: str) -> Any:
-    return Field(
-        default_factory=lambda: ChartSource(chart=chart, version=version, repository=repository),
-        description=f"Where the {chart} chart comes from.",
-    )
+    return chart_source(chart, version, repository, f"Where the {chart} chart comes from.")
 
 
 _PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
@@ -57,6 +60,11 @@ _GRAFANA_CHARTS = "https://grafana.github.io/helm-charts"
 
 
 class ObservabilityCharts(CamelModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _pinned_charts(cls, data: Any) -> Any:
+        return pinned_chart_sources(cls, data)
+
     kube_prometheus_stack: ChartSource = _chart(
         "kube-prometheus-stack", "88.5.3", _PROMETHEUS_CHARTS
     )
