@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pulumi
@@ -27,7 +28,7 @@ import pulumi_random as random
 from components.resources import child_options
 from components.routing import GatewayBinding, route_parts, service_backend
 from components.traefik_gateway import chart_source_args
-from go_platform_core import kube, telemetry
+from go_platform_core import kube, telemetry, units
 from go_platform_core.config import Environment, ObservabilitySettings, RouteSettings
 
 GRAFANA_SECRET = "grafana-admin"
@@ -113,6 +114,18 @@ def _volume_claim(settings: ObservabilitySettings) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": spec}}
 
 
+RETENTION_SHARE = Decimal("0.85")
+"""The share of its volume Prometheus's blocks may take: the rest is its WAL and headroom
+for the compaction in progress."""
+
+
+def retention_size(volume: str) -> str:
+    """Prometheus's `retentionSize` for a volume of `volume` (a Kubernetes quantity), in
+    Prometheus's units, where `MB` is 2^20 bytes."""
+    mebibytes = int(units.parse_quantity(volume) * RETENTION_SHARE / 2**20)
+    return f"{max(mebibytes, 1)}MB"
+
+
 def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
     """kube-prometheus-stack: Prometheus selecting on the platform label, with exemplars
     and a remote-write receiver (Tempo's span metrics), Alertmanager; no Grafana (we run
@@ -121,6 +134,9 @@ def prometheus_values(settings: ObservabilitySettings) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "replicas": settings.prometheus_replicas,
         "retention": settings.retention.metrics,
+        # And never more than the volume holds: past it Prometheus stops writing (no space
+        # left) long before the time-based retention deletes anything.
+        "retentionSize": retention_size(settings.storage.size),
         "enableRemoteWriteReceiver": True,
         "enableFeatures": ["exemplar-storage"],
         "storageSpec": _volume_claim(settings),
@@ -343,9 +359,12 @@ def _sidecar_probe(initial_delay: int, period: int, failures: int) -> dict[str, 
     }
 
 
-def grafana_values(settings: ObservabilitySettings, found: telemetry.Endpoints) -> dict[str, Any]:
+def grafana_values(
+    settings: ObservabilitySettings, found: telemetry.Endpoints, host: str | None = None
+) -> dict[str, Any]:
     """Grafana: admin from a Secret, datasources linked to each other, dashboards from
-    labelled ConfigMaps in every namespace.
+    labelled ConfigMaps in every namespace; served at `https://<host>/` when the gateway
+    routes it (its links, redirects and live updates' origin check need that address).
 
     Every container confined on a read-only root: Grafana writes its database and plugins
     to its volume, temporary files (SQLite's among them) to an emptyDir on /tmp, and file
@@ -357,7 +376,9 @@ def grafana_values(settings: ObservabilitySettings, found: telemetry.Endpoints) 
     persistence: dict[str, Any] = {"enabled": True, "size": "5Gi"}
     if settings.storage.storage_class:
         persistence["storageClassName"] = settings.storage.storage_class
+    served = {"server": {"root_url": f"https://{host}/", "domain": host}} if host else {}
     return {
+        **({"grafana.ini": served} if served else {}),
         "admin": {
             "existingSecret": GRAFANA_SECRET,
             "userKey": "admin-user",
@@ -604,7 +625,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                 ),
                 telemetry.GRAFANA_RELEASE: (
                     settings.charts.grafana,
-                    grafana_values(settings, found),
+                    grafana_values(settings, found, args.grafana_host if args.gateway else None),
                 ),
                 telemetry.ALLOY_RELEASE: (
                     settings.charts.alloy,

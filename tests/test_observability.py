@@ -636,3 +636,31 @@ def test_without_a_configuration_the_chart_routes_to_no_one_and_prod_is_told(
     recording = run(pulumi_program, "prod")
     assert "observability-alertmanager-config" not in [r.name for r in recording.of_kind("Secret")]
     assert [m for m in warned if "alertmanagerConfigSecret is not set" in m]
+
+
+@pytest.mark.parametrize(
+    ("volume", "size"), [("10Gi", "8704MB"), ("100Gi", "87040MB"), ("500M", "405MB")]
+)
+def test_prometheus_keeps_what_its_volume_holds(volume, size):
+    spec = prometheus_values(settings_for("prod", storage={"size": volume}))["prometheus"][
+        "prometheusSpec"
+    ]
+    assert spec["retentionSize"] == size
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"] == {
+        "storage": volume
+    }
+
+
+def test_grafana_knows_the_address_it_is_served_at(pulumi_program):
+    settings = settings_for("dev")
+    assert "grafana.ini" not in grafana_values(settings, endpoints(settings))
+    recording = run(pulumi_program, "dev")
+    [grafana] = [
+        chart
+        for chart in recording.by_type("kubernetes:helm.sh/v4:Chart")
+        if chart.inputs["name"] == "grafana"
+    ]
+    assert grafana.inputs["values"]["grafana.ini"]["server"] == {
+        "root_url": f"https://grafana.{DOMAIN}/",
+        "domain": f"grafana.{DOMAIN}",
+    }
