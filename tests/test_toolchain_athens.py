@@ -26,6 +26,12 @@ sys.path.append(str(REPO / "tools" / "toolchain"))
 
 import bootstrap
 
+ATHENS_GO_SUM = '''go_sum = """
+github.com/gomods/athens v0.18.0 h1:jooBLf8xIwDOFlLxxo1JZh+JNuDbhHU1GavrEOhoc8U=
+github.com/gomods/athens v0.18.0/go.mod h1:ll5AuWw2zGSx+9xobL4vjy6YQMpI8OO8hICgKGPXv7A=
+"""
+'''
+
 
 def test_the_committed_manifest_pins_the_release_module_proxy_deploys():
     pinned = bootstrap.Manifest.load(bootstrap.DEFAULT_MANIFEST).athens_version
@@ -51,8 +57,9 @@ def test_only_a_build_that_names_it_builds_it(tmp_path: Path):
 
 
 def test_the_doctor_calls_it_tests_only_and_no_problem_when_it_is_not_built(tmp_path: Path):
-    """A toolchain with nothing built: every other component is missing, Athens tests-only."""
-    text = PULUMI + '[athens]\nversion = "0.18.0"\n'
+    """A toolchain with nothing built: every other component is missing, Athens tests-only
+    (its module's hashes committed, as in the real manifest: without them, that is a problem)."""
+    text = PULUMI + '[athens]\nversion = "0.18.0"\n' + ATHENS_GO_SUM
     (tmp_path / "toolchain.toml").write_text(text, encoding="utf-8")
     env = {
         **os.environ,

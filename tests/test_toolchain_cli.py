@@ -3,9 +3,11 @@
 Invariants guarded:
 - a manifest path that cannot be read (a directory, say) is one line naming it and why, for
   every subcommand that reads it, never a traceback;
-- a failed build's `or:` line builds the component again into the same cache from the same
-  manifest, from any shell: it carries GO_PLATFORM_CACHE and GO_PLATFORM_TOOLCHAIN_MANIFEST
-  (absolute, quoted) where they are not the defaults, and nothing where they are;
+- a failed build's `or:` line (a failed step) or `once fixed, rerun:` line (any other
+  failure, such as a module that cannot be fetched) builds the component again into the same
+  cache from the same manifest, from any shell: it carries GO_PLATFORM_CACHE and
+  GO_PLATFORM_TOOLCHAIN_MANIFEST (absolute, quoted) where they are not the defaults, and
+  nothing where they are;
 - GO_PLATFORM_LANGUAGE_HOST is auto, go-platform or official (unset or empty: auto); any
   other value is one line naming the variable, the accepted values and the value given,
   before `doctor` reports or `build` builds anything;
@@ -82,7 +84,7 @@ def test_the_build_command_names_only_what_is_not_the_default(tmp_path: Path):
 def test_a_failed_builds_hint_builds_into_the_same_cache_from_any_shell(tmp_path: Path):
     manifest = tmp_path / "toolchain.toml"
     manifest.write_text(MANIFEST, encoding="utf-8")
-    # No module can be fetched, so the govulncheck step fails at once, offline.
+    # No module can be fetched, so govulncheck fails at once, offline, resolving its module.
     offline = {"GOPROXY": "off", "GOMODCACHE": str(tmp_path / "modcache")}
     chosen = {
         "GO_PLATFORM_CACHE": str(tmp_path / "cache"),
@@ -92,8 +94,9 @@ def test_a_failed_builds_hint_builds_into_the_same_cache_from_any_shell(tmp_path
     failed = bootstrap("build", "--only", "govulncheck", **offline, **chosen)
 
     assert failed.returncode == 1
-    hint = next(line for line in failed.stderr.splitlines() if line.startswith("  or:"))
-    rebuild = hint.removeprefix("  or:").strip()
+    prefix = "  once fixed, rerun:"
+    hint = next(line for line in failed.stderr.splitlines() if line.startswith(prefix))
+    rebuild = hint.removeprefix(prefix).strip()
     assert rebuild == toolchain.build_command("govulncheck", manifest, chosen, Path.home())
     # Another shell, whose defaults (were the hint to fall back on them) are not the user's.
     shell = {k: v for k, v in os.environ.items() if k not in {*chosen, "XDG_CACHE_HOME"}}

@@ -11,6 +11,9 @@ sys.path before it imports this package.
     commands  a step's commands: short ones captured, long ones logged with a heartbeat
     modules   the go command's module queries, and what the module proxy's refusals say
     pins      the TOML files that pin what to build, and their plain release versions
+    sums      module hashes: the go.sum lines a pins file commits, checked against what was
+              downloaded before a build; a wrapper module's seeded go.sum; whether the
+              checksum database is on for a module
     cache     the versioned cache: its root, one build at a time, installs, build stamps
     cli       a subcommand's exit status: one line per expected failure or OSError, never a
               traceback; SIGTERM and SIGHUP raised as Terminated, so cleanups run as on Ctrl-C

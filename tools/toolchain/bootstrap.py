@@ -80,11 +80,13 @@ from gobuild.modules import (
 )
 from gobuild.pins import is_release, read_toml
 from gobuild.progress import Progress, duration
+from gobuild.sums import ChecksumDatabase, GoSum, ModuleHashes
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent
 DEFAULT_MANIFEST = TOOLCHAIN_DIR / "toolchain.toml"
 MANIFEST_VARIABLE = "GO_PLATFORM_TOOLCHAIN_MANIFEST"
 MODULES_DIR = TOOLCHAIN_DIR / "modules"
+HASHES_DOCS = "docs/toolchain.md#module-hashes"
 
 # Bump when a recipe changes how a component is built: stamps from older recipes then no
 # longer count as present and the component is rebuilt.
@@ -93,6 +95,8 @@ RECIPE_REVISION = 2
 PULUMI_PKG = "github.com/pulumi/pulumi/pkg/v3"
 PULUMI_SDK = "github.com/pulumi/pulumi/sdk/v3"
 PULUMI_CLI_PACKAGE = f"{PULUMI_PKG}/cmd/pulumi"
+# The manifest table that pins pkg/v3 and sdk/v3, and holds their go.sum lines.
+PULUMI_TABLE = "pulumi"
 # Our own language host's Go module (Pulumi's is published nowhere reachable).
 LANGUAGE_HOST_MODULE = REPO_ROOT / "tools" / "language-python"
 PULUMI_VERSION_VARIABLE = f"{PULUMI_SDK}/go/common/version.Version"
@@ -151,6 +155,11 @@ class Manifest:
     """golang.org/x/vuln's release for govulncheck; "" when the manifest pins none."""
     athens_version: str = ""
     """github.com/gomods/athens's release, for the tests; "" when the manifest pins none."""
+    hashes: ModuleHashes = dataclasses.field(
+        default_factory=lambda: ModuleHashes(DEFAULT_MANIFEST, HASHES_DOCS)
+    )
+    """The go.sum lines each table's `go_sum` commits for the modules it pins: the builds
+    check every pinned module they download against them."""
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -199,12 +208,23 @@ class Manifest:
                 return ""
             return _plain_version(text(table, "version", name), f"{path}: [{name}]")
 
+        tables = {
+            "pulumi": pulumi,
+            **{f"plugins.{name}": table for name, table in plugins_table.items()},
+            "govulncheck": data.get("govulncheck"),
+            "athens": data.get("athens"),
+        }
+        try:
+            hashes = ModuleHashes.read(path, tables, HASHES_DOCS)
+        except ToolError as error:
+            raise ToolchainError(str(error)) from None
         return cls(
             path=path,
             pulumi_version=_plain_version(text(pulumi, "version", "pulumi"), f"{path}: [pulumi]"),
             plugins=tuple(plugins),
             govulncheck_version=tool_version("govulncheck"),
             athens_version=tool_version("athens"),
+            hashes=hashes,
         )
 
 
@@ -361,25 +381,14 @@ class WrapperModule:
     go: str = "1.21"
     requires: dict[str, str] = dataclasses.field(default_factory=dict)
     replaces: dict[str, Replace] = dataclasses.field(default_factory=dict)
-    sums: set[str] = dataclasses.field(default_factory=set)
+    sums: GoSum = dataclasses.field(default_factory=GoSum)
 
     def require(self, module: Module) -> None:
+        """Require `module` (checked against the manifest's hashes: download_pinned) and seed
+        go.sum with its hashes and its own go.sum, so that its dependencies are verified
+        against what upstream recorded, with or without the checksum database."""
         self.requires[module.path] = module.version
-        self.add_sums_of(module)
-
-    def add_sums_of(self, module: Module) -> None:
-        """Seed go.sum with what upstream recorded, so its hashes are the ones verified."""
-        if module.sum:
-            self.sums.add(f"{module.path} {module.version} {module.sum}")
-        if module.go_mod_sum:
-            self.sums.add(f"{module.path} {module.version}/go.mod {module.go_mod_sum}")
-        go_sum = module.dir / "go.sum"
-        if go_sum.is_file():
-            self.sums.update(
-                line.strip()
-                for line in go_sum.read_text(encoding="utf-8").splitlines()
-                if line.strip()
-            )
+        self.sums.add_module(module)
 
     def raise_go(self, version: str) -> None:
         if version and version_key(version) > version_key(self.go):
@@ -420,9 +429,7 @@ class WrapperModule:
             lines.extend([")", ""])
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "go.mod").write_text("\n".join(lines), encoding="utf-8")
-        (self.directory / "go.sum").write_text(
-            "".join(f"{s}\n" for s in sorted(self.sums)), encoding="utf-8"
-        )
+        self.sums.write(self.directory)
 
 
 # --- components ----------------------------------------------------------------------------
@@ -434,6 +441,18 @@ class BuildContext:
     layout: Layout
     go: Go
     progress: Progress
+
+    def download_pinned(self, path: str, version: str, cwd: Path, table: str) -> Module:
+        """Fetch a pinned module version (or find it in the module cache), and fail unless it
+        is what the manifest's `[<table>] go_sum` commits: before anything is built from it."""
+        module = self.go.download(path, version, cwd)
+        self.check_pinned([(module, table)])
+        return module
+
+    def check_pinned(self, modules: Sequence[tuple[Module, str]]) -> None:
+        """Fail unless each downloaded module (with the table that pins it) is what the
+        manifest commits; one error naming every one that is not."""
+        self.manifest.hashes.check(modules, ChecksumDatabase.of(self.go.env()))
 
 
 class Component(ABC):
@@ -625,6 +644,7 @@ class PulumiCli(PulumiProgram):
         with ctx.progress.step(f"resolve {PULUMI_PKG}@{release} and {PULUMI_SDK}@{release}"):
             pkg = ctx.go.download(PULUMI_PKG, release, work)
             sdk = ctx.go.download(PULUMI_SDK, release, work)
+            ctx.check_pinned([(pkg, PULUMI_TABLE), (sdk, PULUMI_TABLE)])
             pkg_mod = read_go_mod(pkg.go_mod)
             _local_replaces_outside(pkg_mod, f"{PULUMI_PKG}@{release}", [PULUMI_SDK])
             wrapper.require(pkg)
@@ -776,7 +796,7 @@ class PythonLanguageHost(PulumiProgram):
         release = self.sdk_version()
         work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         with ctx.progress.step(f"resolve {PULUMI_SDK}@{release} (the executor scripts)"):
-            sdk = ctx.go.download(PULUMI_SDK, release, work)
+            sdk = ctx.download_pinned(PULUMI_SDK, release, work, PULUMI_TABLE)
         out = go_build(
             ctx,
             self.executable,
@@ -861,6 +881,11 @@ class ResourcePlugin(Component):
         return f"pulumi-resource-{self.name}"
 
     @property
+    def table(self) -> str:
+        """The manifest table that pins it (and holds the go.sum lines of its modules)."""
+        return f"plugins.{self.name}"
+
+    @property
     def built(self) -> Path:
         return self.layout.provider_dir(self.name, self.version) / self.executable
 
@@ -913,7 +938,7 @@ class ResourcePlugin(Component):
         origin = f"{recipe.module}@{self.module_version}"
         expected = {recipe.module: self.module_version}
         with ctx.progress.step(f"resolve {origin}"):
-            provider = ctx.go.download(recipe.module, self.module_version, work)
+            provider = ctx.download_pinned(recipe.module, self.module_version, work, self.table)
             provider_mod = read_go_mod(provider.go_mod)
             wrapper.require(provider)
             wrapper.raise_go(provider_mod.go)
@@ -921,7 +946,9 @@ class ResourcePlugin(Component):
                 if not replace.is_local:
                     wrapper.carry_replace(replace, origin)
                 elif replace.old_path in recipe.siblings:
-                    sibling = ctx.go.download(replace.old_path, f"v{self.version}", work)
+                    sibling = ctx.download_pinned(
+                        replace.old_path, f"v{self.version}", work, self.table
+                    )
                     wrapper.require(sibling)
                     expected[sibling.path] = sibling.version
                 else:
@@ -1117,6 +1144,36 @@ GOVULNCHECK_MODULE = "golang.org/x/vuln"
 GOVULNCHECK_PACKAGE = f"{GOVULNCHECK_MODULE}/cmd/govulncheck"
 
 
+def verify_dependencies(module: Module, package: str, directory: Path) -> None:
+    """Have the go command check every module `package` (a main package of `module`) is
+    built from against `module`'s own go.sum, at the versions `go install package@version`
+    selects (the module's own requirements).
+
+    `go install package@version` reads no go.sum: it checks what it downloads against the
+    checksum database only, so with that off (GOSUMDB=off, GONOSUMDB, GOPRIVATE) nothing
+    would check the dependencies. Loading the package once in a wrapper module seeded with
+    the module's go.sum does: the go command compares each module it downloads, or finds in
+    the module cache, with those lines, and the install then builds from the module cache."""
+    origin = f"{module.path}@{module.version}"
+    wrapper = WrapperModule(f"{Path(package).name}-dependencies", directory)
+    wrapper.require(module)
+    wrapper.adopt(read_go_mod(module.go_mod), origin)
+    wrapper.write()
+    result = capture(
+        f"verify the dependencies of {origin}",
+        ["go", "list", "-deps", package],
+        directory,
+        GO_BUILD_ENV,
+        check=False,
+    )
+    if result.returncode != 0:
+        said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        raise ToolchainError(
+            f"{origin}: the modules {package} is built from do not verify against its go.sum"
+            f" ({'; '.join(said[:3]) or f'exit status {result.returncode}'}); see {directory}"
+        )
+
+
 class Govulncheck(ToolComponent):
     """govulncheck from golang.org/x/vuln, which the Go services' vulnerability gate runs
     (`core/go_platform_core/vulncheck.py`). Installed from its module at the pinned release (x/vuln has
@@ -1148,6 +1205,9 @@ class Govulncheck(ToolComponent):
         release = f"v{self.version}"
         if not self.built_binary_is_current(self.built):
             work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
+            with ctx.progress.step(f"resolve {GOVULNCHECK_MODULE}@{release} and its dependencies"):
+                vuln = ctx.download_pinned(GOVULNCHECK_MODULE, release, work, self.name)
+                verify_dependencies(vuln, GOVULNCHECK_PACKAGE, work / "dependencies")
             out = go_build(
                 ctx,
                 self.executable,
@@ -1199,7 +1259,7 @@ class Athens(ToolComponent):
         work = fresh_directory(ctx.layout.work_dir(self.name, self.version))
         wrapper = WrapperModule(self.name, work)
         with ctx.progress.step(f"resolve {ATHENS_MODULE}@{release}"):
-            athens = ctx.go.download(ATHENS_MODULE, release, work)
+            athens = ctx.download_pinned(ATHENS_MODULE, release, work, self.name)
             wrapper.require(athens)
             wrapper.adopt(read_go_mod(athens.go_mod), f"{ATHENS_MODULE}@{release}")
             wrapper.write()
@@ -1265,6 +1325,11 @@ def command_build(args: argparse.Namespace) -> int:
     ctx = BuildContext(manifest, layout, go, progress)
     selected = _select(components(manifest, layout), args.only)
     progress.say(f"toolchain: {layout.root} ({go.version()}, manifest {manifest.path})")
+    note = ChecksumDatabase.of(go.env()).note(
+        [pin.path for pin in pinned_modules(manifest) if pin.version], manifest.path
+    )
+    if note:
+        progress.say(f"toolchain: {note}")
     report: list[dict[str, Any]] = []
     failures: list[str] = []
     with exclusive(layout.lock_file, progress, tool="toolchain", what="build"):
@@ -1322,6 +1387,8 @@ def _build_one(ctx: BuildContext, component: Component, *, cli_failed: bool) -> 
         return {**outcome, "status": "failed", "reason": str(failure)}
     except ToolError as error:
         progress.say(f"<== {label}: failed: {error}")
+        rebuild = build_command(component.name, ctx.manifest.path, os.environ, Path.home())
+        progress.say(f"  once fixed, rerun: {rebuild}")
         return {**outcome, "status": "failed", "reason": str(error)}
     seconds = time.monotonic() - started
     component.write_stamp(ctx, modules, seconds)
@@ -1364,7 +1431,7 @@ def build_command(component: str, manifest: Path, environ: Mapping[str, str], ho
 class Finding:
     """One line of the doctor's report."""
 
-    section: str  # "toolchain", "consistency" or "registry"
+    section: str  # "toolchain", "consistency", "checksums" or "registry"
     component: str
     version: str
     status: str
@@ -1414,31 +1481,55 @@ def _directory_bytes(path: Path) -> int:
     return total
 
 
-def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
-    """Ask GOPROXY for every pinned module version (metadata only, no build), and what it
-    lists beyond the pins a component is built from (not their siblings of the same release),
-    so that a newer release is seen when it is served."""
+@dataclasses.dataclass(frozen=True)
+class PinnedModule:
+    """A module version the manifest pins, which a build downloads."""
+
+    component: str
+    path: str
+    version: str
+    """The version required; "" when the manifest pins none."""
+    table: str
+    """The manifest table that pins it, whose `go_sum` holds its hashes."""
+    built_from: bool
+    """The module a component is built from (not a sibling of the same release): the
+    registry report looks beyond its pin."""
+
+
+def pinned_modules(manifest: Manifest) -> list[PinnedModule]:
+    """Every module version of the manifest a build downloads: the CLI's pkg/v3 and sdk/v3
+    (the language host's executor scripts come from that sdk/v3 too), each provider module
+    and the siblings its local replaces name, govulncheck's and Athens's modules."""
     release = f"v{manifest.pulumi_version}"
-    # (component, module, pinned version, whether to look beyond the pin)
-    wanted: list[tuple[str, str, str, bool]] = [
-        ("cli", PULUMI_PKG, release, True),
-        ("cli", PULUMI_SDK, release, False),
+    pinned = [
+        PinnedModule(PulumiCli.name, PULUMI_PKG, release, PULUMI_TABLE, True),
+        PinnedModule(PulumiCli.name, PULUMI_SDK, release, PULUMI_TABLE, False),
     ]
     for plugin in manifest.plugins:
         if plugin.name not in PROVIDER_RECIPES:
             continue  # built from this repository; its go.sum pins what it downloads
         recipe = PROVIDER_RECIPES[plugin.name]
-        wanted.append((plugin.name, recipe.module, plugin.module_version, True))
-        wanted.extend(
-            (plugin.name, sibling, f"v{plugin.version}", False) for sibling in recipe.siblings
+        table = f"plugins.{plugin.name}"
+        pinned.append(PinnedModule(plugin.name, recipe.module, plugin.module_version, table, True))
+        pinned.extend(
+            PinnedModule(plugin.name, sibling, f"v{plugin.version}", table, False)
+            for sibling in recipe.siblings
         )
     for name, module, version in (
         (Govulncheck.name, GOVULNCHECK_MODULE, manifest.govulncheck_version),
         (Athens.name, ATHENS_MODULE, manifest.athens_version),
     ):
-        wanted.append((name, module, f"v{version}" if version else "", True))
+        pinned.append(PinnedModule(name, module, f"v{version}" if version else "", name, True))
+    return pinned
+
+
+def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
+    """Ask GOPROXY for every pinned module version (metadata only, no build), and what it
+    lists beyond the pins a component is built from (not their siblings of the same release),
+    so that a newer release is seen when it is served."""
     findings = []
-    for component, path, version, look_beyond in wanted:
+    for pin in pinned_modules(manifest):
+        component, path, version = pin.component, pin.path, pin.version
         if not version:
             findings.append(
                 Finding("registry", component, "", "unpinned", f"{path}: no version pinned")
@@ -1452,11 +1543,58 @@ def _registry_findings(manifest: Manifest, go: Go, cwd: Path) -> list[Finding]:
             check=False,
         )
         if result.returncode == 0:
-            newer = go.newer_than(path, version, cwd) if look_beyond else []
+            newer = go.newer_than(path, version, cwd) if pin.built_from else []
             findings.append(Finding("registry", component, version, "available", path, newer))
         else:
             error = _module_error(path, version, result.stderr or result.stdout)
             findings.append(Finding("registry", component, version, "unavailable", str(error)))
+    return findings
+
+
+SUMDB_ON, SUMDB_OFF = "on", "off"
+"""The doctor's status of the checksum database for the pinned modules: either is fine, the
+committed hashes check the pinned modules whatever it is."""
+
+
+def _hash_findings(manifest: Manifest, go_env: Mapping[str, str] | None) -> list[Finding]:
+    """A pinned module version the manifest commits no hashes of (a build refuses it), and
+    whether the go command consults the checksum database for the pinned modules (`go_env`:
+    what `go env` says; None without a go command)."""
+    pinned = [pin for pin in pinned_modules(manifest) if pin.version]
+    findings = [
+        Finding(
+            "consistency",
+            pin.component,
+            pin.version,
+            "no-hash",
+            f"{pin.path}: [{pin.table}] go_sum in {manifest.path} has no hash of {pin.version};"
+            f" a build refuses the module until it does ({HASHES_DOCS})",
+        )
+        for pin in pinned
+        if not all(manifest.hashes.expected(pin.path, pin.version))
+    ]
+    if go_env is None:
+        return findings
+    off = ChecksumDatabase.of(go_env).off_for_any(pin.path for pin in pinned)
+    paths = list(dict.fromkeys(pin.path for pin in pinned))
+    if off:
+        which = (
+            f"all {len(paths)} pinned modules" if len(off) == len(paths) else ", ".join(sorted(off))
+        )
+        status = SUMDB_OFF
+        detail = (
+            f"for {which} ({'; '.join(sorted(set(off.values())))}): the hashes committed in"
+            f" {manifest.path} are what verifies them, and their own go.sum their dependencies"
+        )
+    else:
+        status = SUMDB_ON
+        detail = (
+            f"GOSUMDB checks the {len(paths)} pinned modules and their dependencies; the hashes"
+            f" committed in {manifest.path} check the pinned modules whatever the Go settings"
+        )
+    if os.environ.get("GONOSUMCHECK"):
+        detail += " (GONOSUMCHECK is set, but the go command reads no such variable)"
+    findings.append(Finding("checksums", "checksum db", "", status, detail))
     return findings
 
 
@@ -1549,6 +1687,7 @@ def command_doctor(args: argparse.Namespace) -> int:
 
     for mismatch in _manifest_mismatches(manifest):
         findings.append(Finding("consistency", "requirements", "", "mismatch", mismatch))
+    findings.extend(_hash_findings(manifest, go.env() if go_path is not None else None))
 
     if args.registry and go_path is not None:
         findings.extend(
@@ -1556,7 +1695,8 @@ def command_doctor(args: argparse.Namespace) -> int:
         )
 
     missing = [c.name for c in all_components if c.status() != "present" and not c.for_tests]
-    problems = [f for f in findings if f.status not in {"present", "available", TESTS_ONLY}]
+    fine = {"present", "available", TESTS_ONLY, SUMDB_ON, SUMDB_OFF}
+    problems = [f for f in findings if f.status not in fine]
     disk = _directory_bytes(layout.root) if layout.root.is_dir() else 0
     if args.json:
         print(
@@ -1581,6 +1721,7 @@ def command_doctor(args: argparse.Namespace) -> int:
         headings = {
             "toolchain": "components:",
             "consistency": "consistency:",
+            "checksums": "checksums:",
             "registry": "GOPROXY (pinned module versions):",
         }
         for section, heading in headings.items():

@@ -10,11 +10,13 @@ import gobuild.progress
 from gobuild.cache import REPO_ROOT, ToolCache
 from gobuild.errors import ToolError
 from gobuild.pins import is_release, read_toml
+from gobuild.sums import ModuleHashes
 
 CLUSTER_TOOL_DIR = Path(__file__).resolve().parents[1]
 VERSIONS_FILE = CLUSTER_TOOL_DIR / "versions.toml"
 CLUSTER_SCRIPT = CLUSTER_TOOL_DIR / "cluster.py"
 DEFAULT_DATA_DIR = REPO_ROOT / ".state" / "cluster"
+HASHES_DOCS = "docs/cluster.md#module-hashes"
 
 
 class ClusterError(ToolError):
@@ -60,6 +62,23 @@ class Versions:
                 raise ClusterError(f"{path}: [{name}].version must look like 1.2.3, got {value!r}")
             found[name] = value
         return cls(**found)
+
+    @staticmethod
+    def hashes(path: Path = VERSIONS_FILE) -> ModuleHashes:
+        """The go.sum lines the file commits for the modules its tables pin (each table's
+        `go_sum`): what the build checks the downloaded modules against. Read apart from the
+        versions, which are what a running cluster and the build stamps compare."""
+        data = read_toml(
+            path,
+            missing="version file not found: {path}",
+            invalid="{path} is not valid TOML: {error}",
+        )
+        try:
+            return ModuleHashes.read(
+                path, {name: data.get(name) for name in ("kubernetes", "etcd", "kwok")}, HASHES_DOCS
+            )
+        except ToolError as error:
+            raise ClusterError(str(error)) from None
 
     @property
     def staging(self) -> str:

@@ -40,8 +40,17 @@ from gobuild.modules import (
     unavailable,
     version_key,
 )
+from gobuild.sums import ChecksumDatabase, GoSum, ModuleHashes
 
-from localcluster.base import Binaries, Cache, ClusterError, Progress, Versions, duration
+from localcluster.base import (
+    VERSIONS_FILE,
+    Binaries,
+    Cache,
+    ClusterError,
+    Progress,
+    Versions,
+    duration,
+)
 
 # Bump when the recipe changes how binaries are built: older stamps then count as stale.
 RECIPE_REVISION = 2
@@ -168,7 +177,12 @@ def components(versions: Versions) -> list[Component]:
 
 @dataclasses.dataclass
 class Wrapper:
-    """The generated main module that requires the three releases and names their binaries."""
+    """The generated main module that requires the three releases and names their binaries.
+
+    Its go.sum starts with the hashes of the downloaded modules (checked against
+    versions.toml) and the lines of their own go.sum files, so that `go mod tidy` and `go
+    build` verify every dependency those modules recorded against their records, with or
+    without the checksum database; `-mod=mod` adds what they did not record."""
 
     directory: Path
     go: str
@@ -176,6 +190,7 @@ class Wrapper:
     tools: list[str]
     replaces: dict[str, str]  # module path -> "path version" or "./local/dir"
     stubs: list[str] = dataclasses.field(default_factory=list)
+    sums: GoSum = dataclasses.field(default_factory=GoSum)
 
     def write(self) -> None:
         lines = [
@@ -202,18 +217,31 @@ class Wrapper:
             stub.mkdir(parents=True, exist_ok=True)
             (stub / "go.mod").write_text(f"module {path}\n", encoding="utf-8")
         (self.directory / "go.mod").write_text("\n".join(lines), encoding="utf-8")
-        (self.directory / "go.sum").write_text("", encoding="utf-8")
+        self.sums.write(self.directory)
 
 
-def _go_version() -> str:
+def _go_env() -> dict[str, str]:
+    """What `go env` says (GOVERSION, GOSUMDB, ...), with the build's settings."""
     if shutil.which("go") is None:
         raise ClusterError("the go command is not on PATH; install Go to build the control plane")
-    return str(go_env(GO_BUILD_ENV).get("GOVERSION", "unknown"))
+    return go_env(GO_BUILD_ENV)
+
+
+# The versions.toml table that pins each release module, and holds its go.sum lines (those of
+# the staging modules are in [kubernetes] too).
+RELEASE_TABLES = {KUBERNETES_MODULE: "kubernetes", ETCD_MODULE: "etcd", KWOK_MODULE: "kwok"}
 
 
 def _prepare_wrapper(
-    versions: Versions, work: Path, go_version: str, progress: Progress
+    versions: Versions,
+    work: Path,
+    go_version: str,
+    progress: Progress,
+    hashes: ModuleHashes,
+    database: ChecksumDatabase,
 ) -> tuple[Wrapper, dict[str, Module]]:
+    """Download the releases and the published staging modules, check each against the
+    hashes versions.toml commits (before anything is built) and write the wrapper module."""
     releases = [
         (KUBERNETES_MODULE, f"v{versions.kubernetes}"),
         (ETCD_MODULE, f"v{versions.etcd}"),
@@ -222,6 +250,7 @@ def _prepare_wrapper(
     with progress.step("resolve " + ", ".join(f"{path}@{version}" for path, version in releases)):
         found = download(releases, work, GO_BUILD_ENV)
         modules = {path: require_module(found, path, version) for path, version in releases}
+        hashes.check([(module, RELEASE_TABLES[path]) for path, module in modules.items()], database)
         kubernetes_mod = read_go_mod(modules[KUBERNETES_MODULE].go_mod)
     if version_key(go_version) < version_key(kubernetes_mod.go):
         raise ClusterError(
@@ -235,17 +264,20 @@ def _prepare_wrapper(
     )
     replaces: dict[str, str] = {}
     stubs: list[str] = []
+    served: list[Module] = []
     with progress.step(f"resolve {len(staging)} staging modules at {versions.staging}"):
         published = download([(path, versions.staging) for path in staging], work, GO_BUILD_ENV)
         for path in staging:
             answer = published[path]
             if isinstance(answer, Module):
                 replaces[path] = f"{path} {versions.staging}"
+                served.append(answer)
             elif ProxyAnswer.read(answer).no_such_version:
                 replaces[path] = f"./stubs/{path}"
                 stubs.append(path)
             else:
                 raise _module_error(path, versions.staging, answer)
+        hashes.check([(module, RELEASE_TABLES[KUBERNETES_MODULE]) for module in served], database)
     if stubs:
         progress.say(
             f"    not served by the proxy, replaced by an empty module (the build fails if a"
@@ -262,6 +294,11 @@ def _prepare_wrapper(
         replaces=replaces,
         stubs=stubs,
     )
+    for module in [*modules.values(), *served]:
+        wrapper.sums.add_module(module)
+    note = database.note([*modules, *(module.path for module in served)], hashes.file)
+    if note:
+        progress.say(f"    {note}")
     wrapper.write()
     return wrapper, modules
 
@@ -325,8 +362,11 @@ def _ldflags(versions: Versions, kubernetes: Module) -> str:
     return " ".join(flags)
 
 
-def build(versions: Versions, cache: Cache, progress: Progress) -> None:
-    """Build every component that is not present; seconds when all are."""
+def build(
+    versions: Versions, cache: Cache, progress: Progress, versions_file: Path = VERSIONS_FILE
+) -> None:
+    """Build every component that is not present; seconds when all are. The downloaded
+    modules are checked against the hashes `versions_file` commits before anything is built."""
     with exclusive(cache.lock_file, progress, tool="cluster", what="build"):
         wanted = [c for c in components(versions) if c.status(cache) != "present"]
         report: list[dict[str, str | float]] = [
@@ -338,14 +378,18 @@ def build(versions: Versions, cache: Cache, progress: Progress) -> None:
             for line in report:
                 progress.say(f"cluster: {line['component']} v{line['version']}: present")
             return
-        go_version = _go_version()
+        go = _go_env()
+        go_version = str(go.get("GOVERSION", "unknown"))
+        hashes = Versions.hashes(versions_file)
         names = ", ".join(f"{c.name} v{c.version} ({c.status(cache)})" for c in wanted)
         progress.say(f"cluster: building {names} with {go_version} into {cache.root}")
         started = time.monotonic()
         build_name = "+".join(f"{c.name}-v{c.version}" for c in components(versions))
         work = fresh_directory(cache.work_dir(build_name))
         log = work / "build.log"
-        wrapper, modules = _prepare_wrapper(versions, work, go_version, progress)
+        wrapper, modules = _prepare_wrapper(
+            versions, work, go_version, progress, hashes, ChecksumDatabase.of(go)
+        )
         with progress.step("complete the wrapper module (go mod tidy)"):
             run_logged("go mod tidy", ["go", "mod", "tidy"], work, log, progress, GO_BUILD_ENV)
             selected = _check_pins(work, versions, wrapper)
