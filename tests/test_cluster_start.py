@@ -31,7 +31,7 @@ CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`, the tool's own package
 sys.path.append(str(CLUSTER_TOOL.parent))  # for `gobuild`, which it shares with the toolchain
 
-from localcluster import control_plane  # noqa: E402
+from localcluster import control_plane, processes  # noqa: E402
 from localcluster.api import check_failure, not_ready  # noqa: E402
 from localcluster.base import Binaries, Cache, Progress, Versions  # noqa: E402
 from localcluster.control_plane import (  # noqa: E402
@@ -248,3 +248,22 @@ def test_a_failed_check_in_a_few_words():
     )
     assert check_failure(not_ready("/x", 404, {"message": 'serviceaccounts "default" not found'}))
     assert str(not_ready("/x", 503, "")) == "GET /x: 503"
+
+
+def test_a_grown_log_is_rotated_at_the_next_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(processes, "LOG_ROTATE_BYTES", 1024)
+    log = tmp_path / "logs" / "etcd.log"
+    log.parent.mkdir()
+    log.write_bytes(b"old run\n" * 200)  # 1,600 bytes
+    (tmp_path / "logs" / "etcd.log.1").write_bytes(b"older run\n")
+
+    _tracked, process = processes.spawn("etcd", ["true"], log, tmp_path)
+    process.wait()
+
+    assert (tmp_path / "logs" / "etcd.log.1").read_bytes() == b"old run\n" * 200
+    assert b"old run" not in log.read_bytes()
+    assert b"starting etcd" in log.read_bytes()
+
+    _tracked, process = processes.spawn("etcd", ["true"], log, tmp_path)
+    process.wait()
+    assert log.read_bytes().count(b"starting etcd") == 2  # small: appended, not rotated

@@ -58,6 +58,20 @@ class Tracked:
         )
 
 
+LOG_ROTATE_BYTES = 16 * 2**20
+"""A component's log past this size at a start is kept as `<name>.log.1` (replacing the one
+before) and begun anew: a cluster started every day for months fills no disk."""
+
+
+def rotated(log: Path) -> None:
+    """Move `log` to `<log>.1` when it has grown past LOG_ROTATE_BYTES."""
+    try:
+        if log.stat().st_size > LOG_ROTATE_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
+    except FileNotFoundError:
+        pass
+
+
 def spawn(
     component: str,
     argv: Sequence[str],
@@ -67,6 +81,7 @@ def spawn(
 ) -> tuple[Tracked, subprocess.Popen[bytes]]:
     """Start `argv` detached from our terminal, its output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    rotated(log)
     with log.open("ab") as sink:
         sink.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting {component}\n".encode())
         sink.flush()
