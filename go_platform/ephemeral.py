@@ -117,6 +117,31 @@ def planned_config(
     )
 
 
+CLUSTER_KEYS = ("kubernetes:context", "kubernetes:kubeconfig", "kubernetes:cluster")
+"""The kubernetes provider's settings that pick the cluster a stack deploys to."""
+
+
+def shared_cluster_problem(
+    base_config: Mapping[str, object], planned: Mapping[str, object], name: str
+) -> str | None:
+    """Why `name` may not deploy where its base does, or None when it goes elsewhere.
+
+    go-platform's program creates objects every stack of it on a cluster shares by name:
+    the definitions, the ClusterIssuers, the gateway's, module proxy's and observability's
+    namespaces and what is in them. An ephemeral stack on its base's cluster would take
+    them over, and `ephemeral down` would delete them under the base. A stack that sets
+    none of CLUSTER_KEYS differently from its base goes to the base's cluster."""
+    if any(planned.get(key) != base_config.get(key) for key in CLUSTER_KEYS):
+        return None
+    return (
+        f"ephemeral stack {name!r} would deploy to its base's cluster (it sets none of "
+        f"{', '.join(CLUSTER_KEYS)} otherwise), where the definitions, the ClusterIssuers "
+        "and the gateway's, module proxy's and observability's namespaces are the base's "
+        "own objects: `ephemeral down` would delete them. Give it a cluster of its own, "
+        "e.g. --config kubernetes:context=pr-clusters"
+    )
+
+
 def _ordinal(number: int) -> str:
     suffix = (
         "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")

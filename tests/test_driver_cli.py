@@ -1276,6 +1276,26 @@ def test_outputs_with_the_summary_on_stdout_print_the_outputs_on_stderr(project,
 # --- ephemeral -----------------------------------------------------------------------
 
 
+def test_ephemeral_up_on_its_bases_cluster_is_refused_before_anything_is_made(
+    project, capsys, tmp_path
+):
+    base = a_stack("dev")
+    base.config["kubernetes:context"] = ConfigValue("shared")
+
+    code, summary = run_cli(
+        "ephemeral", "up", "--name", "pr-7", "--config", "namespace=pr-7",
+        "--skip-preflight", json_path=tmp_path / "up.json",
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert code == ExitCode.USAGE
+    assert "ephemeral stack 'pr-7' would deploy to its base's cluster" in out
+    assert "`ephemeral down` would delete them" in out
+    assert list(FakeSession.stacks) == ["dev"]
+    assert base.calls == []
+    assert summary["result"] == "usage-error"
+
+
 def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp_path):
     base = a_stack("dev")
     base.config[state_key("greeter")] = ConfigValue("{}")
@@ -1287,6 +1307,8 @@ def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp
         "pr-7",
         "--config",
         "namespace=pr-7",
+        "--config",
+        "kubernetes:context=pr-clusters",
         "--skip-preflight",
         json_path=tmp_path / "up.json",
     )
@@ -1295,7 +1317,9 @@ def test_ephemeral_up_copies_the_base_then_deploys_and_down_removes(project, tmp
     assert code == 0, summary["errors"]
     assert pr.tags == {"go-platform:ephemeral-base": "dev"}
     assert pr.removed == [state_key("greeter")]
-    assert {"go-platform:namespace": "pr-7"} in pr.config_writes
+    assert {"go-platform:namespace": "pr-7", "kubernetes:context": "pr-clusters"} in (
+        pr.config_writes
+    )
     assert pr.operations == ["up"]
     assert base.calls == []
 
@@ -1363,7 +1387,7 @@ def test_a_base_named_with_its_organization_and_project_is_the_same_base(project
 
     code = main(
         ["ephemeral", "up", "--name", "pr-7", "--base", "organization/go-platform/dev",
-         "--skip-preflight"]
+         "--config", "kubernetes:context=pr-clusters", "--skip-preflight"]
     )  # fmt: skip
 
     pr = FakeSession.stacks["pr-7"]
@@ -1685,7 +1709,10 @@ def test_a_failed_cli_call_outside_an_operation_is_exit_1_not_a_traceback(
 
     monkeypatch.setattr(FakeStack, "set_tag", refuse)
 
-    code = main(["ephemeral", "up", "--name", "pr-9", "--skip-preflight"])
+    code = main(
+        ["ephemeral", "up", "--name", "pr-9", "--config", "kubernetes:context=ci",
+         "--skip-preflight"]
+    )  # fmt: skip
 
     out = capsys.readouterr().out
     assert code == 1

@@ -36,11 +36,11 @@ def up(driver: Driver, *, base: str, overrides: dict[str, str], skip_preflight: 
         )
     if driver.is_go_platform:
         current = session.stack_config(existing) if existing is not None else None
-        driver.validated(
-            ephemeral.planned_config(base_config, base_name, overrides, current),
-            stack=name,
-            hidden=override_values(overrides),
-        )
+        planned = ephemeral.planned_config(base_config, base_name, overrides, current)
+        driver.validated(planned, stack=name, hidden=override_values(overrides))
+        shared = ephemeral.shared_cluster_problem(base_config.values, planned.values, name)
+        if shared:
+            raise usage_error(shared)
     if existing is not None:
         stack = existing
         driver.console.print(f"ephemeral: updating {name!r} (from {tags[ephemeral.BASE_TAG]})")
