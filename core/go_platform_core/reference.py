@@ -150,11 +150,24 @@ def _default(field: Any, path: list[str], in_service: bool) -> str:
     return "<br>".join(f"{env}: {text}" for env, text in shown.items())
 
 
+def _pinned(pin: Mapping[str, Any], alias: str) -> str | None:
+    """The default of a chart source's `alias` where the source is pinned (`chart_source`):
+    the pin's, kept unless another `chart` is given (then `version` is required)."""
+    if alias not in pin:
+        return None
+    if alias == "repository":
+        return f"{_show(pin[alias])}, with the pinned chart"
+    if alias == "version":
+        return f"{_show(pin[alias])} (pinned; required with another `chart`)"
+    return f"{_show(pin[alias])} (pinned)"
+
+
 def rows(
     model: type[BaseModel] = PlatformSettings,
     prefix: str = "",
     path: list[str] | None = None,
     in_service: bool = False,
+    pin: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[str, str, str, str]]:
     """(key, type, default per environment, description) for every key, depth first."""
     path = path or []
@@ -170,12 +183,14 @@ def rows(
         if nested is not None and not is_list and typing.get_origin(field.annotation) is not dict:
             unset = "`null` (off)" if field.default is None else ""
             yield key, "object", unset, field.description or ""
-            yield from rows(nested, f"{key}.", sub_path, in_service)
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            yield from rows(nested, f"{key}.", sub_path, in_service, extra.get("pin"))
             continue
+        pinned = _pinned(pin, alias) if pin else None
         yield (
             key,
             _type_name(field.annotation, field.metadata),
-            _default(field, sub_path, in_service),
+            pinned or _default(field, sub_path, in_service),
             field.description or "",
         )
         if nested is not None and is_list:

@@ -103,7 +103,10 @@ class ObservabilitySettings(CamelModel):
         "Prometheus of the cluster's own that selects by others (`release: ...`).",
     )
     retention: RetentionSettings = Field(description="How long data is kept.")
-    storage: ObservabilityStorageSettings = Field(description="Loki and Tempo storage.")
+    storage: ObservabilityStorageSettings = Field(
+        description="Volumes of Prometheus, Loki and Tempo (`size`, `storageClass`); Loki's "
+        "and Tempo's data on S3 with `s3`."
+    )
     grafana_host: DomainName | None = Field(
         None, description="Grafana's host on the gateway; `grafana.<domain>` if unset."
     )
