@@ -264,3 +264,15 @@ def test_a_bad_threshold_in_the_environment_is_named_by_its_variable(
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].endswith(f"error: {says}")
     assert "--fail-on" not in err.strip().splitlines()[-1]
+
+
+def test_a_folder_that_is_no_database_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # govulncheck reads an empty folder as a database that lists nothing: every module passes.
+    module = tmp_path / "app"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/app\n")
+    (tmp_path / "empty-db").mkdir()
+    monkeypatch.setenv("GOVULNCHECK", "/bin/true")
+
+    with pytest.raises(GateError, match=r"empty-db is not a vulnerability database \(no index"):
+        run_govulncheck(module, GateSettings(database="empty-db"), base=tmp_path)

@@ -242,6 +242,21 @@ def database_url(database: str, base: Path) -> str:
     return (base / database).resolve().as_uri()
 
 
+def check_local_database(url: str) -> None:
+    """GateError when a `file://` database is no vulnerability database: govulncheck reads
+    a folder without its index as one that lists nothing, and every module would pass."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "file":
+        return
+    folder = Path(urllib.request.url2pathname(parts.path))
+    # A missing folder is govulncheck's to refuse (it fails closed on it).
+    if folder.is_dir() and not (folder / "index" / "db.json").is_file():
+        raise GateError(
+            f"{folder} is not a vulnerability database "
+            "(no index/db.json): a copy of the OSV database in govulncheck's layout is needed"
+        )
+
+
 def read_entry(database: str, vulnerability: str, timeout: float = ENTRY_TIMEOUT_SECONDS) -> Any:
     """The OSV entry `vulnerability` of `database` (a URL, as govulncheck reports it), as
     stored; GateError saying why when it cannot be read."""
@@ -313,7 +328,9 @@ def run_govulncheck(
         raise GateError(f"{module_dir} is not a Go module (no go.mod)")
     argv = [govulncheck_binary(environ), "-format", "json"]
     if settings.database:
-        argv += ["-db", database_url(settings.database, base)]
+        url = database_url(settings.database, base)
+        check_local_database(url)
+        argv += ["-db", url]
     argv.append("./...")
     result = subprocess.run(
         argv, cwd=module_dir, env=dict(environ), capture_output=True, text=True, check=False
