@@ -355,6 +355,8 @@ def test_ephemeral_stack_from_a_base_then_down_without_its_stack_file(
             STACK,
             "--config",
             "fixture:markerContent=pr",
+            "--config",
+            "kubernetes:context=pr-clusters",  # the fixture deploys nothing to a cluster
             "--skip-preflight",
             "--policy-pack",
             str(policy),

@@ -73,6 +73,10 @@ def kubeconfig_of(embedded: Cluster) -> Path:
     return embedded.data_dir / "kubeconfig"
 
 
+def context_of(embedded: Cluster) -> str:
+    return str(yaml.safe_load(kubeconfig_of(embedded).read_text())["current-context"])
+
+
 # --- ephemeral stacks ------------------------------------------------------------------
 
 
@@ -101,6 +105,10 @@ def test_an_ephemeral_stack_deploys_to_the_cluster_and_down_removes_it(kube_engi
             "dev",
             "--config",
             f"fixture:configMapName={name}-settings",
+            # The fixture's one object is its own ConfigMap: the base's cluster, named on
+            # purpose (without it, go-platform's program refuses its base's cluster).
+            "--config",
+            f"kubernetes:context={context_of(cluster)}",
             "--policy-pack",
             str(policy),
         )
