@@ -1596,7 +1596,7 @@ def test_urls_and_endpoints_without_credentials_are_taken():
         "dev",
         domain="example.com",
         moduleProxy={
-            "upstream": "https://proxy.golang.org",
+            "upstream": "https://goproxy.corp.example.com",
             "singleFlight": {"type": "etcd", "endpoint": "etcd-0:2379,http://etcd-1:2379"},
         },
         observability={"install": False, "otlpEndpoint": "tempo.monitoring:4317"},
