@@ -414,27 +414,46 @@ def embedded_kubeconfig(project_dir: Path, env: Mapping[str, str]) -> Path | Non
     if checked_kind(tool, str(tool)) is not PathKind.FILE:
         return None
     command = f"{tool.relative_to(project_dir)} kubeconfig"
+    output, failure = ask_tool(tool, "kubeconfig", env=env, cwd=project_dir)
+    path = output.strip()
+    if not failure and path:
+        return Path(path)
+    raise DriverError(
+        ExitCode.FAILED,
+        "the local stack deploys only to the embedded cluster, whose kubeconfig "
+        f"`{command}` did not give: it {failure or 'printed no path'}",
+    )
+
+
+TOOL_TIMEOUT_SECONDS = 60
+"""How long a tool of the project (`cluster.py kubeconfig`, `bootstrap.py env`) may take;
+each only reads its state and pins."""
+
+
+def ask_tool(
+    script: Path, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[str, str]:
+    """What the project's Python tool `script` printed, and what it did instead of
+    answering (`exited 1: <its last line on stderr>`, `gave no answer in 60 s`, `could not
+    run: ...`), empty when it exited 0."""
     try:
         result = subprocess.run(
-            [sys.executable, str(tool), "kubeconfig"],
+            [sys.executable, str(script), *args],
             capture_output=True,
             text=True,
             check=False,
-            timeout=60,
-            env=dict(env),
-            cwd=project_dir,
+            timeout=TOOL_TIMEOUT_SECONDS,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired:
-        result = None
-    path = result.stdout.strip() if result is not None else ""
-    if result is not None and result.returncode == 0 and path:
-        return Path(path)
-    said = result.stderr.strip().splitlines() if result is not None else ["no answer in 60 s"]
-    raise DriverError(
-        ExitCode.FAILED,
-        f"the local stack deploys only to the embedded cluster, whose kubeconfig `{command}` "
-        f"did not give: {said[-1] if said else f'exit {result.returncode}'}",
-    )
+        return "", f"gave no answer in {TOOL_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return "", f"could not run: {error.strerror or error}"
+    if result.returncode != 0:
+        said = result.stderr.strip().splitlines()
+        return "", f"exited {result.returncode}" + (f": {said[-1]}" if said else "")
+    return result.stdout, ""
 
 
 def kubeconfig_override(
@@ -484,29 +503,12 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
     )
 
 
-BOOTSTRAP_TIMEOUT_SECONDS = 60
-"""How long `bootstrap.py env` may take; it only reads the pins and the cache's layout."""
-
-
 def toolchain_exports(bootstrap: Path, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
     """What `bootstrap.py env` exports, and why it exported nothing (empty when it ran)."""
-    command = f"`{bootstrap} env`"
-    try:
-        result = subprocess.run(
-            [sys.executable, str(bootstrap), "env"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=BOOTSTRAP_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        return {}, f"{command} gave no answer in {BOOTSTRAP_TIMEOUT_SECONDS} s"
-    except OSError as error:
-        return {}, f"{command} could not run: {error.strerror or error}"
-    if result.returncode != 0:
-        said = result.stderr.strip().splitlines()
-        return {}, f"{command} exited {result.returncode}" + (f": {said[-1]}" if said else "")
-    return parse_exports(result.stdout, env), ""
+    output, failure = ask_tool(bootstrap, "env")
+    if failure:
+        return {}, f"`{bootstrap} env` {failure}"
+    return parse_exports(output, env), ""
 
 
 SKIP_VERSION_CHECK = "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK"

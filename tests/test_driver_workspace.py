@@ -317,7 +317,7 @@ def test_a_toolchain_bootstrap_that_fails_is_named_in_the_cli_error(
     bootstrap.parent.mkdir(parents=True)
     bootstrap.write_text(script + "\n")
     monkeypatch.setattr("go_platform.workspace.REPO", tmp_path)
-    monkeypatch.setattr("go_platform.workspace.BOOTSTRAP_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr("go_platform.workspace.TOOL_TIMEOUT_SECONDS", 1)
 
     with pytest.raises(DriverError) as raised:
         locate_cli({"PATH": str(tmp_path / "empty")}, tmp_path)
