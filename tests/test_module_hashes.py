@@ -29,8 +29,6 @@ import base64
 import hashlib
 import io
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
+from tests.test_toolchain_cli import bootstrap as run_bootstrap
 
 CLUSTER_TOOL = REPO / "tools" / "cluster"
 sys.path.append(str(CLUSTER_TOOL))  # for `localcluster`
@@ -91,6 +90,22 @@ def make_module(
         sum=zip_hash or h1(f"{path}@{version}"),
         go_mod_sum=go_mod_hash or h1(f"{path}@{version}/go.mod"),
     )
+
+
+def assert_names_the_mismatch(
+    message: str, pinned: Module, altered: Mapping[str, str], pins: Path, docs: str
+) -> None:
+    """`message` is the one error for `pinned` served with the `altered` hash: the module,
+    which hash, expected and got, the pins file and the docs."""
+    assert message.startswith(f"{pinned.path}@{pinned.version} is not the module version pinned")
+    what, expected, got = (
+        ("zip", pinned.sum, altered["zip_hash"])
+        if "zip_hash" in altered
+        else ("go.mod", pinned.go_mod_sum, altered["go_mod_hash"])
+    )
+    assert f"downloaded {what} hash {got}, expected {expected}" in message
+    assert f"in {pins}" in message
+    assert docs in message
 
 
 def go_sum_lines(*modules: Module) -> list[str]:
@@ -447,16 +462,9 @@ def test_a_cluster_module_other_than_committed_fails_before_any_build_step(
     with pytest.raises(ModuleHashError) as raised:
         cluster_build.build(VERSIONS, cache, Progress(io.StringIO()), versions_file)
 
-    message = str(raised.value)
-    assert message.startswith(f"{path}@{pinned.version} is not the module version pinned")
-    what, expected, got = (
-        ("zip", pinned.sum, altered["zip_hash"])
-        if "zip_hash" in altered
-        else ("go.mod", pinned.go_mod_sum, altered["go_mod_hash"])
+    assert_names_the_mismatch(
+        str(raised.value), pinned, altered, versions_file, "docs/cluster.md#module-hashes"
     )
-    assert f"downloaded {what} hash {got}, expected {expected}" in message
-    assert f"in {versions_file}" in message
-    assert "docs/cluster.md#module-hashes" in message
     work = cache.work_dir(
         "+".join(f"{c.name}-v{c.version}" for c in cluster_build.components(VERSIONS))
     )
@@ -627,16 +635,9 @@ def test_a_toolchain_module_other_than_committed_fails_before_any_build_step(
     outcome = bootstrap._build_one(ctx, built, cli_failed=False)
 
     assert outcome["status"] == "failed"
-    reason = outcome["reason"]
-    assert reason.startswith(f"{path}@{pinned.version} is not the module version pinned")
-    what, expected, got = (
-        ("zip", pinned.sum, altered["zip_hash"])
-        if "zip_hash" in altered
-        else ("go.mod", pinned.go_mod_sum, altered["go_mod_hash"])
+    assert_names_the_mismatch(
+        outcome["reason"], pinned, altered, manifest.path, "docs/toolchain.md#module-hashes"
     )
-    assert f"downloaded {what} hash {got}, expected {expected}" in reason
-    assert f"in {manifest.path}" in reason
-    assert "docs/toolchain.md#module-hashes" in reason
     assert built.read_stamp() is None
     log = ctx.progress.stream.getvalue()
     assert f"failed: {path}@{pinned.version} is not the module version pinned" in log
@@ -730,15 +731,12 @@ def test_the_doctor_says_whether_the_checksum_database_is_on(
 
 
 def test_the_doctor_reports_the_checksum_database_off_and_no_problem_for_it(tmp_path: Path):
-    env = {**os.environ, "GOSUMDB": "off", "GO_PLATFORM_CACHE": str(tmp_path / "cache")}
-    env.pop("GO_PLATFORM_TOOLCHAIN_MANIFEST", None)
-
-    ran = subprocess.run(
-        [sys.executable, str(bootstrap.__file__), "doctor", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    ran = run_bootstrap(
+        "doctor",
+        "--json",
+        GOSUMDB="off",
+        GO_PLATFORM_CACHE=str(tmp_path / "cache"),
+        GO_PLATFORM_TOOLCHAIN_MANIFEST=str(bootstrap.DEFAULT_MANIFEST),  # the committed one
     )
 
     findings = json.loads(ran.stdout)["findings"]

@@ -13,13 +13,12 @@ Invariants guarded:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 from go_platform_core.config import load_settings
 from tests.conftest import REPO, stack_config
+from tests.test_toolchain_cli import bootstrap as run_bootstrap
 from tests.test_toolchain_govulncheck import PULUMI, manifest
 
 sys.path.append(str(REPO / "tools" / "toolchain"))
@@ -61,17 +60,11 @@ def test_the_doctor_calls_it_tests_only_and_no_problem_when_it_is_not_built(tmp_
     (its module's hashes committed, as in the real manifest: without them, that is a problem)."""
     text = PULUMI + '[athens]\nversion = "0.18.0"\n' + ATHENS_GO_SUM
     (tmp_path / "toolchain.toml").write_text(text, encoding="utf-8")
-    env = {
-        **os.environ,
-        "GO_PLATFORM_TOOLCHAIN_MANIFEST": str(tmp_path / "toolchain.toml"),
-        "GO_PLATFORM_CACHE": str(tmp_path / "cache"),
-    }
-    result = subprocess.run(
-        [sys.executable, str(bootstrap.__file__), "doctor", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_bootstrap(
+        "doctor",
+        "--json",
+        GO_PLATFORM_TOOLCHAIN_MANIFEST=str(tmp_path / "toolchain.toml"),
+        GO_PLATFORM_CACHE=str(tmp_path / "cache"),
     )
     report = json.loads(result.stdout)
     athens = [f for f in report["findings"] if f["component"] == "athens"]
