@@ -75,31 +75,6 @@ SIDECAR_HEALTH_PORT = 8080
 hears from the API server)."""
 
 
-def _confined(**extra: Any) -> dict[str, Any]:
-    """A container securityContext meeting the restricted Pod Security Standard, on a
-    read-only root: the pack refuses less in staging and prod."""
-    return {
-        **extra,
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _pod_security(uid: int) -> dict[str, Any]:
-    """A pod securityContext running as `uid` (group and volume group too), seccomp
-    confined; volumes are handed to the group only when their root does not match."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
 def _platform_selector() -> dict[str, Any]:
     return {"matchLabels": kube.monitoring_labels()}
 
@@ -324,7 +299,7 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
     # on /var/tempo) and the metrics generator's WAL (the chart's emptyDir on /tmp, there
     # because the generator is on).
     tempo["resources"] = TEMPO_RESOURCES
-    tempo["securityContext"] = _confined()
+    tempo["securityContext"] = kube.container_security_context(uid=None)
     # Unlike Loki's and Grafana's charts, Tempo's derives no GOMEMLIMIT from the limit.
     tempo["extraEnv"] = [
         {
@@ -338,7 +313,9 @@ def tempo_values(settings: ObservabilitySettings, prometheus_url: str) -> dict[s
     return {
         "tempo": tempo,
         # The pod's securityContext (the chart's default uid, with seccomp added).
-        "securityContext": _pod_security(TEMPO_UID),
+        "securityContext": kube.pod_security_context(
+            TEMPO_UID, fs_group_change_policy="OnRootMismatch"
+        ),
         "persistence": persistence,
         "serviceMonitor": {"enabled": True, "additionalLabels": kube.monitoring_labels()},
     }
@@ -402,7 +379,7 @@ def grafana_values(
                 "extraMounts": [{"name": "sc-dashboard-tmp", "mountPath": "/tmp"}],
             },
             "resources": SIDECAR_RESOURCES,
-            "securityContext": _confined(),
+            "securityContext": kube.container_security_context(uid=None),
             # Ready after its first sync (which also asks Grafana to reload, retrying while
             # Grafana starts); live while it hears from the API server.
             "readinessProbe": _sidecar_probe(initial_delay=5, period=10, failures=3),
@@ -410,8 +387,13 @@ def grafana_values(
         },
         "persistence": persistence,
         "initChownData": {"enabled": False},
-        "securityContext": _pod_security(GRAFANA_UID),
-        "containerSecurityContext": _confined(privileged=False),
+        "securityContext": kube.pod_security_context(
+            GRAFANA_UID, fs_group_change_policy="OnRootMismatch"
+        ),
+        "containerSecurityContext": {
+            **kube.container_security_context(uid=None),
+            "privileged": False,
+        },
         "resources": GRAFANA_RESOURCES,
         "extraEmptyDirMounts": [
             {"name": "grafana-tmp", "mountPath": "/tmp"},

@@ -116,27 +116,36 @@ def namespace_labels(environment: str, enforce: str = "restricted") -> dict[str,
     }
 
 
-def pod_security_context() -> dict[str, Any]:
-    """Pod-level half of the restricted Pod Security Standard."""
-    return {
+def pod_security_context(
+    uid: int = NONROOT_UID, *, fs_group_change_policy: str | None = None
+) -> dict[str, Any]:
+    """Pod-level half of the restricted Pod Security Standard, running as `uid` (its group
+    and the volumes' group too); `fs_group_change_policy` `OnRootMismatch` hands a volume
+    to the group only when its root does not match already."""
+    context: dict[str, Any] = {
         "runAsNonRoot": True,
-        "runAsUser": NONROOT_UID,
-        "runAsGroup": NONROOT_UID,
-        "fsGroup": NONROOT_UID,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    if fs_group_change_policy:
+        context["fsGroupChangePolicy"] = fs_group_change_policy
+    return context
 
 
-def container_security_context() -> dict[str, Any]:
-    """Container-level half of the restricted Pod Security Standard, read-only root."""
-    return {
+def container_security_context(uid: int | None = NONROOT_UID) -> dict[str, Any]:
+    """Container-level half of the restricted Pod Security Standard, read-only root; as
+    `uid` (None: as the pod says)."""
+    context: dict[str, Any] = {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": NONROOT_UID,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    if uid is not None:
+        context |= {"runAsNonRoot": True, "runAsUser": uid}
+    return context
 
 
 def probes(port_name: str) -> dict[str, dict[str, Any]]:
