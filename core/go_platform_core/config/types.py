@@ -147,17 +147,22 @@ def _cpu(value: str) -> str:
     return value
 
 
-def _bytes(value: str) -> str:
-    if _quantity(value) < 2**20:
+def _byte_amount(value: str) -> Decimal:
+    amount = _quantity(value)
+    if amount < 2**20:
         raise ValueError(
             f"{shown_value(value)} is below 1Mi (memory is in bytes: write 128Mi, not 128m)"
         )
+    return amount
+
+
+def _bytes(value: str) -> str:
+    _byte_amount(value)
     return value
 
 
 def _memory(value: str) -> str:
-    _bytes(value)
-    if _quantity(value) > MAX_MEMORY:
+    if _byte_amount(value) > MAX_MEMORY:
         raise ValueError(
             f"{shown_value(value)} is above 16Ti, more memory than a node has; "
             "check the suffix (`512Mi`, `2Gi`)"
