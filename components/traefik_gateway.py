@@ -21,6 +21,7 @@ from go_platform_core.config import (
     GatewaySettings,
     MiddlewareSettings,
     TlsSettings,
+    merge_defaults,
 )
 
 ACME_SERVERS = {
@@ -339,24 +340,14 @@ def acme_issuer_spec(gateway: GatewaySettings, *, dns01_token_secret: str | None
     }
 
 
-def merged_values(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> dict[str, Any]:
-    """`theirs` over `ours`: maps merged key by key, any other value replaced."""
-    merged = dict(ours)
-    for key, value in theirs.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merged_values(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def chart_source_args(source: ChartSource, values: Mapping[str, Any]) -> dict[str, Any]:
     """`helm.v4.Chart` arguments for a chart in a repository, an OCI registry or a folder,
     with `values` and the config's own values (`ChartSource.values`) over them."""
     args: dict[str, Any] = {
         "chart": source.chart,
         "version": source.version,
-        "values": merged_values(values, source.values),
+        # The config's values win, maps merged key by key: as a stack file over a profile.
+        "values": merge_defaults(values, source.values),
     }
     if source.repository:
         args["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=source.repository)

@@ -42,13 +42,13 @@ import pytest
 from components.traefik_gateway import (
     TRAEFIK_CLOSE_SECONDS,
     cert_manager_values,
-    merged_values,
+    chart_source_args,
     middleware_specs,
     otlp_grpc_endpoint,
     tls_option_spec,
     traefik_values,
 )
-from go_platform_core.config import GatewaySettings, load_settings
+from go_platform_core.config import ChartSource, GatewaySettings, load_settings
 from tests.conftest import REPO, UPSTREAM, service_config, stack_config
 from tests.crd_schemas import validate_custom_resource
 
@@ -107,7 +107,9 @@ MIRRORED = {
 def test_chart_values_from_the_config_go_over_ours_map_by_map():
     ours = {"image": {"pullPolicy": "IfNotPresent"}, "ports": {"web": {"port": 8000}}, "x": [1]}
     theirs = {"image": {"registry": "r.example.com"}, "x": [2], "new": True}
-    assert merged_values(ours, theirs) == {
+    assert chart_source_args(ChartSource(chart="c", version="1", values=theirs), ours)[
+        "values"
+    ] == {
         "image": {"pullPolicy": "IfNotPresent", "registry": "r.example.com"},
         "ports": {"web": {"port": 8000}},
         "x": [2],
