@@ -160,6 +160,8 @@ def test_the_components_started_so_far_are_stopped(tmp_path: Path, monkeypatch):
 
     assert pids
     assert all(start_ticks(pid) is None for pid in pids)
+    # Nor left as zombies of this process: they were its own children.
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 @pytest.mark.parametrize(

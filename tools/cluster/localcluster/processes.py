@@ -136,7 +136,17 @@ def terminate(processes: Iterable[Tracked], grace_seconds: float) -> list[Tracke
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_lingers(process) for process in live):
         time.sleep(0.1)
+    for process in live:
+        _reap(process.pid)
     return [process for process in live if _lingers(process)]
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid`'s exit status when it was our own child (a start that failed stops
+    what it started itself), so no zombie of it outlives the stop in a process that goes
+    on; for any other process, nothing."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def _lingers(process: Tracked) -> bool:
