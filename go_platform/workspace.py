@@ -492,7 +492,8 @@ def locate_cli(env: Mapping[str, str], project_dir: Path) -> Cli:
         exports, failure = toolchain_exports(bootstrap, env)
         if failure:
             failures.append(failure)
-        found = shutil.which("pulumi", path=exports.get("PATH"))
+        # Without a PATH, `which` would search this process's own.
+        found = shutil.which("pulumi", path=exports["PATH"]) if exports.get("PATH") else None
         if found:
             added = {k: v for k, v in exports.items() if k == "PATH" or not env.get(k)}
             return Cli(executable=Path(found).resolve(), env=added)
