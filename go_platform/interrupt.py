@@ -1,23 +1,35 @@
 """SIGTERM, as CI sends it to cancel a job, handled as Ctrl-C is on a terminal; and Ctrl-C.
 
-Ctrl-C reaches the whole process group: the Pulumi CLI the driver runs gets its SIGINT too,
-cancels gracefully (the steps in flight finish, the state is saved, the stack's lock is
-released) and exits. A SIGTERM sent to the driver alone reaches only the driver. Raising
-KeyboardInterrupt there at once would unwind the Automation API's call while the CLI still
-runs: the SDK closes the CLI's output pipes under it (its reader threads print tracebacks),
-and the CLI, writing to a closed pipe, dies holding the lock.
+The Pulumi CLI cancels gracefully on a SIGINT (the steps in flight finish, the state is
+saved, the stack's lock is released) only while its engine runs: it listens for SIGINT from
+just before the engine's first event to just after its summary. Outside those bounds Go's
+default applies and a SIGINT kills it on the spot. That is harmless before it takes the
+stack's lock, and not after: between taking the lock and starting the engine, and between
+the engine's end and saving the state and releasing the lock, a SIGINT leaves the stack
+locked (and, in the second gap, the update's last save unwritten, which on the embedded
+cluster, whose updates skip checkpoints, is the only one). So the driver is the only one
+to signal the CLI, and only while it listens:
 
-So the first SIGTERM passes a SIGINT on to the driver's own child processes and lets the
-operation end the way the CLI ends it; the driver then stops as it does on Ctrl-C
-(`raise_if_requested`, after each engine operation and before the next one starts). With
-no child running, or at a second SIGTERM, it stops at once.
+- A SIGTERM, or a SIGINT sent to the driver alone (`kill -INT`, `timeout -s INT`, a
+  container's stop signal), reaches the driver only. Raising KeyboardInterrupt at once
+  would unwind the Automation API's call while the CLI runs: the CLI, writing to pipes
+  nobody reads, would die holding the lock. Instead the first one passes a SIGINT on to the
+  CLI: at once when its engine runs, else at the engine's first event (`engine_event`);
+  a CLI that ends before, a helper command, is let finish. Other children of the driver get
+  theirs at once. The driver then stops as on Ctrl-C (`raise_if_requested`, after each
+  engine operation and before the next one starts). With nothing running it stops at once.
+- A Ctrl-C at a terminal signals the terminal's whole foreground process group. The CLI is
+  therefore started in a session of its own there (`cli_session`), out of the terminal's
+  reach, and the Ctrl-C is passed on like a SIGTERM. What the terminal did signal (the
+  driver's other children; a CLI started while the driver was not in the foreground) gets
+  no second SIGINT.
+- A second signal stops the driver at once (KeyboardInterrupt) and gives a running engine
+  its second SIGINT, after which the CLI stops without waiting for the steps in flight, as
+  on a second Ctrl-C at its own terminal; the driver waits for it to end, and a third
+  signal kills it (`ExecutableCommand.run` in workspace.py).
 
-Ctrl-C at a terminal is handled the same way, less the passing on: the terminal has sent
-its SIGINT to the whole foreground process group, the children included, and a second
-SIGINT makes the Pulumi CLI stop at once, lock held. A SIGINT sent to the driver alone
-(`kill -INT`, `timeout -s INT`, a container's stop signal) reached no child, and is passed
-on as a SIGTERM's is. Python's default, a KeyboardInterrupt in the middle of the
-Automation API's call, is what the paragraph above describes.
+One CLI runs at a time (the Automation API's calls are sequential); `running_cli` records
+it while it runs.
 """
 
 from __future__ import annotations
@@ -26,32 +38,101 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 _requested = threading.Event()
+_state_lock = threading.RLock()
+"""Held by the signal handlers (the main thread) and `engine_event` (the event stream's
+thread); reentrant, since a handler may run in the main thread while it holds it."""
+
+
+@dataclass
+class _Cli:
+    pid: int
+    shares_our_group: bool
+    """Started in the driver's process group, where a Ctrl-C at the terminal reaches it."""
+    listening: bool = False
+    """Its engine runs: it has sent an event, and not yet its summary."""
+    sigints: int = 0
+    """How many SIGINTs it has been given (or, in the driver's group, got from the terminal)."""
+
+
+_cli: _Cli | None = None
+_signals = 0
 
 
 def on_sigterm(signum: int, frame: object) -> None:
     """The SIGTERM handler (see the module docstring)."""
-    children = [] if _requested.is_set() else child_pids(os.getpid())
-    _requested.set()
-    if not children:
-        raise KeyboardInterrupt
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-            os.kill(pid, signal.SIGINT)
+    _cancel(terminal_signalled_our_group=False)
 
 
 def on_sigint(signum: int, frame: object) -> None:
-    """The SIGINT handler (see the module docstring): at a terminal, as on_sigterm without
-    signalling the children again; sent to the driver alone, as on_sigterm."""
-    if not in_terminal_foreground():
-        on_sigterm(signum, frame)
+    """The SIGINT handler: as on_sigterm, except that a Ctrl-C at the terminal has reached
+    the children in the driver's process group itself (a CLI among them only when the
+    driver was not at its terminal's foreground as it started the CLI)."""
+    _cancel(terminal_signalled_our_group=in_terminal_foreground())
+
+
+def _cancel(*, terminal_signalled_our_group: bool) -> None:
+    global _signals
+    with _state_lock:
+        _signals += 1
+        _requested.set()
+        if _cli is not None and _cli.shares_our_group and terminal_signalled_our_group:
+            _cli.sigints += 1
+        if _signals > 1:
+            _give_the_engine_a_sigint(2)
+            raise KeyboardInterrupt
+        others = [pid for pid in child_pids(os.getpid()) if _cli is None or pid != _cli.pid]
+        if _cli is None and not others:
+            raise KeyboardInterrupt
+        for pid in [] if terminal_signalled_our_group else others:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGINT)
+        _give_the_engine_a_sigint(1)
+
+
+def _give_the_engine_a_sigint(count: int) -> None:
+    """Bring the CLI's SIGINTs up to `count` while its engine runs; otherwise
+    `engine_event` does it at the engine's first event."""
+    if _cli is None or not _cli.listening:
         return
-    running = not _requested.is_set() and bool(child_pids(os.getpid()))
-    _requested.set()
-    if not running:
-        raise KeyboardInterrupt
+    while _cli.sigints < count:
+        _cli.sigints += 1
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(_cli.pid, signal.SIGINT)
+
+
+def engine_event(running: bool) -> None:
+    """An engine event of the running CLI arrived: `running` unless it is the summary (or
+    the last event). A cancel that came before the engine ran is passed on now."""
+    with _state_lock:
+        if _cli is None:
+            return
+        _cli.listening = running
+        if _requested.is_set():
+            _give_the_engine_a_sigint(min(_signals, 2))
+
+
+@contextlib.contextmanager
+def running_cli(pid: int, *, shares_our_group: bool) -> Iterator[None]:
+    """Record the CLI process `pid` for as long as it runs."""
+    global _cli
+    with _state_lock:
+        _cli = _Cli(pid, shares_our_group)
+    try:
+        yield
+    finally:
+        with _state_lock:
+            _cli = None
+
+
+def cli_session() -> bool:
+    """Whether a CLI started now gets a session of its own: at a terminal, so that only the
+    driver gets the terminal's Ctrl-C."""
+    return in_terminal_foreground()
 
 
 def in_terminal_foreground() -> bool:
@@ -79,7 +160,10 @@ def raise_if_requested() -> None:
 def reset() -> None:
     """Forget a SIGTERM or Ctrl-C (for a process that runs more than one command, as tests
     do)."""
-    _requested.clear()
+    global _signals
+    with _state_lock:
+        _requested.clear()
+        _signals = 0
 
 
 def child_pids(parent: int, proc: Path = Path("/proc")) -> list[int]:

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -549,6 +550,82 @@ class ExecutableCommand(auto.PulumiCommand):
             )
         skip = bool({**env, **cli.env}.get(SKIP_VERSION_CHECK))
         self.version = check_cli_version(self.command, result.stdout.strip(), minimum, skip=skip)
+
+    def run(
+        self,
+        args: list[str],
+        cwd: str,
+        additional_env: Mapping[str, str],
+        on_output: auto.OnOutput | None = None,
+        on_error: auto.OnOutput | None = None,
+    ) -> auto.CommandResult:
+        """The SDK's `run`, which the Automation API calls for every CLI command, with the
+        CLI started so that only the driver signals it (go_platform/interrupt.py): at a
+        terminal in a session of its own, and recorded while it runs."""
+        separator = args.index("--") if "--" in args else len(args)
+        if "--non-interactive" not in args[:separator]:  # prompts fail instead of hanging
+            args = ["--non-interactive", *args]
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        # Plugins installed beside the CLI come first, as the SDK has them.
+        env["PATH"] = os.pathsep.join([str(Path(self.command).parent), env.get("PATH", "")])
+        own_session = interrupt.cli_session()
+        process = subprocess.Popen(
+            [self.command, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL if own_session else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            encoding="utf-8",
+            start_new_session=own_session,
+        )
+        streams = [StreamReader(process.stdout, on_output), StreamReader(process.stderr, on_error)]
+        with interrupt.running_cli(process.pid, shares_our_group=not own_session):
+            try:
+                code = wait_for(process, streams)
+            except BaseException:
+                # A second signal: the engine, if it ran, was told to stop at once. A
+                # third one does not wait for it (the stack keeps its lock).
+                try:
+                    wait_for(process, streams)
+                except BaseException:
+                    process.kill()
+                    wait_for(process, streams)
+                raise
+        stdout, stderr = (stream.text() for stream in streams)
+        result = auto.CommandResult(stdout=stdout, stderr=stderr, code=code)
+        if code != 0:
+            raise auto.errors.create_command_error(result)
+        return result
+
+
+class StreamReader:
+    """A thread that reads a CLI's output stream line by line, passing each line on."""
+
+    def __init__(self, stream: Any, on_line: auto.OnOutput | None) -> None:
+        self._stream = stream
+        self._on_line = on_line
+        self._lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        with self._stream:
+            for line in iter(self._stream.readline, ""):
+                line = line.rstrip()
+                if self._on_line is not None:
+                    self._on_line(line)
+                self._lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
+def wait_for(process: subprocess.Popen[str], streams: list[StreamReader]) -> int:
+    """The exit code of `process`, once it and its output streams have ended."""
+    for stream in streams:
+        stream.thread.join()
+    return process.wait()
 
 
 def check_cli_version(

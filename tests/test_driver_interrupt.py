@@ -2,13 +2,17 @@
 signalled mid-`up` releasing its lock, is tests/integration/test_driver_state.py's.
 
 Invariants guarded:
-- the first SIGTERM passes a SIGINT to the driver's child processes and returns, so the
-  CLI can cancel as on Ctrl-C; `raise_if_requested` then stops the driver;
-- with no child, or at a second SIGTERM, the driver stops at once (KeyboardInterrupt);
-- Ctrl-C at a terminal (SIGINT, which the terminal sends the children too) is recorded the
-  same way while a child runs, without signalling the children again; with none, or the
-  second time, it stops at once; a SIGINT sent to the driver alone is passed on as a
-  SIGTERM is;
+- the CLI gets a SIGINT only while its engine runs (from its first engine event to its
+  summary), where it cancels; outside that it would die of one, lock held: a SIGTERM, or
+  a SIGINT to the driver alone, that comes earlier is passed on at the engine's first
+  event, and one that comes after the summary, or during a command that runs no engine, is
+  not passed on; `raise_if_requested` then stops the driver;
+- other children of the driver get their SIGINT at once;
+- a Ctrl-C at a terminal is passed on the same way to a CLI in a session of its own; a CLI
+  in the driver's process group got it from the terminal, and gets no second one;
+- with nothing running the driver stops at once (KeyboardInterrupt); a second signal stops
+  it at once too and gives a running engine its second SIGINT (the CLI's own "terminate
+  immediately");
 - children are read from /proc, whatever the command names hold.
 """
 
@@ -24,10 +28,9 @@ import pytest
 
 from go_platform import interrupt
 
-WAITS_FOR_SIGINT = (
+COUNTS_SIGINTS = (
     "import signal, sys, time\n"
-    "signal.signal(signal.SIGINT, lambda *_: (open(sys.argv[1], 'w').write('SIGINT'), "
-    "sys.exit(0)))\n"
+    "signal.signal(signal.SIGINT, lambda *_: open(sys.argv[1], 'a').write('SIGINT\\n'))\n"
     "open(sys.argv[2], 'w').write('ready')\n"
     "time.sleep(60)\n"
 )
@@ -48,68 +51,185 @@ def wait_for(path: Path, timeout: float = 20.0) -> str:
     return path.read_text()
 
 
-@pytest.fixture
-def waiting_child(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A child of this process, ready, that writes `SIGINT` to the path it comes with and
-    exits 0 when it gets one."""
-    got, ready = tmp_path / "got", tmp_path / "ready"
-    child = subprocess.Popen([sys.executable, "-c", WAITS_FOR_SIGINT, str(got), str(ready)])
-    try:
+class Child:
+    """A child of this process that counts the SIGINTs it gets."""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        self.got = tmp_path / f"{name}-got"
+        ready = tmp_path / f"{name}-ready"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", COUNTS_SIGINTS, str(self.got), str(ready)]
+        )
         wait_for(ready)
-        yield child, got
+
+    def sigints(self, settle: float = 0.3) -> int:
+        time.sleep(settle)  # a signal sent has arrived by now
+        return self.got.read_text().count("SIGINT") if self.got.exists() else 0
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def child(tmp_path: Path) -> Iterator[Child]:
+    started = Child(tmp_path, "child")
+    try:
+        yield started
     finally:
-        child.kill()
-        child.wait()
+        started.stop()
 
 
-@pytest.mark.parametrize(
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Child]:
+    started = Child(tmp_path, "cli")
+    try:
+        with interrupt.running_cli(started.process.pid, shares_our_group=False):
+            yield started
+    finally:
+        started.stop()
+
+
+SIGNALS_TO_THE_DRIVER_ALONE = pytest.mark.parametrize(
     ("handler", "signum"),
     [(interrupt.on_sigterm, 15), (interrupt.on_sigint, 2)],
     ids=["sigterm", "sigint-to-the-driver-alone"],
 )
-def test_the_first_signal_to_the_driver_alone_passes_a_sigint_to_the_children_and_returns(
-    waiting_child, monkeypatch, handler, signum
-):
-    # CI's SIGTERM; `kill -INT`, `timeout -s INT`, a container's stop signal: no child got it.
+
+
+@pytest.fixture
+def not_at_a_terminal(monkeypatch):
     monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: False)
-    child, got = waiting_child
 
-    handler(signum, None)  # returns: the child ends the operation
 
-    assert wait_for(got) == "SIGINT"
-    assert child.wait(timeout=20) == 0
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_a_signal_while_the_engine_runs_gives_the_cli_its_sigint_at_once(
+    cli, not_at_a_terminal, handler, signum
+):
+    interrupt.engine_event(running=True)
+
+    handler(signum, None)  # returns: the CLI ends the operation
+
+    assert cli.sigints() == 1
     assert interrupt.requested()
     with pytest.raises(KeyboardInterrupt):
         interrupt.raise_if_requested()
+    interrupt.engine_event(running=True)  # more events: nothing more is sent
+    assert cli.sigints() == 1
+
+
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_a_signal_before_the_engine_runs_is_passed_on_at_its_first_event(
+    cli, not_at_a_terminal, handler, signum
+):
+    # The CLI has taken the stack's lock but not started its engine: a SIGINT now would
+    # kill it, lock held.
+    handler(signum, None)
+    assert cli.sigints() == 0
+
+    interrupt.engine_event(running=True)
+
+    assert cli.sigints() == 1
+
+
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_after_the_engines_summary_nothing_is_passed_on(cli, not_at_a_terminal, handler, signum):
+    # The engine is done; the CLI saves the state and releases the lock, and a SIGINT would
+    # kill it before it has.
+    interrupt.engine_event(running=True)
+    interrupt.engine_event(running=False)
+
+    handler(signum, None)
+
+    assert cli.sigints() == 0
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.raise_if_requested()  # the driver stops once the CLI has ended
+
+
+def test_a_command_without_an_engine_is_let_finish(cli, not_at_a_terminal):
+    interrupt.on_sigterm(15, None)
+
+    assert cli.sigints() == 0
+    assert cli.process.poll() is None
+    assert interrupt.requested()
+
+
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_a_second_signal_stops_at_once_and_gives_the_engine_its_second_sigint(
+    cli, not_at_a_terminal, handler, signum
+):
+    interrupt.engine_event(running=True)
+    handler(signum, None)
+    assert cli.sigints() == 1
+
+    with pytest.raises(KeyboardInterrupt):
+        handler(signum, None)
+
+    assert cli.sigints() == 2
+
+
+def test_a_second_signal_before_the_engine_runs_gives_it_both_at_its_first_event(
+    cli, not_at_a_terminal
+):
+    interrupt.on_sigterm(15, None)
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.on_sigterm(15, None)
+    assert cli.sigints() == 0
+
+    interrupt.engine_event(running=True)
+
+    assert cli.sigints(settle=0.5) >= 1  # two signals sent at once may arrive as one
+
+
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_other_children_get_their_sigint_at_once(child, not_at_a_terminal, handler, signum):
+    handler(signum, None)  # returns: the child ends what it was doing
+
+    assert child.sigints() == 1
     with pytest.raises(KeyboardInterrupt):  # a second signal: stop now
         handler(signum, None)
 
 
-def test_ctrl_c_with_a_child_running_returns_and_signals_nothing_again(waiting_child, monkeypatch):
-    # The terminal sent its SIGINT to the whole process group: a second one would make
-    # the Pulumi CLI stop at once, lock held. So the handler only records it.
+def test_ctrl_c_at_a_terminal_is_passed_on_to_a_cli_in_a_session_of_its_own(cli, monkeypatch):
     monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
-    child, got = waiting_child
+    interrupt.engine_event(running=True)
 
-    interrupt.on_sigint(2, None)  # returns: the child has its own SIGINT to act on
+    interrupt.on_sigint(2, None)
 
-    time.sleep(0.3)
-    assert child.poll() is None
-    assert not got.exists() or not got.read_text()
+    assert cli.sigints() == 1
+
+
+def test_ctrl_c_at_a_terminal_is_not_repeated_to_what_the_terminal_signalled(tmp_path, monkeypatch):
+    # A CLI started in the driver's process group (the driver was not in the terminal's
+    # foreground then) and the driver's other children got the terminal's SIGINT
+    # themselves: a second one would make the CLI stop at once.
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
+    shared, other = Child(tmp_path, "cli"), Child(tmp_path, "other")
+    try:
+        with interrupt.running_cli(shared.process.pid, shares_our_group=True):
+            interrupt.engine_event(running=True)
+
+            interrupt.on_sigint(2, None)
+
+            assert shared.sigints() == 0
+            assert other.sigints(settle=0) == 0
+            with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
+                interrupt.on_sigint(2, None)
+            assert shared.sigints() == 0
+    finally:
+        shared.stop()
+        other.stop()
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["ctrl-c", "sigint-to-the-driver"])
+def test_with_nothing_running_a_sigint_stops_at_once(monkeypatch, terminal):
+    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: terminal)
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.on_sigint(2, None)
     assert interrupt.requested()
-    with pytest.raises(KeyboardInterrupt):
-        interrupt.raise_if_requested()  # the next operation does not start
-    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
-        interrupt.on_sigint(2, None)
 
 
-def test_ctrl_c_with_no_child_stops_at_once(monkeypatch):
-    monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
-    with pytest.raises(KeyboardInterrupt):
-        interrupt.on_sigint(2, None)
-
-
-def test_with_no_child_a_sigterm_stops_at_once():
+def test_with_nothing_running_a_sigterm_stops_at_once():
     with pytest.raises(KeyboardInterrupt):
         interrupt.on_sigterm(15, None)
     assert interrupt.requested()
@@ -118,6 +238,16 @@ def test_with_no_child_a_sigterm_stops_at_once():
 def test_without_a_sigterm_nothing_is_raised():
     interrupt.raise_if_requested()
     assert not interrupt.requested()
+
+
+def test_a_cli_is_forgotten_once_it_has_ended(tmp_path, not_at_a_terminal):
+    ended = Child(tmp_path, "ended")
+    with interrupt.running_cli(ended.process.pid, shares_our_group=False):
+        interrupt.engine_event(running=True)
+    ended.stop()
+
+    with pytest.raises(KeyboardInterrupt):  # nothing runs any more
+        interrupt.on_sigterm(15, None)
 
 
 def test_children_are_read_from_proc_whatever_their_names(tmp_path):

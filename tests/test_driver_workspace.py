@@ -16,6 +16,9 @@ Invariants guarded:
 - the CLI is found in any layout (a `bin/` folder or not, behind symbolic links): the
   Automation API runs the executable itself, checked to be at least the SDK's version
   (same major), and one that does not run or is too old is one line, exit 1;
+- the CLI runs as the SDK runs it (`--non-interactive` once, its plugins first on PATH,
+  each output line passed on, the SDK's error types); at a terminal in a session of its
+  own with no terminal input, elsewhere in the driver's process group;
 - every engine command runs with a temp dir of the driver's own under TMPDIR, removed when
   the driver exits (the kubernetes provider leaves kubeconfig copies in it);
 - the pending operations of a stack are read from `pulumi stack export` without
@@ -36,17 +39,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from pulumi import automation as auto
 from pulumi.automation import CommandResult, ConcurrentUpdateError
 from pulumi.automation.errors import CommandError
 
-from go_platform import paths, redact
+from go_platform import interrupt, paths, redact
 from go_platform.exit_codes import DriverError, ExitCode
 from go_platform.paths import PathKind, UnusablePathError, checked_kind, path_kind
 from go_platform.redact import sensitive_values
@@ -297,6 +304,119 @@ def test_the_cli_is_found_and_run_in_any_layout(tmp_path, layout, on_path, real)
     assert str(command.version) == SDK_VERSION
     ran = command.run(["stack", "ls"], cwd=str(tmp_path), additional_env=env)
     assert ran.stdout == "ran: --non-interactive stack ls"
+
+
+def cli_script(tmp_path: Path, body: str) -> auto.PulumiCommand:
+    """The CLI as the driver runs it, where anything but `version` runs `body` (sh)."""
+    executable = tmp_path / "cli" / "pulumi"
+    executable.parent.mkdir(parents=True)
+    executable.write_text(
+        f'#!/bin/sh\nif [ "$1" = version ]; then echo v{SDK_VERSION}; exit 0; fi\n{body}\n'
+    )
+    executable.chmod(0o755)
+    return pulumi_command(Cli(executable=executable, env={}), {"PATH": os.defpath})
+
+
+def test_the_cli_runs_as_the_sdk_runs_it_each_line_passed_on_as_it_comes(tmp_path):
+    command = cli_script(
+        tmp_path,
+        'echo "args: $*"; echo "api: $PULUMI_AUTOMATION_API"; echo "path: $PATH"; '
+        'echo "extra: $EXTRA"; echo "on stderr" >&2',
+    )
+    seen: list[str] = []
+    errors: list[str] = []
+
+    ran = command.run(
+        ["--non-interactive", "stack", "ls", "--", "--non-interactive"],
+        cwd=str(tmp_path),
+        additional_env={"EXTRA": "given"},
+        on_output=seen.append,
+        on_error=errors.append,
+    )
+
+    assert seen == ran.stdout.splitlines()
+    assert ran.stdout.splitlines()[:2] == [
+        "args: --non-interactive stack ls -- --non-interactive",  # not added twice
+        "api: true",
+    ]
+    assert ran.stdout.splitlines()[2].startswith(f"path: {tmp_path / 'cli'}{os.pathsep}")
+    assert ran.stdout.splitlines()[3] == "extra: given"
+    assert errors == ["on stderr"]
+    assert (ran.stderr, ran.code) == ("on stderr", 0)
+    after_separator = command.run(["config", "--", "x"], cwd=str(tmp_path), additional_env={})
+    assert after_separator.stdout.startswith("args: --non-interactive config -- x")
+
+
+def test_a_cli_command_that_fails_raises_the_sdks_own_error(tmp_path):
+    command = cli_script(tmp_path, "echo \"error: no stack named 'dev' found\" >&2; exit 255")
+
+    with pytest.raises(auto.StackNotFoundError) as raised:
+        command.run(["stack", "select", "dev"], cwd=str(tmp_path), additional_env={})
+
+    assert "code: 255" in str(raised.value)
+    assert "no stack named 'dev' found" in str(raised.value)
+
+
+def test_the_driver_waits_for_the_cli_at_a_second_signal_and_kills_it_at_a_third(
+    tmp_path, monkeypatch
+):
+    """The CLI runs a command with no engine (nothing is passed on to it): the first
+    SIGTERM lets it go on, the second stops the driver once the CLI has ended, the third
+    kills it."""
+    monkeypatch.setattr("go_platform.interrupt.cli_session", lambda: False)
+    monkeypatch.setattr("go_platform.interrupt.in_terminal_foreground", lambda: False)
+    started = tmp_path / "started"
+    command = cli_script(tmp_path, f"echo $$ > {started}; exec sleep 60")
+    previous = signal.signal(signal.SIGTERM, interrupt.on_sigterm)
+
+    def signal_the_driver() -> None:
+        while not started.exists() or not started.read_text().strip():
+            time.sleep(0.05)
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+
+    sender = threading.Thread(target=signal_the_driver)
+    sender.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            command.run(["stack", "output"], cwd=str(tmp_path), additional_env={})
+    finally:
+        sender.join()
+        signal.signal(signal.SIGTERM, previous)
+        interrupt.reset()
+
+    assert time.monotonic() - began < 30  # not the CLI's 60 s
+    cli = int(started.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(cli, 0)
+
+
+@pytest.mark.parametrize("at_a_terminal", [True, False], ids=["at-a-terminal", "in-ci"])
+def test_at_a_terminal_the_cli_runs_in_a_session_of_its_own_away_from_its_ctrl_c(
+    tmp_path, monkeypatch, at_a_terminal
+):
+    """A Ctrl-C at the terminal reaches only the driver, which passes it on when the engine
+    listens (go_platform/interrupt.py); elsewhere the CLI stays in the driver's process
+    group, which a CI runner may kill as a whole."""
+    monkeypatch.setattr("go_platform.interrupt.cli_session", lambda: at_a_terminal)
+    command = cli_script(
+        tmp_path,
+        "ps -o sid= -o pgid= -p $$; readlink /proc/$$/fd/0",
+    )
+
+    ran = command.run(["up"], cwd=str(tmp_path), additional_env={})
+
+    session, group = (int(field) for field in ran.stdout.splitlines()[0].split())
+    stdin = ran.stdout.splitlines()[1]
+    if at_a_terminal:
+        assert session != os.getsid(0)
+        assert group != os.getpgrp()
+        assert stdin == "/dev/null"
+    else:
+        assert (session, group) == (os.getsid(0), os.getpgrp())
+        assert stdin == os.readlink("/proc/self/fd/0")
 
 
 @pytest.mark.parametrize(

@@ -314,9 +314,18 @@ class Driver:
         tracker = ProgressTracker(expected_total=expected)
         view = ProgressView(self.console, f"{operation} {stack.name}", tracker)
         error: auto.CommandError | None = None
+
+        def on_event(event: auto.EngineEvent) -> None:
+            # The engine runs from its first event to its summary: the CLI cancels on a
+            # SIGINT then, and dies of one otherwise (interrupt.py).
+            interrupt.engine_event(
+                running=event.summary_event is None and event.cancel_event is None
+            )
+            view.on_event(event)
+
         try:
             with view.running():
-                call(view.on_event)
+                call(on_event)
         except auto.CommandError as failure:
             error = failure
         except RuntimeError as failure:  # the Automation API's "summary event never found"
