@@ -577,21 +577,24 @@ class ExecutableCommand(auto.PulumiCommand):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             encoding="utf-8",
+            errors="replace",  # a reader that stopped on a bad byte would block the CLI
             start_new_session=own_session,
         )
         streams = [StreamReader(process.stdout, on_output), StreamReader(process.stderr, on_error)]
+        interrupted: BaseException | None = None
         with interrupt.running_cli(process.pid, shares_our_group=not own_session):
-            try:
-                code = wait_for(process, streams)
-            except BaseException:
-                # A second signal: the engine, if it ran, was told to stop at once. A
-                # third one does not wait for it (the stack keeps its lock).
+            while True:
                 try:
-                    wait_for(process, streams)
-                except BaseException:
-                    process.kill()
-                    wait_for(process, streams)
-                raise
+                    code = wait_for(process, streams)
+                    break
+                except BaseException as error:
+                    # A second signal: the engine, if it ran, was told to stop at once;
+                    # wait for it. A third one does not (the stack keeps its lock).
+                    if interrupted is not None:
+                        process.kill()
+                    interrupted = interrupted or error
+        if interrupted is not None:
+            raise interrupted
         stdout, stderr = (stream.text() for stream in streams)
         result = auto.CommandResult(stdout=stdout, stderr=stderr, code=code)
         if code != 0:

@@ -13,13 +13,19 @@ Invariants guarded:
 - with nothing running the driver stops at once (KeyboardInterrupt); a second signal stops
   it at once too and gives a running engine its second SIGINT (the CLI's own "terminate
   immediately");
+- a closed terminal (SIGHUP) cancels as Ctrl-C does, and the driver's printing to the
+  terminal that is gone then fails nothing;
 - children are read from /proc, whatever the command names hold.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,8 +68,16 @@ class Child:
         )
         wait_for(ready)
 
-    def sigints(self, settle: float = 0.3) -> int:
-        time.sleep(settle)  # a signal sent has arrived by now
+    def sigints(self, expected: int) -> int:
+        """The SIGINTs it has got: once `expected` have arrived (or 20 s have passed), and
+        a moment later, so that one more sent would have arrived too."""
+        deadline = time.monotonic() + 20
+        while self._count() < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        return self._count()
+
+    def _count(self) -> int:
         return self.got.read_text().count("SIGINT") if self.got.exists() else 0
 
     def stop(self) -> None:
@@ -110,12 +124,12 @@ def test_a_signal_while_the_engine_runs_gives_the_cli_its_sigint_at_once(
 
     handler(signum, None)  # returns: the CLI ends the operation
 
-    assert cli.sigints() == 1
+    assert cli.sigints(1) == 1
     assert interrupt.requested()
     with pytest.raises(KeyboardInterrupt):
         interrupt.raise_if_requested()
     interrupt.engine_event(running=True)  # more events: nothing more is sent
-    assert cli.sigints() == 1
+    assert cli.sigints(1) == 1
 
 
 @SIGNALS_TO_THE_DRIVER_ALONE
@@ -125,11 +139,11 @@ def test_a_signal_before_the_engine_runs_is_passed_on_at_its_first_event(
     # The CLI has taken the stack's lock but not started its engine: a SIGINT now would
     # kill it, lock held.
     handler(signum, None)
-    assert cli.sigints() == 0
+    assert cli.sigints(0) == 0
 
     interrupt.engine_event(running=True)
 
-    assert cli.sigints() == 1
+    assert cli.sigints(1) == 1
 
 
 @SIGNALS_TO_THE_DRIVER_ALONE
@@ -141,7 +155,7 @@ def test_after_the_engines_summary_nothing_is_passed_on(cli, not_at_a_terminal, 
 
     handler(signum, None)
 
-    assert cli.sigints() == 0
+    assert cli.sigints(0) == 0
     with pytest.raises(KeyboardInterrupt):
         interrupt.raise_if_requested()  # the driver stops once the CLI has ended
 
@@ -149,7 +163,7 @@ def test_after_the_engines_summary_nothing_is_passed_on(cli, not_at_a_terminal, 
 def test_a_command_without_an_engine_is_let_finish(cli, not_at_a_terminal):
     interrupt.on_sigterm(15, None)
 
-    assert cli.sigints() == 0
+    assert cli.sigints(0) == 0
     assert cli.process.poll() is None
     assert interrupt.requested()
 
@@ -160,12 +174,12 @@ def test_a_second_signal_stops_at_once_and_gives_the_engine_its_second_sigint(
 ):
     interrupt.engine_event(running=True)
     handler(signum, None)
-    assert cli.sigints() == 1
+    assert cli.sigints(1) == 1
 
     with pytest.raises(KeyboardInterrupt):
         handler(signum, None)
 
-    assert cli.sigints() == 2
+    assert cli.sigints(2) == 2
 
 
 def test_a_second_signal_before_the_engine_runs_gives_it_both_at_its_first_event(
@@ -174,18 +188,18 @@ def test_a_second_signal_before_the_engine_runs_gives_it_both_at_its_first_event
     interrupt.on_sigterm(15, None)
     with pytest.raises(KeyboardInterrupt):
         interrupt.on_sigterm(15, None)
-    assert cli.sigints() == 0
+    assert cli.sigints(0) == 0
 
     interrupt.engine_event(running=True)
 
-    assert cli.sigints(settle=0.5) >= 1  # two signals sent at once may arrive as one
+    assert cli.sigints(1) >= 1  # two signals sent at once may arrive as one
 
 
 @SIGNALS_TO_THE_DRIVER_ALONE
 def test_other_children_get_their_sigint_at_once(child, not_at_a_terminal, handler, signum):
     handler(signum, None)  # returns: the child ends what it was doing
 
-    assert child.sigints() == 1
+    assert child.sigints(1) == 1
     with pytest.raises(KeyboardInterrupt):  # a second signal: stop now
         handler(signum, None)
 
@@ -196,7 +210,7 @@ def test_ctrl_c_at_a_terminal_is_passed_on_to_a_cli_in_a_session_of_its_own(cli,
 
     interrupt.on_sigint(2, None)
 
-    assert cli.sigints() == 1
+    assert cli.sigints(1) == 1
 
 
 def test_ctrl_c_at_a_terminal_is_not_repeated_to_what_the_terminal_signalled(tmp_path, monkeypatch):
@@ -211,11 +225,11 @@ def test_ctrl_c_at_a_terminal_is_not_repeated_to_what_the_terminal_signalled(tmp
 
             interrupt.on_sigint(2, None)
 
-            assert shared.sigints() == 0
-            assert other.sigints(settle=0) == 0
+            assert shared.sigints(0) == 0
+            assert other.sigints(0) == 0
             with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C: stop now
                 interrupt.on_sigint(2, None)
-            assert shared.sigints() == 0
+            assert shared.sigints(0) == 0
     finally:
         shared.stop()
         other.stop()
@@ -248,6 +262,43 @@ def test_a_cli_is_forgotten_once_it_has_ended(tmp_path, not_at_a_terminal):
 
     with pytest.raises(KeyboardInterrupt):  # nothing runs any more
         interrupt.on_sigterm(15, None)
+
+
+HANGS_UP = (
+    "import signal, sys, time\n"
+    "from go_platform import interrupt\n"
+    "signal.signal(signal.SIGHUP, interrupt.hangup_handler())\n"
+    "try:\n"
+    "    print('ready', flush=True)\n"
+    "    time.sleep(60)\n"
+    "except KeyboardInterrupt:\n"  # nothing ran: the hangup stopped it at once
+    "    for _ in range(1000):\n"
+    "        print('interrupted: written to a terminal that is gone', flush=True)\n"
+    "    open(sys.argv[1], 'w').write('carried on')\n"
+)
+
+
+def test_a_closed_terminal_stops_the_driver_whose_output_then_goes_nowhere(tmp_path):
+    terminal, its_side = pty.openpty()
+    written = tmp_path / "written"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", HANGS_UP, str(written)],
+        stdin=its_side,
+        stdout=its_side,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(its_side)
+    try:
+        assert os.read(terminal, 100).startswith(b"ready")
+    finally:
+        os.close(terminal)  # the terminal hangs up: SIGHUP to its foreground group
+
+    _, errors = driver.communicate(timeout=30)
+
+    assert driver.returncode == 0, errors.decode()
+    assert written.read_text() == "carried on"
 
 
 def test_children_are_read_from_proc_whatever_their_names(tmp_path):
