@@ -23,6 +23,9 @@ to signal the CLI, and only while it listens:
   reach, and the Ctrl-C is passed on like a SIGTERM. What the terminal did signal (the
   driver's other children; a CLI started while the driver was not in the foreground) gets
   no second SIGINT.
+- A closed terminal (SIGHUP to its foreground process group: a dropped SSH session)
+  cancels the same way (`hangup_handler`); what the driver prints afterwards goes to
+  /dev/null instead of failing on the terminal that is gone.
 - A second signal stops the driver at once (KeyboardInterrupt) and gives a running engine
   its second SIGINT, after which the CLI stops without waiting for the steps in flight, as
   on a second Ctrl-C at its own terminal; the driver waits for it to end, and a third
@@ -38,7 +41,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +76,25 @@ def on_sigint(signum: int, frame: object) -> None:
     the children in the driver's process group itself (a CLI among them only when the
     driver was not at its terminal's foreground as it started the CLI)."""
     _cancel(terminal_signalled_our_group=in_terminal_foreground())
+
+
+def hangup_handler() -> Callable[[int, object], None]:
+    """The SIGHUP handler: a closed terminal (a dropped SSH session) cancels as Ctrl-C does.
+    The hangup reached the terminal's foreground process group; the CLI, in a session of
+    its own, did not, and is passed a SIGINT as on_sigterm passes it. What the driver then
+    prints to the terminal, now gone, goes to /dev/null instead of failing: the terminals
+    are the ones its output went to as the handler was made."""
+    terminals = [fd for fd in (1, 2) if os.isatty(fd)]
+
+    def on_sighup(signum: int, frame: object) -> None:
+        if terminals:
+            nowhere = os.open(os.devnull, os.O_WRONLY)
+            for fd in terminals:
+                os.dup2(nowhere, fd)
+            os.close(nowhere)
+        _cancel(terminal_signalled_our_group=True)
+
+    return on_sighup
 
 
 def _cancel(*, terminal_signalled_our_group: bool) -> None:

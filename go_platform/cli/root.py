@@ -224,13 +224,19 @@ def _option_value(argv: list[str], *names: str) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: returns the exit code instead of raising SystemExit."""
-    # CI cancels a job with SIGTERM, a person with Ctrl-C: end so that the summary is still
-    # written and the engine releases the stack's lock (interrupt.py). The handlers, and a
+    # CI cancels a job with SIGTERM, a person with Ctrl-C, a dropped SSH session with
+    # SIGHUP: end so that the summary is still written and the engine releases the stack's
+    # lock (interrupt.py). The handlers, and a
     # cancel they recorded, last as long as the command: a process that goes on after it
     # (a test run) gets its own back.
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    signal.signal(signal.SIGTERM, interrupt.on_sigterm)
-    signal.signal(signal.SIGINT, interrupt.on_sigint)
+    handlers = {
+        signal.SIGTERM: interrupt.on_sigterm,
+        signal.SIGINT: interrupt.on_sigint,
+        signal.SIGHUP: interrupt.hangup_handler(),
+    }
+    previous = {sig: signal.getsignal(sig) for sig in handlers}
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
     command = typer.main.get_command(app)
     try:
         result = command.main(

@@ -24,10 +24,12 @@ Invariants guarded:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import pty
+import select
 import signal
 import subprocess
 import termios
@@ -269,6 +271,80 @@ def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
     pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
     must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
     must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
+
+
+def test_a_closed_terminal_cancels_the_update_like_ctrl_c_and_releases_the_lock(
+    driver_engine,  # noqa: F811
+    program,  # noqa: F811
+    policy,  # noqa: F811
+):
+    """A dropped SSH session mid-`up`: the terminal the driver prints to hangs up, its
+    foreground process group gets SIGHUP. The driver cancels as on Ctrl-C; what it prints
+    afterwards, to a terminal that is gone, fails nothing."""
+    engine = driver_engine
+    pack = ("--policy-pack", str(policy))
+    must(drive(engine, program, "preview", "--stack", STACK, *pack))
+    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "10", "--stack", STACK)
+    summary = engine.root / "sighup-summary.json"
+    terminal, at_it = pty.openpty()
+    driver = subprocess.Popen(
+        [*GO_PLATFORM, "up", "--stack", STACK, "--skip-preflight", *pack, "--json", str(summary)],
+        cwd=program,
+        env=engine.env,
+        stdin=at_it,
+        stdout=at_it,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=take_the_terminal,
+    )
+    os.close(at_it)
+    stop_draining = threading.Event()
+    drainer = threading.Thread(target=drain, args=(terminal, stop_draining))
+    drainer.start()
+    locks = engine.state / ".pulumi" / "locks"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(locks.rglob("*.json")):
+            assert time.monotonic() < deadline, "the up never took the lock"
+            assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
+            time.sleep(0.05)
+        time.sleep(2.0)  # the engine is creating the fixture's slow resource
+        stop_draining.set()
+        drainer.join()
+        os.close(terminal)  # the terminal hangs up
+        terminal = None
+        _, errors = driver.communicate(timeout=DRIVER_TIMEOUT)
+
+        assert driver.returncode == 1, errors
+        assert "Traceback" not in errors
+        reported = json.loads(summary.read_text())
+        assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
+        assert not list(locks.rglob("*.json")), "the CLI died holding the lock"
+        deadline = time.monotonic() + 30
+        while processes_working_in(engine.root):  # the plugins end with the CLI
+            assert time.monotonic() < deadline, processes_working_in(engine.root)
+            time.sleep(0.5)
+    finally:
+        stop_draining.set()
+        drainer.join()
+        kill_with_plugins(driver, engine.root)
+        if terminal is not None:
+            os.close(terminal)
+
+    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
+    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
+    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
+
+
+def drain(terminal: int, stop: threading.Event) -> None:
+    """Read what the driver prints to its terminal, so that it never waits to print, until
+    `stop` (a read in progress would keep the terminal open past its close)."""
+    while not stop.is_set():
+        ready, _, _ = select.select([terminal], [], [], 0.1)
+        if ready:
+            with contextlib.suppress(OSError):  # the driver has closed its side
+                os.read(terminal, 1 << 16)
 
 
 def deployment(engine: Engine, project: Path) -> dict[str, Any]:
