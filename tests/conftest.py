@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,21 @@ REPO = Path(__file__).resolve().parents[1]
 # Schema-only copies of the upstream CRDs and values schemas (tools/upstream/vendor.py).
 UPSTREAM = REPO / "upstream"
 STACK_FILES = sorted(REPO.glob("Pulumi.*.yaml"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests of signal handling start processes that must meet SIGINT, SIGHUP and SIGQUIT
+    at their defaults, and a child inherits them ignored: a run under `nohup`, or as a
+    background job of a script, would fail those tests. So this process (each worker)
+    takes the defaults back."""
+    defaults = {
+        signal.SIGINT: signal.default_int_handler,
+        signal.SIGHUP: signal.SIG_DFL,
+        signal.SIGQUIT: signal.SIG_DFL,
+    }
+    for signum, default in defaults.items():
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, default)
 
 
 @dataclass(frozen=True)
