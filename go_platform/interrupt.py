@@ -53,13 +53,14 @@ thread); reentrant, since a handler may run in the main thread while it holds it
 
 @dataclass
 class _Cli:
-    pid: int
     shares_our_group: bool
     """Started in the driver's process group, where a Ctrl-C at the terminal reaches it."""
     listening: bool = False
     """Its engine runs: it has sent an event, and not yet its summary."""
     sigints: int = 0
     """How many SIGINTs it has been given (or, in the driver's group, got from the terminal)."""
+    pid: int | None = None
+    """None while it is being started."""
 
 
 _cli: _Cli | None = None
@@ -107,7 +108,10 @@ def _cancel(*, terminal_signalled_our_group: bool) -> None:
         if _signals > 1:
             _give_the_engine_a_sigint(2)
             raise KeyboardInterrupt
-        others = [pid for pid in child_pids(os.getpid()) if _cli is None or pid != _cli.pid]
+        # A CLI being started is a child whose pid is not known yet: with it, nothing else
+        # runs, and nothing is signalled before its engine runs.
+        starting = _cli is not None and _cli.pid is None
+        others = [] if starting else [pid for pid in child_pids(os.getpid()) if not _is_cli(pid)]
         if _cli is None and not others:
             raise KeyboardInterrupt
         for pid in [] if terminal_signalled_our_group else others:
@@ -116,10 +120,14 @@ def _cancel(*, terminal_signalled_our_group: bool) -> None:
         _give_the_engine_a_sigint(1)
 
 
+def _is_cli(pid: int) -> bool:
+    return _cli is not None and _cli.pid == pid
+
+
 def _give_the_engine_a_sigint(count: int) -> None:
     """Bring the CLI's SIGINTs up to `count` while its engine runs; otherwise
     `engine_event` does it at the engine's first event."""
-    if _cli is None or not _cli.listening:
+    if _cli is None or _cli.pid is None or not _cli.listening:
         return
     while _cli.sigints < count:
         _cli.sigints += 1
@@ -139,13 +147,20 @@ def engine_event(running: bool) -> None:
 
 
 @contextlib.contextmanager
-def running_cli(pid: int, *, shares_our_group: bool) -> Iterator[None]:
-    """Record the CLI process `pid` for as long as it runs."""
+def running_cli(*, shares_our_group: bool) -> Iterator[Callable[[int], None]]:
+    """Record a CLI from before it is started (a signal may come while it starts) to its
+    end; the caller gives its pid, once started, to the function this yields."""
     global _cli
+    cli = _Cli(shares_our_group)
     with _state_lock:
-        _cli = _Cli(pid, shares_our_group)
+        _cli = cli
+
+    def started(pid: int) -> None:
+        with _state_lock:
+            cli.pid = pid
+
     try:
-        yield
+        yield started
     finally:
         with _state_lock:
             _cli = None
@@ -189,7 +204,8 @@ def reset() -> None:
 
 
 def child_pids(parent: int, proc: Path = Path("/proc")) -> list[int]:
-    """The processes whose parent is `parent`, read from /proc (none where there is none)."""
+    """The running processes whose parent is `parent`, read from /proc (none where there
+    is none); not the zombies, which have ended and wait to be reaped."""
     children = []
     try:
         entries = list(proc.iterdir())
@@ -204,6 +220,6 @@ def child_pids(parent: int, proc: Path = Path("/proc")) -> list[int]:
             continue
         # pid (comm) state ppid ...: the command name may hold spaces and parentheses.
         fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(parent):
+        if len(fields) > 1 and fields[1] == str(parent) and fields[0] != "Z":
             children.append(int(entry.name))
     return sorted(children)

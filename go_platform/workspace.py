@@ -569,20 +569,24 @@ class ExecutableCommand(auto.PulumiCommand):
         # Plugins installed beside the CLI come first, as the SDK has them.
         env["PATH"] = os.pathsep.join([str(Path(self.command).parent), env.get("PATH", "")])
         own_session = interrupt.cli_session()
-        process = subprocess.Popen(
-            [self.command, *args],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL if own_session else None,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
-            errors="replace",  # a reader that stopped on a bad byte would block the CLI
-            start_new_session=own_session,
-        )
-        streams = [StreamReader(process.stdout, on_output), StreamReader(process.stderr, on_error)]
         interrupted: BaseException | None = None
-        with interrupt.running_cli(process.pid, shares_our_group=not own_session):
+        with interrupt.running_cli(shares_our_group=not own_session) as started:
+            process = subprocess.Popen(
+                [self.command, *args],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL if own_session else None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                encoding="utf-8",
+                errors="replace",  # a reader that stopped on a bad byte would block the CLI
+                start_new_session=own_session,
+            )
+            started(process.pid)
+            streams = [
+                StreamReader(process.stdout, on_output),
+                StreamReader(process.stderr, on_error),
+            ]
             while True:
                 try:
                     code = wait_for(process, streams)

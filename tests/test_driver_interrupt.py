@@ -15,7 +15,9 @@ Invariants guarded:
   immediately");
 - a closed terminal (SIGHUP) cancels as Ctrl-C does, and the driver's printing to the
   terminal that is gone then fails nothing;
-- children are read from /proc, whatever the command names hold.
+- a signal while a CLI is being started (its pid not known yet) signals nothing;
+- running children are read from /proc, whatever the command names hold; zombies are not
+  children that run.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def child(tmp_path: Path) -> Iterator[Child]:
 def cli(tmp_path: Path) -> Iterator[Child]:
     started = Child(tmp_path, "cli")
     try:
-        with interrupt.running_cli(started.process.pid, shares_our_group=False):
+        with interrupt.running_cli(shares_our_group=False) as cli_started:
+            cli_started(started.process.pid)
             yield started
     finally:
         started.stop()
@@ -144,6 +147,26 @@ def test_a_signal_before_the_engine_runs_is_passed_on_at_its_first_event(
     interrupt.engine_event(running=True)
 
     assert cli.sigints(1) == 1
+
+
+@SIGNALS_TO_THE_DRIVER_ALONE
+def test_a_signal_while_the_cli_is_being_started_signals_nothing_until_its_engine_runs(
+    tmp_path, not_at_a_terminal, handler, signum
+):
+    # Between its fork and the driver learning its pid, the CLI is a child like any other:
+    # it must not be signalled as one.
+    with interrupt.running_cli(shares_our_group=False) as cli_started:
+        cli = Child(tmp_path, "cli")
+        try:
+            handler(signum, None)  # returns: a CLI is starting
+            assert cli.sigints(0) == 0
+
+            cli_started(cli.process.pid)
+            interrupt.engine_event(running=True)
+
+            assert cli.sigints(1) == 1
+        finally:
+            cli.stop()
 
 
 @SIGNALS_TO_THE_DRIVER_ALONE
@@ -220,7 +243,8 @@ def test_ctrl_c_at_a_terminal_is_not_repeated_to_what_the_terminal_signalled(tmp
     monkeypatch.setattr(interrupt, "in_terminal_foreground", lambda: True)
     shared, other = Child(tmp_path, "cli"), Child(tmp_path, "other")
     try:
-        with interrupt.running_cli(shared.process.pid, shares_our_group=True):
+        with interrupt.running_cli(shares_our_group=True) as cli_started:
+            cli_started(shared.process.pid)
             interrupt.engine_event(running=True)
 
             interrupt.on_sigint(2, None)
@@ -256,7 +280,8 @@ def test_without_a_sigterm_nothing_is_raised():
 
 def test_a_cli_is_forgotten_once_it_has_ended(tmp_path, not_at_a_terminal):
     ended = Child(tmp_path, "ended")
-    with interrupt.running_cli(ended.process.pid, shares_our_group=False):
+    with interrupt.running_cli(shares_our_group=False) as cli_started:
+        cli_started(ended.process.pid)
         interrupt.engine_event(running=True)
     ended.stop()
 
@@ -301,11 +326,12 @@ def test_a_closed_terminal_stops_the_driver_whose_output_then_goes_nowhere(tmp_p
     assert written.read_text() == "carried on"
 
 
-def test_children_are_read_from_proc_whatever_their_names(tmp_path):
+def test_running_children_are_read_from_proc_whatever_their_names(tmp_path):
     stats = {
         "101": "101 (pulumi) S 7 101 101 0",
         "102": "102 (odd) name (x)) S 7 102 102 0",
         "103": "103 (other) S 8 103 103 0",
+        "105": "105 (ended) Z 7 105 105 0",  # a zombie: nothing left to signal
         "self": "7 (driver) S 1 7 7 0",
     }
     for pid, stat in stats.items():
