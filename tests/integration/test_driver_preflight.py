@@ -27,7 +27,6 @@ from go_platform_core.config import load_settings
 from go_platform_core.preflight import PROBE_PREFIX
 from tests.conftest import service_config, stack_config
 from tests.integration.test_cluster import running_cluster
-from tests.loopback import free_port
 
 REGION = "us-east-1"
 
@@ -44,7 +43,7 @@ def s3_server(monkeypatch) -> Iterator[str]:
     """moto's S3 on 127.0.0.1 (random port); its endpoint URL."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
@@ -92,7 +91,7 @@ def test_the_embedded_cluster_answers_and_its_discovery_decides(embedded_kubecon
 
 def test_an_api_server_that_is_not_listening_is_one_line(embedded_kubeconfig, tmp_path):
     document = yaml.safe_load(embedded_kubeconfig.read_text())
-    closed = f"https://127.0.0.1:{free_port()}"
+    closed = "https://127.0.0.1:9"  # discard's port, which nothing here listens on
     document["clusters"][0]["cluster"]["server"] = closed
     moved = tmp_path / "kubeconfig"
     moved.write_text(yaml.safe_dump(document))

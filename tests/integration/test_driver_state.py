@@ -61,7 +61,6 @@ from tests.integration.test_driver_engine import (  # noqa: F401 (fixtures)
     pulumi,
     stack_resources,
 )
-from tests.loopback import free_port
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Engine
@@ -86,7 +85,7 @@ class S3Backend:
 
 @pytest.fixture
 def s3_backend() -> Iterator[S3Backend]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
@@ -143,8 +142,20 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     preview = ("preview", *stack_args)
     up = ("up", "--skip-preflight", *stack_args)
     must(drive(engine, program, *preview, env=env))
+    # The first update holds the lock until the second has met it, however slow the
+    # machine: its program waits for this file before it declares anything (so no
+    # operation is pending meanwhile).
+    release = engine.root / "release-the-first-up"
     pulumi(
-        engine, program, "config", "set", "fixture:sleepSeconds", "12", "--stack", STACK, env=env
+        engine,
+        program,
+        "config",
+        "set",
+        "fixture:holdUntil",
+        str(release),
+        "--stack",
+        STACK,
+        env=env,
     )
     first: dict[str, DriverRun] = {}
 
@@ -160,6 +171,7 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
         time.sleep(0.2)
 
     second = drive(engine, program, *up, env=env)
+    release.touch()
     thread.join(timeout=DRIVER_TIMEOUT)
 
     must(second, 6)
@@ -168,7 +180,6 @@ def test_concurrent_ups_one_fails_on_the_lock_and_the_state_stays_whole(
     must(first["run"])
     assert not s3_backend.locks()
     assert any("RandomPet::pet" in urn for urn in stack_resources(engine, program, env=env))
-    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK, env=env)
     settled = must(drive(engine, program, *preview, env=env))
     assert set(settled.summary["operations"]) == {"same"}
 
