@@ -752,6 +752,8 @@ def pending_error(stack: str, pending: list[PendingOperation]) -> DriverError:
         f"`pulumi stack import --stack {stack} --file state.json`.",
         "The interrupted update may also have left its lock: if a command then says the stack "
         f"is locked and no update runs, `pulumi cancel --stack {stack} --yes` removes it.",
+        "(An update of this stack that is running now, another job's, shows its steps in "
+        "flight as pending too: wait for it to end, then run this again.)",
     )
 
 
