@@ -237,8 +237,9 @@ def test_run_logged_heartbeat_uses_the_callers_count(
         counts.append((now, start))
         return f"{now - start} written"
 
+    # The last heartbeat must come after `echo a`: a window of the sleep, wide for a loaded machine.
     run_logged(
-        "slow", ["sh", "-c", "echo a; sleep 0.3"], tmp_path, log, Progress(progress), count=count
+        "slow", ["sh", "-c", "echo a; sleep 2"], tmp_path, log, Progress(progress), count=count
     )
 
     beats = lines_of(progress)
@@ -855,14 +856,14 @@ def test_a_terminated_tool_takes_its_logged_command_with_it(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a Python start, then the command's, on a loaded machine
         while not _running(build) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _running(build), "the logged command did not start"
 
         tool.send_signal(signum)
         assert tool.wait(timeout=15) == status
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 10
         while _running(build) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _running(build), "the logged command outlived the tool"

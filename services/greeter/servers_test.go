@@ -124,7 +124,9 @@ func blockingAPI() (h http.Handler, started, release chan struct{}) {
 
 func TestShutdownFailsReadinessFirstThenDrains(t *testing.T) {
 	api, started, release := blockingAPI()
-	const delay = 200 * time.Millisecond
+	// Long enough for the checks "within the delay" below on a loaded machine
+	// under -race; the in-flight request is released by the test itself.
+	const delay = 2 * time.Second
 	ts := startServers(t, api, delay, 5*time.Second)
 
 	inFlight := make(chan response, 1)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.integration.test_cluster import eventually
+from tests.integration.test_cluster import START_TIMEOUT, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -59,7 +59,7 @@ def test_sigterm_stops_what_the_bench_started(tmp_path: Path, moment: str) -> No
     try:
         eventually(
             lambda: list(tmp_path.glob(f"local-stack-bench-*/{moment}")),
-            timeout=180,
+            timeout=START_TIMEOUT + 60,  # a cold cluster start, then the first up's beginning
             interval=0.05,
             what=f"the bench to reach {moment}",
         )

@@ -104,7 +104,8 @@ def test_greeter_runs_as_go_service_stack_deploys_it(greeter_binary, pod_spec):
     ports = {"http": free_port(), "admin": free_port()}
     env = container_env(pod, config_map, ports)
     assert "$(" not in env["OTEL_RESOURCE_ATTRIBUTES"]
-    env["SHUTDOWN_DELAY"] = "200ms"  # keep the test short; the format is what matters
+    # Shorter than the pod spec's, yet long enough to see readiness fail on a loaded machine.
+    env["SHUTDOWN_DELAY"] = "3s"
     process = subprocess.Popen(
         [str(greeter_binary)],
         env={"PATH": os.environ["PATH"], **env},
@@ -141,7 +142,7 @@ def test_greeter_runs_as_go_service_stack_deploys_it(greeter_binary, pod_spec):
         assert not missing, f"dashboard queries metrics the service does not expose: {missing}"
 
         process.send_signal(signal.SIGTERM)
-        wait_until(lambda: probe("readinessProbe")[0] == 503, timeout=2)
+        wait_until(lambda: probe("readinessProbe")[0] == 503, timeout=3)  # the SHUTDOWN_DELAY
         code = process.wait(timeout=pod["terminationGracePeriodSeconds"])
         assert code == 0, process.stderr.read()
     finally:
