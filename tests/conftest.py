@@ -183,7 +183,23 @@ def set_stack_config(config: StackConfig) -> None:
 
 
 def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -> Recording:
-    """Run `fn` as a Pulumi program under mocks; return what it registered."""
+    """Run `fn` as a Pulumi program under mocks; return what it registered.
+
+    The program sets the SDK's switch for resource references in the process environment;
+    afterwards the environment has it as before, so that no later run, test or process it
+    starts inherits it."""
+    from wiring.foundation import RESOURCE_REFERENCES_ENV
+
+    saved = os.environ.get(RESOURCE_REFERENCES_ENV)
+    try:
+        return _run_under_mocks(fn, stack=stack, config=config)
+    finally:
+        os.environ.pop(RESOURCE_REFERENCES_ENV, None)
+        if saved is not None:
+            os.environ[RESOURCE_REFERENCES_ENV] = saved
+
+
+def _run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -> Recording:
     recording = Recording()
     pulumi.runtime.settings.reset_options(project="go-platform", stack=stack)
     set_stack_config(config)
@@ -208,16 +224,8 @@ def run_under_mocks(fn: Callable[[], Any], *, stack: str, config: StackConfig) -
 
 @pytest.fixture
 def pulumi_program() -> Iterator[Callable[..., Recording]]:
-    # The program sets the SDK's switch for resource references in the process environment:
-    # each program run starts without it, and no later test (or process it starts) inherits it.
-    from wiring.foundation import RESOURCE_REFERENCES_ENV
-
-    saved = os.environ.pop(RESOURCE_REFERENCES_ENV, None)
     yield run_under_mocks
     set_stack_config(StackConfig({}))
-    os.environ.pop(RESOURCE_REFERENCES_ENV, None)
-    if saved is not None:
-        os.environ[RESOURCE_REFERENCES_ENV] = saved
 
 
 # --- stack config factories -------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import runpy
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from tests.conftest import (
     OMIT,
     REPO,
     STACK_FILES,
+    run_under_mocks,
     service_config,
     stack_config,
     stack_file_config,
@@ -247,6 +249,17 @@ def test_registrations_decline_resource_references_unless_the_environment_asks(
 
     assert recording.one("ConfigGroup", parent="crds").accepts_resources is accepted
     assert {r.accepts_resources for r in recording.resources} == {accepted}
+
+
+def test_a_program_run_leaves_the_process_environment_as_it_found_it(monkeypatch):
+    # Module fixtures run the program outside the pulumi_program fixture: a switch it left
+    # set would reach every later test in the worker, and the processes they start.
+    monkeypatch.delenv(RESOURCE_REFERENCES_ENV, raising=False)
+    config = stack_file_config(REPO / "Pulumi.local.yaml")
+
+    run_main(run_under_mocks, stack="local", config=config)
+
+    assert RESOURCE_REFERENCES_ENV not in os.environ
 
 
 @pytest.mark.parametrize(("environment", "kept"), [(None, False), ("false", False), ("true", True)])
