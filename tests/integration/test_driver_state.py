@@ -253,35 +253,21 @@ def test_a_cancelled_driver_ends_like_ctrl_c_and_releases_the_lock(
         os.close(at_it)
     locks = engine.state / ".pulumi" / "locks"
     try:
-        deadline = time.monotonic() + 120
-        while not list(locks.rglob("*.json")):
-            assert time.monotonic() < deadline, "the up never took the lock"
-            assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
-            time.sleep(0.0005)
+        wait_for_the_lock(driver, locks, poll=0.0005)
         time.sleep(when)
         cancel.send(driver, terminal)
         output, _ = driver.communicate(timeout=DRIVER_TIMEOUT)
 
-        assert driver.returncode == 1, output
         assert "interrupted" in output
         # The CLI cancelled the update: it did not run to its end before the driver stopped.
         assert "up: stopped" in output, output
-        assert "Traceback" not in output
-        reported = json.loads(summary.read_text())
-        assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
-        assert not list(locks.rglob("*.json")), f"the CLI died holding the lock:\n{output}"
-        deadline = time.monotonic() + 30
-        while processes_working_in(engine.root):  # the plugins end with the CLI
-            assert time.monotonic() < deadline, processes_working_in(engine.root)
-            time.sleep(0.5)
+        interrupted_and_released(engine, driver, summary, output)
     finally:  # whatever failed, nothing of this run is left running
         kill_with_plugins(driver, engine.root)
         if terminal is not None:
             os.close(terminal)
 
-    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
-    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
-    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
+    up_and_destroy_without_the_pause(engine, program, pack)
 
 
 def test_a_closed_terminal_cancels_the_update_like_ctrl_c_and_releases_the_lock(
@@ -315,11 +301,7 @@ def test_a_closed_terminal_cancels_the_update_like_ctrl_c_and_releases_the_lock(
     drainer.start()
     locks = engine.state / ".pulumi" / "locks"
     try:
-        deadline = time.monotonic() + 120
-        while not list(locks.rglob("*.json")):
-            assert time.monotonic() < deadline, "the up never took the lock"
-            assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
-            time.sleep(0.05)
+        wait_for_the_lock(driver, locks, poll=0.05)
         time.sleep(2.0)  # the engine is creating the fixture's slow resource
         stop_draining.set()
         drainer.join()
@@ -327,15 +309,7 @@ def test_a_closed_terminal_cancels_the_update_like_ctrl_c_and_releases_the_lock(
         terminal = None
         _, errors = driver.communicate(timeout=DRIVER_TIMEOUT)
 
-        assert driver.returncode == 1, errors
-        assert "Traceback" not in errors
-        reported = json.loads(summary.read_text())
-        assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
-        assert not list(locks.rglob("*.json")), "the CLI died holding the lock"
-        deadline = time.monotonic() + 30
-        while processes_working_in(engine.root):  # the plugins end with the CLI
-            assert time.monotonic() < deadline, processes_working_in(engine.root)
-            time.sleep(0.5)
+        interrupted_and_released(engine, driver, summary, errors)
     finally:
         stop_draining.set()
         drainer.join()
@@ -343,9 +317,40 @@ def test_a_closed_terminal_cancels_the_update_like_ctrl_c_and_releases_the_lock(
         if terminal is not None:
             os.close(terminal)
 
-    pulumi(engine, program, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
-    must(drive(engine, program, "up", "--stack", STACK, "--skip-preflight", *pack))
-    must(drive(engine, program, "destroy", "--stack", STACK, "--yes"))
+    up_and_destroy_without_the_pause(engine, program, pack)
+
+
+def wait_for_the_lock(driver: subprocess.Popen[str], locks: Path, *, poll: float) -> None:
+    """Until the driver's `up` has taken the stack's lock (the file backend's lock file)."""
+    deadline = time.monotonic() + 120
+    while not list(locks.rglob("*.json")):
+        assert time.monotonic() < deadline, "the up never took the lock"
+        assert driver.poll() is None, f"the up ended on its own ({driver.returncode})"
+        time.sleep(poll)
+
+
+def interrupted_and_released(
+    engine: Engine, driver: subprocess.Popen[str], summary: Path, shown: str
+) -> None:
+    """The driver ended as on Ctrl-C (exit 1, `interrupted` last in its summary, no
+    traceback in what it showed), the stack's lock is released and no plugin is left."""
+    assert driver.returncode == 1, shown
+    assert "Traceback" not in shown
+    reported = json.loads(summary.read_text())
+    assert (reported["result"], reported["errors"][-1]) == ("failed", "interrupted")
+    locks = engine.state / ".pulumi" / "locks"
+    assert not list(locks.rglob("*.json")), f"the CLI died holding the lock:\n{shown}"
+    deadline = time.monotonic() + 30
+    while processes_working_in(engine.root):  # the plugins end with the CLI
+        assert time.monotonic() < deadline, processes_working_in(engine.root)
+        time.sleep(0.5)
+
+
+def up_and_destroy_without_the_pause(engine: Engine, project: Path, pack: tuple[str, ...]) -> None:
+    """The next `up` needs no `pulumi cancel`; then the stack is emptied."""
+    pulumi(engine, project, "config", "set", "fixture:sleepSeconds", "0", "--stack", STACK)
+    must(drive(engine, project, "up", "--stack", STACK, "--skip-preflight", *pack))
+    must(drive(engine, project, "destroy", "--stack", STACK, "--yes"))
 
 
 def drain(terminal: int, stop: threading.Event) -> None:
