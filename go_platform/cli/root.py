@@ -99,7 +99,7 @@ def run(
         code = error.code
         _print_error(console, error)
         summary.errors += [line for line in error.lines if line not in summary.errors]
-        if interrupt.requested():  # a CLI call that the passed-on SIGINT ended
+        if interrupt.requested():  # what failed was ended by the cancel
             code = ExitCode.FAILED
             console.print("[red]interrupted[/red]")
             summary.errors.append("interrupted")
@@ -226,9 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script: returns the exit code instead of raising SystemExit."""
     # CI cancels a job with SIGTERM, a person with Ctrl-C, a dropped SSH session with
     # SIGHUP: end so that the summary is still written and the engine releases the stack's
-    # lock (interrupt.py). The handlers, and a
-    # cancel they recorded, last as long as the command: a process that goes on after it
-    # (a test run) gets its own back.
+    # lock (interrupt.py). The handlers, and a cancel they recorded, last as long as the
+    # command: a process that goes on after it (a test run) gets its own back.
     handlers = {
         signal.SIGTERM: interrupt.on_sigterm,
         signal.SIGINT: interrupt.on_sigint,
