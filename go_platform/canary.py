@@ -323,7 +323,11 @@ class SystemClock:
         return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        # In slices: a SIGTERM the kernel hands to another thread (a gRPC one the SDK left)
+        # runs its handler only when the main thread next runs Python code.
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.5))
 
 
 @dataclass

@@ -629,10 +629,21 @@ class StreamReader:
 
 
 def wait_for(process: subprocess.Popen[str], streams: list[StreamReader]) -> int:
-    """The exit code of `process`, once it and its output streams have ended."""
+    """The exit code of `process`, once it and its output streams have ended.
+
+    It waits in slices: a signal the kernel hands to another of the driver's threads (the
+    SDK's event server, a reader) runs its handler only when the main thread next runs
+    Python code, and a wait without end would hold a cancel back until the CLI is done."""
     for stream in streams:
-        stream.thread.join()
-    return process.wait()
+        while stream.thread.is_alive():
+            stream.thread.join(timeout=WAIT_SLICE_SECONDS)
+    while True:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return process.wait(timeout=WAIT_SLICE_SECONDS)
+
+
+WAIT_SLICE_SECONDS = 0.1
+"""How long the main thread blocks at a time while a CLI runs (wait_for)."""
 
 
 def check_cli_version(
