@@ -19,10 +19,10 @@ to signal the CLI, and only while it listens:
   theirs at once. The driver then stops as on Ctrl-C (`raise_if_requested`, after each
   engine operation and before the next one starts). With nothing running it stops at once.
 - A Ctrl-C at a terminal signals the terminal's whole foreground process group. The CLI is
-  therefore started in a session of its own there (`cli_session`), out of the terminal's
-  reach, and the Ctrl-C is passed on like a SIGTERM. What the terminal did signal (the
-  driver's other children; a CLI started while the driver was not in the foreground) gets
-  no second SIGINT.
+  therefore started in a session of its own there (`ExecutableCommand.run`), out of the
+  terminal's reach, and the Ctrl-C is passed on like a SIGTERM. What the terminal did
+  signal (the driver's other children; a CLI started while the driver was not in the
+  foreground) gets no second SIGINT.
 - A closed terminal (SIGHUP to its foreground process group: a dropped SSH session)
   cancels the same way (`hangup_handler`); what the driver prints afterwards goes to
   /dev/null instead of failing on the terminal that is gone.
@@ -45,7 +45,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-_requested = threading.Event()
 _state_lock = threading.RLock()
 """Held by the signal handlers (the main thread) and `engine_event` (the event stream's
 thread); reentrant, since a handler may run in the main thread while it holds it."""
@@ -65,6 +64,7 @@ class _Cli:
 
 _cli: _Cli | None = None
 _signals = 0
+"""How many SIGTERMs, SIGINTs and SIGHUPs arrived while the command ran."""
 
 
 def on_sigterm(signum: int, frame: object) -> None:
@@ -102,7 +102,6 @@ def _cancel(*, terminal_signalled_our_group: bool) -> None:
     global _signals
     with _state_lock:
         _signals += 1
-        _requested.set()
         if _cli is not None and _cli.shares_our_group and terminal_signalled_our_group:
             _cli.sigints += 1
         if _signals > 1:
@@ -142,7 +141,7 @@ def engine_event(running: bool) -> None:
         if _cli is None:
             return
         _cli.listening = running
-        if _requested.is_set():
+        if _signals:
             _give_the_engine_a_sigint(min(_signals, 2))
 
 
@@ -166,12 +165,6 @@ def running_cli(*, shares_our_group: bool) -> Iterator[Callable[[int], None]]:
             _cli = None
 
 
-def cli_session() -> bool:
-    """Whether a CLI started now gets a session of its own: at a terminal, so that only the
-    driver gets the terminal's Ctrl-C."""
-    return in_terminal_foreground()
-
-
 def in_terminal_foreground() -> bool:
     """Whether the driver runs in the foreground process group of its terminal, where a
     Ctrl-C reaches every process of that group."""
@@ -184,13 +177,13 @@ def in_terminal_foreground() -> bool:
 
 def requested() -> bool:
     """Whether a SIGTERM or a Ctrl-C arrived."""
-    return _requested.is_set()
+    return _signals > 0
 
 
 def raise_if_requested() -> None:
     """After an operation that a passed-on SIGINT ended, or before the next one starts:
     stop as on Ctrl-C."""
-    if _requested.is_set():
+    if requested():
         raise KeyboardInterrupt
 
 
@@ -199,7 +192,6 @@ def reset() -> None:
     do)."""
     global _signals
     with _state_lock:
-        _requested.clear()
         _signals = 0
 
 

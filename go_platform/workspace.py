@@ -568,7 +568,7 @@ class ExecutableCommand(auto.PulumiCommand):
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         # Plugins installed beside the CLI come first, as the SDK has them.
         env["PATH"] = os.pathsep.join([str(Path(self.command).parent), env.get("PATH", "")])
-        own_session = interrupt.cli_session()
+        own_session = interrupt.in_terminal_foreground()  # out of the Ctrl-C's reach
         interrupted: BaseException | None = None
         with interrupt.running_cli(shares_our_group=not own_session) as started:
             process = subprocess.Popen(

@@ -364,7 +364,6 @@ def test_the_driver_waits_for_the_cli_at_a_second_signal_and_kills_it_at_a_third
     SIGTERM lets it go on, the second stops the driver once the CLI has ended, the third
     kills it; each handled at once though the kernel gave it to a thread other than the
     main one."""
-    monkeypatch.setattr("go_platform.interrupt.cli_session", lambda: False)
     monkeypatch.setattr("go_platform.interrupt.in_terminal_foreground", lambda: False)
     started = tmp_path / "started"
     command = cli_script(tmp_path, f"echo $$ > {started}; exec sleep 60")
@@ -408,7 +407,7 @@ def test_at_a_terminal_the_cli_runs_in_a_session_of_its_own_away_from_its_ctrl_c
     """A Ctrl-C at the terminal reaches only the driver, which passes it on when the engine
     listens (go_platform/interrupt.py); elsewhere the CLI stays in the driver's process
     group, which a CI runner may kill as a whole."""
-    monkeypatch.setattr("go_platform.interrupt.cli_session", lambda: at_a_terminal)
+    monkeypatch.setattr("go_platform.interrupt.in_terminal_foreground", lambda: at_a_terminal)
     command = cli_script(
         tmp_path,
         "ps -o sid= -o pgid= -p $$; readlink /proc/$$/fd/0",
