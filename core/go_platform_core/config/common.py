@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from go_platform_core.config.base import CamelModel
 from go_platform_core.config.errors import Problem
@@ -66,6 +66,16 @@ def chart_source(chart: str, version: str, repository: str, description: str) ->
         description=description,
         json_schema_extra={"pin": {"chart": chart, "version": version, "repository": repository}},
     )
+
+
+class WithChartSources(CamelModel):
+    """A model with chart-source fields (`chart_source`): each given one that names no
+    `chart` is completed from its pin before the model is validated."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pinned_charts(cls, given: Any) -> Any:
+        return pinned_chart_sources(cls, given)
 
 
 def pinned_chart_sources(model: type[CamelModel], given: Any) -> Any:

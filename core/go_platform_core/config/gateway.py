@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from go_platform_core.config.base import CamelModel, within_domain
 from go_platform_core.config.common import (
     ADD_ON_RESOURCES,
     ChartSource,
     Resources,
+    WithChartSources,
     chart_source,
-    pinned_chart_sources,
 )
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import Cidr, ConfigKey, DnsLabel, DomainName, Duration, Whole
@@ -123,7 +123,7 @@ class TlsSettings(CamelModel):
         return self.cluster_issuer or defaults.get(self.issuer, "")
 
 
-class CertManagerSettings(CamelModel):
+class CertManagerSettings(WithChartSources):
     install: bool | None = Field(
         None, description="Install the cert-manager chart; defaults to `gateway.install`."
     )
@@ -139,11 +139,6 @@ class CertManagerSettings(CamelModel):
         "Where the cert-manager chart comes from.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _pinned_charts(cls, data: Any) -> Any:
-        return pinned_chart_sources(cls, data)
-
 
 class DashboardSettings(CamelModel):
     enabled: bool = Field(description="Serve the Traefik dashboard behind BasicAuth.")
@@ -155,12 +150,7 @@ class DashboardSettings(CamelModel):
     )
 
 
-class GatewaySettings(CamelModel):
-    @model_validator(mode="before")
-    @classmethod
-    def _pinned_charts(cls, data: Any) -> Any:
-        return pinned_chart_sources(cls, data)
-
+class GatewaySettings(WithChartSources):
     install: bool = Field(
         description="Install the Traefik chart; `false` uses the cluster's Traefik and only "
         "creates configuration."

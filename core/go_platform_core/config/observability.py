@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from go_platform_core.config.base import CamelModel, within_domain
 from go_platform_core.config.common import (
     ChartSource,
     ObjectStorageSettings,
+    WithChartSources,
     chart_source,
     key_pair_problems,
-    pinned_chart_sources,
 )
 from go_platform_core.config.errors import Problem
 from go_platform_core.config.types import (
@@ -59,12 +59,7 @@ _GRAFANA_COMMUNITY_CHARTS = "https://grafana-community.github.io/helm-charts"
 _GRAFANA_CHARTS = "https://grafana.github.io/helm-charts"
 
 
-class ObservabilityCharts(CamelModel):
-    @model_validator(mode="before")
-    @classmethod
-    def _pinned_charts(cls, data: Any) -> Any:
-        return pinned_chart_sources(cls, data)
-
+class ObservabilityCharts(WithChartSources):
     kube_prometheus_stack: ChartSource = _chart(
         "kube-prometheus-stack", "88.5.3", _PROMETHEUS_CHARTS
     )
